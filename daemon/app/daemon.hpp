@@ -1,0 +1,42 @@
+// Turns a checked configuration into a running router: finds and loads the
+// plugins, checks each manager's config against its plugin's schema, creates
+// the managers, and starts and stops them.
+#pragma once
+
+#include "config/daemon_config.hpp"
+#include "plugin/plugin_library.hpp"
+#include "router/router.hpp"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace edrid {
+
+// Where plugins are looked for after router.plugin_dirs: $EDRI_PLUGIN_PATH
+// (colon-separated), <edrid dir>/../lib/edri/plugins, the install directory.
+std::vector<std::filesystem::path> default_plugin_dirs();
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config);
+  ~Daemon();
+
+  // Loads plugins and creates every manager; throws ConfigErrors listing each
+  // problem at its file:line:col.
+  void build();
+  void start();
+  void stop();
+
+  Router& router() noexcept { return *router_; }
+  const DaemonConfig& config() const noexcept { return config_; }
+
+ private:
+  DaemonConfig config_;
+  // Declared before router_: the libraries must outlive every event.
+  std::map<std::filesystem::path, std::shared_ptr<PluginLibrary>> libraries_;
+  std::unique_ptr<Router> router_;
+};
+
+}  // namespace edrid

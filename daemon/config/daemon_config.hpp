@@ -1,0 +1,49 @@
+// The edrid configuration file, parsed and checked. Keys are documented in
+// docs/configuration.md and config/edrid.yaml.
+#pragma once
+
+#include "log/logging.hpp"
+#include "manager/manager_runtime.hpp"
+#include "router/router.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace edrid {
+
+// Every problem found, each as `file:line:col: message`.
+class ConfigErrors : public std::runtime_error {
+ public:
+  explicit ConfigErrors(std::vector<std::string> problems);
+  const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+struct ManagerConfig {
+  std::string name;
+  std::string plugin;
+  QueueSettings queue;
+  YAML::Node config;   // the manager's `config:` node (may be undefined)
+  YAML::Mark mark;     // the list item, for errors about the manager as a whole
+  YAML::Mark plugin_mark;
+};
+
+struct DaemonConfig {
+  std::filesystem::path file;
+  RouterOptions router;
+  logging::Settings log;
+  std::vector<std::filesystem::path> plugin_dirs;  // absolute
+  std::vector<ManagerConfig> managers;
+};
+
+// Reads and checks `file`; throws ConfigErrors with every problem found.
+// Plugin `config:` sections are checked later against each plugin's schema.
+DaemonConfig load_config(const std::filesystem::path& file);
+
+}  // namespace edrid

@@ -1,0 +1,90 @@
+#include "event/event.hpp"
+
+#include <algorithm>
+#include <new>
+
+namespace edrid {
+namespace {
+
+std::atomic<std::uint64_t> g_encodes{0};
+
+std::size_t object_offset(std::size_t align) {
+  const std::size_t a = std::max(align, alignof(Event));
+  return (sizeof(Event) + a - 1) / a * a;
+}
+
+Event* construct(std::size_t extra, std::size_t align) {
+  const std::size_t a = std::max(align, alignof(Event));
+  void* mem = ::operator new(object_offset(a) + extra, std::align_val_t{a});
+  Event* ev = ::new (mem) Event();
+  ev->alloc_align = a;
+  ev->header.struct_size = sizeof(edri_event_header);
+  return ev;
+}
+
+void destruct(Event* ev) noexcept {
+  const std::size_t a = ev->alloc_align;
+  delete ev->encoded.load(std::memory_order_acquire);
+  ev->~Event();
+  ::operator delete(static_cast<void*>(ev), std::align_val_t{a});
+}
+
+}  // namespace
+
+Event* event_alloc(const edri_type_ops* ops) {
+  Event* ev = construct(ops->object_size, ops->object_align);
+  ev->object = reinterpret_cast<char*>(ev) + object_offset(ev->alloc_align);
+  ev->payload_type = ops->type_name ? ops->type_name : "";
+  return ev;
+}
+
+Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len) {
+  Event* ev = construct(0, alignof(Event));
+  ev->payload_type = std::move(payload_type);
+  auto* enc = new EncodedPayload{std::vector<std::uint8_t>(data, data + len)};
+  ev->encoded.store(enc, std::memory_order_release);
+  return ev;
+}
+
+void event_discard(Event* ev) noexcept {
+  // The object was never constructed: forget it before freeing.
+  ev->ops = nullptr;
+  ev->object = nullptr;
+  destruct(ev);
+}
+
+void event_release(const Event* cev) noexcept {
+  auto* ev = const_cast<Event*>(cev);
+  if (ev->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (ev->ops && ev->object) ev->ops->destroy(ev->object);
+  destruct(ev);
+}
+
+const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
+  if (auto* enc = ev->encoded.load(std::memory_order_acquire)) return enc;
+  auto* fresh = new EncodedPayload{};
+  if (ev->ops && ev->object) {
+    edri_error e{sizeof(edri_error), {}, {}};
+    auto write = [](void* sink, const std::uint8_t* d, std::size_t n) {
+      auto& v = static_cast<EncodedPayload*>(sink)->bytes;
+      v.insert(v.end(), d, d + n);
+    };
+    if (ev->ops->encode(ev->object, EDRI_FORMAT_MSGPACK, write, fresh, &e) != EDRI_OK) {
+      if (err) *err = e.message[0] ? e.message : "payload encoding failed";
+      delete fresh;
+      return nullptr;
+    }
+    g_encodes.fetch_add(1, std::memory_order_relaxed);
+  }
+  EncodedPayload* expected = nullptr;
+  auto& slot = const_cast<Event*>(ev)->encoded;
+  if (!slot.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
+    delete fresh;  // another thread won the race; use its copy
+    return expected;
+  }
+  return fresh;
+}
+
+std::uint64_t encode_count() noexcept { return g_encodes.load(std::memory_order_relaxed); }
+
+}  // namespace edrid

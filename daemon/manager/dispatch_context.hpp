@@ -1,0 +1,32 @@
+// What the calling thread is doing right now: which manager's handler runs
+// and on which event. Lets the host inherit trace ids into events sent from a
+// handler and put them on log lines without the plugin passing them around.
+#pragma once
+
+#include "event/event.hpp"
+
+namespace edrid {
+
+class ManagerRuntime;
+
+struct DispatchContext {
+  ManagerRuntime* manager = nullptr;
+  const Event* event = nullptr;
+};
+
+DispatchContext& current_dispatch() noexcept;
+
+class DispatchScope {
+ public:
+  DispatchScope(ManagerRuntime* m, const Event* ev) noexcept : saved_(current_dispatch()) {
+    current_dispatch() = {m, ev};
+  }
+  ~DispatchScope() { current_dispatch() = saved_; }
+  DispatchScope(const DispatchScope&) = delete;
+  DispatchScope& operator=(const DispatchScope&) = delete;
+
+ private:
+  DispatchContext saved_;
+};
+
+}  // namespace edrid

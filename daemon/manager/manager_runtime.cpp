@@ -1,0 +1,382 @@
+#include "manager/manager_runtime.hpp"
+
+#include "event/ids.hpp"
+#include "log/logging.hpp"
+#include "manager/dispatch_context.hpp"
+#include "router/router.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid {
+namespace {
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t realtime_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::size_t kBatch = 64;
+
+edri_error empty_error() noexcept { return edri_error{sizeof(edri_error), {}, {}}; }
+
+}  // namespace
+
+ManagerRuntime::ManagerRuntime(Router& router, std::string name,
+                               const edri_plugin_descriptor* plugin, std::string plugin_label,
+                               QueueSettings q)
+    : router_(router),
+      name_(std::move(name)),
+      plugin_(plugin),
+      plugin_label_(std::move(plugin_label)),
+      queue_(q.order, q.capacity, q.when_full),
+      logger_(logging::get(name_)) {}
+
+ManagerRuntime::~ManagerRuntime() {
+  queue_.close();
+  if (thread_.joinable()) thread_.join();
+  destroy();
+}
+
+void ManagerRuntime::create(const std::string& config_json) {
+  edri_error err = empty_error();
+  instance_ = plugin_->create(router_.host_api(), &host_ctx_, name_.c_str(), config_json.data(),
+                              config_json.size(), &err);
+  if (!instance_) {
+    std::lock_guard lock(subs_mutex_);
+    subs_.clear();
+    throw ManagerError("manager '" + name_ + "' (" + plugin_label_ + "): " +
+                           (err.message[0] ? err.message : "create failed"),
+                       err.key);
+  }
+}
+
+void ManagerRuntime::start() {
+  thread_ = std::thread([this] { run(); });
+  edri_error err = empty_error();
+  if (plugin_->start(instance_, &err) != EDRI_OK) {
+    throw ManagerError("manager '" + name_ + "': start failed: " + err.message);
+  }
+  started_.store(true, std::memory_order_release);
+}
+
+void ManagerRuntime::after_start() {
+  edri_error err = empty_error();
+  if (plugin_->after_start(instance_, &err) != EDRI_OK) {
+    throw ManagerError("manager '" + name_ + "': after_start failed: " + err.message);
+  }
+}
+
+void ManagerRuntime::stop(std::chrono::milliseconds grace) {
+  cancel_all_timers();
+  if (thread_.joinable()) {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (queue_.depth() > 0 || busy_since_ns_.load(std::memory_order_relaxed) != 0)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    queue_.close();
+    auto left = queue_.take_all();
+    if (!left.empty()) {
+      logger_->warn("stopping with {} queued events not handled within {} ms; handing them back",
+                    left.size(), grace.count());
+    }
+    for (auto& d : left) hand_back(d);
+    thread_.join();
+  } else {
+    queue_.close();
+  }
+  started_.store(false, std::memory_order_release);
+  if (instance_) plugin_->stop(instance_);
+}
+
+void ManagerRuntime::destroy() noexcept {
+  if (!instance_) return;
+  plugin_->destroy(instance_);
+  instance_ = nullptr;
+}
+
+void ManagerRuntime::hand_back(Delivery& d) {
+  if (d.kind == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
+    edri_response resp;
+    resp.status = EDRI_STATUS_REJECTED;
+    resp.message = "manager '" + name_ + "' stopped before handling the request";
+    router_.respond(*d.event, std::move(resp), *this);
+  } else if (d.kind == Delivery::Kind::response_callback) {
+    // The requester is this manager and it is stopping; let the plugin free
+    // what it attached to the request.
+    DispatchScope scope(this, d.event.get());
+    d.fn(d.user, d.event.get(), d.is_last ? 1 : 0);
+  }
+}
+
+void ManagerRuntime::run() {
+  dispatch_thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  std::vector<Delivery> batch;
+  batch.reserve(kBatch);
+  while (queue_.pop_batch(batch, kBatch)) {
+    for (auto& d : batch) execute(d);
+    batch.clear();
+  }
+}
+
+void ManagerRuntime::execute(Delivery& d) {
+  switch (d.kind) {
+    case Delivery::Kind::timer: {
+      d.timer->tick_queued.store(false, std::memory_order_relaxed);
+      if (d.timer->cancelled.load(std::memory_order_acquire)) return;
+      DispatchScope scope(this, nullptr);
+      busy_since_ns_.store(steady_ns(), std::memory_order_relaxed);
+      d.timer->fn(d.timer->user);
+      busy_since_ns_.store(0, std::memory_order_relaxed);
+      return;
+    }
+    case Delivery::Kind::response_callback: {
+      DispatchScope scope(this, d.event.get());
+      logging::TraceScope trace(d.event->header.trace_id);
+      busy_since_ns_.store(steady_ns(), std::memory_order_relaxed);
+      d.fn(d.user, d.event.get(), d.is_last ? 1 : 0);
+      busy_since_ns_.store(0, std::memory_order_relaxed);
+      return;
+    }
+    case Delivery::Kind::event:
+      handle_event(d);
+      return;
+  }
+}
+
+void ManagerRuntime::handle_event(Delivery& d) {
+  Event& ev = *d.event;
+  const auto kind = static_cast<edri_kind>(ev.header.kind);
+  logging::TraceScope trace(ev.header.trace_id);
+  std::uint32_t handler_id = d.handler_id;
+  if (kind == EDRI_KIND_RESPONSE) {
+    if (!response_handler_for(ev.header.type, &handler_id)) {
+      logger_->debug("response to {} dropped: no response handler", ev.header.type);
+      return;
+    }
+  } else if (kind == EDRI_KIND_REQUEST && ev.header.deadline_ns != 0 &&
+             realtime_ns() > ev.header.deadline_ns) {
+    // The requester already got `timeout`; doing the work now helps nobody.
+    stats_.expired.fetch_add(1, std::memory_order_relaxed);
+    logger_->debug("request {} skipped: deadline passed while queued", ev.header.type);
+    return;
+  }
+
+  DispatchScope scope(this, &ev);
+  edri_response resp;
+  edri_error err = empty_error();
+  const std::int64_t t0 = steady_ns();
+  busy_since_ns_.store(t0, std::memory_order_relaxed);
+  const int rc = plugin_->handle(instance_, handler_id, &ev,
+                                 kind == EDRI_KIND_REQUEST ? &resp : nullptr, &err);
+  const std::int64_t t1 = steady_ns();
+  busy_since_ns_.store(0, std::memory_order_relaxed);
+  stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(t1 - t0), std::memory_order_relaxed);
+  stats_.handled.fetch_add(1, std::memory_order_relaxed);
+  if (rc != EDRI_OK) {
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    const char* why = err.message[0] ? err.message : "handler failed";
+    logger_->error("handler for {} failed: {}", ev.header.type, why);
+    stats_.record_error(std::string(ev.header.type) + ": " + why);
+    if (kind == EDRI_KIND_REQUEST) {
+      resp.status = EDRI_STATUS_ERROR;
+      resp.message = why;
+      resp.data = EventPtr();
+    }
+  }
+  if (kind == EDRI_KIND_REQUEST) router_.respond(ev, std::move(resp), *this);
+}
+
+bool ManagerRuntime::response_handler_for(std::string_view type, std::uint32_t* handler_id) {
+  std::lock_guard lock(subs_mutex_);
+  int best = -1;
+  for (const auto& s : subs_) {
+    if (s.kind == EDRI_KIND_RESPONSE && s.pattern.specificity() > best && s.pattern.matches(type)) {
+      best = s.pattern.specificity();
+      *handler_id = s.handler_id;
+    }
+  }
+  return best >= 0;
+}
+
+int ManagerRuntime::subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
+                              edri_error* err) {
+  auto fail = [&](int code, const std::string& msg) {
+    if (err) std::snprintf(err->message, sizeof err->message, "%s", msg.c_str());
+    return code;
+  };
+  if (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST && kind != EDRI_KIND_RESPONSE) {
+    return fail(EDRI_E_INVALID, "manager '" + name_ + "': cannot subscribe to event kind " +
+                                    std::to_string(kind));
+  }
+  std::string why;
+  auto p = Pattern::parse(pattern ? pattern : "", &why);
+  if (!p) return fail(EDRI_E_INVALID, "manager '" + name_ + "': " + why);
+  {
+    std::lock_guard lock(subs_mutex_);
+    for (const auto& s : subs_) {
+      if (s.kind == kind && s.pattern.text() == p->text()) {
+        static constexpr const char* kKinds[] = {"notification", "request", "response", "tunnel"};
+        return fail(EDRI_E_DUPLICATE, "manager '" + name_ + "' registers two " + kKinds[kind] +
+                                          " handlers for '" + p->text() + "'");
+      }
+    }
+    subs_.push_back({kind, std::move(*p), handler_id});
+  }
+  if (started() && kind != EDRI_KIND_RESPONSE) router_.subscriptions_changed();
+  return EDRI_OK;
+}
+
+int ManagerRuntime::unsubscribe(edri_kind kind, const char* pattern) {
+  bool removed = false;
+  {
+    std::lock_guard lock(subs_mutex_);
+    std::erase_if(subs_, [&](const LocalSubscription& s) {
+      const bool hit = s.kind == kind && s.pattern.text() == pattern;
+      removed = removed || hit;
+      return hit;
+    });
+  }
+  if (removed && started() && kind != EDRI_KIND_RESPONSE) router_.subscriptions_changed();
+  return removed ? EDRI_OK : EDRI_E_INVALID;
+}
+
+std::vector<Subscription> ManagerRuntime::routing_subscriptions() {
+  std::vector<Subscription> out;
+  std::lock_guard lock(subs_mutex_);
+  for (const auto& s : subs_) {
+    if (s.kind == EDRI_KIND_RESPONSE) continue;
+    out.push_back({s.kind, s.pattern, this, s.handler_id});
+  }
+  return out;
+}
+
+std::uint64_t ManagerRuntime::timer_start(std::int64_t delay_ms, std::int64_t interval_ms,
+                                          edri_timer_fn fn, void* user) {
+  if (!fn || delay_ms < 0 || interval_ms < 0) return 0;
+  auto t = std::make_shared<PluginTimer>();
+  t->fn = fn;
+  t->user = user;
+  t->interval = std::chrono::milliseconds(interval_ms);
+  t->next = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+  {
+    std::lock_guard lock(timers_mutex_);
+    if (timers_closed_) return 0;
+    t->id = next_timer_id_++;
+    timers_.emplace(t->id, t);
+  }
+  std::lock_guard lock(t->mutex);
+  t->service_id = router_.timers().schedule(t->next, [this, t] { fire_timer(t); });
+  return t->id;
+}
+
+void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
+  if (t->cancelled.load(std::memory_order_acquire)) return;
+  // A tick still waiting in the queue absorbs this one: a slow manager gets
+  // one tick when it catches up, not a burst.
+  if (!t->tick_queued.exchange(true, std::memory_order_acq_rel)) {
+    Delivery d;
+    d.kind = Delivery::Kind::timer;
+    d.timer = t;
+    d.priority = std::numeric_limits<std::int32_t>::min();
+    if (queue_.push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
+      t->tick_queued.store(false, std::memory_order_relaxed);
+    }
+  }
+  if (t->interval.count() == 0) {
+    std::lock_guard lock(timers_mutex_);
+    timers_.erase(t->id);
+    return;
+  }
+  std::lock_guard lock(t->mutex);
+  if (t->cancelled.load(std::memory_order_acquire)) return;
+  // next = previous + interval keeps a repeating timer from drifting; after a
+  // long stall (suspend) it resumes from now instead of replaying every miss.
+  const auto now = std::chrono::steady_clock::now();
+  t->next += t->interval;
+  if (t->next < now) t->next = now + t->interval;
+  t->service_id = router_.timers().schedule(t->next, [this, t] { fire_timer(t); });
+}
+
+void ManagerRuntime::timer_cancel(std::uint64_t id) {
+  std::shared_ptr<PluginTimer> t;
+  {
+    std::lock_guard lock(timers_mutex_);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return;
+    t = it->second;
+    timers_.erase(it);
+  }
+  t->cancelled.store(true, std::memory_order_release);
+  std::lock_guard lock(t->mutex);
+  router_.timers().cancel(t->service_id);
+}
+
+void ManagerRuntime::cancel_all_timers() {
+  std::map<std::uint64_t, std::shared_ptr<PluginTimer>> all;
+  {
+    std::lock_guard lock(timers_mutex_);
+    timers_closed_ = true;
+    all.swap(timers_);
+  }
+  for (auto& [id, t] : all) {
+    t->cancelled.store(true, std::memory_order_release);
+    std::lock_guard lock(t->mutex);
+    router_.timers().cancel(t->service_id);
+  }
+}
+
+void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
+                                    std::chrono::milliseconds error) {
+  const std::int64_t since = busy_since_ns_.load(std::memory_order_relaxed);
+  const std::int64_t busy_ms = since == 0 ? 0 : (steady_ns() - since) / 1'000'000;
+  Health h = Health::ok;
+  if (since != 0 && busy_ms >= error.count()) {
+    h = Health::error;
+  } else if (since != 0 && busy_ms >= warning.count()) {
+    h = Health::warning;
+  }
+  const Health old = health_.exchange(h, std::memory_order_relaxed);
+  if (old == h) return;
+  if (h == Health::ok) {
+    logger_->info("health back to ok");
+  } else {
+    logger_->log(h == Health::error ? spdlog::level::err : spdlog::level::warn,
+                 "health {}: one handler has been running for {} ms", to_string(h), busy_ms);
+    stats_.record_error(std::string("health ") + to_string(h) + ": handler running for " +
+                        std::to_string(busy_ms) + " ms");
+  }
+}
+
+void ManagerRuntime::stats_json(nlohmann::json& out) const {
+  const std::int64_t since = busy_since_ns_.load(std::memory_order_relaxed);
+  out = {{"name", name_},
+         {"plugin", plugin_label_},
+         {"health", to_string(health())},
+         {"busy_for_ms", since == 0 ? 0 : (steady_ns() - since) / 1'000'000},
+         {"queue",
+          {{"order", to_string(queue_.order())},
+           {"depth", queue_.depth()},
+           {"capacity", queue_.capacity()},
+           {"high_water", queue_.high_water()},
+           {"when_full", to_string(queue_.when_full())},
+           {"rejected", queue_.rejected()},
+           {"dropped", queue_.dropped()}}},
+         {"executor", "inline"},
+         {"received", stats_.received.load()},
+         {"handled", stats_.handled.load()},
+         {"errors", stats_.errors.load()},
+         {"expired", stats_.expired.load()},
+         {"busy_ms", stats_.busy_ns.load() / 1'000'000},
+         {"last_errors", stats_.last_errors()}};
+}
+
+}  // namespace edrid

@@ -1,0 +1,32 @@
+// Counters a manager keeps about its own work; read by the stats interface.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace edrid {
+
+enum class Health : std::uint8_t { ok, warning, error };
+const char* to_string(Health h) noexcept;
+
+struct ManagerStats {
+  std::atomic<std::uint64_t> received{0};  // accepted into the queue
+  std::atomic<std::uint64_t> handled{0};
+  std::atomic<std::uint64_t> errors{0};    // handler failures
+  std::atomic<std::uint64_t> expired{0};   // requests past their deadline, skipped
+  std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers
+
+  void record_error(std::string text);
+  std::vector<std::string> last_errors() const;
+
+ private:
+  static constexpr std::size_t kKeepErrors = 8;
+  mutable std::mutex errors_mutex_;
+  std::deque<std::string> last_errors_;
+};
+
+}  // namespace edrid

@@ -1,0 +1,189 @@
+// The C side of the host: every function here is called by plugin code, so
+// none may throw; failures are status codes.
+#include "plugin/host_api.hpp"
+
+#include "event/event.hpp"
+#include "log/logging.hpp"
+#include "manager/dispatch_context.hpp"
+#include "router/router.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid {
+namespace {
+
+ManagerRuntime& manager(edri_host_ctx* ctx) noexcept { return *ctx->manager; }
+
+edri_event* h_event_alloc(edri_host_ctx*, const edri_type_ops* ops, void** object_out) {
+  if (!ops || !object_out || ops->struct_size < sizeof(edri_type_ops) || !ops->destroy ||
+      !ops->encode) {
+    return nullptr;
+  }
+  try {
+    Event* ev = event_alloc(ops);
+    ev->ops = ops;
+    *object_out = ev->object;
+    return ev;
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void h_event_discard(edri_event* ev) { event_discard(ev); }
+
+edri_event* h_event_from_bytes(edri_host_ctx*, const char* payload_type, std::uint32_t format,
+                               const std::uint8_t* data, std::size_t len) {
+  if (format != EDRI_FORMAT_MSGPACK) return nullptr;
+  try {
+    return event_from_bytes(payload_type ? payload_type : "", data, len);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void h_event_retain(const edri_event* ev) { event_retain(ev); }
+void h_event_release(const edri_event* ev) { event_release(ev); }
+const edri_event_header* h_event_header(const edri_event* ev) { return &ev->header; }
+
+const void* h_event_object(const edri_event* ev, std::uint64_t fingerprint) {
+  return ev->ops && ev->object && ev->ops->fingerprint == fingerprint ? ev->object : nullptr;
+}
+
+int h_event_encoded(const edri_event* ev, std::uint32_t format, edri_bytes* out) {
+  if (format != EDRI_FORMAT_MSGPACK || !out) return EDRI_E_INVALID;
+  try {
+    std::string err;
+    const EncodedPayload* enc = event_encoded(ev, &err);
+    if (!enc) {
+      spdlog::error("{}", err);
+      return EDRI_E_ENCODE;
+    }
+    out->data = enc->bytes.data();
+    out->len = enc->bytes.size();
+    return EDRI_OK;
+  } catch (const std::exception& e) {
+    spdlog::error("encoding {} failed: {}", ev->payload_type, e.what());
+    return EDRI_E_ENCODE;
+  }
+}
+
+int h_subscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern,
+                std::uint32_t handler_id, edri_error* err) {
+  try {
+    return manager(ctx).subscribe(static_cast<edri_kind>(kind), pattern, handler_id, err);
+  } catch (const std::exception& e) {
+    if (err) std::snprintf(err->message, sizeof err->message, "%s", e.what());
+    return EDRI_E_INVALID;
+  }
+}
+
+int h_unsubscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern) {
+  try {
+    return manager(ctx).unsubscribe(static_cast<edri_kind>(kind), pattern ? pattern : "");
+  } catch (const std::exception& e) {
+    spdlog::error("unsubscribe failed: {}", e.what());
+    return EDRI_E_INVALID;
+  }
+}
+
+int h_notify(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
+             std::uint32_t* delivered) {
+  EventPtr owned(ev);
+  if (!ev) return EDRI_E_INVALID;
+  try {
+    auto& m = manager(ctx);
+    return m.router().notify(&m, std::move(owned), opts, delivered);
+  } catch (const std::exception& e) {
+    spdlog::error("notify failed: {}", e.what());
+    return EDRI_E_REJECTED;
+  }
+}
+
+int h_request(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
+              edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out) {
+  EventPtr owned(ev);
+  if (!ev) return EDRI_E_INVALID;
+  try {
+    auto& m = manager(ctx);
+    return m.router().request(&m, std::move(owned), opts, fn, user, delivery, id_out);
+  } catch (const std::exception& e) {
+    spdlog::error("request failed: {}", e.what());
+    return EDRI_E_REJECTED;
+  }
+}
+
+void h_response_set_status(edri_response* resp, std::uint32_t status, const char* message) {
+  if (!resp) return;
+  resp->status = status <= EDRI_STATUS_REJECTED ? status : std::uint32_t{EDRI_STATUS_ERROR};
+  resp->message = message ? message : "";
+}
+
+void h_response_set_data(edri_response* resp, edri_event* data) {
+  EventPtr owned(data);
+  if (!resp) return;
+  resp->data = std::move(owned);
+  resp->status = EDRI_STATUS_OK;
+}
+
+const edri_event* h_current_event(edri_host_ctx*) { return current_dispatch().event; }
+
+int h_log_enabled(edri_host_ctx* ctx, std::uint32_t level) {
+  return manager(ctx).logger().should_log(static_cast<spdlog::level::level_enum>(
+      level > EDRI_LOG_CRITICAL ? std::uint32_t{EDRI_LOG_CRITICAL} : level));
+}
+
+void h_log(edri_host_ctx* ctx, std::uint32_t level, const char* msg, std::size_t len) {
+  try {
+    const auto l =
+        static_cast<spdlog::level::level_enum>(level > EDRI_LOG_CRITICAL ? std::uint32_t{EDRI_LOG_CRITICAL} : level);
+    manager(ctx).logger().log(l, "{}", std::string_view(msg, len));
+  } catch (...) {
+    // Logging must never take a plugin down; there is nowhere left to report.
+  }
+}
+
+std::uint64_t h_timer_start(edri_host_ctx* ctx, std::int64_t delay_ms, std::int64_t interval_ms,
+                            edri_timer_fn fn, void* user) {
+  try {
+    return manager(ctx).timer_start(delay_ms, interval_ms, fn, user);
+  } catch (const std::exception& e) {
+    spdlog::error("timer_start failed: {}", e.what());
+    return 0;
+  }
+}
+
+void h_timer_cancel(edri_host_ctx* ctx, std::uint64_t id) {
+  try {
+    manager(ctx).timer_cancel(id);
+  } catch (const std::exception& e) {
+    spdlog::error("timer_cancel failed: {}", e.what());
+  }
+}
+
+void h_router_stats(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
+  try {
+    nlohmann::json j;
+    manager(ctx).router().stats_json(j);
+    const std::string s = j.dump();
+    write(sink, s.data(), s.size());
+  } catch (const std::exception& e) {
+    spdlog::error("router_stats failed: {}", e.what());
+    write(sink, "{}", 2);
+  }
+}
+
+const edri_host_api kHostApi{
+    sizeof(edri_host_api), EDRI_ABI_MAJOR,      EDRI_ABI_MINOR,     &h_event_alloc,
+    &h_event_discard,      &h_event_from_bytes, &h_event_retain,    &h_event_release,
+    &h_event_header,       &h_event_object,     &h_event_encoded,   &h_subscribe,
+    &h_unsubscribe,        &h_notify,           &h_request,         &h_response_set_status,
+    &h_response_set_data,  &h_current_event,    &h_log_enabled,     &h_log,
+    &h_timer_start,        &h_timer_cancel,     &h_router_stats,
+};
+
+}  // namespace
+
+const edri_host_api& host_api() noexcept { return kHostApi; }
+
+}  // namespace edrid

@@ -1,0 +1,30 @@
+// One unit of work in a manager's queue.
+#pragma once
+
+#include "event/event.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace edrid {
+
+struct PluginTimer;
+
+struct Delivery {
+  enum class Kind : std::uint8_t {
+    event,              // a notification, request or (handler-routed) response
+    response_callback,  // a response for a request sent with a callback
+    timer,              // a plugin timer tick
+  };
+  Kind kind = Kind::event;
+  bool is_last = false;  // response_callback
+  std::uint32_t handler_id = 0;
+  std::int32_t priority = 0;
+  std::uint64_t seq = 0;  // arrival order, set by the queue
+  EventPtr event;
+  edri_response_fn fn = nullptr;  // response_callback
+  void* user = nullptr;
+  std::shared_ptr<PluginTimer> timer;
+};
+
+}  // namespace edrid

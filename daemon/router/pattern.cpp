@@ -1,0 +1,80 @@
+#include "router/pattern.hpp"
+
+namespace edrid {
+namespace {
+
+bool valid_token_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+}  // namespace
+
+bool is_valid_type_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 255) return false;
+  bool token_empty = true;
+  for (char c : name) {
+    if (c == '.') {
+      if (token_empty) return false;
+      token_empty = true;
+    } else if (valid_token_char(c)) {
+      token_empty = false;
+    } else {
+      return false;
+    }
+  }
+  return !token_empty;
+}
+
+std::optional<Pattern> Pattern::parse(std::string_view text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<Pattern> {
+    if (error) *error = "invalid pattern '" + std::string(text) + "': " + why;
+    return std::nullopt;
+  };
+  if (text.empty()) return fail("empty");
+  if (text.size() > 255) return fail("longer than 255 characters");
+  Pattern p;
+  p.text_ = std::string(text);
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t dot = text.find('.', start);
+    if (dot == std::string_view::npos) dot = text.size();
+    std::string_view tok = text.substr(start, dot - start);
+    if (tok.empty()) return fail("empty token");
+    if (p.tail_) return fail("'>' must be the last token");
+    if (tok == "*") {
+      p.literal_ = false;
+      p.specificity_ += 1;
+    } else if (tok == ">") {
+      p.literal_ = false;
+      p.tail_ = true;
+    } else {
+      for (char c : tok) {
+        if (!valid_token_char(c)) return fail(std::string("character '") + c + "' not allowed");
+      }
+      p.specificity_ += 4;
+    }
+    p.tokens_.emplace_back(tok);
+    start = dot + 1;
+  }
+  if (p.literal_) p.specificity_ = 1 << 20;
+  return p;
+}
+
+bool Pattern::matches(std::string_view type) const noexcept {
+  if (literal_) return type == text_;
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    if (pos > type.size()) return false;
+    const std::string& tok = tokens_[i];
+    if (tok == ">") return pos < type.size();  // one or more tokens remain
+    std::size_t dot = type.find('.', pos);
+    const std::size_t end = dot == std::string_view::npos ? type.size() : dot;
+    if (end == pos) return false;
+    if (tok != "*" && type.substr(pos, end - pos) != tok) return false;
+    pos = end + 1;
+  }
+  return pos == type.size() + 1;  // consumed every token of type
+}
+
+}  // namespace edrid

@@ -1,0 +1,397 @@
+#include "router/router.hpp"
+
+#include "event/ids.hpp"
+#include "log/logging.hpp"
+#include "manager/dispatch_context.hpp"
+#include "plugin/host_api.hpp"
+
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid {
+namespace {
+
+// Table versions are unique across every Router in the process, so a
+// thread's cache can never mistake one router's table for another's.
+std::atomic<std::uint64_t> g_table_versions{0};
+
+std::int64_t realtime_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+}  // namespace
+
+// Per publishing thread: the routes already resolved against the current
+// table. Checking it costs one atomic load; no lock is shared by publishers.
+struct Router::RouteCache {
+  static constexpr std::size_t kMaxTypes = 4096;
+  std::uint64_t version = 0;
+  std::shared_ptr<const SubscriptionTable> table;
+  std::unordered_map<std::string, std::vector<Route>, StringHash, std::equal_to<>> routes[2];
+};
+
+Router::Router(RouterOptions options) : options_(std::move(options)) {
+  table_ = std::make_shared<SubscriptionTable>(std::vector<Subscription>{},
+                                               ++g_table_versions);
+  table_version_.store(table_->version(), std::memory_order_release);
+}
+
+Router::~Router() {
+  stop();
+  timers_.stop();
+  // Managers go before the plugins (owned by the caller) are unloaded; the
+  // queues and pending requests hold events whose payloads live in plugins.
+  for (auto it = managers_.rbegin(); it != managers_.rend(); ++it) (*it)->destroy();
+  managers_.clear();
+}
+
+const edri_host_api* Router::host_api() const noexcept { return &edrid::host_api(); }
+
+ManagerRuntime& Router::add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
+                                    const std::string& plugin_label, QueueSettings queue,
+                                    const std::string& config_json) {
+  if (find(name)) throw ManagerError("manager '" + name + "' is defined twice");
+  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue);
+  m->create(config_json);
+  managers_.push_back(std::move(m));
+  return *managers_.back();
+}
+
+ManagerRuntime* Router::find(std::string_view name) const {
+  for (const auto& m : managers_) {
+    if (m->name() == name) return m.get();
+  }
+  return nullptr;
+}
+
+void Router::start() {
+  for (auto& m : managers_) {
+    m->start();
+    ++started_count_;
+    spdlog::debug("manager '{}' started", m->name());
+  }
+  subscriptions_changed();
+  for (auto& m : managers_) m->after_start();
+  liveness_on_.store(true);
+  schedule_liveness();
+}
+
+void Router::schedule_liveness() {
+  std::lock_guard lock(liveness_mutex_);
+  if (!liveness_on_.load()) return;
+  liveness_timer_ = timers_.schedule(
+      std::chrono::steady_clock::now() + options_.liveness_interval, [this] {
+        for (auto& m : managers_) {
+          if (m->started()) m->check_liveness(options_.liveness_warning, options_.liveness_error);
+        }
+        schedule_liveness();
+      });
+}
+
+void Router::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard lock(liveness_mutex_);
+    liveness_on_.store(false);
+    timers_.cancel(liveness_timer_);
+  }
+  for (std::size_t i = started_count_; i-- > 0;) {
+    managers_[i]->stop(options_.stop_grace);
+    subscriptions_changed();  // senders now get not_found instead of a closed queue
+    spdlog::debug("manager '{}' stopped", managers_[i]->name());
+  }
+}
+
+void Router::subscriptions_changed() {
+  std::vector<Subscription> all;
+  for (auto& m : managers_) {
+    if (!m->started()) continue;
+    auto subs = m->routing_subscriptions();
+    all.insert(all.end(), subs.begin(), subs.end());
+  }
+  auto table = std::make_shared<SubscriptionTable>(std::move(all), ++g_table_versions);
+  std::lock_guard lock(table_mutex_);
+  table_ = std::move(table);
+  table_version_.store(table_->version(), std::memory_order_release);
+}
+
+const std::vector<Route>& Router::routes_for(edri_kind kind, std::string_view type) {
+  thread_local RouteCache cache;
+  const std::uint64_t v = table_version_.load(std::memory_order_acquire);
+  if (cache.version != v) {
+    std::lock_guard lock(table_mutex_);
+    cache.table = table_;
+    cache.version = table_->version();
+    cache.routes[0].clear();
+    cache.routes[1].clear();
+  }
+  auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : 0];
+  if (auto it = map.find(type); it != map.end()) return it->second;
+  if (map.size() >= RouteCache::kMaxTypes) map.clear();
+  return map.emplace(std::string(type), cache.table->resolve(kind, type)).first->second;
+}
+
+bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
+                     const edri_send_options* opts) {
+  if (!is_valid_type_name(ev.payload_type)) {
+    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refused to send an event with invalid type name '{}'", ev.payload_type);
+    return false;
+  }
+  auto& h = ev.header;
+  h.id = next_id();
+  const DispatchContext& cur = current_dispatch();
+  h.trace_id = cur.event ? cur.event->header.trace_id : h.id;
+  h.type = ev.payload_type.c_str();
+  h.payload_type = ev.payload_type.c_str();
+  h.kind = kind;
+  h.priority = opts && opts->has_priority ? opts->priority : 0;
+  h.origin_router = options_.id.c_str();
+  h.sender = sender ? sender->name_cstr() : "";
+  h.timestamp_ns = realtime_ns();
+  h.message = "";
+  if (kind == EDRI_KIND_REQUEST) {
+    const std::int64_t timeout_ms = opts && opts->timeout_ms > 0
+                                        ? opts->timeout_ms
+                                        : options_.request_timeout.count();
+    h.deadline_ns = h.timestamp_ns + timeout_ms * 1'000'000;
+  }
+  return true;
+}
+
+bool Router::enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender) {
+  Delivery d;
+  d.kind = Delivery::Kind::event;
+  d.handler_id = r.handler_id;
+  d.priority = ev->header.priority;
+  d.event = ev;
+  std::optional<Delivery> dropped;
+  const bool may_block = !r.manager->on_dispatch_thread();
+  const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
+  if (dropped) {
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (dropped->kind == Delivery::Kind::event &&
+        dropped->event->header.kind == EDRI_KIND_REQUEST) {
+      edri_response resp;
+      resp.status = EDRI_STATUS_REJECTED;
+      resp.message = "dropped from the full queue of manager '" + r.manager->name() + "'";
+      respond(*dropped->event, std::move(resp), *r.manager);
+    }
+  }
+  if (res == ManagerQueue::Push::accepted) {
+    r.manager->stats().received.fetch_add(1, std::memory_order_relaxed);
+    counters_.deliveries.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+  (void)sender;
+  return false;
+}
+
+int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
+                   std::uint32_t* delivered) {
+  if (delivered) *delivered = 0;
+  if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
+  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  std::uint32_t n = 0;
+  for (const Route& r : routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type)) {
+    if (enqueue(r, ev, sender)) ++n;
+  }
+  if (delivered) *delivered = n;
+  return EDRI_OK;
+}
+
+int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
+                    edri_response_fn fn, void* user, std::uint32_t delivery,
+                    edri_id128* id_out) {
+  if (!prepare(sender, *ev, EDRI_KIND_REQUEST, opts)) {
+    // Still answer, so a callback attached to the request is released.
+    ev->header.type = ev->payload_type.c_str();
+    ev->header.payload_type = ev->header.type;
+    ev->header.origin_router = options_.id.c_str();
+    ev->header.sender = sender ? sender->name_cstr() : "";
+    ev->header.message = "";
+    reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_ERROR,
+              "invalid event type name '" + ev->payload_type + "'");
+    return EDRI_E_INVALID;
+  }
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  if (id_out) *id_out = ev->header.id;
+  // Copy: enqueueing may run a dropped request's response, which can refresh
+  // this thread's route cache.
+  const std::vector<Route> routes = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  if (routes.empty()) {
+    counters_.not_found.fetch_add(1, std::memory_order_relaxed);
+    reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
+              "no manager serves '" + ev->payload_type + "'");
+    return EDRI_OK;
+  }
+  auto p = std::make_shared<PendingRequest>();
+  p->id = ev->header.id;
+  p->sender = sender;
+  p->fn = fn;
+  p->user = user;
+  p->delivery = delivery;
+  p->expected = static_cast<std::uint32_t>(routes.size());
+  p->timeout_ms = (ev->header.deadline_ns - ev->header.timestamp_ns) / 1'000'000;
+  p->request = ev;
+  pending_.add(p);
+  {
+    std::lock_guard lock(p->mutex);
+    const edri_id128 id = p->id;
+    p->timer_id = timers_.schedule(
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(p->timeout_ms),
+        [this, id] { expire(id); });
+  }
+  for (const Route& r : routes) {
+    if (!enqueue(r, ev, sender)) {
+      complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED,
+                                    "queue of manager '" + r.manager->name() + "' is full",
+                                    r.manager->name_cstr(), EventPtr()));
+    }
+  }
+  return EDRI_OK;
+}
+
+EventPtr Router::make_response(const Event& request, std::uint32_t status, std::string message,
+                               const char* sender, EventPtr data) {
+  EventPtr resp = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
+  resp->type = request.payload_type;
+  resp->message = std::move(message);
+  auto& h = resp->header;
+  h.id = next_id();
+  h.trace_id = request.header.trace_id;
+  h.correlation_id = request.header.id;
+  h.type = resp->type.c_str();
+  h.payload_type = resp->payload_type.c_str();
+  h.kind = EDRI_KIND_RESPONSE;
+  h.priority = request.header.priority;
+  h.origin_router = options_.id.c_str();
+  h.sender = sender;
+  h.timestamp_ns = realtime_ns();
+  h.status = status;
+  h.message = resp->message.c_str();
+  return resp;
+}
+
+void Router::reply_now(ManagerRuntime* sender, const Event& request, edri_response_fn fn,
+                       void* user, std::uint32_t delivery, std::uint32_t status,
+                       std::string message) {
+  PendingRequest p;
+  p.sender = sender;
+  p.fn = fn;
+  p.user = user;
+  p.delivery = delivery;
+  deliver(p, make_response(request, status, std::move(message), options_.id.c_str(), EventPtr()),
+          true);
+}
+
+void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) {
+  counters_.responses.fetch_add(1, std::memory_order_relaxed);
+  complete(request.header.id, make_response(request, resp.status, std::move(resp.message),
+                                            responder.name_cstr(), std::move(resp.data)));
+}
+
+void Router::complete(const edri_id128& request_id, EventPtr response) {
+  auto p = pending_.find(request_id);
+  if (!p) {
+    counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::lock_guard lock(p->mutex);
+  if (p->done) {
+    counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const bool last = ++p->received >= p->expected;
+  if (last) {
+    p->done = true;
+    pending_.erase(request_id);
+    timers_.cancel(p->timer_id);
+  }
+  deliver(*p, std::move(response), last);
+}
+
+void Router::expire(const edri_id128& request_id) {
+  auto p = pending_.find(request_id);
+  if (!p) return;
+  std::lock_guard lock(p->mutex);
+  if (p->done) return;
+  p->done = true;
+  pending_.erase(request_id);
+  counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+  logging::TraceScope trace(p->request->header.trace_id);
+  spdlog::debug("request {} timed out after {} ms ({} of {} responses)", p->request->payload_type,
+                p->timeout_ms, p->received, p->expected);
+  deliver(*p,
+          make_response(*p->request, EDRI_STATUS_TIMEOUT,
+                        "no response within " + std::to_string(p->timeout_ms) + " ms (" +
+                            std::to_string(p->received) + " of " + std::to_string(p->expected) +
+                            " responders answered)",
+                        options_.id.c_str(), EventPtr()),
+          true);
+}
+
+void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {
+  if (p.fn && p.delivery == EDRI_DELIVER_DIRECT) {
+    p.fn(p.user, response.get(), is_last ? 1 : 0);
+    return;
+  }
+  if (!p.sender) return;
+  Delivery d;
+  d.priority = response->header.priority;
+  d.event = std::move(response);
+  if (p.fn) {
+    d.kind = Delivery::Kind::response_callback;
+    d.fn = p.fn;
+    d.user = p.user;
+    d.is_last = is_last;
+  }
+  if (p.sender->queue().push(std::move(d), true, false, nullptr) !=
+      ManagerQueue::Push::accepted) {
+    spdlog::debug("response for stopped manager '{}' dropped", p.sender->name());
+  }
+}
+
+void Router::stats_json(nlohmann::json& out) const {
+  using nlohmann::json;
+  json managers = json::array();
+  for (const auto& m : managers_) {
+    json j;
+    m->stats_json(j);
+    managers.push_back(std::move(j));
+  }
+  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started_at_)
+                          .count();
+  out = {{"router", options_.id},
+         {"uptime_ms", uptime},
+         {"events",
+          {{"notifications", counters_.notifications.load()},
+           {"requests", counters_.requests.load()},
+           {"responses", counters_.responses.load()},
+           {"deliveries", counters_.deliveries.load()},
+           {"not_found", counters_.not_found.load()},
+           {"timeouts", counters_.timeouts.load()},
+           {"rejected", counters_.rejected.load()},
+           {"dropped", counters_.dropped.load()},
+           {"late_responses", counters_.late_responses.load()},
+           {"invalid", counters_.invalid.load()},
+           {"encoded", encode_count()},
+           {"pending_requests", pending_.size()}}},
+         {"managers", std::move(managers)}};
+}
+
+}  // namespace edrid

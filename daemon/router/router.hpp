@@ -1,0 +1,115 @@
+// The router: owns the managers, the subscription table and the pending
+// requests, and moves events between managers. Publishing runs on the
+// sender's thread and goes straight into each receiver's queue; there is no
+// central router thread to wait for.
+#pragma once
+
+#include "manager/manager_runtime.hpp"
+#include "router/pending_requests.hpp"
+#include "router/subscription_table.hpp"
+#include "timer/timer_service.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+namespace edrid {
+
+struct RouterOptions {
+  std::string id = "edrid";
+  std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds liveness_interval{1'000};
+  std::chrono::milliseconds liveness_warning{5'000};
+  std::chrono::milliseconds liveness_error{30'000};
+  std::chrono::milliseconds stop_grace{5'000};
+};
+
+struct RouterCounters {
+  std::atomic<std::uint64_t> notifications{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> responses{0};
+  std::atomic<std::uint64_t> deliveries{0};
+  std::atomic<std::uint64_t> not_found{0};
+  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> late_responses{0};
+  std::atomic<std::uint64_t> invalid{0};
+};
+
+class Router {
+ public:
+  explicit Router(RouterOptions options);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // ---- Control plane (throws ManagerError).
+  // Creates a manager from a plugin descriptor and its validated config JSON.
+  ManagerRuntime& add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
+                              const std::string& plugin_label, QueueSettings queue,
+                              const std::string& config_json);
+  // Starts managers in the order they were added, then runs after_start.
+  void start();
+  // Stops managers in reverse order, draining each; safe to call twice.
+  void stop();
+  ManagerRuntime* find(std::string_view name) const;
+  const std::vector<std::unique_ptr<ManagerRuntime>>& managers() const { return managers_; }
+
+  // ---- Data plane. Each takes over the event reference.
+  // Returns the number of managers the notification was queued for.
+  int notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
+             std::uint32_t* delivered);
+  // Responses go to fn (per `delivery`) or, with fn NULL, to the sender's
+  // response handlers. Always answers: not_found, rejected or timeout at worst.
+  int request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
+              edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out);
+  // A responder's answer to `request`.
+  void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder);
+
+  void subscriptions_changed();
+  TimerService& timers() noexcept { return timers_; }
+  const edri_host_api* host_api() const noexcept;
+  const std::string& id() const noexcept { return options_.id; }
+  const RouterOptions& options() const noexcept { return options_; }
+  const RouterCounters& counters() const noexcept { return counters_; }
+  std::size_t pending_requests() const { return pending_.size(); }
+  void stats_json(nlohmann::json& out) const;
+
+ private:
+  struct RouteCache;
+  const std::vector<Route>& routes_for(edri_kind kind, std::string_view type);
+  bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
+  bool enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender);
+  void complete(const edri_id128& request_id, EventPtr response);
+  void expire(const edri_id128& request_id);
+  void deliver(PendingRequest& p, EventPtr response, bool is_last);
+  EventPtr make_response(const Event& request, std::uint32_t status, std::string message,
+                         const char* sender, EventPtr data);
+  void reply_now(ManagerRuntime* sender, const Event& request, edri_response_fn fn, void* user,
+                 std::uint32_t delivery, std::uint32_t status, std::string message);
+  void schedule_liveness();
+
+  RouterOptions options_;
+  TimerService timers_;
+  std::vector<std::unique_ptr<ManagerRuntime>> managers_;
+  std::size_t started_count_ = 0;
+  bool stopped_ = false;
+
+  mutable std::mutex table_mutex_;
+  std::shared_ptr<const SubscriptionTable> table_;
+  std::atomic<std::uint64_t> table_version_{0};
+
+  PendingRequests pending_;
+  RouterCounters counters_;
+  std::atomic<bool> liveness_on_{false};
+  std::uint64_t liveness_timer_ = 0;
+  std::mutex liveness_mutex_;
+  const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace edrid

@@ -1,0 +1,310 @@
+// The manager's view of the router: register handlers, send events, get
+// responses, log, and run timers. One Context per manager instance.
+#pragma once
+
+#include <edri/event_ref.hpp>
+#include <edri/log.hpp>
+#include <edri/reply.hpp>
+
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edri {
+
+using TimerId = std::uint64_t;
+
+class Context {
+ public:
+  Context(const edri_host_api* host, edri_host_ctx* ctx, std::string name)
+      : host_(host), ctx_(ctx), name_(std::move(name)), log_(host, ctx) {}
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ~Context() {
+    for (auto& [id, fn] : timers_) host_->timer_cancel(ctx_, id);
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  Logger& log() noexcept { return log_; }
+
+  // ---- Handlers. Register them in the manager's constructor (or later, from
+  // a handler). One handler per kind and pattern; a second one is an error.
+
+  // f(const T&)
+  template <TypedEvent T, class F>
+  void on_notification(F f) {
+    add(EDRI_KIND_NOTIFICATION, type_decl<T>().type_name,
+        [this, f = std::move(f)](const edri_event* ev, edri_response*) {
+          detail::PayloadView<T> v(host_, ev);
+          f(*v.get());
+        });
+  }
+  // f(const GenericEvent&)
+  template <class F>
+  void on_notification(std::string_view pattern, F f) {
+    add(EDRI_KIND_NOTIFICATION, pattern,
+        [this, f = std::move(f)](const edri_event* ev, edri_response*) {
+          f(GenericEvent(host_, ev));
+        });
+  }
+  // f(const T&, Reply<response_t<T>>&). Returning without setting anything
+  // answers ok with no data.
+  template <TypedEvent T, class F>
+  void on_request(F f) {
+    add(EDRI_KIND_REQUEST, type_decl<T>().type_name,
+        [this, f = std::move(f)](const edri_event* ev, edri_response* resp) {
+          detail::PayloadView<T> v(host_, ev);
+          Reply<response_t<T>> reply(host_, ctx_, resp);
+          f(*v.get(), reply);
+        });
+  }
+  // f(const GenericEvent&, Reply<json>&)
+  template <class F>
+  void on_request(std::string_view pattern, F f) {
+    add(EDRI_KIND_REQUEST, pattern,
+        [this, f = std::move(f)](const edri_event* ev, edri_response* resp) {
+          Reply<json> reply(host_, ctx_, resp);
+          f(GenericEvent(host_, ev), reply);
+        });
+  }
+  // Responses to requests sent without a callback. f(const Response<R>&)
+  template <TypedEvent T, class F>
+  void on_response(F f) {
+    add(EDRI_KIND_RESPONSE, type_decl<T>().type_name,
+        [this, f = std::move(f)](const edri_event* ev, edri_response*) {
+          f(Response<response_t<T>>(host_, ev));
+        });
+  }
+  // f(const Response<json>&)
+  template <class F>
+  void on_response(std::string_view pattern, F f) {
+    add(EDRI_KIND_RESPONSE, pattern,
+        [this, f = std::move(f)](const edri_event* ev, edri_response*) {
+          f(Response<json>(host_, ev));
+        });
+  }
+  void unsubscribe(edri_kind kind, std::string_view pattern) {
+    host_->unsubscribe(ctx_, kind, std::string(pattern).c_str());
+  }
+
+  // ---- Sending. Safe from any thread of this manager.
+
+  // Returns how many managers it was delivered to.
+  template <TypedEvent T>
+  std::uint32_t notify(T ev, const SendOptions& opts = {}) {
+    return send_notification(make_event(std::move(ev)), opts);
+  }
+  std::uint32_t notify(std::string_view type, const json& data, const SendOptions& opts = {}) {
+    return send_notification(make_generic(type, data), opts);
+  }
+
+  // Sends a request; on_response(const Response<R>&) runs on this manager's
+  // dispatch loop once per responder (or once with not_found / timeout).
+  template <TypedEvent T, class F>
+    requires std::is_invocable_v<F, const Response<response_t<T>>&>
+  void request(T ev, F on_response, const SendOptions& opts = {}) {
+    send_request_cb<response_t<T>>(make_event(std::move(ev)), std::move(on_response), opts);
+  }
+  template <class F>
+    requires std::is_invocable_v<F, const Response<json>&>
+  void request(std::string_view type, const json& data, F on_response,
+               const SendOptions& opts = {}) {
+    send_request_cb<json>(make_generic(type, data), std::move(on_response), opts);
+  }
+  // Sends a request; the future holds the first response. It always becomes
+  // ready: at the latest with status timeout at the deadline.
+  template <TypedEvent T>
+  std::future<Response<response_t<T>>> request(T ev, const SendOptions& opts = {}) {
+    return send_request_future<response_t<T>>(make_event(std::move(ev)), opts);
+  }
+  std::future<Response<json>> request(std::string_view type, const json& data,
+                                      const SendOptions& opts = {}) {
+    return send_request_future<json>(make_generic(type, data), opts);
+  }
+  // Sends a request whose responses go to the on_response handlers.
+  template <TypedEvent T>
+  void request_detached(T ev, const SendOptions& opts = {}) {
+    auto o = to_c(opts);
+    check_send(host_->request(ctx_, make_event(std::move(ev)), &o, nullptr, nullptr,
+                              EDRI_DELIVER_QUEUED, nullptr));
+  }
+
+  // The event being handled on this thread, if any.
+  std::optional<EventInfo> current() const {
+    const edri_event* ev = host_->current_event(ctx_);
+    if (!ev) return std::nullopt;
+    return EventInfo(*host_->event_header(ev));
+  }
+
+  // ---- Timers, run on this manager's dispatch loop.
+  TimerId every(std::chrono::milliseconds interval, std::function<void()> fn) {
+    return start_timer(interval, interval, std::move(fn));
+  }
+  TimerId after(std::chrono::milliseconds delay, std::function<void()> fn) {
+    return start_timer(delay, std::chrono::milliseconds{0}, std::move(fn));
+  }
+  void cancel(TimerId id) {
+    host_->timer_cancel(ctx_, id);
+    std::lock_guard lock(timers_mutex_);
+    timers_.erase(id);
+  }
+
+  json router_stats() const {
+    std::string out;
+    host_->router_stats(
+        ctx_, [](void* s, const char* d, std::size_t n) { static_cast<std::string*>(s)->append(d, n); },
+        &out);
+    return json::parse(out);
+  }
+
+  // ---- Used by the plugin glue (edri/plugin.hpp).
+  int dispatch(std::uint32_t handler_id, const edri_event* ev, edri_response* resp) {
+    handlers_.at(handler_id)(ev, resp);
+    return EDRI_OK;
+  }
+  const edri_host_api* host() const noexcept { return host_; }
+  edri_host_ctx* host_ctx() const noexcept { return ctx_; }
+
+ private:
+  using Handler = std::function<void(const edri_event*, edri_response*)>;
+
+  void add(edri_kind kind, std::string_view pattern, Handler h) {
+    edri_error err{sizeof(edri_error), {}, {}};
+    auto id = static_cast<std::uint32_t>(handlers_.size());
+    handlers_.push_back(std::move(h));
+    if (host_->subscribe(ctx_, kind, std::string(pattern).c_str(), id, &err) != EDRI_OK) {
+      handlers_.pop_back();
+      throw std::invalid_argument(err.message);
+    }
+  }
+
+  template <TypedEvent T>
+  edri_event* make_event(T&& value) {
+    void* storage = nullptr;
+    edri_event* ev = host_->event_alloc(ctx_, type_ops<T>(), &storage);
+    if (!ev) throw std::bad_alloc();
+    try {
+      ::new (storage) T(std::move(value));
+    } catch (...) {
+      host_->event_discard(ev);
+      throw;
+    }
+    return ev;
+  }
+  edri_event* make_generic(std::string_view type, const json& data) {
+    std::vector<std::uint8_t> bytes = json::to_msgpack(data);
+    edri_event* ev = host_->event_from_bytes(ctx_, std::string(type).c_str(),
+                                             EDRI_FORMAT_MSGPACK, bytes.data(), bytes.size());
+    if (!ev) throw std::bad_alloc();
+    return ev;
+  }
+  // Routing type name for generic events travels in the payload type; the host
+  // uses it as the event type.
+
+  static edri_send_options to_c(const SendOptions& o) {
+    return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0),
+                             o.priority ? 1u : 0u, static_cast<std::int64_t>(o.timeout.count())};
+  }
+  static void check_send(int rc) {
+    if (rc == EDRI_E_INVALID) throw std::invalid_argument("edri: invalid event type name");
+  }
+
+  std::uint32_t send_notification(edri_event* ev, const SendOptions& opts) {
+    auto o = to_c(opts);
+    std::uint32_t delivered = 0;
+    check_send(host_->notify(ctx_, ev, &o, &delivered));
+    return delivered;
+  }
+
+  template <class R, class F>
+  void send_request_cb(edri_event* ev, F fn, const SendOptions& opts) {
+    struct Holder {
+      const edri_host_api* host;
+      F fn;
+      Logger* log;
+    };
+    auto* holder = new Holder{host_, std::move(fn), &log_};
+    auto o = to_c(opts);
+    edri_response_fn tramp = [](void* user, const edri_event* resp, int is_last) {
+      auto* h = static_cast<Holder*>(user);
+      try {
+        h->fn(Response<R>(h->host, resp));
+      } catch (const std::exception& e) {
+        h->log->error("response callback threw: ", e.what());
+      } catch (...) {
+        h->log->error("response callback threw a non-standard exception");
+      }
+      if (is_last) delete h;
+    };
+    // On failure the host still calls back (with rejected), so the holder is
+    // always released by the trampoline.
+    check_send(host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_QUEUED, nullptr));
+  }
+
+  template <class R>
+  std::future<Response<R>> send_request_future(edri_event* ev, const SendOptions& opts) {
+    struct Holder {
+      const edri_host_api* host;
+      std::promise<Response<R>> promise;
+      bool set = false;
+    };
+    auto* holder = new Holder{host_, {}, false};
+    auto fut = holder->promise.get_future();
+    auto o = to_c(opts);
+    edri_response_fn tramp = [](void* user, const edri_event* resp, int is_last) {
+      auto* h = static_cast<Holder*>(user);
+      if (!h->set) {
+        h->set = true;
+        try {
+          h->promise.set_value(Response<R>(h->host, resp));
+        } catch (...) {
+          h->promise.set_exception(std::current_exception());
+        }
+      }
+      if (is_last) delete h;
+    };
+    check_send(host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_DIRECT, nullptr));
+    return fut;
+  }
+
+  TimerId start_timer(std::chrono::milliseconds delay, std::chrono::milliseconds interval,
+                      std::function<void()> fn) {
+    auto holder = std::make_unique<TimerHolder>(TimerHolder{std::move(fn), &log_});
+    TimerHolder* raw = holder.get();
+    edri_timer_fn tramp = [](void* user) {
+      auto* h = static_cast<TimerHolder*>(user);
+      try {
+        h->fn();
+      } catch (const std::exception& e) {
+        h->log->error("timer callback threw: ", e.what());
+      }
+    };
+    TimerId id = host_->timer_start(ctx_, delay.count(), interval.count(), tramp, raw);
+    if (id == 0) throw std::runtime_error("edri: timer could not be started");
+    std::lock_guard lock(timers_mutex_);
+    timers_.emplace(id, std::move(holder));
+    return id;
+  }
+
+  struct TimerHolder {
+    std::function<void()> fn;
+    Logger* log;
+  };
+
+  const edri_host_api* host_;
+  edri_host_ctx* ctx_;
+  std::string name_;
+  Logger log_;
+  std::vector<Handler> handlers_;
+  std::mutex timers_mutex_;
+  std::map<TimerId, std::unique_ptr<TimerHolder>> timers_;
+};
+
+}  // namespace edri

@@ -1,0 +1,203 @@
+// Typed events: a plain struct plus one EDRI_EVENT line.
+//
+//   namespace demo {
+//   struct Echo { std::string text; };
+//   EDRI_EVENT(Echo, "demo.echo", text)
+//   }
+//
+// The line gives the routing type name and the fields; JSON and MessagePack
+// (de)serialisation come from it, as does the type fingerprint that lets two
+// plugins built from the same header share the object without serialising.
+// Use it in the struct's namespace. A request's response data type defaults to
+// the request struct itself; declare `using response = OtherStruct;` inside the
+// struct to change it. `static constexpr int schema_version = N;` bumps the
+// fingerprint when the meaning of fields changes but their names do not.
+#pragma once
+
+#include <edri/abi.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+#include <new>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+namespace edri {
+
+using json = nlohmann::json;
+
+struct TypeDecl {
+  const char* type_name;
+  const char* fields;
+};
+
+template <class T>
+concept TypedEvent = requires(const T* p) {
+  { edri_type_decl(p) } -> std::same_as<TypeDecl>;
+};
+
+template <TypedEvent T>
+constexpr TypeDecl type_decl() noexcept {
+  return edri_type_decl(static_cast<const T*>(nullptr));
+}
+
+template <class T>
+constexpr int schema_version() noexcept {
+  if constexpr (requires { T::schema_version; }) {
+    return T::schema_version;
+  } else {
+    return 1;
+  }
+}
+
+namespace detail {
+template <class T>
+struct response_of {
+  using type = T;
+};
+template <class T>
+  requires requires { typename T::response; }
+struct response_of<T> {
+  using type = typename T::response;
+};
+
+constexpr std::uint64_t fnv1a(std::uint64_t h, std::string_view s) noexcept {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+constexpr std::uint64_t fnv1a(std::uint64_t h, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (i * 8)) & 0xffu;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// Everything that must agree for an object to be read in place by another
+// shared object: declaration, layout, compiler and standard library ABI.
+template <class T>
+constexpr std::uint64_t compute_fingerprint() noexcept {
+  constexpr TypeDecl d = type_decl<T>();
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  h = fnv1a(h, std::string_view{d.type_name});
+  h = fnv1a(h, std::string_view{d.fields});
+  h = fnv1a(h, static_cast<std::uint64_t>(schema_version<T>()));
+  h = fnv1a(h, static_cast<std::uint64_t>(sizeof(T)));
+  h = fnv1a(h, static_cast<std::uint64_t>(alignof(T)));
+  h = fnv1a(h, static_cast<std::uint64_t>(EDRI_ABI_MAJOR));
+#if defined(__clang__)
+  h = fnv1a(h, std::string_view{"clang"});
+  h = fnv1a(h, static_cast<std::uint64_t>(__clang_major__));
+#elif defined(__GNUC__)
+  h = fnv1a(h, std::string_view{"gcc"});
+  h = fnv1a(h, static_cast<std::uint64_t>(__GNUC__));
+#endif
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+  h = fnv1a(h, static_cast<std::uint64_t>(_GLIBCXX_USE_CXX11_ABI));
+#endif
+#if defined(_LIBCPP_VERSION)
+  h = fnv1a(h, std::string_view{"libc++"});
+#endif
+  return h;
+}
+
+struct ByteSink {
+  void (*write)(void*, const std::uint8_t*, std::size_t);
+  void* sink;
+};
+
+template <class T>
+int encode_object(const void* object, std::uint32_t format,
+                  void (*write)(void*, const std::uint8_t*, std::size_t), void* sink,
+                  edri_error* err) noexcept {
+  if (format != EDRI_FORMAT_MSGPACK) return EDRI_E_ENCODE;
+  try {
+    json j = *static_cast<const T*>(object);
+    std::vector<std::uint8_t> bytes = json::to_msgpack(j);
+    write(sink, bytes.data(), bytes.size());
+    return EDRI_OK;
+  } catch (const std::exception& e) {
+    if (err) {
+      std::snprintf(err->message, sizeof err->message, "encode %s: %s", type_decl<T>().type_name,
+                    e.what());
+    }
+    return EDRI_E_ENCODE;
+  }
+}
+
+template <class T>
+void destroy_object(void* object) noexcept {
+  static_cast<T*>(object)->~T();
+}
+}  // namespace detail
+
+template <TypedEvent T>
+using response_t = typename detail::response_of<T>::type;
+
+template <TypedEvent T>
+constexpr std::uint64_t fingerprint() noexcept {
+  return detail::compute_fingerprint<T>();
+}
+
+// The C description of T handed to the host with every event of type T.
+template <TypedEvent T>
+const edri_type_ops* type_ops() noexcept {
+  static const edri_type_ops ops{
+      sizeof(edri_type_ops), type_decl<T>().type_name, fingerprint<T>(), sizeof(T), alignof(T),
+      &detail::encode_object<T>,  &detail::destroy_object<T>,
+  };
+  return &ops;
+}
+
+}  // namespace edri
+
+namespace nlohmann {
+// Optional fields encode as null and decode from null or absence.
+template <class T>
+struct adl_serializer<std::optional<T>> {
+  static void to_json(json& j, const std::optional<T>& v) {
+    if (v) {
+      j = *v;
+    } else {
+      j = nullptr;
+    }
+  }
+  static void from_json(const json& j, std::optional<T>& v) {
+    if (j.is_null()) {
+      v.reset();
+    } else {
+      v = j.get<T>();
+    }
+  }
+};
+}  // namespace nlohmann
+
+// Declares Type as an edri event named TypeName with the listed fields.
+// Missing fields decode to the struct's default member values.
+#define EDRI_EVENT(Type, TypeName, ...)                                                       \
+  inline void to_json(::nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {       \
+    nlohmann_json_j = ::nlohmann::json::object();                                             \
+    (void)nlohmann_json_t;                                                                    \
+    __VA_OPT__(NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__)))      \
+  }                                                                                           \
+  inline void from_json(const ::nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {     \
+    if (!nlohmann_json_j.is_object() && !nlohmann_json_j.is_null())                           \
+      throw ::std::invalid_argument("expected an object for " TypeName);                      \
+    if (nlohmann_json_j.is_null()) return;                                                    \
+    const Type nlohmann_json_default_obj{};                                                   \
+    (void)nlohmann_json_default_obj;                                                          \
+    (void)nlohmann_json_t;                                                                    \
+    __VA_OPT__(NLOHMANN_JSON_EXPAND(                                                          \
+        NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, __VA_ARGS__)))                   \
+  }                                                                                           \
+  inline constexpr ::edri::TypeDecl edri_type_decl(const Type*) noexcept {                    \
+    return ::edri::TypeDecl{TypeName, #__VA_ARGS__};                                          \
+  }

@@ -1,0 +1,54 @@
+// A request handler's answer: data (which sets status ok) and/or a status.
+// The host sends it when the handler returns.
+#pragma once
+
+#include <edri/event.hpp>
+#include <edri/status.hpp>
+
+#include <string>
+
+namespace edri {
+
+template <class R>
+class Reply {
+ public:
+  Reply(const edri_host_api* host, edri_host_ctx* ctx, edri_response* resp)
+      : host_(host), ctx_(ctx), resp_(resp) {}
+  Reply(const Reply&) = delete;
+  Reply& operator=(const Reply&) = delete;
+
+  // Sets the response data and status ok.
+  void set(R value) {
+    if constexpr (std::is_same_v<R, json>) {
+      std::vector<std::uint8_t> bytes = json::to_msgpack(value);
+      edri_event* ev =
+          host_->event_from_bytes(ctx_, "", EDRI_FORMAT_MSGPACK, bytes.data(), bytes.size());
+      if (!ev) throw std::bad_alloc();
+      host_->response_set_data(resp_, ev);
+    } else {
+      void* storage = nullptr;
+      edri_event* ev = host_->event_alloc(ctx_, type_ops<R>(), &storage);
+      if (!ev) throw std::bad_alloc();
+      try {
+        ::new (storage) R(std::move(value));
+      } catch (...) {
+        host_->event_discard(ev);
+        throw;
+      }
+      host_->response_set_data(resp_, ev);
+    }
+  }
+  void set_status(Status status, const std::string& message = {}) {
+    host_->response_set_status(resp_, static_cast<std::uint32_t>(status), message.c_str());
+  }
+  void error(const std::string& message) { set_status(Status::error, message); }
+  void reject(const std::string& message) { set_status(Status::rejected, message); }
+  void not_found(const std::string& message) { set_status(Status::not_found, message); }
+
+ private:
+  const edri_host_api* host_;
+  edri_host_ctx* ctx_;
+  edri_response* resp_;
+};
+
+}  // namespace edri

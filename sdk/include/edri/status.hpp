@@ -1,0 +1,46 @@
+// Response statuses and send options shared by the SDK headers.
+#pragma once
+
+#include <edri/abi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace edri {
+
+enum class Status : std::uint32_t {
+  ok = EDRI_STATUS_OK,
+  error = EDRI_STATUS_ERROR,
+  not_found = EDRI_STATUS_NOT_FOUND,
+  timeout = EDRI_STATUS_TIMEOUT,
+  rejected = EDRI_STATUS_REJECTED,
+};
+
+constexpr std::string_view to_string(Status s) noexcept {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::error: return "error";
+    case Status::not_found: return "not_found";
+    case Status::timeout: return "timeout";
+    case Status::rejected: return "rejected";
+  }
+  return "unknown";
+}
+
+enum class LogLevel : std::uint32_t {
+  trace = EDRI_LOG_TRACE,
+  debug = EDRI_LOG_DEBUG,
+  info = EDRI_LOG_INFO,
+  warn = EDRI_LOG_WARN,
+  error = EDRI_LOG_ERROR,
+  critical = EDRI_LOG_CRITICAL,
+};
+
+struct SendOptions {
+  std::optional<int> priority;               // lower = sooner; default 0
+  std::chrono::milliseconds timeout{0};      // requests; 0 = router default
+};
+
+}  // namespace edri
