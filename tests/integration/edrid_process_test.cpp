@@ -1,0 +1,114 @@
+// The real edrid binary: runs the example plugins, logs with trace ids,
+// checks configs, and exits 0 on SIGTERM.
+#include "support/child_process.hpp"
+#include "support/temp_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+const std::string kEdrid = EDRID_BIN;
+
+std::string ping_pong_config(const std::string& format) {
+  return R"(router:
+  id: it-node
+  log: {level: info, format: )" + format + R"(}
+managers:
+  - name: pinger
+    plugin: ping
+    config: {interval_ms: 20}
+  - name: ponger
+    plugin: pong
+  - name: echo
+    plugin: echo
+)";
+}
+}  // namespace
+
+TEST_CASE("edrid runs ping/pong and stops with exit 0 on SIGTERM") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", ping_pong_config("text"));
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(edrid.wait_output("pong 5 from ponger", 10s));
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+  const auto out = edrid.output();
+  CHECK_THAT(out, Catch::Contains("router 'it-node' running 3 managers"));
+  CHECK_THAT(out, Catch::Matches(R"((.|\n)*\[pinger\] pong 1 from ponger in \d+ us trace=[0-9a-f]{32}(.|\n)*)"));
+  CHECK_THAT(out, Catch::Contains("received SIGTERM, stopping"));
+  CHECK_THAT(out, Catch::Contains("stopped cleanly"));
+}
+
+TEST_CASE("edrid writes JSON log lines with the trace id as a field") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", ping_pong_config("json"));
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(edrid.wait_output("pong 2 from ponger", 10s));
+  edrid.signal(SIGINT);
+  CHECK(edrid.wait_exit(10s) == 0);
+  std::istringstream lines(edrid.output());
+  std::string line;
+  int pongs = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);  // every line is one JSON object
+    REQUIRE(j.contains("ts"));
+    REQUIRE(j.contains("level"));
+    if (j["msg"].get<std::string>().rfind("pong ", 0) == 0) {
+      ++pongs;
+      CHECK(j["logger"] == "pinger");
+      CHECK(j["trace"].get<std::string>().size() == 32);
+    }
+  }
+  CHECK(pongs >= 2);
+}
+
+TEST_CASE("edrid --check-config accepts a good file and points at each problem in a bad one") {
+  probe::TempDir dir;
+  auto good = dir.write("good.yaml", ping_pong_config("text"));
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", good.string()}, dir.path() / "a.log");
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("ok (3 managers)"));
+
+  auto bad = dir.write("bad.yaml", R"(router:
+  id: x
+managers:
+  - name: pinger
+    plugin: ping
+    colour: red
+    config: {interval_ms: 5, volume: 11}
+)");
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--check-config", "-c", bad.string()}, dir.path() / "b.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains(bad.string() + ":6:5: unknown key 'colour' in manager"));
+  // Structural errors are reported before plugin configs are looked at.
+  auto bad2 = dir.write("bad2.yaml", R"(managers:
+  - name: pinger
+    plugin: ping
+    config: {interval_ms: 5, volume: 11}
+)");
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--check-config", "-c", bad2.string()}, dir.path() / "c.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains(bad2.string() + ":4:30: unknown key 'volume' in config of manager 'pinger'"));
+}
+
+TEST_CASE("edrid --version and bad arguments") {
+  probe::TempDir dir;
+  auto [rc, out] = probe::run_to_end({kEdrid, "--version"}, dir.path() / "v.log");
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::StartsWith("edrid 0.1.0 (plugin ABI 1.0)"));
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--frobnicate"}, dir.path() / "f.log");
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains("unknown argument '--frobnicate'"));
+}
+
+TEST_CASE("the example config in config/ is valid") {
+  probe::TempDir dir;
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", EDRI_SOURCE_DIR "/config/edrid.yaml"},
+                                     dir.path() / "e.log");
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("ok (3 managers)"));
+}

@@ -1,0 +1,128 @@
+// The config loader reports every problem as file:line:col: message.
+#include "config/daemon_config.hpp"
+#include "support/temp_file.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+using edrid::ConfigErrors;
+using edrid::load_config;
+
+namespace {
+std::vector<std::string> problems_of(const std::filesystem::path& p) {
+  try {
+    load_config(p);
+  } catch (const ConfigErrors& e) {
+    return e.problems();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("a good config loads with its values and defaults") {
+  probe::TempDir dir;
+  ::setenv("EDRI_TEST_ROUTER", "alpha-1", 1);
+  auto p = dir.write("edrid.yaml", R"(router:
+  id: ${EDRI_TEST_ROUTER}
+  log: {level: debug, format: json}
+  plugin_dirs: [plugins, /abs/dir]
+  request_timeout_ms: 1500
+managers:
+  - name: a
+    plugin: ping
+    queue: {type: priority, capacity: 10, when_full: drop_oldest}
+    config: {interval_ms: 5}
+  - name: b
+    plugin: ./lib/x.so
+)");
+  auto c = load_config(p);
+  CHECK(c.router.id == "alpha-1");
+  CHECK(c.log.level == "debug");
+  CHECK(c.log.format == "json");
+  REQUIRE(c.plugin_dirs.size() == 2);
+  CHECK(c.plugin_dirs[0] == dir.path() / "plugins");
+  CHECK(c.plugin_dirs[1] == "/abs/dir");
+  CHECK(c.router.request_timeout == std::chrono::milliseconds(1500));
+  REQUIRE(c.managers.size() == 2);
+  CHECK(c.managers[0].queue.order == edrid::QueueOrder::priority);
+  CHECK(c.managers[0].queue.capacity == 10);
+  CHECK(c.managers[0].queue.when_full == edrid::WhenFull::drop_oldest);
+  CHECK(c.managers[0].config["interval_ms"].as<int>() == 5);
+  CHECK(c.managers[1].queue.order == edrid::QueueOrder::fifo);
+  CHECK(c.managers[1].queue.capacity == 1024);
+  CHECK(c.managers[1].queue.when_full == edrid::WhenFull::block);
+}
+
+TEST_CASE("unknown keys are reported at their line and column") {
+  probe::TempDir dir;
+  auto p = dir.write("bad.yaml", R"(router:
+  id: r1
+  colour: blue
+managers:
+  - name: a
+    plugin: ping
+    qeueu: {}
+)");
+  auto problems = problems_of(p);
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::StartsWith(p.string() + ":3:3: unknown key 'colour' in router"));
+  CHECK_THAT(problems[1], Catch::StartsWith(p.string() + ":7:5: unknown key 'qeueu' in manager"));
+}
+
+TEST_CASE("wrong types and values are reported at the value") {
+  probe::TempDir dir;
+  auto p = dir.write("types.yaml", R"(router:
+  request_timeout_ms: soon
+  log: {level: loud}
+managers:
+  - name: a
+    plugin: ping
+    queue: {capacity: 0, when_full: explode, type: [fifo]}
+  - name: a
+    plugin: pong
+  - plugin: echo
+)");
+  auto problems = problems_of(p);
+  auto has = [&](const std::string& needle) {
+    for (auto& s : problems) {
+      if (s.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  };
+  CHECK(has(":2:23: router.request_timeout_ms must be an integer, got 'soon'"));
+  CHECK(has(":3:16: router.log.level must be one of"));
+  CHECK(has(":7:23: queue.capacity must be between 1 and"));
+  CHECK(has(":7:37: queue.when_full must be one of block, reject, drop_oldest"));
+  CHECK(has(":7:52: queue.type must be a string"));
+  CHECK(has(":8:11: manager name 'a' is used twice"));
+  CHECK(has(":10:5: manager is missing 'name'"));
+}
+
+TEST_CASE("an unset environment variable is an error at its position") {
+  probe::TempDir dir;
+  ::unsetenv("EDRI_TEST_NOPE");
+  auto p = dir.write("env.yaml", "router:\n  id: ${EDRI_TEST_NOPE}\nmanagers: []\n");
+  auto problems = problems_of(p);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::StartsWith(p.string() + ":2:7: router.id: environment variable 'EDRI_TEST_NOPE' is not set"));
+}
+
+TEST_CASE("YAML syntax errors, clustering sections and unsupported executors are reported") {
+  probe::TempDir dir;
+  auto syntax = dir.write("syntax.yaml", "managers:\n  - name: [unclosed\n");
+  auto problems = problems_of(syntax);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::StartsWith(syntax.string() + ":"));
+
+  auto cluster = dir.write("cluster.yaml",
+                           "switch: {}\nmanagers:\n  - name: a\n    plugin: p\n    executor: {type: process}\n");
+  problems = problems_of(cluster);
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::Contains(":1:9: 'switch' (clustering) is not available"));
+  CHECK_THAT(problems[1], Catch::Contains(":5:22: executor.type 'process' is not supported"));
+
+  problems = problems_of(dir.path() / "missing.yaml");
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains("cannot open"));
+}

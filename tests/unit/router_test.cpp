@@ -1,0 +1,278 @@
+// The router with managers compiled into the test binary: routing by
+// pattern, request/response correlation, not_found, timeout, failures,
+// queue policies, liveness and trace ids.
+#include "support/router_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <set>
+#include <thread>
+
+using edri::json;
+using probe::Registry;
+using probe::RouterFixture;
+using namespace std::chrono_literals;
+
+namespace {
+std::set<std::string> managers_of(const std::vector<probe::Seen>& seen) {
+  std::set<std::string> out;
+  for (const auto& s : seen) out.insert(s.manager);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("notifications fan out to every matching pattern, once per manager") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("exact", {{"notifications", {"file.uploaded"}}})
+      .add("star", {{"notifications", {"file.*"}}})
+      .add("tail", {{"notifications", {">"}}})
+      .add("both", {{"notifications", {"file.uploaded", "file.>"}}})
+      .add("other", {{"notifications", {"file.deleted", "mail.*"}}});
+  f.router->start();
+
+  const auto delivered = f.ctx("driver").notify("file.uploaded", {{"name", "a.txt"}});
+  CHECK(delivered == 4);
+  for (auto m : {"exact", "star", "tail", "both"}) REQUIRE(Registry::get().wait_for(m, 1));
+  std::this_thread::sleep_for(50ms);
+  const auto seen = Registry::get().seen();
+  CHECK(seen.size() == 4);  // "both" got it once, not twice
+  CHECK(managers_of(seen) == std::set<std::string>{"exact", "star", "tail", "both"});
+  CHECK(seen.front().data == json{{"name", "a.txt"}});
+
+  // file.> and > match a deeper name; file.uploaded and file.* do not.
+  CHECK(f.ctx("driver").notify("file.uploaded.big", json::object()) == 2);
+  REQUIRE(Registry::get().wait_for("tail", 2));
+  REQUIRE(Registry::get().wait_for("both", 2));
+}
+
+TEST_CASE("a request reaches every responder and each response returns to the sender") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("r1", {{"requests", {"calc.add"}}})
+      .add("r2", {{"requests", {"calc.*"}}})
+      .add("bystander", {{"notifications", {"calc.add"}}});
+  f.router->start();
+
+  std::mutex m;
+  std::vector<std::pair<std::string, json>> responses;
+  std::promise<void> done;
+  f.ctx("driver").request("calc.add", {{"a", 1}}, [&](const edri::Response<json>& r) {
+    std::lock_guard lock(m);
+    REQUIRE(r.ok());
+    responses.emplace_back(std::string(r.info().sender()), *r.data());
+    if (responses.size() == 2) done.set_value();
+  });
+  REQUIRE(done.get_future().wait_for(5s) == std::future_status::ready);
+  std::lock_guard lock(m);
+  std::set<std::string> by;
+  for (auto& [sender, data] : responses) {
+    by.insert(sender);
+    CHECK(data["by"] == sender);
+    CHECK(data["echo"] == json{{"a", 1}});
+  }
+  CHECK(by == std::set<std::string>{"r1", "r2"});
+  CHECK(Registry::get().seen("bystander").empty());  // a request is not a notification
+}
+
+TEST_CASE("a request nobody serves gets not_found at once") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("r1", {{"requests", {"calc.add"}}});
+  f.router->start();
+  auto fut = f.ctx("driver").request("calc.mul", json::object());
+  REQUIRE(fut.wait_for(1s) == std::future_status::ready);
+  auto r = fut.get();
+  CHECK(r.status() == edri::Status::not_found);
+  CHECK_THAT(r.message(), Catch::Contains("calc.mul"));
+  CHECK(f.stats()["events"]["not_found"] == 1);
+}
+
+TEST_CASE("a request past its deadline gets timeout") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("slow", {{"requests", {"slow.op"}}, {"sleep_ms", 400}});
+  f.router->start();
+  auto fut = f.ctx("driver").request("slow.op", json::object(), edri::SendOptions{.timeout = 50ms});
+  REQUIRE(fut.wait_for(3s) == std::future_status::ready);
+  auto r = fut.get();
+  CHECK(r.status() == edri::Status::timeout);
+  CHECK_THAT(r.message(), Catch::Contains("50 ms"));
+  CHECK(f.stats()["events"]["timeouts"] == 1);
+  // The late answer is counted, not delivered.
+  std::this_thread::sleep_for(500ms);
+  CHECK(f.stats()["events"]["late_responses"] == 1);
+}
+
+TEST_CASE("a handler that throws gives an error response, is counted, and the manager goes on") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("picky", {{"requests", {"picky.op"}}, {"throw_on", "bad"}});
+  f.router->start();
+  auto bad = f.ctx("driver").request("picky.op", {{"text", "bad"}}).get();
+  CHECK(bad.status() == edri::Status::error);
+  CHECK_THAT(bad.message(), Catch::Contains("probe refuses 'bad'"));
+  auto good = f.ctx("driver").request("picky.op", {{"text", "fine"}}).get();
+  CHECK(good.ok());
+  auto st = f.manager_stats("picky");
+  CHECK(st["errors"] == 1);
+  CHECK(st["handled"] == 2);
+  REQUIRE(st["last_errors"].size() == 1);
+  CHECK_THAT(st["last_errors"][0].get<std::string>(), Catch::Contains("probe refuses"));
+}
+
+TEST_CASE("a priority queue serves lower numbers first and equal priorities in arrival order") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("prio", {{"notifications", {"job.>"}}, {"gate", true}},
+           {edrid::QueueOrder::priority, 100, edrid::WhenFull::block});
+  f.router->start();
+  Registry::get().close_gate();
+  auto& d = f.ctx("driver");
+  d.notify("job.first", json::object(), {.priority = 0});  // taken at once, waits at the gate
+  std::this_thread::sleep_for(50ms);
+  d.notify("job.p5", json::object(), {.priority = 5});
+  d.notify("job.p1a", json::object(), {.priority = 1});
+  d.notify("job.p3", json::object(), {.priority = 3});
+  d.notify("job.p1b", json::object(), {.priority = 1});
+  d.notify("job.pneg", json::object(), {.priority = -2});
+  Registry::get().open_gate();
+  REQUIRE(Registry::get().wait_for("prio", 6));
+  std::vector<std::string> order;
+  for (auto& s : Registry::get().seen("prio")) order.push_back(s.type);
+  CHECK(order == std::vector<std::string>{"job.first", "job.pneg", "job.p1a", "job.p1b", "job.p3",
+                                          "job.p5"});
+}
+
+TEST_CASE("a full queue with when_full=reject answers rejected and counts it") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("small", {{"requests", {"work.>"}}, {"gate", true}},
+           {edrid::QueueOrder::fifo, 2, edrid::WhenFull::reject});
+  f.router->start();
+  Registry::get().close_gate();
+  std::vector<std::future<edri::Response<json>>> futs;
+  futs.push_back(f.ctx("driver").request("work.a", json::object()));  // being handled
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 4; ++i) futs.push_back(f.ctx("driver").request("work.b", json::object()));
+  // Two fit in the queue, two are rejected at once.
+  int rejected = 0;
+  for (std::size_t i = 1; i < futs.size(); ++i) {
+    if (futs[i].wait_for(100ms) == std::future_status::ready) {
+      CHECK(futs[i].get().status() == edri::Status::rejected);
+      ++rejected;
+    }
+  }
+  CHECK(rejected == 2);
+  Registry::get().open_gate();
+  CHECK(futs[0].get().ok());
+  CHECK(f.manager_stats("small")["queue"]["rejected"] == 2);
+  CHECK(f.stats()["events"]["rejected"] == 2);
+}
+
+TEST_CASE("a full queue with when_full=drop_oldest drops the oldest and counts it") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("lossy", {{"notifications", {"tick.>"}}, {"gate", true}},
+           {edrid::QueueOrder::fifo, 2, edrid::WhenFull::drop_oldest});
+  f.router->start();
+  Registry::get().close_gate();
+  f.ctx("driver").notify("tick.0", json::object());
+  std::this_thread::sleep_for(50ms);
+  for (int i = 1; i <= 5; ++i) f.ctx("driver").notify("tick." + std::to_string(i), json::object());
+  Registry::get().open_gate();
+  REQUIRE(Registry::get().wait_for("lossy", 3));
+  std::this_thread::sleep_for(50ms);
+  std::vector<std::string> order;
+  for (auto& s : Registry::get().seen("lossy")) order.push_back(s.type);
+  CHECK(order == std::vector<std::string>{"tick.0", "tick.4", "tick.5"});
+  CHECK(f.manager_stats("lossy")["queue"]["dropped"] == 3);
+}
+
+TEST_CASE("a full queue with when_full=block holds the sender until there is room, losing nothing") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("tight", {{"notifications", {"n.>"}}, {"gate", true}},
+           {edrid::QueueOrder::fifo, 1, edrid::WhenFull::block});
+  f.router->start();
+  Registry::get().close_gate();
+  std::atomic<int> sent{0};
+  std::thread sender([&] {
+    for (int i = 0; i < 5; ++i) {
+      f.ctx("driver").notify("n." + std::to_string(i), json::object());
+      ++sent;
+    }
+  });
+  std::this_thread::sleep_for(150ms);
+  CHECK(sent.load() == 2);  // one being handled, one queued, the third blocks
+  Registry::get().open_gate();
+  sender.join();
+  REQUIRE(Registry::get().wait_for("tight", 5));
+  CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
+}
+
+TEST_CASE("two handlers for the same kind and pattern are refused at load") {
+  RouterFixture f;
+  try {
+    f.router->add_manager("dup", edri::descriptor_of<probe::Duplicate>("dup", "1"), "dup", {}, "{}");
+    FAIL("duplicate handlers were accepted");
+  } catch (const edrid::ManagerError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("two request handlers for 'dup.x'"));
+  }
+}
+
+TEST_CASE("a manager stuck in a handler turns warning, then error, then ok again") {
+  edrid::RouterOptions o;
+  o.liveness_interval = 20ms;
+  o.liveness_warning = 100ms;
+  o.liveness_error = 300ms;
+  RouterFixture f;
+  f.reopen(o);
+  f.add("driver", json::object()).add("stuck", {{"notifications", {"x"}}, {"gate", true}});
+  f.router->start();
+  Registry::get().close_gate();
+  f.ctx("driver").notify("x", json::object());
+  auto health = [&] { return f.manager_stats("stuck")["health"].get<std::string>(); };
+  auto wait_health = [&](const std::string& want) {
+    for (int i = 0; i < 200 && health() != want; ++i) std::this_thread::sleep_for(10ms);
+    return health();
+  };
+  CHECK(wait_health("warning") == "warning");
+  CHECK(wait_health("error") == "error");
+  Registry::get().open_gate();
+  CHECK(wait_health("ok") == "ok");
+  CHECK(f.manager_stats("stuck")["last_errors"].size() >= 2);
+}
+
+TEST_CASE("the trace id is kept across every hop") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("first", {{"notifications", {"order.placed"}}, {"forward", "stock.reserve"}})
+      .add("second", {{"requests", {"stock.reserve"}}});
+  f.router->start();
+  f.ctx("driver").notify("order.placed", {{"id", 7}});
+  REQUIRE(Registry::get().wait_for("second", 1));
+  const auto a = Registry::get().seen("first").at(0);
+  const auto b = Registry::get().seen("second").at(0);
+  CHECK(a.trace_id.size() == 32);
+  CHECK(a.trace_id == b.trace_id);
+  CHECK(b.data == json{{"id", 7}});
+}
+
+TEST_CASE("invalid type names are refused") {
+  RouterFixture f;
+  f.add("driver", json::object());
+  f.router->start();
+  CHECK_THROWS_AS(f.ctx("driver").notify("bad..name", json::object()), std::invalid_argument);
+  // The host still answers the request (with error) so nothing attached to
+  // it leaks, and the SDK reports the programming error by throwing.
+  CHECK_THROWS_AS(f.ctx("driver").request("bad name", json::object()), std::invalid_argument);
+  CHECK(f.stats()["events"]["invalid"] == 2);
+}
+
+TEST_CASE("stop drains queued events before the manager's stop hook") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("sink", {{"notifications", {"d.>"}}, {"sleep_ms", 5}});
+  f.router->start();
+  for (int i = 0; i < 50; ++i) f.ctx("driver").notify("d.x", {{"i", i}});
+  f.router->stop();
+  CHECK(Registry::get().seen("sink").size() == 50);
+}
