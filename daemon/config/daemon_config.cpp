@@ -27,7 +27,12 @@ std::string host_name() {
   return buf;
 }
 
-std::chrono::milliseconds ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+// Reads an optional duration in milliseconds (at most one day) into target.
+void read_ms(YamlReader& r, const YAML::Node& parent, const char* key, const std::string& what,
+             std::int64_t min, std::chrono::milliseconds& target) {
+  if (!parent[key]) return;
+  if (auto v = r.integer(parent[key], what, min, 86'400'000)) target = std::chrono::milliseconds(*v);
+}
 
 void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!r.map(n, "router", {"id", "log", "plugin_dirs", "request_timeout_ms", "stop_grace_ms",
@@ -67,33 +72,13 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
       }
     }
   }
-  if (n["request_timeout_ms"]) {
-    if (auto v = r.integer(n["request_timeout_ms"], "router.request_timeout_ms", 1, 86'400'000)) {
-      out.router.request_timeout = ms(*v);
-    }
-  }
-  if (n["stop_grace_ms"]) {
-    if (auto v = r.integer(n["stop_grace_ms"], "router.stop_grace_ms", 0, 3'600'000)) {
-      out.router.stop_grace = ms(*v);
-    }
-  }
+  read_ms(r, n, "request_timeout_ms", "router.request_timeout_ms", 1, out.router.request_timeout);
+  read_ms(r, n, "stop_grace_ms", "router.stop_grace_ms", 0, out.router.stop_grace);
   if (const auto l = n["liveness"]) {
     if (r.map(l, "router.liveness", {"interval_ms", "warning_ms", "error_ms"})) {
-      if (l["interval_ms"]) {
-        if (auto v = r.integer(l["interval_ms"], "router.liveness.interval_ms", 10, 3'600'000)) {
-          out.router.liveness_interval = ms(*v);
-        }
-      }
-      if (l["warning_ms"]) {
-        if (auto v = r.integer(l["warning_ms"], "router.liveness.warning_ms", 1, 86'400'000)) {
-          out.router.liveness_warning = ms(*v);
-        }
-      }
-      if (l["error_ms"]) {
-        if (auto v = r.integer(l["error_ms"], "router.liveness.error_ms", 1, 86'400'000)) {
-          out.router.liveness_error = ms(*v);
-        }
-      }
+      read_ms(r, l, "interval_ms", "router.liveness.interval_ms", 10, out.router.liveness_interval);
+      read_ms(r, l, "warning_ms", "router.liveness.warning_ms", 1, out.router.liveness_warning);
+      read_ms(r, l, "error_ms", "router.liveness.error_ms", 1, out.router.liveness_error);
       if (out.router.liveness_error < out.router.liveness_warning) {
         r.error(l, "router.liveness.error_ms must not be below warning_ms");
       }

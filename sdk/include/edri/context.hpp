@@ -187,16 +187,7 @@ class Context {
 
   template <TypedEvent T>
   edri_event* make_event(T&& value) {
-    void* storage = nullptr;
-    edri_event* ev = host_->event_alloc(ctx_, type_ops<T>(), &storage);
-    if (!ev) throw std::bad_alloc();
-    try {
-      ::new (storage) T(std::move(value));
-    } catch (...) {
-      host_->event_discard(ev);
-      throw;
-    }
-    return ev;
+    return detail::make_typed_event(host_, ctx_, std::move(value));
   }
   edri_event* make_generic(std::string_view type, const json& data) {
     std::vector<std::uint8_t> bytes = json::to_msgpack(data);

@@ -139,6 +139,7 @@ void destroy_object(void* object) noexcept {
 }
 }  // namespace detail
 
+
 template <TypedEvent T>
 using response_t = typename detail::response_of<T>::type;
 
@@ -156,6 +157,23 @@ const edri_type_ops* type_ops() noexcept {
   };
   return &ops;
 }
+
+namespace detail {
+// A new host event holding a T moved into the host's allocation.
+template <TypedEvent T>
+edri_event* make_typed_event(const edri_host_api* host, edri_host_ctx* ctx, T&& value) {
+  void* storage = nullptr;
+  edri_event* ev = host->event_alloc(ctx, type_ops<std::remove_cvref_t<T>>(), &storage);
+  if (!ev) throw std::bad_alloc();
+  try {
+    ::new (storage) std::remove_cvref_t<T>(std::forward<T>(value));
+  } catch (...) {
+    host->event_discard(ev);
+    throw;
+  }
+  return ev;
+}
+}  // namespace detail
 
 }  // namespace edri
 

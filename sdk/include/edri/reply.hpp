@@ -26,16 +26,7 @@ class Reply {
       if (!ev) throw std::bad_alloc();
       host_->response_set_data(resp_, ev);
     } else {
-      void* storage = nullptr;
-      edri_event* ev = host_->event_alloc(ctx_, type_ops<R>(), &storage);
-      if (!ev) throw std::bad_alloc();
-      try {
-        ::new (storage) R(std::move(value));
-      } catch (...) {
-        host_->event_discard(ev);
-        throw;
-      }
-      host_->response_set_data(resp_, ev);
+      host_->response_set_data(resp_, detail::make_typed_event(host_, ctx_, std::move(value)));
     }
   }
   void set_status(Status status, const std::string& message = {}) {
