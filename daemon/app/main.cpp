@@ -59,8 +59,10 @@ void print_errors(const edrid::ConfigErrors& e) {
 void reload(const std::string& file, edrid::Daemon& daemon) {
   try {
     auto fresh = edrid::load_config(file);
+    // Said at warn so the confirmation shows whatever the new level is.
+    spdlog::warn("reloaded {}: log level {}, format {}; manager changes need a restart", file,
+                 fresh.log.level, fresh.log.format);
     edrid::logging::setup(fresh.log);
-    spdlog::info("reloaded {}: log level {}, format {}", file, fresh.log.level, fresh.log.format);
   } catch (const edrid::ConfigErrors& e) {
     for (const auto& p : e.problems()) spdlog::error("reload rejected: {}", p);
     spdlog::error("reload rejected; still running the previous configuration");

@@ -112,3 +112,28 @@ TEST_CASE("the example config in config/ is valid") {
   CHECK(rc == 0);
   CHECK_THAT(out, Catch::Contains("ok (3 managers)"));
 }
+
+TEST_CASE("SIGHUP applies a new log level and keeps running on an invalid file") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", ping_pong_config("text"));
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(edrid.wait_output("pong 1 from ponger", 10s));
+
+  dir.write("edrid.yaml", "router:\n  log: {level: loud}\nmanagers: []\n");
+  edrid.signal(SIGHUP);
+  REQUIRE(edrid.wait_output("still running the previous configuration", 10s));
+  CHECK_THAT(edrid.output(), Catch::Contains(":2:16: router.log.level must be one of"));
+  REQUIRE(edrid.wait_output("pong 20 from ponger", 10s));  // still routing, still at info
+
+  std::string quiet = ping_pong_config("text");
+  quiet.replace(quiet.find("level: info"), 11, "level: warn");
+  dir.write("edrid.yaml", quiet);
+  edrid.signal(SIGHUP);
+  REQUIRE(edrid.wait_output("reloaded", 10s));
+  std::this_thread::sleep_for(200ms);
+  const auto settled = edrid.output();
+  std::this_thread::sleep_for(400ms);  // ~20 pings at 20 ms: at info they would log
+  CHECK(edrid.output() == settled);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+}

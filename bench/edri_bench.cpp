@@ -1,0 +1,142 @@
+// edri-bench: in-process figures for the router. Each scenario prints one
+// JSON line with its parameters and results.
+//
+//   edri-bench [inproc-notify|inproc-request|all] [--events N] [--size BYTES]
+#include "log/logging.hpp"
+#include "router/router.hpp"
+
+#include <edri/edri.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct Blob {
+  std::string data;
+};
+EDRI_EVENT(Blob, "bench.blob", data)
+
+struct Sink;
+std::atomic<std::uint64_t> g_received{0};
+std::promise<void>* g_done = nullptr;
+std::uint64_t g_expect = 0;
+edri::Context* g_driver = nullptr;
+
+struct Driver : edri::Manager {
+  Driver(edri::Context& ctx, const edri::Config&) : Manager(ctx) { g_driver = &ctx; }
+};
+
+struct Sink : edri::Manager {
+  Sink(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_notification<Blob>([](const Blob&) {
+      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
+    });
+    ctx.on_request<Blob>([](const Blob& b, edri::Reply<Blob>& r) { r.set(b); });
+  }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::unique_ptr<edrid::Router> make_router(int sinks) {
+  edrid::RouterOptions o;
+  o.id = "bench";
+  auto r = std::make_unique<edrid::Router>(o);
+  edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
+  r->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
+  for (int i = 0; i < sinks; ++i) {
+    r->add_manager("sink" + std::to_string(i), edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+  }
+  r->start();
+  return r;
+}
+
+void inproc_notify(std::uint64_t n, std::size_t size, int fanout) {
+  auto router = make_router(fanout);
+  std::promise<void> done;
+  g_done = &done;
+  g_received = 0;
+  g_expect = n * static_cast<std::uint64_t>(fanout);
+  const std::string payload(size, 'x');
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  done.get_future().wait();
+  const double s = seconds_since(t0);
+  nlohmann::json st;
+  router->stats_json(st);
+  std::cout << nlohmann::json{{"scenario", "inproc-notify"},
+                              {"size", size},
+                              {"fanout", fanout},
+                              {"events", n},
+                              {"deliveries", g_expect},
+                              {"seconds", s},
+                              {"events_per_s", n / s},
+                              {"deliveries_per_s", g_expect / s},
+                              {"lost", g_expect - g_received.load()},
+                              {"encoded", st["events"]["encoded"]}}
+                   .dump()
+            << std::endl;
+}
+
+void inproc_request(std::uint64_t n, std::size_t size) {
+  auto router = make_router(1);
+  const std::string payload(size, 'x');
+  std::vector<double> us;
+  us.reserve(n);
+  std::uint64_t failed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    auto r = g_driver->request(Blob{payload}).get();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
+    failed += !r.ok();
+  }
+  const double s = seconds_since(t0);
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  std::cout << nlohmann::json{{"scenario", "inproc-request"},
+                              {"size", size},
+                              {"requests", n},
+                              {"seconds", s},
+                              {"requests_per_s", n / s},
+                              {"p50_us", pct(0.50)},
+                              {"p99_us", pct(0.99)},
+                              {"max_us", us.back()},
+                              {"failed", failed}}
+                   .dump()
+            << std::endl;
+}
+
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  std::string scenario = "all";
+  std::uint64_t events = 1'000'000;
+  std::size_t size = 256;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
+      events = std::stoull(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
+      size = std::stoul(argv[++i]);
+    } else if (argv[i][0] != '-') {
+      scenario = argv[i];
+    } else {
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|all] [--events N] [--size BYTES]\n";
+      return 2;
+    }
+  }
+  edrid::logging::setup({"warn", "text"});
+  if (scenario == "inproc-notify" || scenario == "all") {
+    bench::inproc_notify(events, size, 1);
+    bench::inproc_notify(events / 4, size, 4);
+  }
+  if (scenario == "inproc-request" || scenario == "all") bench::inproc_request(events / 20, size);
+  return 0;
+}
