@@ -276,3 +276,76 @@ TEST_CASE("stop drains queued events before the manager's stop hook") {
   f.router->stop();
   CHECK(Registry::get().seen("sink").size() == 50);
 }
+
+namespace rt {
+struct Answer {
+  std::string text;
+};
+EDRI_EVENT(Answer, "rt.answer", text)
+struct Question {
+  using response = Answer;
+  std::string text;
+};
+EDRI_EVENT(Question, "rt.question", text)
+
+// Asks without a callback; the answer arrives at its on_response handler.
+class Asker : public edri::Manager {
+ public:
+  Asker(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    probe::Registry::get().set_context(ctx.name(), &ctx);
+    ctx.on_notification("ask.go", [this](const edri::GenericEvent& ev) {
+      this->ctx().request_detached(Question{ev.data().value("text", "")});
+    });
+    ctx.on_response<Question>([this](const edri::Response<Answer>& r) {
+      probe::Registry::get().record({this->ctx().name(), std::string(r.info().type()),
+                                     {{"status", edri::to_string(r.status())},
+                                      {"text", r.data() ? r.data()->text : ""}},
+                                     r.info().trace_id(), 0});
+    });
+  }
+};
+
+class Answerer : public edri::Manager {
+ public:
+  Answerer(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_request<Question>(
+        [](const Question& q, edri::Reply<Answer>& reply) { reply.set(Answer{q.text + "!"}); });
+  }
+};
+}  // namespace rt
+
+TEST_CASE("responses to detached requests reach the sender's response handlers") {
+  RouterFixture f;
+  f.add("driver", json::object());
+  f.router->add_manager("asker", edri::descriptor_of<rt::Asker>("asker", "1"), "asker", {}, "{}");
+  f.router->add_manager("answerer", edri::descriptor_of<rt::Answerer>("answerer", "1"), "answerer",
+                        {}, "{}");
+  f.router->start();
+  f.ctx("driver").notify("ask.go", {{"text", "why"}});
+  f.ctx("driver").notify("ask.go", {{"text", "how"}});
+  REQUIRE(Registry::get().wait_for("asker", 2));
+  auto seen = Registry::get().seen("asker");
+  CHECK(seen[0].type == "rt.question");
+  CHECK(seen[0].data == json{{"status", "ok"}, {"text", "why!"}});
+  CHECK(seen[1].data == json{{"status", "ok"}, {"text", "how!"}});
+
+  // Without an answerer, the handler gets not_found.
+  f.router->find("answerer")->unsubscribe(EDRI_KIND_REQUEST, "rt.question");
+  f.ctx("driver").notify("ask.go", {{"text", "who"}});
+  REQUIRE(Registry::get().wait_for("asker", 3));
+  CHECK(Registry::get().seen("asker")[2].data["status"] == "not_found");
+}
+
+TEST_CASE("a manager reads the router's stats through its context") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("r1", {{"requests", {"calc.add"}}});
+  f.router->start();
+  REQUIRE(f.ctx("driver").request("calc.add", json::object()).get().ok());
+  const json st = f.ctx("driver").router_stats();
+  CHECK(st["router"] == "test-router");
+  CHECK(st["events"]["requests"] == 1);
+  REQUIRE(st["managers"].size() == 2);
+  CHECK(st["managers"][1]["name"] == "r1");
+  CHECK(st["managers"][1]["handled"] == 1);
+  CHECK(st["managers"][1]["health"] == "ok");
+}
