@@ -1,5 +1,6 @@
 // edrid: the edri router daemon.
 #include "app/daemon.hpp"
+#include "app/systemd_notifier.hpp"
 #include "log/logging.hpp"
 
 #include <edri/abi.h>
@@ -108,18 +109,26 @@ int main(int argc, char** argv) {
       return 0;
     }
     daemon.start();
-    spdlog::info("edrid {} router '{}' running {} managers", EDRI_SDK_VERSION,
-                 daemon.router().id(), daemon.config().managers.size());
+    const std::string running = "router '" + daemon.router().id() + "' running " +
+                                std::to_string(daemon.config().managers.size()) + " managers";
+    spdlog::info("edrid {} {}", EDRI_SDK_VERSION, running);
+    edrid::SystemdNotifier systemd;
+    systemd.ready(running);
+    systemd.start_watchdog(daemon.router().timers());
     for (;;) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
+        systemd.status("reloading");
         reload(*opts->config, daemon);
+        systemd.status(running);
         continue;
       }
       spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
+    systemd.stopping();
+    systemd.stop_watchdog();
     daemon.stop();
     spdlog::info("stopped cleanly");
     return 0;

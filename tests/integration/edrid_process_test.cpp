@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 using namespace std::chrono_literals;
 
@@ -135,5 +137,59 @@ TEST_CASE("SIGHUP applies a new log level and keeps running on an invalid file")
   std::this_thread::sleep_for(400ms);  // ~20 pings at 20 ms: at info they would log
   CHECK(edrid.output() == settled);
   edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+}
+
+namespace {
+// The listening end of a NOTIFY_SOCKET, as systemd would hold it.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::filesystem::path& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{0, 100'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // Every message received until `until` appears or the time runs out.
+  std::string read_until(const std::string& until, std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < deadline && all_.find(until) == std::string::npos) {
+      char buf[512];
+      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) all_.append(buf, static_cast<std::size_t>(n)).append("\n");
+    }
+    return all_;
+  }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::string all_;
+};
+}  // namespace
+
+TEST_CASE("edrid tells systemd it is ready, pings the watchdog and says when it stops") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", ping_pong_config("text"));
+  NotifySocket sock(dir.path() / "notify.sock");
+  ::setenv("NOTIFY_SOCKET", (dir.path() / "notify.sock").c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "100000", 1);
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+
+  auto got = sock.read_until("READY=1", 10s);
+  CHECK_THAT(got, Catch::Contains("READY=1\nSTATUS=router 'it-node' running 3 managers"));
+  // 100 ms watchdog: pings every 50 ms.
+  std::this_thread::sleep_for(400ms);
+  got = sock.read_until("WATCHDOG=1\nWATCHDOG=1\nWATCHDOG=1", 5s);
+  CHECK_THAT(got, Catch::Contains("WATCHDOG=1\nWATCHDOG=1\nWATCHDOG=1"));
+  edrid.signal(SIGTERM);
+  got = sock.read_until("STOPPING=1", 10s);
+  CHECK_THAT(got, Catch::Contains("STOPPING=1"));
   CHECK(edrid.wait_exit(10s) == 0);
 }
