@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Outlives the daemon (and its timer thread, which pings the watchdog).
+  edrid::SystemdNotifier systemd;
   try {
     auto config = edrid::load_config(*opts->config);
     edrid::logging::setup(config.log);
@@ -112,7 +114,6 @@ int main(int argc, char** argv) {
     const std::string running = "router '" + daemon.router().id() + "' running " +
                                 std::to_string(daemon.config().managers.size()) + " managers";
     spdlog::info("edrid {} {}", EDRI_SDK_VERSION, running);
-    edrid::SystemdNotifier systemd;
     systemd.ready(running);
     systemd.start_watchdog(daemon.router().timers());
     for (;;) {

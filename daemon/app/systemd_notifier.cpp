@@ -21,14 +21,18 @@ void SystemdNotifier::stopping() { sd_notify(0, "STOPPING=1\nSTATUS=stopping"); 
 void SystemdNotifier::start_watchdog(TimerService& timers) {
   std::uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
-  timers_ = &timers;
-  interval_us_ = usec / 2;
-  watching_ = true;
-  spdlog::info("systemd watchdog every {} ms", interval_us_ / 1000);
+  {
+    std::lock_guard lock(mutex_);
+    timers_ = &timers;
+    interval_us_ = usec / 2;
+    watching_ = true;
+  }
+  spdlog::info("systemd watchdog every {} ms", usec / 2000);
   ping();
 }
 
 void SystemdNotifier::ping() {
+  std::lock_guard lock(mutex_);
   if (!watching_) return;
   sd_notify(0, "WATCHDOG=1");
   timer_id_ = timers_->schedule(
@@ -36,6 +40,7 @@ void SystemdNotifier::ping() {
 }
 
 void SystemdNotifier::stop_watchdog() {
+  std::lock_guard lock(mutex_);
   if (!watching_) return;
   watching_ = false;
   timers_->cancel(timer_id_);
