@@ -30,6 +30,14 @@ std::vector<std::string> build_problems(const std::filesystem::path& file) {
   return {};
 }
 
+// Loads a config with `managers` and returns its only problem.
+std::string only_problem(const std::string& managers) {
+  probe::TempDir dir;
+  auto problems = build_problems(dir.write("edrid.yaml", config_with(managers)));
+  REQUIRE(problems.size() == 1);
+  return problems[0];
+}
+
 json manager_stats(edrid::Router& r, const std::string& name) {
   json j;
   r.stats_json(j);
@@ -60,27 +68,15 @@ TEST_CASE("a plugin built for another ABI major is refused, naming both versions
 }
 
 TEST_CASE("a shared object without the entry symbol is refused") {
-  probe::TempDir dir;
-  auto file = dir.write("noentry.yaml", config_with("  - name: x\n    plugin: no_entry\n"));
-  auto problems = build_problems(file);
-  REQUIRE(problems.size() == 1);
-  CHECK_THAT(problems[0], Catch::Contains("libedri_no_entry.so: no entry symbol 'edri_plugin_entry'"));
+  CHECK_THAT(only_problem("  - name: x\n    plugin: no_entry\n"), Catch::Contains("libedri_no_entry.so: no entry symbol 'edri_plugin_entry'"));
 }
 
 TEST_CASE("a missing plugin names where it was looked for") {
-  probe::TempDir dir;
-  auto file = dir.write("missing.yaml", config_with("  - name: x\n    plugin: nonexistent\n"));
-  auto problems = build_problems(file);
-  REQUIRE(problems.size() == 1);
-  CHECK_THAT(problems[0], Catch::Contains("plugin 'nonexistent' not found in plugin_dirs ("));
+  CHECK_THAT(only_problem("  - name: x\n    plugin: nonexistent\n"), Catch::Contains("plugin 'nonexistent' not found in plugin_dirs ("));
 }
 
 TEST_CASE("a constructor that throws fails the load with its message") {
-  probe::TempDir dir;
-  auto file = dir.write("throw.yaml", config_with("  - name: boom\n    plugin: throwing_ctor\n"));
-  auto problems = build_problems(file);
-  REQUIRE(problems.size() == 1);
-  CHECK_THAT(problems[0], Catch::Contains("manager 'boom' (throwing_ctor 1.0.0): cannot open the device"));
+  CHECK_THAT(only_problem("  - name: boom\n    plugin: throwing_ctor\n"), Catch::Contains("manager 'boom' (throwing_ctor 1.0.0): cannot open the device"));
 }
 
 TEST_CASE("plugin config is checked against the plugin's schema at file:line:col") {
