@@ -61,8 +61,10 @@ void Daemon::build() {
     if (!cfg) continue;
     const std::string label = std::string(lib->descriptor()->name) + " " +
                               (lib->descriptor()->version ? lib->descriptor()->version : "");
+    ExecutorSettings executor = m.executor;
+    executor.plugin_path = lib->path();
     try {
-      router_->add_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump());
+      router_->add_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump(), executor);
     } catch (const ManagerError& e) {
       r.error(e.config_key().empty() ? m.mark : config_key_mark(m, e.config_key()), e.what());
     }

@@ -1,6 +1,7 @@
 // edrid: the edri router daemon.
 #include "app/daemon.hpp"
 #include "app/systemd_notifier.hpp"
+#include "exec/worker_host.hpp"
 #include "log/logging.hpp"
 
 #include <edri/abi.h>
@@ -74,6 +75,10 @@ void reload(const std::string& file, edrid::Daemon& daemon) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by a process executor: edrid --worker PLUGIN MANAGER FD.
+  if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
+    return edrid::run_worker(argv[2], argv[3], std::atoi(argv[4]));
+  }
   auto opts = parse(argc, argv);
   if (!opts) return 2;
   if (opts->help) {

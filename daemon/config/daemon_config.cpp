@@ -107,14 +107,36 @@ void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
   }
 }
 
-void read_executor(YamlReader& r, const YAML::Node& n) {
-  if (!r.map(n, "executor", {"type"})) return;
+void read_executor(YamlReader& r, const YAML::Node& n, ExecutorSettings& e) {
+  if (!r.map(n, "executor", {"type", "workers", "ordering", "timeout_ms"})) return;
   if (n["type"]) {
-    // Thread and process executors are not in this build; say so rather than
-    // silently running inline.
-    if (auto v = r.str(n["type"], "executor.type"); v && *v != "inline") {
-      r.error(n["type"], "executor.type '" + *v + "' is not supported by this edrid (supported: inline)");
+    if (auto v = r.one_of(n["type"], "executor.type", {"inline", "thread", "process"})) {
+      e.kind = *v == "inline" ? ExecutorKind::inline_call
+               : *v == "thread" ? ExecutorKind::thread
+                                : ExecutorKind::process;
     }
+  }
+  if (n["workers"]) {
+    if (auto v = r.integer(n["workers"], "executor.workers", 1, 1024)) {
+      e.workers = static_cast<std::size_t>(*v);
+    }
+  }
+  if (n["ordering"]) {
+    if (auto v = r.one_of(n["ordering"], "executor.ordering", {"sequential", "concurrent"})) {
+      e.ordering = *v == "sequential" ? Ordering::sequential : Ordering::concurrent;
+    }
+  }
+  if (n["timeout_ms"]) {
+    if (auto v = r.integer(n["timeout_ms"], "executor.timeout_ms", 0, 86'400'000)) {
+      e.timeout = std::chrono::milliseconds(*v);
+      // A thread cannot be stopped from outside; only a process can be killed.
+      if (*v > 0 && e.kind != ExecutorKind::process) {
+        r.error(n["timeout_ms"], "executor.timeout_ms needs executor.type process (threads cannot be killed)");
+      }
+    }
+  }
+  if (e.kind == ExecutorKind::inline_call && n["workers"] && e.workers != 1) {
+    r.error(n["workers"], "executor.workers needs executor.type thread or process");
   }
 }
 
@@ -145,7 +167,7 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
       m.plugin_mark = item["plugin"].Mark();
     }
     if (item["queue"]) read_queue(r, item["queue"], m.queue);
-    if (item["executor"]) read_executor(r, item["executor"]);
+    if (item["executor"]) read_executor(r, item["executor"], m.executor);
     if (item["config"]) m.config = item["config"];
     out.managers.push_back(std::move(m));
   }

@@ -29,6 +29,7 @@ struct ManagerConfig {
   std::string name;
   std::string plugin;
   QueueSettings queue;
+  ExecutorSettings executor;  // plugin_path is filled in when the plugin is found
   YAML::Node config;   // the manager's `config:` node (may be undefined)
   YAML::Mark mark;     // the list item, for errors about the manager as a whole
   YAML::Mark plugin_mark;

@@ -31,21 +31,37 @@ edri_error empty_error() noexcept { return edri_error{sizeof(edri_error), {}, {}
 
 ManagerRuntime::ManagerRuntime(Router& router, std::string name,
                                const edri_plugin_descriptor* plugin, std::string plugin_label,
-                               QueueSettings q)
+                               QueueSettings q, ExecutorSettings e)
     : router_(router),
       name_(std::move(name)),
       plugin_(plugin),
       plugin_label_(std::move(plugin_label)),
       queue_(q.order, q.capacity, q.when_full),
-      logger_(logging::get(name_)) {}
+      logger_(logging::get(name_)),
+      executor_settings_(std::move(e)),
+      busy_slots_(executor_settings_.slots() + 1),
+      busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)) {
+  for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
+}
 
 ManagerRuntime::~ManagerRuntime() {
   queue_.close();
   if (thread_.joinable()) thread_.join();
+  if (executor_) executor_->stop(std::chrono::milliseconds(0));
   destroy();
 }
 
+bool ManagerRuntime::runs_here() const noexcept { return current_dispatch().manager == this; }
+
+bool ManagerRuntime::any_busy() const noexcept {
+  for (std::size_t i = 0; i < busy_slots_; ++i) {
+    if (busy_since_ns_[i].load(std::memory_order_relaxed) != 0) return true;
+  }
+  return false;
+}
+
 void ManagerRuntime::create(const std::string& config_json) {
+  config_json_ = config_json;
   edri_error err = empty_error();
   instance_ = plugin_->create(router_.host_api(), &host_ctx_, name_.c_str(), config_json.data(),
                               config_json.size(), &err);
@@ -59,6 +75,8 @@ void ManagerRuntime::create(const std::string& config_json) {
 }
 
 void ManagerRuntime::start() {
+  executor_ = make_executor(*this, executor_settings_);
+  executor_->start();
   thread_ = std::thread([this] { run(); });
   edri_error err = empty_error();
   if (plugin_->start(instance_, &err) != EDRI_OK) {
@@ -79,7 +97,7 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
   if (thread_.joinable()) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (std::chrono::steady_clock::now() < deadline &&
-           (queue_.depth() > 0 || busy_since_ns_.load(std::memory_order_relaxed) != 0)) {
+           (queue_.depth() > 0 || any_busy() || !executor_->idle())) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     queue_.close();
@@ -90,6 +108,7 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
     }
     for (auto& d : left) hand_back(d);
     thread_.join();
+    executor_->stop(grace);
   } else {
     queue_.close();
   }
@@ -118,81 +137,122 @@ void ManagerRuntime::hand_back(Delivery& d) {
 }
 
 void ManagerRuntime::run() {
-  dispatch_thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   std::vector<Delivery> batch;
   batch.reserve(kBatch);
   while (queue_.pop_batch(batch, kBatch)) {
-    for (auto& d : batch) execute(d);
+    for (auto& d : batch) executor_->run(std::move(d));
     batch.clear();
   }
 }
 
-void ManagerRuntime::execute(Delivery& d) {
+void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
   switch (d.kind) {
     case Delivery::Kind::timer: {
       d.timer->tick_queued.store(false, std::memory_order_relaxed);
       if (d.timer->cancelled.load(std::memory_order_acquire)) return;
       DispatchScope scope(this, nullptr);
-      busy_since_ns_.store(steady_ns(), std::memory_order_relaxed);
+      task_started(slot);
       d.timer->fn(d.timer->user);
-      busy_since_ns_.store(0, std::memory_order_relaxed);
+      busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
     case Delivery::Kind::response_callback: {
       DispatchScope scope(this, d.event.get());
       logging::TraceScope trace(d.event->header.trace_id);
-      busy_since_ns_.store(steady_ns(), std::memory_order_relaxed);
+      task_started(slot);
       d.fn(d.user, d.event.get(), d.is_last ? 1 : 0);
-      busy_since_ns_.store(0, std::memory_order_relaxed);
+      busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
     case Delivery::Kind::event:
-      handle_event(d);
+      if (admit(d)) handle_event(d, slot);
       return;
   }
 }
 
-void ManagerRuntime::handle_event(Delivery& d) {
-  Event& ev = *d.event;
+bool ManagerRuntime::admit(Delivery& d) {
+  const Event& ev = *d.event;
   const auto kind = static_cast<edri_kind>(ev.header.kind);
-  logging::TraceScope trace(ev.header.trace_id);
-  std::uint32_t handler_id = d.handler_id;
   if (kind == EDRI_KIND_RESPONSE) {
-    if (!response_handler_for(ev.header.type, &handler_id)) {
+    if (!response_handler_for(ev.header.type, &d.handler_id)) {
       logger_->debug("response to {} dropped: no response handler", ev.header.type);
-      return;
+      return false;
     }
   } else if (kind == EDRI_KIND_REQUEST && ev.header.deadline_ns != 0 &&
              realtime_ns() > ev.header.deadline_ns) {
     // The requester already got `timeout`; doing the work now helps nobody.
     stats_.expired.fetch_add(1, std::memory_order_relaxed);
+    logging::TraceScope trace(ev.header.trace_id);
     logger_->debug("request {} skipped: deadline passed while queued", ev.header.type);
-    return;
+    return false;
   }
+  return true;
+}
 
+void ManagerRuntime::task_started(std::size_t slot) noexcept {
+  busy_since_ns_[slot].store(steady_ns(), std::memory_order_relaxed);
+}
+
+void ManagerRuntime::task_finished(std::size_t slot, const Event& ev, const char* error,
+                                   edri_response* resp) {
+  const std::int64_t t0 = busy_since_ns_[slot].exchange(0, std::memory_order_relaxed);
+  if (t0 != 0) {
+    stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(steady_ns() - t0), std::memory_order_relaxed);
+  }
+  stats_.handled.fetch_add(1, std::memory_order_relaxed);
+  const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
+  if (error) {
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    logging::TraceScope trace(ev.header.trace_id);
+    logger_->error("handler for {} failed: {}", ev.header.type, error);
+    stats_.record_error(std::string(ev.header.type) + ": " + error);
+  }
+  if (!is_request) return;
+  edri_response failed;
+  if (error || !resp) {
+    failed.status = EDRI_STATUS_ERROR;
+    failed.message = error ? error : "handler gave no response";
+    resp = &failed;
+  }
+  router_.respond(ev, std::move(*resp), *this);
+}
+
+void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {
+  Event& ev = *d.event;
+  const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
+  logging::TraceScope trace(ev.header.trace_id);
   DispatchScope scope(this, &ev);
   edri_response resp;
   edri_error err = empty_error();
-  const std::int64_t t0 = steady_ns();
-  busy_since_ns_.store(t0, std::memory_order_relaxed);
-  const int rc = plugin_->handle(instance_, handler_id, &ev,
-                                 kind == EDRI_KIND_REQUEST ? &resp : nullptr, &err);
-  const std::int64_t t1 = steady_ns();
-  busy_since_ns_.store(0, std::memory_order_relaxed);
-  stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(t1 - t0), std::memory_order_relaxed);
-  stats_.handled.fetch_add(1, std::memory_order_relaxed);
-  if (rc != EDRI_OK) {
-    stats_.errors.fetch_add(1, std::memory_order_relaxed);
-    const char* why = err.message[0] ? err.message : "handler failed";
-    logger_->error("handler for {} failed: {}", ev.header.type, why);
-    stats_.record_error(std::string(ev.header.type) + ": " + why);
-    if (kind == EDRI_KIND_REQUEST) {
-      resp.status = EDRI_STATUS_ERROR;
-      resp.message = why;
-      resp.data = EventPtr();
-    }
-  }
-  if (kind == EDRI_KIND_REQUEST) router_.respond(ev, std::move(resp), *this);
+  task_started(slot);
+  const int rc = plugin_->handle(instance_, d.handler_id, &ev, is_request ? &resp : nullptr, &err);
+  const char* why = rc == EDRI_OK ? nullptr : err.message[0] ? err.message : "handler failed";
+  task_finished(slot, ev, why, &resp);
+}
+
+int ManagerRuntime::notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) {
+  return router_.notify(this, std::move(ev), opts, delivered);
+}
+
+int ManagerRuntime::request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn,
+                            void* user, std::uint32_t delivery, edri_id128* id_out) {
+  return router_.request(this, std::move(ev), opts, fn, user, delivery, id_out);
+}
+
+bool ManagerRuntime::log_enabled(std::uint32_t level) {
+  return logger_->should_log(
+      static_cast<spdlog::level::level_enum>(std::min<std::uint32_t>(level, EDRI_LOG_CRITICAL)));
+}
+
+void ManagerRuntime::log(std::uint32_t level, std::string_view msg) {
+  logger_->log(static_cast<spdlog::level::level_enum>(std::min<std::uint32_t>(level, EDRI_LOG_CRITICAL)),
+               "{}", msg);
+}
+
+std::string ManagerRuntime::stats_json() {
+  nlohmann::json j;
+  router_.stats_json(j);
+  return j.dump();
 }
 
 bool ManagerRuntime::response_handler_for(std::string_view type, std::uint32_t* handler_id) {
@@ -336,7 +396,11 @@ void ManagerRuntime::cancel_all_timers() {
 
 void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
                                     std::chrono::milliseconds error) {
-  const std::int64_t since = busy_since_ns_.load(std::memory_order_relaxed);
+  std::int64_t since = 0;
+  for (std::size_t i = 0; i < busy_slots_; ++i) {
+    const std::int64_t s = busy_since_ns_[i].load(std::memory_order_relaxed);
+    if (s != 0 && (since == 0 || s < since)) since = s;
+  }
   const std::int64_t busy_ms = since == 0 ? 0 : (steady_ns() - since) / 1'000'000;
   Health h = Health::ok;
   if (since != 0 && busy_ms >= error.count()) {
@@ -357,11 +421,27 @@ void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
 }
 
 void ManagerRuntime::stats_json(nlohmann::json& out) const {
-  const std::int64_t since = busy_since_ns_.load(std::memory_order_relaxed);
+  std::int64_t since = 0;
+  std::size_t running = 0;
+  for (std::size_t i = 0; i < busy_slots_; ++i) {
+    const std::int64_t s = busy_since_ns_[i].load(std::memory_order_relaxed);
+    if (s != 0) ++running;
+    if (s != 0 && (since == 0 || s < since)) since = s;
+  }
+  nlohmann::json executor = {{"type", to_string(executor_settings_.kind)},
+                             {"ordering", to_string(executor_settings_.ordering)},
+                             {"workers", executor_settings_.workers}};
+  if (executor_) {
+    nlohmann::json detail;
+    executor_->stats_json(detail);
+    executor.update(detail);
+  }
   out = {{"name", name_},
          {"plugin", plugin_label_},
          {"health", to_string(health())},
          {"busy_for_ms", since == 0 ? 0 : (steady_ns() - since) / 1'000'000},
+         {"running", running},
+         {"crashes", stats_.crashes.load()},
          {"queue",
           {{"order", to_string(queue_.order())},
            {"depth", queue_.depth()},
@@ -370,7 +450,7 @@ void ManagerRuntime::stats_json(nlohmann::json& out) const {
            {"when_full", to_string(queue_.when_full())},
            {"rejected", queue_.rejected()},
            {"dropped", queue_.dropped()}}},
-         {"executor", "inline"},
+         {"executor", std::move(executor)},
          {"received", stats_.received.load()},
          {"handled", stats_.handled.load()},
          {"errors", stats_.errors.load()},

@@ -3,7 +3,9 @@
 // one at a time in queue order (the inline executor).
 #pragma once
 
+#include "exec/executor.hpp"
 #include "manager/manager_stats.hpp"
+#include "plugin/host_backend.hpp"
 #include "queue/manager_queue.hpp"
 #include "router/pattern.hpp"
 #include "router/subscription_table.hpp"
@@ -28,16 +30,6 @@ class logger;
 namespace edrid {
 class ManagerRuntime;
 }
-
-struct edri_host_ctx {
-  edrid::ManagerRuntime* manager;
-};
-
-struct edri_response {
-  std::uint32_t status = EDRI_STATUS_OK;
-  std::string message;
-  edrid::EventPtr data;
-};
 
 namespace edrid {
 
@@ -72,11 +64,11 @@ struct PluginTimer {
   std::uint64_t service_id = 0;
 };
 
-class ManagerRuntime {
+class ManagerRuntime final : public HostBackend {
  public:
   ManagerRuntime(Router& router, std::string name, const edri_plugin_descriptor* plugin,
-                 std::string plugin_label, QueueSettings queue);
-  ~ManagerRuntime();
+                 std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {});
+  ~ManagerRuntime() override;
   ManagerRuntime(const ManagerRuntime&) = delete;
   ManagerRuntime& operator=(const ManagerRuntime&) = delete;
 
@@ -96,21 +88,45 @@ class ManagerRuntime {
   const std::string& plugin_label() const noexcept { return plugin_label_; }
   edri_host_ctx* host_ctx() noexcept { return &host_ctx_; }
   Router& router() noexcept { return router_; }
-  bool on_dispatch_thread() const noexcept {
-    return dispatch_thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id();
-  }
+  // True while the calling thread runs this manager's work (any executor):
+  // blocking on this manager's own full queue would then deadlock.
+  bool runs_here() const noexcept;
   bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   ManagerStats& stats() noexcept { return stats_; }
   spdlog::logger& logger() noexcept { return *logger_; }
 
-  int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id, edri_error* err);
-  int unsubscribe(edri_kind kind, const char* pattern);
+  // ---- HostBackend: what this manager's plugin asks of the host.
+  int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
+                edri_error* err) override;
+  int unsubscribe(edri_kind kind, const char* pattern) override;
+  int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override;
+  int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
+              std::uint32_t delivery, edri_id128* id_out) override;
+  bool log_enabled(std::uint32_t level) override;
+  void log(std::uint32_t level, std::string_view msg) override;
+  std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms, edri_timer_fn fn,
+                            void* user) override;
+  void timer_cancel(std::uint64_t id) override;
+  std::string stats_json() override;
+
   // Notification and request subscriptions, for the router's table.
   std::vector<Subscription> routing_subscriptions();
 
-  std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms, edri_timer_fn fn,
-                            void* user);
-  void timer_cancel(std::uint64_t id);
+  // ---- Used by executors.
+  // Runs d in this process on the calling thread; `slot` < busy_slots().
+  void execute(Delivery& d, std::size_t slot);
+  // For an event delivery: false if it should be skipped (a response with no
+  // handler, a request already past its deadline); resolves response handlers.
+  bool admit(Delivery& d);
+  void task_started(std::size_t slot) noexcept;
+  // Records the end of a handler run: counts, logs a failure with the trace id,
+  // and answers a request with resp (or with the error).
+  void task_finished(std::size_t slot, const Event& ev, const char* error, edri_response* resp);
+  std::size_t busy_slots() const noexcept { return busy_slots_; }
+  const std::string& config_json() const noexcept { return config_json_; }
+  const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
+  const edri_plugin_descriptor* plugin() const noexcept { return plugin_; }
+  void* instance() const noexcept { return instance_; }
 
   // Marks the manager warning/error when one handler runs too long.
   void check_liveness(std::chrono::milliseconds warning, std::chrono::milliseconds error);
@@ -125,8 +141,8 @@ class ManagerRuntime {
   };
 
   void run();
-  void execute(Delivery& d);
-  void handle_event(Delivery& d);
+  void handle_event(Delivery& d, std::size_t slot);
+  bool any_busy() const noexcept;
   void hand_back(Delivery& d);
   void fire_timer(const std::shared_ptr<PluginTimer>& t);
   void cancel_all_timers();
@@ -143,9 +159,14 @@ class ManagerRuntime {
   std::shared_ptr<spdlog::logger> logger_;
 
   std::thread thread_;
-  std::atomic<std::thread::id> dispatch_thread_id_{};
   std::atomic<bool> started_{false};
-  std::atomic<std::int64_t> busy_since_ns_{0};  // steady clock; 0 = idle
+  ExecutorSettings executor_settings_;
+  std::unique_ptr<Executor> executor_;
+  std::string config_json_;
+  // Per executor slot: steady-clock start of the running handler, 0 = idle.
+  // One extra slot for work a process executor runs in this process.
+  std::size_t busy_slots_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
   std::atomic<Health> health_{Health::ok};
 
   std::mutex subs_mutex_;

@@ -19,6 +19,7 @@ struct ManagerStats {
   std::atomic<std::uint64_t> errors{0};    // handler failures
   std::atomic<std::uint64_t> expired{0};   // requests past their deadline, skipped
   std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers
+  std::atomic<std::uint64_t> crashes{0};   // worker processes that died or were killed
 
   void record_error(std::string text);
   std::vector<std::string> last_errors() const;

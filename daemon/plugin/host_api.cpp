@@ -5,15 +5,14 @@
 #include "event/event.hpp"
 #include "log/logging.hpp"
 #include "manager/dispatch_context.hpp"
-#include "router/router.hpp"
+#include "plugin/host_backend.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace edrid {
 namespace {
 
-ManagerRuntime& manager(edri_host_ctx* ctx) noexcept { return *ctx->manager; }
+HostBackend& backend(edri_host_ctx* ctx) noexcept { return *ctx->backend; }
 
 edri_event* h_event_alloc(edri_host_ctx*, const edri_type_ops* ops, void** object_out) {
   if (!ops || !object_out || ops->struct_size < sizeof(edri_type_ops) || !ops->destroy ||
@@ -71,7 +70,7 @@ int h_event_encoded(const edri_event* ev, std::uint32_t format, edri_bytes* out)
 int h_subscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern,
                 std::uint32_t handler_id, edri_error* err) {
   try {
-    return manager(ctx).subscribe(static_cast<edri_kind>(kind), pattern, handler_id, err);
+    return backend(ctx).subscribe(static_cast<edri_kind>(kind), pattern, handler_id, err);
   } catch (const std::exception& e) {
     if (err) std::snprintf(err->message, sizeof err->message, "%s", e.what());
     return EDRI_E_INVALID;
@@ -80,7 +79,7 @@ int h_subscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern,
 
 int h_unsubscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern) {
   try {
-    return manager(ctx).unsubscribe(static_cast<edri_kind>(kind), pattern ? pattern : "");
+    return backend(ctx).unsubscribe(static_cast<edri_kind>(kind), pattern ? pattern : "");
   } catch (const std::exception& e) {
     spdlog::error("unsubscribe failed: {}", e.what());
     return EDRI_E_INVALID;
@@ -92,8 +91,7 @@ int h_notify(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
   EventPtr owned(ev);
   if (!ev) return EDRI_E_INVALID;
   try {
-    auto& m = manager(ctx);
-    return m.router().notify(&m, std::move(owned), opts, delivered);
+    return backend(ctx).notify(std::move(owned), opts, delivered);
   } catch (const std::exception& e) {
     spdlog::error("notify failed: {}", e.what());
     return EDRI_E_REJECTED;
@@ -105,8 +103,7 @@ int h_request(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
   EventPtr owned(ev);
   if (!ev) return EDRI_E_INVALID;
   try {
-    auto& m = manager(ctx);
-    return m.router().request(&m, std::move(owned), opts, fn, user, delivery, id_out);
+    return backend(ctx).request(std::move(owned), opts, fn, user, delivery, id_out);
   } catch (const std::exception& e) {
     spdlog::error("request failed: {}", e.what());
     return EDRI_E_REJECTED;
@@ -129,15 +126,12 @@ void h_response_set_data(edri_response* resp, edri_event* data) {
 const edri_event* h_current_event(edri_host_ctx*) { return current_dispatch().event; }
 
 int h_log_enabled(edri_host_ctx* ctx, std::uint32_t level) {
-  return manager(ctx).logger().should_log(static_cast<spdlog::level::level_enum>(
-      level > EDRI_LOG_CRITICAL ? std::uint32_t{EDRI_LOG_CRITICAL} : level));
+  return backend(ctx).log_enabled(level) ? 1 : 0;
 }
 
 void h_log(edri_host_ctx* ctx, std::uint32_t level, const char* msg, std::size_t len) {
   try {
-    const auto l =
-        static_cast<spdlog::level::level_enum>(level > EDRI_LOG_CRITICAL ? std::uint32_t{EDRI_LOG_CRITICAL} : level);
-    manager(ctx).logger().log(l, "{}", std::string_view(msg, len));
+    backend(ctx).log(level, std::string_view(msg, len));
   } catch (...) {
     // Logging must never take a plugin down; there is nowhere left to report.
   }
@@ -146,7 +140,7 @@ void h_log(edri_host_ctx* ctx, std::uint32_t level, const char* msg, std::size_t
 std::uint64_t h_timer_start(edri_host_ctx* ctx, std::int64_t delay_ms, std::int64_t interval_ms,
                             edri_timer_fn fn, void* user) {
   try {
-    return manager(ctx).timer_start(delay_ms, interval_ms, fn, user);
+    return backend(ctx).timer_start(delay_ms, interval_ms, fn, user);
   } catch (const std::exception& e) {
     spdlog::error("timer_start failed: {}", e.what());
     return 0;
@@ -155,7 +149,7 @@ std::uint64_t h_timer_start(edri_host_ctx* ctx, std::int64_t delay_ms, std::int6
 
 void h_timer_cancel(edri_host_ctx* ctx, std::uint64_t id) {
   try {
-    manager(ctx).timer_cancel(id);
+    backend(ctx).timer_cancel(id);
   } catch (const std::exception& e) {
     spdlog::error("timer_cancel failed: {}", e.what());
   }
@@ -163,9 +157,7 @@ void h_timer_cancel(edri_host_ctx* ctx, std::uint64_t id) {
 
 void h_router_stats(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
   try {
-    nlohmann::json j;
-    manager(ctx).router().stats_json(j);
-    const std::string s = j.dump();
+    const std::string s = backend(ctx).stats_json();
     write(sink, s.data(), s.size());
   } catch (const std::exception& e) {
     spdlog::error("router_stats failed: {}", e.what());

@@ -60,9 +60,10 @@ const edri_host_api* Router::host_api() const noexcept { return &edrid::host_api
 
 ManagerRuntime& Router::add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                                     const std::string& plugin_label, QueueSettings queue,
-                                    const std::string& config_json) {
+                                    const std::string& config_json, ExecutorSettings executor) {
   if (find(name)) throw ManagerError("manager '" + name + "' is defined twice");
-  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue);
+  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue,
+                                            std::move(executor));
   m->create(config_json);
   managers_.push_back(std::move(m));
   return *managers_.back();
@@ -178,7 +179,7 @@ bool Router::enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender)
   d.priority = ev->header.priority;
   d.event = ev;
   std::optional<Delivery> dropped;
-  const bool may_block = !r.manager->on_dispatch_thread();
+  const bool may_block = !r.manager->runs_here();
   const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
   if (dropped) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);

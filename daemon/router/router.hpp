@@ -52,7 +52,7 @@ class Router {
   // Creates a manager from a plugin descriptor and its validated config JSON.
   ManagerRuntime& add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                               const std::string& plugin_label, QueueSettings queue,
-                              const std::string& config_json);
+                              const std::string& config_json, ExecutorSettings executor = {});
   // Starts managers in the order they were added, then runs after_start.
   void start();
   // Stops managers in reverse order, draining each; safe to call twice.

@@ -32,6 +32,7 @@ managers:
   - name: a
     plugin: ping
     queue: {type: priority, capacity: 10, when_full: drop_oldest}
+    executor: {type: process, workers: 3, ordering: concurrent, timeout_ms: 250}
     config: {interval_ms: 5}
   - name: b
     plugin: ./lib/x.so
@@ -49,6 +50,13 @@ managers:
   CHECK(c.managers[0].queue.capacity == 10);
   CHECK(c.managers[0].queue.when_full == edrid::WhenFull::drop_oldest);
   CHECK(c.managers[0].config["interval_ms"].as<int>() == 5);
+  CHECK(c.managers[0].executor.kind == edrid::ExecutorKind::process);
+  CHECK(c.managers[0].executor.workers == 3);
+  CHECK(c.managers[0].executor.ordering == edrid::Ordering::concurrent);
+  CHECK(c.managers[0].executor.timeout == std::chrono::milliseconds(250));
+  CHECK(c.managers[0].executor.slots() == 3);
+  CHECK(c.managers[1].executor.kind == edrid::ExecutorKind::inline_call);
+  CHECK(c.managers[1].executor.slots() == 1);
   CHECK(c.managers[1].queue.order == edrid::QueueOrder::fifo);
   CHECK(c.managers[1].queue.capacity == 1024);
   CHECK(c.managers[1].queue.when_full == edrid::WhenFull::block);
@@ -108,7 +116,7 @@ TEST_CASE("an unset environment variable is an error at its position") {
   CHECK_THAT(problems[0], Catch::StartsWith(p.string() + ":2:7: router.id: environment variable 'EDRI_TEST_NOPE' is not set"));
 }
 
-TEST_CASE("YAML syntax errors, clustering sections and unsupported executors are reported") {
+TEST_CASE("YAML syntax errors, clustering sections and bad executors are reported") {
   probe::TempDir dir;
   auto syntax = dir.write("syntax.yaml", "managers:\n  - name: [unclosed\n");
   auto problems = problems_of(syntax);
@@ -116,11 +124,13 @@ TEST_CASE("YAML syntax errors, clustering sections and unsupported executors are
   CHECK_THAT(problems[0], Catch::StartsWith(syntax.string() + ":"));
 
   auto cluster = dir.write("cluster.yaml",
-                           "switch: {}\nmanagers:\n  - name: a\n    plugin: p\n    executor: {type: process}\n");
+                           "switch: {}\nmanagers:\n  - name: a\n    plugin: p\n    executor: {type: fiber}\n"
+                           "  - name: b\n    plugin: p\n    executor: {type: thread, timeout_ms: 50}\n");
   problems = problems_of(cluster);
-  REQUIRE(problems.size() == 2);
+  REQUIRE(problems.size() == 3);
   CHECK_THAT(problems[0], Catch::Contains(":1:9: 'switch' (clustering) is not available"));
-  CHECK_THAT(problems[1], Catch::Contains(":5:22: executor.type 'process' is not supported"));
+  CHECK_THAT(problems[1], Catch::Contains(":5:22: executor.type must be one of inline, thread, process, got 'fiber'"));
+  CHECK_THAT(problems[2], Catch::Contains(":8:42: executor.timeout_ms needs executor.type process"));
 
   problems = problems_of(dir.path() / "missing.yaml");
   REQUIRE(problems.size() == 1);

@@ -1,0 +1,55 @@
+// Where a manager's handlers run. The dispatch loop hands each Delivery to
+// the manager's executor: inline (on the loop), thread (a pool), or process
+// (a pool of `edrid --worker` processes). Ordering `sequential` allows one
+// piece of work at a time in arrival order; `concurrent` up to `workers`.
+#pragma once
+
+#include "queue/delivery.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace edrid {
+
+class ManagerRuntime;
+
+enum class ExecutorKind { inline_call, thread, process };
+enum class Ordering { sequential, concurrent };
+std::string_view to_string(ExecutorKind k) noexcept;
+std::string_view to_string(Ordering o) noexcept;
+
+struct ExecutorSettings {
+  ExecutorKind kind = ExecutorKind::inline_call;
+  std::size_t workers = 1;
+  Ordering ordering = Ordering::sequential;
+  std::chrono::milliseconds timeout{0};  // process: per task, 0 = none
+  std::filesystem::path plugin_path;     // process: the shared object workers load
+  std::filesystem::path worker_program;  // process: edrid; empty = this program
+  // How many pieces of work may run at once.
+  std::size_t slots() const noexcept {
+    return kind == ExecutorKind::inline_call || ordering == Ordering::sequential ? 1 : workers;
+  }
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Throws ManagerError when workers cannot be started.
+  virtual void start() {}
+  // Runs or hands off d; blocks while every slot is busy.
+  virtual void run(Delivery&& d) = 0;
+  // True when nothing is running or handed off.
+  virtual bool idle() const = 0;
+  // Called after the dispatch loop ended: finish, then release workers.
+  virtual void stop(std::chrono::milliseconds grace) { (void)grace; }
+  virtual void stats_json(nlohmann::json& out) const;
+};
+
+std::unique_ptr<Executor> make_executor(ManagerRuntime& manager, const ExecutorSettings& s);
+
+}  // namespace edrid

@@ -1,0 +1,18 @@
+// Runs each handler on the manager's dispatch loop, one at a time.
+#pragma once
+
+#include "exec/executor.hpp"
+
+namespace edrid {
+
+class InlineExecutor final : public Executor {
+ public:
+  explicit InlineExecutor(ManagerRuntime& m) : manager_(m) {}
+  void run(Delivery&& d) override;
+  bool idle() const override { return true; }  // run() returns only when done
+
+ private:
+  ManagerRuntime& manager_;
+};
+
+}  // namespace edrid

@@ -1,0 +1,454 @@
+#include "exec/process_executor.hpp"
+
+#include "log/logging.hpp"
+#include "manager/dispatch_context.hpp"
+#include "manager/manager_runtime.hpp"
+#include "router/router.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+extern char** environ;
+
+namespace edrid {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kWorkerFd = 3;
+constexpr int kReadyTimeoutMs = 10'000;
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return "worker killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  if (WIFEXITED(status)) return "worker exited with status " + std::to_string(WEXITSTATUS(status));
+  return "worker ended";
+}
+
+json id_json(const edri_id128& id) { return json::array({id.hi, id.lo}); }
+
+// A request a worker sent: its responses go back over the worker's channel.
+struct WorkerRequest {
+  std::shared_ptr<worker::Channel> channel;
+  std::uint64_t rid;
+};
+
+void answer_worker(void* user, const edri_event* resp, int is_last) {
+  auto* r = static_cast<WorkerRequest*>(user);
+  const auto& h = resp->header;
+  json f{{"t", "resp"},         {"rid", r->rid},         {"status", h.status},
+         {"message", h.message}, {"sender", h.sender},    {"type", h.type},
+         {"id", id_json(h.id)},  {"corr", id_json(h.correlation_id)},
+         {"last", is_last != 0}};
+  std::string err;
+  if (!worker::put_payload(f, *resp, &err)) {
+    f["status"] = EDRI_STATUS_ERROR;
+    f["message"] = err;
+    f["payload"] = nullptr;
+  }
+  r->channel->send(f);  // a worker that is gone no longer cares
+  if (is_last) delete r;
+}
+
+}  // namespace
+
+struct ProcessExecutor::Worker {
+  std::size_t slot = 0;
+  pid_t pid = -1;
+  std::shared_ptr<worker::Channel> channel;
+  std::thread watcher;
+  std::mutex mutex;              // guards task, seq, timer_id
+  std::optional<Delivery> task;  // in flight
+  std::uint64_t seq = 0;
+  std::uint64_t timer_id = 0;
+  std::atomic<bool> timed_out{false};
+};
+
+ProcessExecutor::ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings)
+    : manager_(m), settings_(std::move(settings)), slots_(settings_.slots()) {
+  program_ = settings_.worker_program.empty()
+                 ? std::filesystem::read_symlink("/proc/self/exe").string()
+                 : settings_.worker_program.string();
+}
+
+ProcessExecutor::~ProcessExecutor() { stop(std::chrono::milliseconds(0)); }
+
+void ProcessExecutor::start() {
+  if (settings_.plugin_path.empty()) {
+    throw ManagerError("manager '" + manager_.name() +
+                       "': the process executor needs a plugin loaded from a file");
+  }
+  workers_.resize(settings_.workers);
+  for (std::size_t i = 0; i < settings_.workers; ++i) {
+    auto w = spawn(i);
+    std::lock_guard lock(mutex_);
+    workers_[i] = w;
+    idle_.push_back(i);
+  }
+}
+
+std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw ManagerError("manager '" + manager_.name() + "': socketpair: " + std::strerror(errno));
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], kWorkerFd);  // clears close-on-exec on fd 3
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);  // edrid blocks signals for sigwait
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<std::string> args{program_, "--worker", settings_.plugin_path.string(),
+                                manager_.name(), std::to_string(kWorkerFd)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, program_.c_str(), &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(sv[1]);
+  if (rc != 0) {
+    ::close(sv[0]);
+    throw ManagerError("manager '" + manager_.name() + "': cannot start worker " + program_ +
+                       ": " + std::strerror(rc));
+  }
+  auto w = std::make_shared<Worker>();
+  w->slot = slot;
+  w->pid = pid;
+  w->channel = std::make_shared<worker::Channel>(sv[0]);
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+
+  auto fail = [&](const std::string& why) -> std::shared_ptr<Worker> {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    w->channel->close();
+    throw ManagerError("manager '" + manager_.name() + "': worker did not start: " + why);
+  };
+  std::uint32_t level = 0;
+  while (level < EDRI_LOG_CRITICAL && !manager_.log_enabled(level)) ++level;
+  w->channel->send({{"t", "init"}, {"config", manager_.config_json()}, {"log_level", level}});
+  pollfd p{sv[0], POLLIN, 0};
+  if (::poll(&p, 1, kReadyTimeoutMs) != 1) return fail("no answer within 10 s");
+  worker::FrameReader reader(sv[0]);
+  std::string err;
+  auto first = reader.next(&err);
+  if (!first) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    w->channel->close();
+    throw ManagerError("manager '" + manager_.name() + "': worker did not start: " +
+                       (err.empty() ? describe_exit(status) : err));
+  }
+  if ((*first)["t"] != "ready") return fail(first->value("message", std::string("bad first frame")));
+  w->watcher = std::thread([this, w] { watch(w); });
+  return w;
+}
+
+void ProcessExecutor::run(Delivery&& d) {
+  const bool in_worker =
+      d.kind == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
+  if (in_worker && !manager_.admit(d)) return;
+  std::unique_lock lock(mutex_);
+  if (!in_worker) {
+    // Timer ticks and response callbacks belong to the instance in this
+    // process; they still take a slot so `sequential` stays one at a time.
+    changed_.wait(lock, [&] { return in_flight_ < slots_; });
+    ++in_flight_;
+    lock.unlock();
+    manager_.execute(d, slots_);
+    d = Delivery();
+    lock.lock();
+    --in_flight_;
+    changed_.notify_all();
+    return;
+  }
+  changed_.wait(lock, [&] { return (in_flight_ < slots_ && !idle_.empty()) || stopping_; });
+  if (stopping_) {
+    edri_response resp;
+    resp.status = EDRI_STATUS_REJECTED;
+    resp.message = "manager '" + manager_.name() + "' is stopping";
+    lock.unlock();
+    manager_.task_finished(slots_, *d.event, nullptr, &resp);
+    return;
+  }
+  const std::size_t slot = idle_.front();
+  idle_.pop_front();
+  ++in_flight_;
+  auto w = workers_[slot];
+  lock.unlock();
+  assign(w, std::move(d));
+}
+
+void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
+  const Event& ev = *d.event;
+  const auto& h = ev.header;
+  json f{{"t", "task"},          {"handler", d.handler_id}, {"kind", h.kind},
+         {"type", h.type},       {"id", id_json(h.id)},     {"trace", id_json(h.trace_id)},
+         {"priority", h.priority}, {"sender", h.sender},    {"origin", h.origin_router},
+         {"ts", h.timestamp_ns}, {"deadline", h.deadline_ns}};
+  std::string err;
+  const bool encoded = worker::put_payload(f, ev, &err);
+  std::uint64_t seq;
+  {
+    std::lock_guard lock(w->mutex);
+    seq = w->seq = task_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    f["seq"] = seq;
+    w->task = std::move(d);
+    manager_.task_started(w->slot);
+    if (settings_.timeout.count() > 0 && encoded) {
+      std::weak_ptr<Worker> weak = w;
+      w->timer_id = manager_.router().timers().schedule(
+          std::chrono::steady_clock::now() + settings_.timeout, [weak, seq] {
+            auto sw = weak.lock();
+            if (!sw) return;
+            std::lock_guard l(sw->mutex);
+            if (sw->seq != seq || !sw->task) return;
+            sw->timed_out = true;
+            ::kill(sw->pid, SIGKILL);
+          });
+    }
+  }
+  if (!encoded) {
+    complete(*w, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
+    make_idle(w->slot);
+    return;
+  }
+  // If the worker is gone, its watcher answers the task with the cause.
+  w->channel->send(f);
+}
+
+void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp) {
+  std::optional<Delivery> task;
+  {
+    std::lock_guard lock(w.mutex);
+    task.swap(w.task);
+    if (w.timer_id) manager_.router().timers().cancel(w.timer_id);
+    w.timer_id = 0;
+  }
+  if (!task) return;
+  manager_.task_finished(w.slot, *task->event, error, resp);
+  task.reset();
+  {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+  }
+  changed_.notify_all();
+}
+
+void ProcessExecutor::make_idle(std::size_t slot) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(slot);
+  }
+  changed_.notify_all();
+}
+
+void ProcessExecutor::on_frame(Worker& w, const json& f) {
+  const std::string& t = f["t"].get_ref<const std::string&>();
+  if (t == "done") {
+    edri_response resp;
+    resp.status = f.value("status", std::uint32_t{EDRI_STATUS_OK});
+    resp.message = f.value("message", "");
+    if (f.contains("payload") && !f["payload"].is_null()) resp.data = worker::take_payload(f);
+    const std::string error = f.contains("error") && f["error"].is_string() ? f["error"].get<std::string>() : "";
+    complete(w, error.empty() ? nullptr : error.c_str(), &resp);
+    make_idle(w.slot);
+    return;
+  }
+  // Events the worker sends carry the trace of the task it is running.
+  EventPtr current;
+  {
+    std::lock_guard lock(w.mutex);
+    if (w.task) current = w.task->event;
+  }
+  DispatchScope scope(&manager_, current.get());
+  std::optional<logging::TraceScope> trace;
+  if (current) trace.emplace(current->header.trace_id);
+  if (t == "log") {
+    manager_.log(f.value("level", std::uint32_t{EDRI_LOG_INFO}), f.value("msg", ""));
+  } else if (t == "notify") {
+    EventPtr ev = worker::take_payload(f);
+    edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
+                        f.value("has_priority", 0u), 0};
+    std::uint32_t delivered = 0;
+    const int rc = manager_.notify(std::move(ev), &o, &delivered);
+    w.channel->send({{"t", "notified"}, {"rid", f.value("rid", 0ull)}, {"rc", rc}, {"delivered", delivered}});
+  } else if (t == "request") {
+    EventPtr ev = worker::take_payload(f);
+    edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
+                        f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0})};
+    auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
+    manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr);
+  } else {
+    manager_.logger().warn("worker {} sent an unknown frame '{}'", w.pid, t);
+  }
+}
+
+void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
+  worker::FrameReader reader(w->channel->fd());
+  std::string err;
+  while (auto f = reader.next(&err)) {
+    try {
+      on_frame(*w, *f);
+    } catch (const std::exception& e) {
+      err = std::string("bad frame: ") + e.what();
+      break;
+    }
+  }
+  if (!err.empty()) {
+    manager_.logger().error("worker {}: {}; killing it", w->pid, err);
+    ::kill(w->pid, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  w->channel->close();
+  const std::string why = w->timed_out
+                              ? "worker timed out after " + std::to_string(settings_.timeout.count()) +
+                                    " ms and was killed"
+                              : describe_exit(status);
+  bool stopping;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stopping_;
+  }
+  bool had_task;
+  {
+    std::lock_guard lock(w->mutex);
+    had_task = w->task.has_value();
+  }
+  if (had_task || !stopping) {
+    manager_.stats().crashes.fetch_add(1, std::memory_order_relaxed);
+    if (w->timed_out) timeouts_.fetch_add(1, std::memory_order_relaxed);
+    std::optional<logging::TraceScope> trace;
+    {
+      std::lock_guard lock(w->mutex);
+      if (w->task) trace.emplace(w->task->event->header.trace_id);
+    }
+    manager_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
+  }
+  complete(*w, why.c_str(), nullptr);
+
+  // A new worker takes the slot; retry while spawning fails (for example a
+  // plugin whose constructor fails only sometimes), until stop.
+  std::shared_ptr<Worker> fresh;
+  for (int attempt = 0; !stopping; ++attempt) {
+    try {
+      fresh = spawn(w->slot);
+      break;
+    } catch (const std::exception& e) {
+      manager_.logger().error("{}", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+    }
+  }
+  std::thread self;
+  {
+    std::lock_guard lock(mutex_);
+    self = std::move(w->watcher);
+    if (fresh && !stopping_) {
+      workers_[w->slot] = fresh;
+      idle_.push_back(w->slot);
+    } else if (fresh) {
+      fresh->channel->close();  // stop() began meanwhile: let it end at once
+      workers_[w->slot] = fresh;
+    }
+  }
+  changed_.notify_all();
+  retire_thread(std::move(self));
+}
+
+void ProcessExecutor::retire_thread(std::thread t) {
+  std::vector<std::thread> older;
+  {
+    std::lock_guard lock(mutex_);
+    older.swap(retired_);
+    retired_.push_back(std::move(t));
+  }
+  // Earlier watchers have finished their work; joining them frees their stacks.
+  for (auto& o : older) {
+    if (o.joinable()) o.join();
+  }
+}
+
+bool ProcessExecutor::idle() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_ == 0;
+}
+
+void ProcessExecutor::stop(std::chrono::milliseconds grace) {
+  std::vector<std::shared_ptr<Worker>> workers;
+  {
+    std::unique_lock lock(mutex_);
+    if (stopping_ && workers_.empty()) return;
+    changed_.wait_for(lock, grace, [&] { return in_flight_ == 0; });
+    stopping_ = true;
+    workers = workers_;
+  }
+  changed_.notify_all();
+  // Closing the channel is the worker's signal to exit; one that does not
+  // within the grace period is killed.
+  for (auto& w : workers) {
+    if (w) w->channel->close();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::max(grace, std::chrono::milliseconds(100));
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      bool all_done = true;
+      for (auto& w : workers_) {
+        if (w && w->watcher.joinable()) all_done = false;
+      }
+      if (all_done) break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::lock_guard lock(mutex_);
+      for (auto& w : workers_) {
+        if (w && w->watcher.joinable()) ::kill(w->pid, SIGKILL);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<std::thread> retired;
+  {
+    std::lock_guard lock(mutex_);
+    retired.swap(retired_);
+    workers_.clear();
+    idle_.clear();
+  }
+  for (auto& t : retired) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void ProcessExecutor::stats_json(nlohmann::json& out) const {
+  std::lock_guard lock(mutex_);
+  json pids = json::array();
+  for (const auto& w : workers_) pids.push_back(w ? w->pid : -1);
+  out = {{"slots", slots_},
+         {"in_flight", in_flight_},
+         {"worker_pids", std::move(pids)},
+         {"spawned", spawned_.load()},
+         {"timeouts", timeouts_.load()},
+         {"timeout_ms", settings_.timeout.count()}};
+}
+
+}  // namespace edrid

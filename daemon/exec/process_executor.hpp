@@ -1,0 +1,65 @@
+// Runs handlers in worker processes: fresh `edrid --worker` programs
+// (posix_spawn + exec, never a bare fork of this threaded process) that load
+// the same plugin with the same config and talk frames over a socketpair.
+// A worker that crashes, exits or overruns `timeout` is reaped, its task
+// answered with an `error` naming the cause, and a new worker takes its slot.
+// Timer ticks and response callbacks run in this process, where the
+// manager's timers and request callbacks live.
+#pragma once
+
+#include "exec/executor.hpp"
+#include "exec/worker_frame.hpp"
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace edrid {
+
+class ProcessExecutor final : public Executor {
+ public:
+  ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings);
+  ~ProcessExecutor() override;
+  void start() override;
+  void run(Delivery&& d) override;
+  bool idle() const override;
+  void stop(std::chrono::milliseconds grace) override;
+  void stats_json(nlohmann::json& out) const override;
+
+ private:
+  struct Worker;
+
+  std::shared_ptr<Worker> spawn(std::size_t slot);
+  void watch(std::shared_ptr<Worker> w);
+  void on_frame(Worker& w, const nlohmann::json& f);
+  void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
+  void complete(Worker& w, const char* error, edri_response* resp);
+  void make_idle(std::size_t slot);
+  void retire_thread(std::thread t);
+
+  ManagerRuntime& manager_;
+  const ExecutorSettings settings_;
+  const std::size_t slots_;
+  std::string program_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::shared_ptr<Worker>> workers_;  // by slot
+  std::deque<std::size_t> idle_;                  // slots whose worker waits for work
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> retired_;
+
+  std::atomic<std::uint64_t> spawned_{0};
+  std::atomic<std::uint64_t> timeouts_{0};
+  std::atomic<std::uint64_t> task_seq_{0};
+};
+
+}  // namespace edrid

@@ -1,0 +1,376 @@
+#include "exec/worker_host.hpp"
+
+#include "event/ids.hpp"
+#include "exec/worker_frame.hpp"
+#include "manager/dispatch_context.hpp"
+#include "plugin/host_api.hpp"
+#include "plugin/host_backend.hpp"
+#include "plugin/plugin_library.hpp"
+#include "router/pattern.hpp"
+
+#include <sys/prctl.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+namespace edrid {
+namespace {
+
+using nlohmann::json;
+
+edri_id128 id_of(const json& j) {
+  return j.is_array() && j.size() == 2 ? edri_id128{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()}
+                                       : edri_id128{0, 0};
+}
+
+class WorkerHost final : public HostBackend {
+ public:
+  WorkerHost(std::string manager, int fd) : manager_(std::move(manager)), channel_(fd) {}
+
+  int serve(const edri_plugin_descriptor* plugin) {
+    worker::FrameReader reader(channel_.fd());
+    std::string err;
+    auto init = reader.next(&err);
+    if (!init || (*init)["t"] != "init") {
+      std::fprintf(stderr, "edrid worker: no init frame: %s\n", err.c_str());
+      return 1;
+    }
+    log_level_ = init->value("log_level", std::uint32_t{EDRI_LOG_INFO});
+    const std::string config = init->value("config", "{}");
+    edri_error e{sizeof(edri_error), {}, {}};
+    plugin_ = plugin;
+    instance_ = plugin->create(&host_api(), &ctx_, manager_.c_str(), config.data(), config.size(), &e);
+    if (!instance_) {
+      channel_.send({{"t", "init_error"}, {"message", e.message[0] ? e.message : "create failed"}});
+      return 1;
+    }
+    channel_.send({{"t", "ready"}});
+    std::thread io([this] { read_frames(); });
+    run_inbox();
+    io.join();
+    plugin_->destroy(instance_);
+    return 0;
+  }
+
+  // ---- HostBackend
+  int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
+                edri_error* err) override {
+    std::string why;
+    auto p = Pattern::parse(pattern ? pattern : "", &why);
+    if (!p) {
+      if (err) std::snprintf(err->message, sizeof err->message, "%s", why.c_str());
+      return EDRI_E_INVALID;
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& s : subs_) {
+      if (s.kind == kind && s.pattern.text() == p->text()) return EDRI_E_DUPLICATE;
+    }
+    // Routing is decided in the router process; the worker keeps response
+    // patterns to pick handlers for detached responses.
+    subs_.push_back({kind, std::move(*p), handler_id});
+    return EDRI_OK;
+  }
+  int unsubscribe(edri_kind kind, const char* pattern) override {
+    std::lock_guard lock(mutex_);
+    std::erase_if(subs_, [&](const Sub& s) { return s.kind == kind && s.pattern.text() == pattern; });
+    return EDRI_OK;
+  }
+
+  int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override {
+    if (!is_valid_type_name(ev->payload_type)) return EDRI_E_INVALID;
+    const std::uint64_t rid = next_rid_++;
+    json f{{"t", "notify"}, {"rid", rid}};
+    add_options(f, opts);
+    std::string err;
+    if (!worker::put_payload(f, *ev, &err)) return EDRI_E_ENCODE;
+    {
+      std::lock_guard lock(mutex_);
+      notified_[rid] = std::nullopt;
+    }
+    if (!channel_.send(f)) return EDRI_E_REJECTED;
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return notified_[rid].has_value() || closed_; });
+    auto result = notified_[rid].value_or(std::pair<int, std::uint32_t>{EDRI_E_REJECTED, 0});
+    notified_.erase(rid);
+    if (delivered) *delivered = result.second;
+    return result.first;
+  }
+
+  int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
+              std::uint32_t delivery, edri_id128* id_out) override {
+    if (id_out) *id_out = edri_id128{0, 0};
+    if (!is_valid_type_name(ev->payload_type)) {
+      answer_locally(ev->payload_type, fn, user, delivery, "invalid event type name '" + ev->payload_type + "'");
+      return EDRI_E_INVALID;
+    }
+    const std::uint64_t rid = next_rid_++;
+    json f{{"t", "request"}, {"rid", rid}};
+    add_options(f, opts);
+    std::string err;
+    if (!worker::put_payload(f, *ev, &err)) {
+      answer_locally(ev->payload_type, fn, user, delivery, err);
+      return EDRI_E_ENCODE;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      requests_[rid] = {fn, user, delivery};
+    }
+    if (!channel_.send(f)) {
+      {
+        std::lock_guard lock(mutex_);
+        requests_.erase(rid);
+      }
+      answer_locally(ev->payload_type, fn, user, delivery, "router connection lost");
+      return EDRI_E_REJECTED;
+    }
+    return EDRI_OK;
+  }
+
+  bool log_enabled(std::uint32_t level) override { return level >= log_level_; }
+  void log(std::uint32_t level, std::string_view msg) override {
+    if (level < log_level_) return;
+    channel_.send({{"t", "log"}, {"level", level}, {"msg", msg}});
+  }
+  // Timers belong to the manager's instance in the router process; the
+  // instance here only runs handlers, so its timers never fire.
+  std::uint64_t timer_start(std::int64_t, std::int64_t, edri_timer_fn, void*) override {
+    return next_timer_++;
+  }
+  void timer_cancel(std::uint64_t) override {}
+  std::string stats_json() override { return "{}"; }
+
+ private:
+  struct Sub {
+    edri_kind kind;
+    Pattern pattern;
+    std::uint32_t handler_id;
+  };
+  struct PendingRequest {
+    edri_response_fn fn;
+    void* user;
+    std::uint32_t delivery;
+  };
+  struct Task {
+    json frame;
+  };
+  struct Callback {
+    edri_response_fn fn;
+    void* user;
+    EventPtr event;
+    bool last;
+  };
+  struct Detached {
+    EventPtr event;
+  };
+  using Item = std::variant<Task, Callback, Detached>;
+
+  static void add_options(json& f, const edri_send_options* o) {
+    f["priority"] = o ? o->priority : 0;
+    f["has_priority"] = o ? o->has_priority : 0u;
+    f["timeout_ms"] = o ? o->timeout_ms : 0;
+  }
+
+  const char* intern(const std::string& s) {
+    std::lock_guard lock(mutex_);
+    return strings_.insert(s).first->c_str();
+  }
+
+  EventPtr response_event(const std::string& type, std::uint32_t status, const std::string& message,
+                          const std::string& sender, EventPtr data) {
+    EventPtr ev = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
+    ev->type = type;
+    ev->message = message;
+    auto& h = ev->header;
+    h.type = ev->type.c_str();
+    h.payload_type = ev->payload_type.c_str();
+    h.kind = EDRI_KIND_RESPONSE;
+    h.status = status;
+    h.message = ev->message.c_str();
+    h.sender = intern(sender);
+    h.origin_router = intern("");
+    return ev;
+  }
+
+  void answer_locally(const std::string& type, edri_response_fn fn, void* user,
+                      std::uint32_t delivery, const std::string& why) {
+    if (!fn) return;
+    EventPtr ev = response_event(type, EDRI_STATUS_ERROR, why, manager_, EventPtr());
+    if (delivery == EDRI_DELIVER_DIRECT) {
+      fn(user, ev.get(), 1);
+    } else {
+      push(Callback{fn, user, std::move(ev), true});
+    }
+  }
+
+  void push(Item item) {
+    {
+      std::lock_guard lock(mutex_);
+      inbox_.push_back(std::move(item));
+    }
+    changed_.notify_all();
+  }
+
+  void read_frames() {
+    worker::FrameReader reader(channel_.fd());
+    std::string err;
+    while (auto f = reader.next(&err)) {
+      const std::string& t = (*f)["t"].get_ref<const std::string&>();
+      if (t == "task") {
+        push(Task{std::move(*f)});
+      } else if (t == "notified") {
+        std::lock_guard lock(mutex_);
+        notified_[f->value("rid", 0ull)] = std::make_pair(f->value("rc", 0), f->value("delivered", 0u));
+        changed_.notify_all();
+      } else if (t == "resp") {
+        on_response(*f);
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    changed_.notify_all();
+  }
+
+  void on_response(const json& f) {
+    const std::uint64_t rid = f.value("rid", 0ull);
+    const bool last = f.value("last", true);
+    PendingRequest p{};
+    {
+      std::lock_guard lock(mutex_);
+      auto it = requests_.find(rid);
+      if (it == requests_.end()) return;
+      p = it->second;
+      if (last) requests_.erase(it);
+    }
+    EventPtr ev = response_event(f.value("type", ""), f.value("status", 0u), f.value("message", ""),
+                                 f.value("sender", ""),
+                                 f.contains("payload") && !f["payload"].is_null() ? worker::take_payload(f) : EventPtr());
+    ev->header.id = id_of(f.value("id", json()));
+    ev->header.correlation_id = id_of(f.value("corr", json()));
+    if (!p.fn) {
+      push(Detached{std::move(ev)});
+    } else if (p.delivery == EDRI_DELIVER_DIRECT) {
+      p.fn(p.user, ev.get(), last ? 1 : 0);
+    } else {
+      push(Callback{p.fn, p.user, std::move(ev), last});
+    }
+  }
+
+  void run_inbox() {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return !inbox_.empty() || closed_; });
+        if (inbox_.empty()) return;
+        item = std::move(inbox_.front());
+        inbox_.pop_front();
+      }
+      if (auto* t = std::get_if<Task>(&item)) {
+        run_task(t->frame);
+      } else if (auto* c = std::get_if<Callback>(&item)) {
+        DispatchScope scope(nullptr, c->event.get());
+        c->fn(c->user, c->event.get(), c->last ? 1 : 0);
+      } else if (auto* d = std::get_if<Detached>(&item)) {
+        run_detached(*d->event);
+      }
+    }
+  }
+
+  void run_task(const json& f) {
+    EventPtr ev = worker::take_payload(f);
+    ev->type = f.value("type", "");
+    auto& h = ev->header;
+    h.id = id_of(f.value("id", json()));
+    h.trace_id = id_of(f.value("trace", json()));
+    h.type = ev->type.c_str();
+    h.payload_type = ev->payload_type.c_str();
+    h.kind = f.value("kind", 0u);
+    h.priority = f.value("priority", 0);
+    h.sender = intern(f.value("sender", ""));
+    h.origin_router = intern(f.value("origin", ""));
+    h.timestamp_ns = f.value("ts", std::int64_t{0});
+    h.deadline_ns = f.value("deadline", std::int64_t{0});
+    h.message = "";
+    const bool is_request = h.kind == EDRI_KIND_REQUEST;
+    edri_response resp;
+    edri_error err{sizeof(edri_error), {}, {}};
+    int rc;
+    {
+      DispatchScope scope(nullptr, ev.get());
+      rc = plugin_->handle(instance_, f.value("handler", 0u), ev.get(), is_request ? &resp : nullptr, &err);
+    }
+    json done{{"t", "done"}, {"seq", f.value("seq", 0ull)}, {"status", resp.status}, {"message", resp.message}};
+    if (rc != EDRI_OK) done["error"] = err.message[0] ? err.message : "handler failed";
+    std::string why;
+    if (resp.data && !worker::put_payload(done, *resp.data, &why)) done["error"] = why;
+    channel_.send(done);
+  }
+
+  void run_detached(const Event& ev) {
+    std::uint32_t handler = 0;
+    int best = -1;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& s : subs_) {
+        if (s.kind == EDRI_KIND_RESPONSE && s.pattern.specificity() > best && s.pattern.matches(ev.header.type)) {
+          best = s.pattern.specificity();
+          handler = s.handler_id;
+        }
+      }
+    }
+    if (best < 0) return;
+    edri_error err{sizeof(edri_error), {}, {}};
+    DispatchScope scope(nullptr, &ev);
+    if (plugin_->handle(instance_, handler, &ev, nullptr, &err) != EDRI_OK) {
+      log(EDRI_LOG_ERROR, std::string("response handler failed: ") + err.message);
+    }
+  }
+
+  std::string manager_;
+  worker::Channel channel_;
+  edri_host_ctx ctx_{this};
+  const edri_plugin_descriptor* plugin_ = nullptr;
+  void* instance_ = nullptr;
+  std::uint32_t log_level_ = EDRI_LOG_INFO;
+  std::atomic<std::uint64_t> next_rid_{1};
+  std::uint64_t next_timer_ = 1;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Item> inbox_;
+  bool closed_ = false;
+  std::vector<Sub> subs_;
+  std::map<std::uint64_t, PendingRequest> requests_;
+  std::map<std::uint64_t, std::optional<std::pair<int, std::uint32_t>>> notified_;
+  std::set<std::string> strings_;
+};
+
+}  // namespace
+
+int run_worker(const std::string& plugin_path, const std::string& manager, int fd) {
+  // Die with the router even if it is killed with no chance to close us.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 1;
+  try {
+    auto lib = PluginLibrary::load(plugin_path);
+    WorkerHost host(manager, fd);
+    return host.serve(lib->descriptor());
+  } catch (const std::exception& e) {
+    worker::Channel ch(fd);
+    ch.send({{"t", "init_error"}, {"message", e.what()}});
+    std::fprintf(stderr, "edrid worker: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace edrid
