@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -89,11 +90,68 @@ void ProcessExecutor::start() {
                        "': the process executor needs a plugin loaded from a file");
   }
   workers_.resize(settings_.workers);
-  for (std::size_t i = 0; i < settings_.workers; ++i) {
-    auto w = spawn(i);
+  keeper_ = std::thread([this] { keep(); });
+  std::promise<void> started;
+  auto done = started.get_future();
+  post([&] {
+    try {
+      for (std::size_t i = 0; i < settings_.workers; ++i) {
+        auto w = spawn(i);
+        std::lock_guard lock(mutex_);
+        workers_[i] = w;
+        idle_.push_back(i);
+      }
+      started.set_value();
+    } catch (...) {
+      started.set_exception(std::current_exception());
+    }
+  });
+  done.get();  // rethrows a spawn failure
+}
+
+void ProcessExecutor::post(std::function<void()> job) {
+  {
     std::lock_guard lock(mutex_);
-    workers_[i] = w;
-    idle_.push_back(i);
+    jobs_.push_back(std::move(job));
+  }
+  changed_.notify_all();
+}
+
+void ProcessExecutor::keep() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return !jobs_.empty() || keeper_done_; });
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+// A new worker takes the slot; retried while spawning fails (for example a
+// plugin whose constructor fails only sometimes), until stop.
+void ProcessExecutor::respawn(std::size_t slot) {
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    try {
+      auto fresh = spawn(slot);
+      {
+        std::lock_guard lock(mutex_);
+        workers_[slot] = fresh;  // stop() shuts it down if it began meanwhile
+        if (!stopping_) idle_.push_back(slot);
+      }
+      changed_.notify_all();
+      return;
+    } catch (const std::exception& e) {
+      manager_.logger().error("{}", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
+    }
   }
 }
 
@@ -345,33 +403,12 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     manager_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
   }
   complete(*w, why.c_str(), nullptr);
-
-  // A new worker takes the slot; retry while spawning fails (for example a
-  // plugin whose constructor fails only sometimes), until stop.
-  std::shared_ptr<Worker> fresh;
-  for (int attempt = 0; !stopping; ++attempt) {
-    try {
-      fresh = spawn(w->slot);
-      break;
-    } catch (const std::exception& e) {
-      manager_.logger().error("{}", e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-    }
-  }
   std::thread self;
   {
     std::lock_guard lock(mutex_);
     self = std::move(w->watcher);
-    if (fresh && !stopping_) {
-      workers_[w->slot] = fresh;
-      idle_.push_back(w->slot);
-    } else if (fresh) {
-      fresh->channel->close();  // stop() began meanwhile: let it end at once
-      workers_[w->slot] = fresh;
-    }
   }
+  if (!stopping) post([this, slot = w->slot] { respawn(slot); });
   changed_.notify_all();
   retire_thread(std::move(self));
 }
@@ -395,21 +432,27 @@ bool ProcessExecutor::idle() const {
 }
 
 void ProcessExecutor::stop(std::chrono::milliseconds grace) {
-  std::vector<std::shared_ptr<Worker>> workers;
   {
     std::unique_lock lock(mutex_);
-    if (stopping_ && workers_.empty()) return;
+    if (stopping_ && !keeper_.joinable()) return;
     changed_.wait_for(lock, grace, [&] { return in_flight_ == 0; });
     stopping_ = true;
-    workers = workers_;
+    keeper_done_ = true;
   }
   changed_.notify_all();
-  // Closing the channel is the worker's signal to exit; one that does not
-  // within the grace period is killed.
-  for (auto& w : workers) {
-    if (w) w->channel->close();
+  // After this no worker is spawned any more.
+  if (keeper_.joinable()) keeper_.join();
+
+  // Shutting the channel down is the worker's signal to exit; one that does
+  // not within the grace period is killed. Watchers reap them.
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : workers_) {
+      if (w) w->channel->shutdown();
+    }
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::max(grace, std::chrono::milliseconds(100));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::max(grace, std::chrono::milliseconds(100));
   for (;;) {
     {
       std::lock_guard lock(mutex_);
@@ -418,11 +461,10 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
         if (w && w->watcher.joinable()) all_done = false;
       }
       if (all_done) break;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::lock_guard lock(mutex_);
-      for (auto& w : workers_) {
-        if (w && w->watcher.joinable()) ::kill(w->pid, SIGKILL);
+      if (std::chrono::steady_clock::now() > deadline) {
+        for (auto& w : workers_) {
+          if (w && w->watcher.joinable()) ::kill(w->pid, SIGKILL);
+        }
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

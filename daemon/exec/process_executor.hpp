@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,9 @@ class ProcessExecutor final : public Executor {
   void complete(Worker& w, const char* error, edri_response* resp);
   void make_idle(std::size_t slot);
   void retire_thread(std::thread t);
+  void post(std::function<void()> job);
+  void keep();
+  void respawn(std::size_t slot);
 
   ManagerRuntime& manager_;
   const ExecutorSettings settings_;
@@ -56,6 +60,12 @@ class ProcessExecutor final : public Executor {
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> retired_;
+  // Every worker is spawned by this one thread: a worker's PR_SET_PDEATHSIG
+  // fires when the thread that spawned it ends, so that thread must live as
+  // long as the executor.
+  std::thread keeper_;
+  std::deque<std::function<void()>> jobs_;
+  bool keeper_done_ = false;
 
   std::atomic<std::uint64_t> spawned_{0};
   std::atomic<std::uint64_t> timeouts_{0};

@@ -72,7 +72,7 @@ Channel::~Channel() { close(); }
 bool Channel::send(const nlohmann::json& msg) {
   const std::string bytes = encode(msg);
   std::lock_guard lock(mutex_);
-  if (closed_) return false;
+  if (shut_ || closed_) return false;
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t r = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -87,11 +87,17 @@ bool Channel::send(const nlohmann::json& msg) {
   return true;
 }
 
+void Channel::shutdown() {
+  std::lock_guard lock(mutex_);
+  if (shut_ || closed_) return;
+  shut_ = true;
+  ::shutdown(fd_, SHUT_RDWR);
+}
+
 void Channel::close() {
   std::lock_guard lock(mutex_);
   if (closed_) return;
   closed_ = true;
-  ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
 }
 

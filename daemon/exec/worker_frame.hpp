@@ -33,18 +33,22 @@ class FrameReader {
   int fd_;
 };
 
-// A socket shared by several writer threads; closed once, then writes fail.
+// A socket shared by several writer threads. shutdown() ends both
+// directions (a blocked reader sees EOF) but keeps the descriptor, so only
+// its reader closes it; writes fail after either.
 class Channel {
  public:
   explicit Channel(int fd) : fd_(fd) {}
   ~Channel();
   bool send(const nlohmann::json& msg);
+  void shutdown();
   void close();
   int fd() const noexcept { return fd_; }
 
  private:
   std::mutex mutex_;
   int fd_;
+  bool shut_ = false;
   bool closed_ = false;
 };
 

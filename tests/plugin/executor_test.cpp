@@ -1,0 +1,226 @@
+// Inline, thread and process executors running the same plugin: results,
+// ordering, parallelism, crash isolation, time limits, talking workers, and
+// no leaked processes or file descriptors.
+#include "app/daemon.hpp"
+#include "support/router_fixture.hpp"
+#include "support/temp_file.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+using edri::json;
+using probe::Registry;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A daemon running worker_probe as manager "w" with the given executor,
+// plus in-process probes: "driver" (sends), "rec" (records work.seen and
+// work.said) and "adder" (answers calc.add).
+struct ExecutorRig {
+  probe::TempDir dir;
+  std::unique_ptr<edrid::Daemon> daemon;
+
+  explicit ExecutorRig(const std::string& executor) {
+    Registry::get().reset();
+    auto file = dir.write("edrid.yaml", "router:\n  id: exec-test\n  log: {level: off}\n"
+                                        "  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+                                        "managers:\n  - name: w\n    plugin: worker_probe\n"
+                                        "    executor: " + executor + "\n");
+    daemon = std::make_unique<edrid::Daemon>(edrid::load_config(file));
+    daemon->build();
+    auto& r = daemon->router();
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+    r.add_manager("rec", probe::probe_descriptor(), "probe", {edrid::QueueOrder::fifo, 100000, edrid::WhenFull::block},
+                  json{{"notifications", {"work.seen", "work.said"}}}.dump());
+    r.add_manager("adder", probe::probe_descriptor(), "probe", {}, json{{"requests", {"calc.add"}}}.dump());
+    daemon->start();
+  }
+  ~ExecutorRig() { daemon->stop(); }
+
+  edri::Context& driver() { return Registry::get().context("driver"); }
+  edri::Response<json> ask(const std::string& type, json data = json::object()) {
+    return driver().request(type, data, {.timeout = 10s}).get();
+  }
+  json stats() {
+    json j;
+    daemon->router().stats_json(j);
+    for (auto& m : j["managers"]) {
+      if (m["name"] == "w") return m;
+    }
+    return nullptr;
+  }
+};
+
+const char* kInline = "{type: inline}";
+const char* kThread = "{type: thread, workers: 2, ordering: concurrent}";
+const char* kProcess = "{type: process, workers: 2, ordering: concurrent}";
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// Children of this process, and how many of them are zombies.
+std::pair<int, int> children() {
+  int total = 0, zombies = 0;
+  const std::string me = std::to_string(::getpid());
+  DIR* d = ::opendir("/proc");
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    std::getline(in, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    if (ppid != me) continue;
+    ++total;
+    zombies += state == "Z";
+  }
+  ::closedir(d);
+  return {total, zombies};
+}
+
+}  // namespace
+
+TEST_CASE("the same plugin gives the same results under inline, thread and process executors") {
+  for (const char* ex : {kInline, kThread, kProcess}) {
+    INFO("executor " << ex);
+    ExecutorRig rig(ex);
+    std::set<int> pids;
+    for (int i = 0; i < 20; ++i) {
+      auto r = rig.ask("work.echo", {{"i", i}, {"s", "text"}});
+      REQUIRE(r.ok());
+      CHECK((*r.data())["data"] == json{{"i", i}, {"s", "text"}});
+      CHECK(r.info().sender() == "w");
+      pids.insert((*r.data())["pid"].get<int>());
+    }
+    const bool in_workers = std::string(ex) == kProcess;
+    CHECK(pids.count(::getpid()) == (in_workers ? 0u : 1u));
+    CHECK(pids.size() <= 2);
+    auto failed = rig.ask("work.throw");
+    CHECK(failed.status() == edri::Status::error);
+    CHECK(failed.message() == "worker handler refused");
+    CHECK(rig.stats()["handled"] == 21);
+    CHECK(rig.stats()["errors"] == 1);
+  }
+}
+
+TEST_CASE("sequential ordering keeps arrival order under load") {
+  for (const char* ex : {"{type: thread, workers: 4, ordering: sequential}",
+                         "{type: process, workers: 2, ordering: sequential}"}) {
+    INFO("executor " << ex);
+    ExecutorRig rig(ex);
+    constexpr int kEvents = 10000;
+    for (int i = 0; i < kEvents; ++i) rig.driver().notify("work.seq", {{"i", i}});
+    REQUIRE(Registry::get().wait_for("rec", kEvents, 60s));
+    auto seen = Registry::get().seen("rec");
+    REQUIRE(seen.size() == kEvents);
+    bool in_order = true;
+    for (int i = 0; i < kEvents; ++i) in_order = in_order && seen[i].data["i"] == i;
+    CHECK(in_order);
+  }
+}
+
+TEST_CASE("concurrent ordering really overlaps handlers; sequential does not") {
+  auto overlap = [](const char* ex) {
+    ExecutorRig rig(ex);
+    auto a = rig.driver().request("work.sleep", {{"ms", 300}}, {.timeout = 10s});
+    auto b = rig.driver().request("work.sleep", {{"ms", 300}}, {.timeout = 10s});
+    auto ra = a.get();
+    auto rb = b.get();
+    REQUIRE(ra.ok());
+    REQUIRE(rb.ok());
+    const auto& x = *ra.data();
+    const auto& y = *rb.data();
+    return x["start_ns"].get<std::int64_t>() < y["end_ns"].get<std::int64_t>() &&
+           y["start_ns"].get<std::int64_t>() < x["end_ns"].get<std::int64_t>();
+  };
+  CHECK(overlap(kThread));
+  CHECK(overlap(kProcess));
+  CHECK_FALSE(overlap("{type: thread, workers: 2, ordering: sequential}"));
+  CHECK_FALSE(overlap("{type: process, workers: 2, ordering: sequential}"));
+}
+
+TEST_CASE("a worker that crashes gives an error naming the cause and is replaced") {
+  ExecutorRig rig("{type: process, workers: 1}");
+  const int first_pid = (*rig.ask("work.echo").data())["pid"];
+  auto segv = rig.ask("work.crash");
+  CHECK(segv.status() == edri::Status::error);
+  CHECK_THAT(segv.message(), Catch::StartsWith("worker killed by signal 11"));
+  auto next = rig.ask("work.echo");
+  REQUIRE(next.ok());
+  CHECK((*next.data())["pid"] != first_pid);
+  CHECK_THAT(rig.ask("work.abort").message(), Catch::StartsWith("worker killed by signal 6"));
+  CHECK(rig.ask("work.exit").message() == "worker exited with status 3");
+  CHECK(rig.ask("work.echo").ok());
+  auto st = rig.stats();
+  CHECK(st["crashes"] == 3);
+  CHECK(st["errors"] == 3);
+  CHECK(st["executor"]["spawned"] == 4);
+  CHECK_THAT(st["last_errors"][0].get<std::string>(), Catch::Contains("work.crash: worker killed by signal 11"));
+}
+
+TEST_CASE("a handler that overruns its time limit is killed and the next request succeeds") {
+  ExecutorRig rig("{type: process, workers: 1, timeout_ms: 200}");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto slow = rig.ask("work.sleep", {{"ms", 5000}});
+  CHECK(slow.status() == edri::Status::error);
+  CHECK(slow.message() == "worker timed out after 200 ms and was killed");
+  CHECK(std::chrono::steady_clock::now() - t0 < 4s);  // killed, not waited out
+  CHECK(rig.ask("work.sleep", {{"ms", 10}}).ok());
+  CHECK(rig.stats()["executor"]["timeouts"] == 1);
+}
+
+TEST_CASE("workers send requests and notifications like any handler, keeping the trace id") {
+  for (const char* ex : {kThread, kProcess}) {
+    INFO("executor " << ex);
+    ExecutorRig rig(ex);
+    auto r = rig.ask("work.ask", {{"a", 2}, {"b", 3}});
+    REQUIRE(r.ok());
+    const auto& d = *r.data();
+    CHECK(d["status"] == "ok");
+    CHECK(d["answer"]["by"] == "adder");
+    CHECK(d["answer"]["echo"] == json{{"a", 2}, {"b", 3}});
+    CHECK(d["delivered"] == 1);
+    REQUIRE(Registry::get().wait_for("rec", 1));
+    const auto said = Registry::get().seen("rec").at(0);
+    CHECK(said.data == json{{"status", "ok"}});
+    CHECK(said.trace_id == r.info().trace_id());
+    CHECK(Registry::get().seen("adder").at(0).trace_id == r.info().trace_id());
+  }
+}
+
+TEST_CASE("1000 process tasks with crashes leave no zombie and no file descriptor behind") {
+  const auto fds_before = open_fds();
+  {
+    ExecutorRig rig("{type: process, workers: 2, ordering: concurrent}");
+    CHECK(children().first == 2);
+    for (int i = 0; i < 1000; ++i) {
+      auto r = rig.ask(i % 50 == 49 ? "work.crash" : "work.echo", {{"i", i}});
+      REQUIRE(r.status() == (i % 50 == 49 ? edri::Status::error : edri::Status::ok));
+    }
+    CHECK(rig.stats()["crashes"] == 20);
+    // The last task crashed; its replacement may still be starting.
+    for (int i = 0; i < 500 && children().first != 2; ++i) std::this_thread::sleep_for(10ms);
+    auto [total, zombies] = children();
+    CHECK(total == 2);
+    CHECK(zombies == 0);
+  }
+  auto [total, zombies] = children();
+  CHECK(total == 0);
+  CHECK(zombies == 0);
+  CHECK(open_fds() == fds_before);
+}
