@@ -193,3 +193,38 @@ TEST_CASE("edrid tells systemd it is ready, pings the watchdog and says when it 
   CHECK_THAT(got, Catch::Contains("STOPPING=1"));
   CHECK(edrid.wait_exit(10s) == 0);
 }
+
+namespace {
+// Children of every thread of pid (workers are spawned by a helper thread).
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(task.path() / "children");
+    int c;
+    while (in >> c) out.push_back(c);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("edrid runs a manager in worker processes and takes them down on SIGTERM") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", R"(router:
+  id: it-node
+managers:
+  - name: pinger
+    plugin: ping
+    config: {interval_ms: 20}
+  - name: ponger
+    plugin: pong
+    executor: {type: process, workers: 2, ordering: concurrent, timeout_ms: 1000}
+)");
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(edrid.wait_output("pong 5 from ponger", 10s));
+  const auto workers = children_of(edrid.pid());
+  CHECK(workers.size() == 2);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+  for (int w : workers) CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(w)));
+  CHECK_THAT(edrid.output(), Catch::Contains("stopped cleanly"));
+}

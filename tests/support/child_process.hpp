@@ -44,6 +44,7 @@ class ChildProcess {
   }
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const noexcept { return pid_; }
 
   // The exit status, or -1 if it did not exit within `within`.
   int wait_exit(std::chrono::milliseconds within) {
