@@ -1,8 +1,10 @@
 // edri-bench: in-process figures for the router. Each scenario prints one
 // JSON line with its parameters and results.
 //
-//   edri-bench [inproc-notify|inproc-request|all] [--events N] [--size BYTES]
+//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|all] [--events N] [--size BYTES]
+#include "exec/worker_host.hpp"
 #include "log/logging.hpp"
+#include "plugin/plugin_library.hpp"
 #include "router/router.hpp"
 
 #include <edri/edri.hpp>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <future>
 #include <iostream>
 #include <string>
@@ -114,9 +117,71 @@ void inproc_request(std::uint64_t n, std::size_t size) {
             << std::endl;
 }
 
+// Requests to the echo example plugin run by a thread or process executor
+// with 2 workers: pipelined throughput (512 in flight) and sequential latency.
+void executor(edrid::ExecutorKind kind, std::uint64_t n) {
+  auto lib = edrid::PluginLibrary::load(EDRI_BENCH_PLUGIN_DIR "/libedri_echo.so");
+  edrid::RouterOptions o;
+  o.id = "bench";
+  auto router = std::make_unique<edrid::Router>(o);
+  edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
+  router->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
+  edrid::ExecutorSettings ex;
+  ex.kind = kind;
+  ex.workers = 2;
+  ex.ordering = edrid::Ordering::concurrent;
+  ex.plugin_path = lib->path();
+  router->add_manager("echo", lib->descriptor(), "echo", q, "{}", ex);
+  router->start();
+  const edri::json text = {{"text", std::string(256, 'x')}};
+
+  std::uint64_t failed = 0;
+  std::deque<std::future<edri::Response<edri::json>>> window;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (window.size() >= 512) {
+      failed += !window.front().get().ok();
+      window.pop_front();
+    }
+    window.push_back(g_driver->request("demo.echo", text));
+  }
+  while (!window.empty()) {
+    failed += !window.front().get().ok();
+    window.pop_front();
+  }
+  const double s = seconds_since(t0);
+
+  std::vector<double> us;
+  const std::uint64_t m = std::min<std::uint64_t>(n, 5000);
+  for (std::uint64_t i = 0; i < m; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    failed += !g_driver->request("demo.echo", text).get().ok();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  std::cout << nlohmann::json{{"scenario", std::string("executor-") + std::string(edrid::to_string(kind))},
+                              {"workers", 2},
+                              {"size", 256},
+                              {"tasks", n},
+                              {"seconds", s},
+                              {"tasks_per_s", n / s},
+                              {"latency_samples", m},
+                              {"p50_us", pct(0.5)},
+                              {"p99_us", pct(0.99)},
+                              {"failed", failed}}
+                   .dump()
+            << std::endl;
+  router.reset();
+}
+
 }  // namespace bench
 
 int main(int argc, char** argv) {
+  // Process-executor workers are started as this program with --worker.
+  if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
+    return edrid::run_worker(argv[2], argv[3], std::atoi(argv[4]));
+  }
   std::string scenario = "all";
   std::uint64_t events = 1'000'000;
   std::size_t size = 256;
@@ -128,7 +193,7 @@ int main(int argc, char** argv) {
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|all] [--events N] [--size BYTES]\n";
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|all] [--events N] [--size BYTES]\n";
       return 2;
     }
   }
@@ -138,5 +203,11 @@ int main(int argc, char** argv) {
     bench::inproc_notify(events / 4, size, 4);
   }
   if (scenario == "inproc-request" || scenario == "all") bench::inproc_request(events / 20, size);
+  if (scenario == "executor-thread" || scenario == "all") {
+    bench::executor(edrid::ExecutorKind::thread, events / 10);
+  }
+  if (scenario == "executor-process" || scenario == "all") {
+    bench::executor(edrid::ExecutorKind::process, events / 20);
+  }
   return 0;
 }
