@@ -374,6 +374,12 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     manager_.logger().error("worker {}: {}; killing it", w->pid, err);
     ::kill(w->pid, SIGKILL);
   }
+  {
+    // A worker that died right after answering may already be listed as
+    // idle; take it out so its replacement is listed once.
+    std::lock_guard lock(mutex_);
+    if (workers_.size() > w->slot && workers_[w->slot] == w) std::erase(idle_, w->slot);
+  }
   int status = 0;
   while (::waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
   }
