@@ -228,3 +228,37 @@ managers:
   for (int w : workers) CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(w)));
   CHECK_THAT(edrid.output(), Catch::Contains("stopped cleanly"));
 }
+
+TEST_CASE("a value the store acknowledged survives kill -9 of edrid") {
+  probe::TempDir dir;
+  const auto db = (dir.path() / "db").string();
+  auto config = [&](const std::string& mode) {
+    return "router:\n  log: {level: warn}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\nmanagers:\n"
+           "  - name: kv\n    plugin: store\n    config: {path: " + db + "}\n"
+           "  - name: driver\n    plugin: store_driver\n    config: {mode: " + mode + "}\n";
+  };
+  std::int64_t last_acked = 0;
+  {
+    auto cfg = dir.write("write.yaml", config("write"));
+    probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "write.log");
+    REQUIRE(edrid.wait_output("acked value=200 ", 20s));
+    edrid.signal(SIGKILL);  // no chance to flush or close anything
+    CHECK(edrid.wait_exit(10s) == 128 + SIGKILL);
+    const auto out = edrid.output();
+    const auto at = out.rfind("acked value=");
+    last_acked = std::stoll(out.substr(at + 12));
+  }
+  REQUIRE(last_acked >= 200);
+  auto cfg = dir.write("read.yaml", config("read"));
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "read.log");
+  REQUIRE(edrid.wait_output("read counter value=", 10s));
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+  const auto out = edrid.output();
+  const auto at = out.find("read counter value=");
+  const std::int64_t value = std::stoll(out.substr(at + 19));
+  // Every acknowledged increment is there; at most the one in flight more.
+  CHECK(value >= last_acked);
+  CHECK(value <= last_acked + 1);
+  CHECK_THAT(out, Catch::Contains("found=true"));
+}
