@@ -1,5 +1,7 @@
 #include "router/pattern.hpp"
 
+#include <edri/event.hpp>
+
 namespace edrid {
 namespace {
 
@@ -10,21 +12,7 @@ bool valid_token_char(char c) noexcept {
 
 }  // namespace
 
-bool is_valid_type_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 255) return false;
-  bool token_empty = true;
-  for (char c : name) {
-    if (c == '.') {
-      if (token_empty) return false;
-      token_empty = true;
-    } else if (valid_token_char(c)) {
-      token_empty = false;
-    } else {
-      return false;
-    }
-  }
-  return !token_empty;
-}
+bool is_valid_type_name(std::string_view name) noexcept { return edri::is_valid_type_name(name); }
 
 std::optional<Pattern> Pattern::parse(std::string_view text, std::string* error) {
   auto fail = [&](std::string why) -> std::optional<Pattern> {

@@ -36,6 +36,25 @@ struct TypeDecl {
   const char* fields;
 };
 
+// A valid event type name: non-empty tokens of [A-Za-z0-9_-] separated by
+// dots, at most 255 characters. The router refuses events with other names.
+constexpr bool is_valid_type_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 255) return false;
+  bool token_empty = true;
+  for (char c : name) {
+    if (c == '.') {
+      if (token_empty) return false;
+      token_empty = true;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-') {
+      token_empty = false;
+    } else {
+      return false;
+    }
+  }
+  return !token_empty;
+}
+
 template <class T>
 concept TypedEvent = requires(const T* p) {
   { edri_type_decl(p) } -> std::same_as<TypeDecl>;

@@ -1,0 +1,251 @@
+// The api manager: HTTP in front of the router. Configured routes and the
+// generic POST /events/{type} become requests (or notifications); their
+// responses become HTTP answers. Also /healthz, /metrics and /stats.
+#include "http_server.hpp"
+#include "prometheus.hpp"
+#include "route_table.hpp"
+
+#include <edri/edri.hpp>
+
+#include <boost/beast/http.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <set>
+
+namespace {
+
+namespace http = boost::beast::http;
+using edri::json;
+using edri_api::Request;
+using edri_api::Response;
+
+unsigned http_status(edri::Status s) {
+  switch (s) {
+    case edri::Status::ok: return 200;
+    case edri::Status::not_found: return 404;
+    case edri::Status::timeout: return 504;
+    case edri::Status::rejected: return 503;
+    case edri::Status::error: return 500;
+  }
+  return 500;
+}
+
+Response make(unsigned status, const std::string& body, const char* type = "application/json") {
+  Response res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, type);
+  res.set(http::field::server, "edrid");
+  res.body() = body;
+  return res;
+}
+
+Response problem(unsigned status, const std::string& message) {
+  return make(status, json{{"status", "error"}, {"message", message}}.dump());
+}
+
+class ApiManager : public edri::Manager {
+ public:
+  static edri::ConfigSchema config_schema() {
+    using edri::FieldType;
+    return edri::ConfigSchema{}
+        .field("bind", FieldType::string, "127.0.0.1", "address to listen on")
+        .field("port", FieldType::integer, 8080, "TCP port; 0 picks a free one (logged)")
+        .field("threads", FieldType::integer, 2, "I/O threads")
+        .field("timeout_ms", FieldType::integer, 10000, "default time to wait for a response")
+        .field("body_limit_bytes", FieldType::integer, 1048576, "largest request body (413 beyond)")
+        .field("idle_timeout_ms", FieldType::integer, 30000, "close a connection idle this long")
+        .field("max_connections", FieldType::integer, 1024, "connections at once (503 beyond)")
+        .field("tokens_file", FieldType::string, "", "bearer tokens, one per line; empty = no auth")
+        .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}");
+  }
+
+  ApiManager(edri::Context& ctx, const edri::Config& config)
+      : Manager(ctx),
+        bind_(config.get<std::string>("bind")),
+        port_(config.get<std::int64_t>("port")),
+        threads_(config.get<std::int64_t>("threads")),
+        timeout_(config.get<std::int64_t>("timeout_ms")) {
+    if (port_ < 0 || port_ > 65535) throw edri::ConfigError("port", "port must be 0-65535");
+    if (threads_ < 1 || threads_ > 64) throw edri::ConfigError("threads", "threads must be 1-64");
+    if (timeout_.count() < 1) throw edri::ConfigError("timeout_ms", "timeout_ms must be at least 1");
+    limits_.body_bytes = static_cast<std::size_t>(at_least(config, "body_limit_bytes", 1));
+    limits_.idle_timeout = std::chrono::milliseconds(at_least(config, "idle_timeout_ms", 1));
+    limits_.max_connections = static_cast<std::size_t>(at_least(config, "max_connections", 1));
+    load_tokens(config.get<std::string>("tokens_file"));
+    load_routes(config.get<json>("routes"));
+  }
+
+  void start() override {
+    server_ = std::make_unique<edri_api::HttpServer>(
+        limits_, [this](Request&& req, edri_api::HttpServer::Reply reply) { handle(std::move(req), std::move(reply)); },
+        [this](unsigned status) { count(status); });
+    server_->start(bind_, static_cast<std::uint16_t>(port_), static_cast<int>(threads_));
+    log().info("listening on http://", bind_, ":", server_->port());
+  }
+
+  void stop() override {
+    if (server_) server_->stop();
+  }
+
+ private:
+  static std::int64_t at_least(const edri::Config& c, const char* key, std::int64_t min) {
+    const auto v = c.get<std::int64_t>(key);
+    if (v < min) throw edri::ConfigError(key, std::string(key) + " must be at least " + std::to_string(min));
+    return v;
+  }
+
+  void load_tokens(const std::string& file) {
+    if (file.empty()) return;
+    std::ifstream in(file);
+    if (!in) throw edri::ConfigError("tokens_file", "cannot read tokens_file " + file);
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty() && line[0] != '#') tokens_.insert(line);
+    }
+    if (tokens_.empty()) throw edri::ConfigError("tokens_file", "tokens_file " + file + " holds no token");
+  }
+
+  void load_routes(const json& routes) {
+    if (!routes.is_array()) throw edri::ConfigError("routes", "routes must be a list");
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      const auto& r = routes[i];
+      const std::string where = "routes[" + std::to_string(i) + "]: ";
+      if (!r.is_object() || !r.contains("path") || !r.contains("event") || !r["path"].is_string() ||
+          !r["event"].is_string()) {
+        throw edri::ConfigError("routes", where + "needs 'path' and 'event' strings");
+      }
+      for (const auto& [k, v] : r.items()) {
+        if (k != "method" && k != "path" && k != "event" && k != "timeout_ms") {
+          throw edri::ConfigError("routes", where + "unknown key '" + k + "'");
+        }
+      }
+      edri_api::Route route;
+      route.method = r.value("method", "GET");
+      for (auto& c : route.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      route.path = r["path"];
+      route.event = r["event"];
+      route.timeout = std::chrono::milliseconds(r.value("timeout_ms", std::int64_t{0}));
+      try {
+        routes_.add(std::move(route));
+      } catch (const std::invalid_argument& e) {
+        throw edri::ConfigError("routes", where + e.what());
+      }
+    }
+  }
+
+  void count(unsigned status) {
+    std::lock_guard lock(counts_mutex_);
+    ++counts_[status];
+  }
+
+  void handle(Request&& req, edri_api::HttpServer::Reply reply) {
+    // Every answer is counted by status on its way out.
+    auto answer = [this, reply = std::move(reply)](Response res) {
+      count(res.result_int());
+      reply(std::move(res));
+    };
+    try {
+      route(std::move(req), answer);
+    } catch (const std::exception& e) {
+      log().error("http handler failed: ", e.what());
+      answer(problem(500, e.what()));
+    }
+  }
+
+  template <class Answer>
+  void route(Request&& req, Answer& answer) {
+    const std::string target(req.target());
+    const auto q = target.find('?');
+    const std::string path = target.substr(0, q);
+    const auto query = edri_api::parse_query(q == std::string::npos ? "" : target.substr(q + 1));
+    const std::string method(req.method_string());
+
+    if (!tokens_.empty() && path != "/healthz" && !authorised(req)) {
+      Response res = problem(401, "missing or unknown bearer token");
+      res.set(http::field::www_authenticate, "Bearer");
+      return answer(std::move(res));
+    }
+    if (path == "/healthz" && method == "GET") return answer(make(200, R"({"status":"ok"})"));
+    if (path == "/stats" && method == "GET") return answer(make(200, ctx().router_stats().dump()));
+    if (path == "/metrics" && method == "GET") {
+      std::map<unsigned, std::uint64_t> counts;
+      {
+        std::lock_guard lock(counts_mutex_);
+        counts = counts_;
+      }
+      return answer(make(200, edri_api::to_prometheus(ctx().router_stats(), counts),
+                         "text/plain; version=0.0.4; charset=utf-8"));
+    }
+
+    json body = json::object();
+    if (!req.body().empty()) {
+      try {
+        body = json::parse(req.body());
+      } catch (const json::parse_error& e) {
+        return answer(problem(400, std::string("malformed JSON body: ") + e.what()));
+      }
+    }
+    static const std::string kEvents = "/events/";
+    if (path.rfind(kEvents, 0) == 0 && path.size() > kEvents.size()) {
+      if (method != "POST") return answer(problem(405, "use POST for /events/{type}"));
+      const std::string type = edri_api::url_decode(path.substr(kEvents.size()));
+      const auto kind = query.count("kind") ? query.at("kind") : "request";
+      // Checked here: the router would refuse it too, but only after
+      // answering the request through the callback.
+      if (!edri::is_valid_type_name(type)) return answer(problem(400, "invalid event type '" + type + "'"));
+      if (kind == "notification") {
+        const auto delivered = ctx().notify(type, body);
+        return answer(make(202, json{{"delivered", delivered}}.dump()));
+      }
+      if (kind != "request") return answer(problem(400, "kind must be request or notification"));
+      send(type, std::move(body), timeout_, answer);
+      return;
+    }
+    auto m = routes_.match(method, path);
+    if (!m) {
+      if (routes_.path_known(path)) return answer(problem(405, "method " + method + " not allowed for " + path));
+      return answer(problem(404, "no route for " + method + " " + path));
+    }
+    json data = body.is_object() ? std::move(body) : json{{"body", std::move(body)}};
+    for (const auto& [k, v] : query) data[k] = v;
+    for (const auto& [k, v] : m->params) data[k] = v;
+    send(m->route->event, std::move(data), m->route->timeout.count() > 0 ? m->route->timeout : timeout_, answer);
+  }
+
+  template <class Answer>
+  void send(const std::string& type, json data, std::chrono::milliseconds timeout, Answer& answer) {
+    ctx().request(
+        type, data,
+        [answer](const edri::Response<json>& r) mutable {
+          if (r.ok()) {
+            answer(make(200, r.data() ? r.data()->dump() : "null"));
+          } else {
+            answer(make(http_status(r.status()),
+                        json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump()));
+          }
+        },
+        {.timeout = timeout});
+  }
+
+  bool authorised(const Request& req) const {
+    const auto h = req[http::field::authorization];
+    static constexpr std::string_view kBearer = "Bearer ";
+    if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return false;
+    return tokens_.count(std::string(h.substr(kBearer.size()))) > 0;
+  }
+
+  std::string bind_;
+  std::int64_t port_;
+  std::int64_t threads_;
+  std::chrono::milliseconds timeout_;
+  edri_api::ServerLimits limits_;
+  std::set<std::string> tokens_;
+  edri_api::RouteTable routes_;
+  std::mutex counts_mutex_;
+  std::map<unsigned, std::uint64_t> counts_;
+  std::unique_ptr<edri_api::HttpServer> server_;
+};
+
+}  // namespace
+
+EDRI_PLUGIN(ApiManager, "api", "1.0.0")

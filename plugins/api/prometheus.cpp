@@ -1,0 +1,99 @@
+#include "prometheus.hpp"
+
+#include <sstream>
+
+namespace edri_api {
+namespace {
+
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    os_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  void sample(const char* name, const std::string& labels, double v) {
+    os_ << name;
+    if (!labels.empty()) os_ << '{' << labels << '}';
+    os_ << ' ' << v << '\n';
+  }
+  std::string str() const { return os_.str(); }
+
+ private:
+  std::ostringstream os_;
+};
+
+double num(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+}
+
+}  // namespace
+
+std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std::uint64_t>& http) {
+  Writer w;
+  const auto& ev = st.value("events", nlohmann::json::object());
+  w.family("edri_events_total", "counter", "Events sent through the router, by kind.");
+  for (auto [key, kind] : {std::pair{"notifications", "notification"}, std::pair{"requests", "request"},
+                           std::pair{"responses", "response"}}) {
+    w.sample("edri_events_total", std::string("kind=\"") + kind + "\"", num(ev, key));
+  }
+  struct Counter {
+    const char* metric;
+    const char* key;
+    const char* help;
+  };
+  for (const Counter& c : {Counter{"edri_deliveries_total", "deliveries", "Events queued for a manager."},
+                           Counter{"edri_not_found_total", "not_found", "Requests nobody serves."},
+                           Counter{"edri_timeouts_total", "timeouts", "Requests answered by their deadline."},
+                           Counter{"edri_rejected_total", "rejected", "Deliveries refused by a full queue."},
+                           Counter{"edri_dropped_total", "dropped", "Events dropped by drop_oldest queues."},
+                           Counter{"edri_encoded_total", "encoded", "Payloads serialised (process or type boundary)."}}) {
+    w.family(c.metric, "counter", c.help);
+    w.sample(c.metric, "", num(ev, c.key));
+  }
+  w.family("edri_pending_requests", "gauge", "Requests awaiting responses.");
+  w.sample("edri_pending_requests", "", num(ev, "pending_requests"));
+
+  const auto managers = st.value("managers", nlohmann::json::array());
+  auto per_manager = [&](const char* metric, const char* type, const char* help, auto value) {
+    w.family(metric, type, help);
+    for (const auto& m : managers) {
+      w.sample(metric, "manager=\"" + label(m.value("name", "")) + "\"", value(m));
+    }
+  };
+  per_manager("edri_manager_queue_depth", "gauge", "Events waiting in the manager's queue.",
+              [](const nlohmann::json& m) { return num(m["queue"], "depth"); });
+  per_manager("edri_manager_queue_capacity", "gauge", "Capacity of the manager's queue.",
+              [](const nlohmann::json& m) { return num(m["queue"], "capacity"); });
+  per_manager("edri_manager_handled_total", "counter", "Events handled.",
+              [](const nlohmann::json& m) { return num(m, "handled"); });
+  per_manager("edri_manager_errors_total", "counter", "Handler failures.",
+              [](const nlohmann::json& m) { return num(m, "errors"); });
+  per_manager("edri_manager_crashes_total", "counter", "Worker processes that died or were killed.",
+              [](const nlohmann::json& m) { return num(m, "crashes"); });
+  per_manager("edri_manager_running", "gauge", "Handlers running now.",
+              [](const nlohmann::json& m) { return num(m, "running"); });
+  per_manager("edri_manager_health", "gauge", "0 ok, 1 warning, 2 error.", [](const nlohmann::json& m) {
+    const auto h = m.value("health", "ok");
+    return h == "ok" ? 0.0 : h == "warning" ? 1.0 : 2.0;
+  });
+
+  w.family("edri_http_requests_total", "counter", "HTTP requests answered by the api manager, by status.");
+  for (const auto& [status, n] : http) {
+    w.sample("edri_http_requests_total", "code=\"" + std::to_string(status) + "\"", static_cast<double>(n));
+  }
+  return w.str();
+}
+
+}  // namespace edri_api

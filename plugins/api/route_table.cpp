@@ -1,0 +1,117 @@
+#include "route_table.hpp"
+
+#include <cctype>
+
+namespace edri_api {
+
+std::vector<std::string> RouteTable::split(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    const auto end = path.find('/', i);
+    out.emplace_back(path.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+    if (end == std::string_view::npos) break;
+    i = end;
+  }
+  return out;
+}
+
+void RouteTable::add(Route r) {
+  if (r.path.empty() || r.path[0] != '/') throw std::invalid_argument("route path '" + r.path + "' must start with /");
+  Entry e{r, split(r.path)};
+  for (const auto& s : e.segments) {
+    const bool open = s.find('{') != std::string::npos, close = s.find('}') != std::string::npos;
+    if ((open || close) && !(s.size() > 2 && s.front() == '{' && s.back() == '}')) {
+      throw std::invalid_argument("route path '" + r.path + "': a parameter must be a whole segment like {id}");
+    }
+  }
+  for (const auto& other : entries_) {
+    if (other.route.method == e.route.method && other.segments == e.segments) {
+      throw std::invalid_argument("route " + r.method + " " + r.path + " is defined twice");
+    }
+  }
+  entries_.push_back(std::move(e));
+}
+
+bool RouteTable::fits(const Entry& e, const std::vector<std::string>& parts,
+                      std::map<std::string, std::string>* params) {
+  if (e.segments.size() != parts.size()) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto& s = e.segments[i];
+    if (s.front() == '{') {
+      if (params) (*params)[s.substr(1, s.size() - 2)] = url_decode(parts[i]);
+    } else if (s != parts[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<RouteMatch> RouteTable::match(std::string_view method, std::string_view path) const {
+  const auto parts = split(path);
+  // Literal segments win over parameters: try routes with fewer parameters first.
+  const Entry* best = nullptr;
+  int best_params = 1 << 30;
+  for (const auto& e : entries_) {
+    if (e.route.method != method || !fits(e, parts, nullptr)) continue;
+    int n = 0;
+    for (const auto& s : e.segments) n += s.front() == '{';
+    if (n < best_params) {
+      best = &e;
+      best_params = n;
+    }
+  }
+  if (!best) return std::nullopt;
+  RouteMatch m{&best->route, {}};
+  fits(*best, parts, &m.params);
+  return m;
+}
+
+bool RouteTable::path_known(std::string_view path) const {
+  const auto parts = split(path);
+  for (const auto& e : entries_) {
+    if (fits(e, parts, nullptr)) return true;
+  }
+  return false;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  std::size_t i = 0;
+  while (i <= q.size() && !q.empty()) {
+    auto end = q.find('&', i);
+    if (end == std::string_view::npos) end = q.size();
+    auto pair = q.substr(i, end - i);
+    if (!pair.empty()) {
+      const auto eq = pair.find('=');
+      out[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    }
+    if (end == q.size()) break;
+    i = end + 1;
+  }
+  return out;
+}
+
+}  // namespace edri_api

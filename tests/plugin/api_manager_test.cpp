@@ -1,0 +1,189 @@
+// The api manager with real HTTP clients: routes, the generic endpoint, the
+// status mapping, limits and errors, auth, keep-alive, /metrics and /stats.
+#include "app/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/router_fixture.hpp"
+#include "support/temp_file.hpp"
+
+#include "prometheus.hpp"
+#include "route_table.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <sstream>
+
+using edri::json;
+using probe::HttpClient;
+using probe::Registry;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ApiRig {
+  probe::TempDir dir;
+  unsigned short port = probe::free_port();
+  std::unique_ptr<edrid::Daemon> daemon;
+
+  explicit ApiRig(const std::string& extra_api_config = "") {
+    Registry::get().reset();
+    auto file = dir.write(
+        "edrid.yaml",
+        "router:\n  id: api-test\n  log: {level: warn}\n  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\nmanagers:\n"
+        "  - name: echo\n    plugin: echo\n"
+        "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n"
+        "      body_limit_bytes: 4096\n      timeout_ms: 2000\n" + extra_api_config +
+        "      routes:\n"
+        "        - {method: GET, path: \"/users/{id}\", event: user.get}\n"
+        "        - {method: POST, path: \"/users/{id}/notes\", event: user.note}\n"
+        "        - {method: GET, path: \"/users/me\", event: user.me}\n"
+        "        - {method: GET, path: \"/slow\", event: work.slow, timeout_ms: 100}\n"
+        "        - {method: GET, path: \"/broken\", event: work.broken}\n"
+        "        - {method: GET, path: \"/nobody\", event: nobody.serves}\n");
+    daemon = std::make_unique<edrid::Daemon>(edrid::load_config(file));
+    daemon->build();
+    auto& r = daemon->router();
+    r.add_manager("users", probe::probe_descriptor(), "probe", {},
+                  json{{"requests", {"user.*", "work.broken"}}, {"throw_on", "boom"}}.dump());
+    r.add_manager("slow", probe::probe_descriptor(), "probe", {}, json{{"requests", {"work.slow"}}, {"sleep_ms", 400}}.dump());
+    r.add_manager("sink1", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.*"}}}.dump());
+    r.add_manager("sink2", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.>"}}}.dump());
+    daemon->start();
+  }
+  ~ApiRig() { daemon->stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("route parameters, query and body become the event's data") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  auto r = c.call("GET", "/users/42?verbose=1&name=J%C3%BCrgen+K");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"by", "users"}, {"echo", {{"id", "42"}, {"verbose", "1"}, {"name", "Jürgen K"}}}});
+  CHECK(r.headers["Content-Type"] == "application/json");
+
+  r = c.call("POST", "/users/7/notes", R"({"text":"hello","id":"overridden"})");
+  CHECK(json::parse(r.body)["echo"] == json{{"id", "7"}, {"text", "hello"}});
+  // A literal segment wins over a parameter.
+  CHECK(json::parse(c.call("GET", "/users/me").body)["echo"] == json::object());
+  CHECK(Registry::get().seen("users").at(2).type == "user.me");
+}
+
+TEST_CASE("response statuses map to HTTP codes") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  CHECK(c.call("GET", "/users/1").status == 200);
+  CHECK(c.call("GET", "/nobody").status == 404);
+  auto err = c.call("GET", "/broken?text=boom");
+  CHECK(err.status == 500);
+  CHECK(json::parse(err.body) == json{{"status", "error"}, {"message", "probe refuses 'boom'"}});
+  auto slow = c.call("GET", "/slow");
+  CHECK(slow.status == 504);
+  CHECK(json::parse(slow.body)["status"] == "timeout");
+}
+
+TEST_CASE("the generic endpoint sends requests and notifications") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  auto r = c.call("POST", "/events/demo.echo", R"({"text":"hi"})");
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"text", "hi"}});
+  auto n = c.call("POST", "/events/audit.login?kind=notification", R"({"user":"ada"})");
+  CHECK(n.status == 202);
+  CHECK(json::parse(n.body) == json{{"delivered", 2}});
+  REQUIRE(Registry::get().wait_for("sink2", 1));
+  CHECK(Registry::get().seen("sink2")[0].data == json{{"user", "ada"}});
+  CHECK(c.call("POST", "/events/nobody.home", "{}").status == 404);
+  CHECK(c.call("POST", "/events/bad..type", "{}").status == 400);
+  CHECK(c.call("GET", "/events/demo.echo").status == 405);
+}
+
+TEST_CASE("bad requests get 400, 404, 405 and 413 without disturbing other clients") {
+  ApiRig rig;
+  HttpClient other(rig.port);
+  CHECK(other.call("GET", "/users/1").status == 200);
+  {
+    HttpClient c(rig.port);
+    auto bad = c.call("POST", "/events/demo.echo", "{not json");
+    CHECK(bad.status == 400);
+    CHECK_THAT(json::parse(bad.body)["message"].get<std::string>(), Catch::StartsWith("malformed JSON body"));
+    CHECK(c.call("GET", "/no/such/route").status == 404);
+    CHECK(c.call("DELETE", "/users/1").status == 405);
+  }
+  {
+    HttpClient c(rig.port);
+    auto big = c.call("POST", "/events/demo.echo", std::string(10000, ' '));
+    CHECK(big.status == 413);
+  }
+  CHECK(other.call("GET", "/users/2").status == 200);  // same connection, still fine
+}
+
+TEST_CASE("keep-alive serves many requests on one connection") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  for (int i = 0; i < 50; ++i) {
+    auto r = c.call("POST", "/events/demo.echo", json{{"text", std::to_string(i)}}.dump());
+    REQUIRE(r.status == 200);
+    REQUIRE(json::parse(r.body)["text"] == std::to_string(i));
+  }
+}
+
+TEST_CASE("with a tokens file, requests need a known bearer token") {
+  probe::TempDir tokens;
+  const auto file = tokens.write("tokens", "# one token per line\nsecret-1\n");
+  ApiRig rig("      tokens_file: " + file.string() + "\n");
+  HttpClient c(rig.port);
+  auto none = c.call("GET", "/users/1");
+  CHECK(none.status == 401);
+  CHECK(none.headers["WWW-Authenticate"] == "Bearer");
+  CHECK(c.call("GET", "/users/1", "", {{"Authorization", "Bearer wrong"}}).status == 401);
+  CHECK(c.call("GET", "/users/1", "", {{"Authorization", "Bearer secret-1"}}).status == 200);
+  CHECK(c.call("GET", "/healthz").status == 200);  // probes need no token
+}
+
+TEST_CASE("/healthz, /stats and /metrics") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  c.call("POST", "/events/demo.echo", R"({"text":"x"})");
+  c.call("GET", "/nobody");
+  CHECK(c.call("GET", "/healthz").status == 200);
+  auto stats = json::parse(c.call("GET", "/stats").body);
+  CHECK(stats["router"] == "api-test");
+  CHECK(stats["managers"].size() == 6);
+
+  auto m = c.call("GET", "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK(m.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8");
+  // A strict reading of the text format: comments, or name{labels} value.
+  const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$)");
+  const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$)");
+  std::istringstream lines(m.body);
+  int samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    CHECK((std::regex_match(line, sample) || std::regex_match(line, comment)));
+    samples += line[0] != '#';
+  }
+  CHECK(samples > 20);
+  CHECK_THAT(m.body, Catch::Contains("edri_manager_handled_total{manager=\"echo\"} 1\n"));
+  CHECK_THAT(m.body, Catch::Contains("edri_http_requests_total{code=\"404\"} 1\n"));
+  CHECK_THAT(m.body, Catch::Contains("edri_events_total{kind=\"request\"}"));
+}
+
+TEST_CASE("route templates and query strings are parsed exactly") {
+  edri_api::RouteTable t;
+  t.add({"GET", "/a/{x}/b", "e.1", {}});
+  t.add({"GET", "/a/c/b", "e.2", {}});
+  CHECK(t.match("GET", "/a/zz/b")->route->event == "e.1");
+  CHECK(t.match("GET", "/a/zz/b")->params.at("x") == "zz");
+  CHECK(t.match("GET", "/a/c/b")->route->event == "e.2");
+  CHECK_FALSE(t.match("GET", "/a/zz"));
+  CHECK_FALSE(t.match("POST", "/a/zz/b"));
+  CHECK(t.path_known("/a/zz/b"));
+  CHECK_THROWS_WITH(t.add({"GET", "/a/{x}/b", "e.3", {}}), "route GET /a/{x}/b is defined twice");
+  CHECK_THROWS_WITH(t.add({"GET", "/a/x{y}", "e", {}}), Catch::Contains("a parameter must be a whole segment"));
+  CHECK_THROWS_WITH(t.add({"GET", "rel", "e", {}}), Catch::Contains("must start with /"));
+  auto q = edri_api::parse_query("a=1&b=x%20y&c&d=%zz&e=a+b");
+  CHECK(q == std::map<std::string, std::string>{{"a", "1"}, {"b", "x y"}, {"c", ""}, {"d", "%zz"}, {"e", "a b"}});
+}

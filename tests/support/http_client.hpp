@@ -1,0 +1,58 @@
+// A blocking HTTP/1.1 client on Beast for tests, with keep-alive.
+#pragma once
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <map>
+#include <string>
+
+namespace probe {
+
+struct HttpResult {
+  unsigned status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(unsigned short port) : stream_(ioc_) {
+    boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
+    stream_.connect(ep);
+  }
+  HttpResult call(const std::string& method, const std::string& target, const std::string& body = "",
+                  const std::map<std::string, std::string>& headers = {}) {
+    namespace http = boost::beast::http;
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream_, req);
+    boost::beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(stream_, buf, parser);
+    auto res = parser.release();
+    HttpResult out{res.result_int(), res.body(), {}};
+    for (const auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
+    return out;
+  }
+  boost::beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::tcp_stream stream_;
+};
+
+// A loopback port that was free a moment ago.
+inline unsigned short free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+}  // namespace probe
