@@ -56,6 +56,8 @@ class ApiManager : public edri::Manager {
         .field("idle_timeout_ms", FieldType::integer, 30000, "close a connection idle this long")
         .field("max_connections", FieldType::integer, 1024, "connections at once (503 beyond)")
         .field("tokens_file", FieldType::string, "", "bearer tokens, one per line; empty = no auth")
+        .field("websocket_path", FieldType::string, "/ws", "WebSocket endpoint; empty disables it")
+        .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
         .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}");
   }
 
@@ -71,6 +73,8 @@ class ApiManager : public edri::Manager {
     limits_.body_bytes = static_cast<std::size_t>(at_least(config, "body_limit_bytes", 1));
     limits_.idle_timeout = std::chrono::milliseconds(at_least(config, "idle_timeout_ms", 1));
     limits_.max_connections = static_cast<std::size_t>(at_least(config, "max_connections", 1));
+    limits_.ws_buffer_bytes = static_cast<std::size_t>(at_least(config, "ws_buffer_bytes", 1024));
+    ws_path_ = config.get<std::string>("websocket_path");
     load_tokens(config.get<std::string>("tokens_file"));
     load_routes(config.get<json>("routes"));
   }
@@ -79,6 +83,12 @@ class ApiManager : public edri::Manager {
     server_ = std::make_unique<edri_api::HttpServer>(
         limits_, [this](Request&& req, edri_api::HttpServer::Reply reply) { handle(std::move(req), std::move(reply)); },
         [this](unsigned status) { count(status); });
+    if (!ws_path_.empty()) {
+      server_->websocket(ws_path_, {[this](const Request& req) { return tokens_.empty() || authorised(req); },
+                                    [this](const auto& c) { ws_open(c); },
+                                    [this](const auto& c, std::string text) { ws_message(c, std::move(text)); },
+                                    [this](const edri_api::WsConnection& c) { ws_closed(c.id()); }});
+    }
     server_->start(bind_, static_cast<std::uint16_t>(port_), static_cast<int>(threads_));
     log().info("listening on http://", bind_, ":", server_->port());
   }
@@ -227,6 +237,154 @@ class ApiManager : public edri::Manager {
         {.timeout = timeout});
   }
 
+  // ---- WebSocket: {"op": "send"|"request"|"subscribe"|"unsubscribe", "type", "data", "id", "where"}
+  struct Subscription {
+    std::string pattern;
+    json where;  // object: every field must equal the event's
+  };
+  struct WsClient {
+    std::shared_ptr<edri_api::WsConnection> conn;
+    std::map<std::string, Subscription> subs;  // by subscription id
+  };
+
+  void ws_open(const std::shared_ptr<edri_api::WsConnection>& c) {
+    std::lock_guard lock(ws_mutex_);
+    clients_[c->id()] = WsClient{c, {}};
+  }
+
+  void ws_closed(std::uint64_t id) {
+    std::vector<std::string> patterns;
+    {
+      std::lock_guard lock(ws_mutex_);
+      auto it = clients_.find(id);
+      if (it == clients_.end()) return;
+      for (auto& [sid, sub] : it->second.subs) {
+        if (--wanted_[sub.pattern] == 0) patterns.push_back(sub.pattern);
+      }
+      clients_.erase(it);
+    }
+    for (auto& p : patterns) sync(p);
+  }
+
+  static bool valid_pattern(const std::string& p) {
+    if (p.empty() || p.size() > 255) return false;
+    std::size_t start = 0;
+    for (;;) {
+      const auto dot = p.find('.', start);
+      const std::string tok = p.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (tok == ">") return dot == std::string::npos;
+      if (tok != "*" && !edri::is_valid_type_name(tok)) return false;
+      if (dot == std::string::npos) return true;
+      start = dot + 1;
+    }
+  }
+
+  void ws_message(const std::shared_ptr<edri_api::WsConnection>& c, std::string text) {
+    json f;
+    try {
+      f = json::parse(text);
+    } catch (const json::parse_error& e) {
+      return c->send(json{{"op", "error"}, {"message", std::string("malformed JSON: ") + e.what()}}.dump());
+    }
+    const json id = f.is_object() && f.contains("id") ? f["id"] : json();
+    auto fail = [&](const std::string& why) { c->send(json{{"op", "error"}, {"id", id}, {"message", why}}.dump()); };
+    if (!f.is_object() || !f.contains("op") || !f["op"].is_string()) return fail("a frame needs \"op\"");
+    const std::string op = f["op"];
+    const std::string type = f.value("type", "");
+    const json data = f.contains("data") ? f["data"] : json::object();
+    if (op == "send" || op == "request") {
+      if (!edri::is_valid_type_name(type)) return fail("invalid event type '" + type + "'");
+      if (op == "send") {
+        const auto delivered = ctx().notify(type, data);
+        return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
+      }
+      ctx().request(type, data, [c, id, type](const edri::Response<json>& r) {
+        c->send(json{{"op", "response"},
+                     {"id", id},
+                     {"type", type},
+                     {"status", edri::to_string(r.status())},
+                     {"message", r.message()},
+                     {"data", r.data() ? *r.data() : json()}}
+                    .dump());
+      }, {.timeout = timeout_});
+      return;
+    }
+    if (op == "subscribe") {
+      if (!valid_pattern(type)) return fail("invalid pattern '" + type + "'");
+      json where = f.contains("where") ? f["where"] : json::object();
+      if (!where.is_object()) return fail("\"where\" must be an object");
+      const std::string sid = id.is_null() ? type : (id.is_string() ? id.get<std::string>() : id.dump());
+      bool first = false;
+      {
+        std::lock_guard lock(ws_mutex_);
+        auto& client = clients_[c->id()];
+        if (client.subs.count(sid)) return fail("subscription '" + sid + "' exists");
+        client.subs[sid] = Subscription{type, std::move(where)};
+        first = ++wanted_[type] == 1;
+      }
+      if (first) sync(type);
+      return c->send(json{{"op", "subscribed"}, {"id", id}, {"subscription", sid}}.dump());
+    }
+    if (op == "unsubscribe") {
+      const std::string sid = id.is_string() ? id.get<std::string>() : id.is_null() ? type : id.dump();
+      std::string pattern;
+      bool last = false;
+      {
+        std::lock_guard lock(ws_mutex_);
+        auto& subs = clients_[c->id()].subs;
+        auto it = subs.find(sid);
+        if (it == subs.end()) return fail("no subscription '" + sid + "'");
+        pattern = it->second.pattern;
+        subs.erase(it);
+        last = --wanted_[pattern] == 0;
+      }
+      if (last) sync(pattern);
+      return c->send(json{{"op", "unsubscribed"}, {"id", id}, {"subscription", sid}}.dump());
+    }
+    fail("unknown op '" + op + "'");
+  }
+
+  // Makes the router subscription for `pattern` match what clients want.
+  // Runs on this manager's loop, where its handlers are registered.
+  void sync(const std::string& pattern) {
+    ctx().after(std::chrono::milliseconds(0), [this, pattern] {
+      bool want;
+      {
+        std::lock_guard lock(ws_mutex_);
+        want = wanted_[pattern] > 0;
+      }
+      const bool have = registered_.count(pattern) > 0;
+      if (want && !have) {
+        ctx().on_notification(pattern, [this](const edri::GenericEvent& ev) { push(ev); });
+        registered_.insert(pattern);
+      } else if (!want && have) {
+        ctx().unsubscribe(EDRI_KIND_NOTIFICATION, pattern);
+        registered_.erase(pattern);
+      }
+    });
+  }
+
+  // One event reaches this manager once (through its most specific pattern);
+  // it goes to every client subscription it matches.
+  void push(const edri::GenericEvent& ev) {
+    const std::string type(ev.type());
+    const json& data = ev.data();
+    std::lock_guard lock(ws_mutex_);
+    for (auto& [cid, client] : clients_) {
+      for (auto& [sid, sub] : client.subs) {
+        if (!edri::matches(sub.pattern, type) || !where_matches(sub.where, data)) continue;
+        client.conn->send(json{{"op", "event"}, {"subscription", sid}, {"type", type}, {"data", data}}.dump());
+      }
+    }
+  }
+
+  static bool where_matches(const json& where, const json& data) {
+    for (const auto& [k, v] : where.items()) {
+      if (!data.is_object() || !data.contains(k) || data[k] != v) return false;
+    }
+    return true;
+  }
+
   bool authorised(const Request& req) const {
     const auto h = req[http::field::authorization];
     static constexpr std::string_view kBearer = "Bearer ";
@@ -243,6 +401,11 @@ class ApiManager : public edri::Manager {
   edri_api::RouteTable routes_;
   std::mutex counts_mutex_;
   std::map<unsigned, std::uint64_t> counts_;
+  std::string ws_path_;
+  std::mutex ws_mutex_;
+  std::map<std::uint64_t, WsClient> clients_;
+  std::map<std::string, int> wanted_;  // pattern → client subscriptions
+  std::set<std::string> registered_;  // patterns subscribed in the router (loop only)
   std::unique_ptr<edri_api::HttpServer> server_;
 };
 

@@ -5,6 +5,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
 
 #include <optional>
 #include <stdexcept>
@@ -15,6 +18,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 Response plain(unsigned status, const std::string& message, unsigned version) {
@@ -26,11 +30,122 @@ Response plain(unsigned status, const std::string& message, unsigned version) {
   return res;
 }
 
+std::atomic<std::uint64_t> g_ws_ids{0};
+
+class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(beast::tcp_stream&& stream, const ServerLimits& limits, const WsHandlers& handlers,
+            std::shared_ptr<std::atomic<std::size_t>> open)
+      : ws_(std::move(stream)), limits_(limits), handlers_(handlers), open_(std::move(open)),
+        id_(++g_ws_ids) {}
+  ~WsSession() override { open_->fetch_sub(1); }
+
+  void accept(Request req) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(limits_.ws_message_bytes);
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      if (self->handlers_.open) self->handlers_.open(self);
+      self->do_read();
+    });
+  }
+
+  void send(std::string text) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      if (self->closing_) return;
+      self->queued_bytes_ += text.size();
+      if (self->queued_bytes_ > self->limits_.ws_buffer_bytes) {
+        self->begin_close(websocket::close_code::policy_error, "client too slow");
+        return;
+      }
+      self->outbox_.push_back(std::move(text));
+      if (!self->writing_) self->do_write();
+    });
+  }
+
+  void close(const std::string& reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), reason] {
+      self->begin_close(websocket::close_code::normal, reason);
+    });
+  }
+
+  std::uint64_t id() const noexcept override { return id_; }
+
+ private:
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->finish();
+      std::string text = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_.consume(self->buffer_.size());
+      if (self->handlers_.message) self->handlers_.message(self, std::move(text));
+      self->do_read();
+    });
+  }
+
+  // One write at a time (Beast allows no more); the close handshake is a
+  // write too, so it waits for the frame being written.
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) return self->finish();
+      self->queued_bytes_ -= self->outbox_.front().size();
+      self->outbox_.pop_front();
+      if (self->closing_) return self->do_close();
+      if (!self->outbox_.empty()) self->do_write();
+    });
+  }
+
+  void begin_close(websocket::close_code code, const std::string& reason) {
+    if (closing_) return;
+    closing_ = true;
+    close_ = websocket::close_reason(code, reason);
+    // Unsent frames are dropped; the one being written stays until it is done.
+    while (outbox_.size() > (writing_ ? 1u : 0u)) {
+      queued_bytes_ -= outbox_.back().size();
+      outbox_.pop_back();
+    }
+    if (!writing_) do_close();
+  }
+
+  void do_close() {
+    // A client that stopped reading may never answer the close handshake:
+    // give it a moment, then drop the connection.
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
+    ws_.async_close(close_, [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    if (handlers_.closed) handlers_.closed(*this);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  const ServerLimits& limits_;
+  const WsHandlers& handlers_;
+  std::shared_ptr<std::atomic<std::size_t>> open_;
+  const std::uint64_t id_;
+  std::deque<std::string> outbox_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  websocket::close_reason close_;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, const ServerLimits& limits, const HttpServer::Handler& handler,
-          const HttpServer::StatusHook& hook, std::shared_ptr<std::atomic<std::size_t>> open)
-      : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), open_(std::move(open)) {}
+          const HttpServer::StatusHook& hook, std::shared_ptr<std::atomic<std::size_t>> open,
+          const std::string& ws_path, const WsHandlers& ws)
+      : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), open_(std::move(open)),
+        ws_path_(ws_path), ws_(ws) {}
   ~Session() { open_->fetch_sub(1); }
 
   void start() {
@@ -56,6 +171,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::header_limit) return answer_and_close(431, "request headers too large");
     if (ec) return answer_and_close(400, "malformed HTTP request");
     Request req = parser_->release();
+    if (!ws_path_.empty() && websocket::is_upgrade(req) && req.target() == ws_path_ &&
+        (!ws_.accept || ws_.accept(req))) {
+      // The connection now belongs to the WebSocket session (and its count).
+      open_->fetch_add(1);
+      std::make_shared<WsSession>(std::move(stream_), limits_, ws_, open_)->accept(std::move(req));
+      return;
+    }
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     // The handler may answer from any thread: the reply hops onto this
@@ -101,6 +223,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServer::Handler& handler_;
   const HttpServer::StatusHook& hook_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
+  const std::string& ws_path_;
+  const WsHandlers& ws_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };
@@ -131,7 +255,9 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       });
       return;
     }
-    std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, open)->start();
+    std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, open, server.ws_path_,
+                              server.ws_)
+        ->start();
   }
 
   asio::io_context& ioc;
@@ -144,6 +270,11 @@ HttpServer::HttpServer(ServerLimits limits, Handler handler, StatusHook hook)
     : limits_(limits), handler_(std::move(handler)), hook_(std::move(hook)) {}
 
 HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::websocket(std::string path, WsHandlers handlers) {
+  ws_path_ = std::move(path);
+  ws_ = std::move(handlers);
+}
 
 void HttpServer::start(const std::string& address, std::uint16_t port, int threads) {
   beast::error_code ec;

@@ -21,11 +21,34 @@ namespace edri_api {
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// One WebSocket client. send() is safe from any thread; text frames go out
+// in order. A client that does not read is disconnected (close code 1008,
+// "client too slow") once `ws_buffer_bytes` are waiting, never buffered
+// without bound.
+class WsConnection {
+ public:
+  virtual ~WsConnection() = default;
+  virtual void send(std::string text) = 0;
+  virtual void close(const std::string& reason) = 0;
+  virtual std::uint64_t id() const noexcept = 0;
+};
+
+struct WsHandlers {
+  // Whether to upgrade this request (for example: is it authorised?). When it
+  // says no, the request goes to the HTTP handler like any other.
+  std::function<bool(const Request&)> accept;
+  std::function<void(const std::shared_ptr<WsConnection>&)> open;
+  std::function<void(const std::shared_ptr<WsConnection>&, std::string)> message;
+  std::function<void(const WsConnection&)> closed;
+};
+
 struct ServerLimits {
   std::size_t body_bytes = 1 << 20;
   std::size_t header_bytes = 8 << 10;
   std::chrono::milliseconds idle_timeout{30'000};
   std::size_t max_connections = 1024;
+  std::size_t ws_message_bytes = 1 << 20;
+  std::size_t ws_buffer_bytes = 4 << 20;
 };
 
 class HttpServer {
@@ -36,6 +59,8 @@ class HttpServer {
   using StatusHook = std::function<void(unsigned)>;
 
   HttpServer(ServerLimits limits, Handler handler, StatusHook hook);
+  // Upgrades requests for `path` to WebSocket; call before start().
+  void websocket(std::string path, WsHandlers handlers);
   ~HttpServer();
   // Binds and starts `threads` I/O threads; throws std::runtime_error.
   void start(const std::string& address, std::uint16_t port, int threads);
@@ -47,6 +72,8 @@ class HttpServer {
   ServerLimits limits_;
   Handler handler_;
   StatusHook hook_;
+  std::string ws_path_;
+  WsHandlers ws_;
   boost::asio::io_context ioc_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;

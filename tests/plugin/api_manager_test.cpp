@@ -187,3 +187,76 @@ TEST_CASE("route templates and query strings are parsed exactly") {
   auto q = edri_api::parse_query("a=1&b=x%20y&c&d=%zz&e=a+b");
   CHECK(q == std::map<std::string, std::string>{{"a", "1"}, {"b", "x y"}, {"c", ""}, {"d", "%zz"}, {"e", "a b"}});
 }
+
+TEST_CASE("WebSocket clients subscribe with filters, send, request and unsubscribe") {
+  ApiRig rig;
+  probe::WsClient ws(rig.port);
+  ws.send({{"op", "subscribe"}, {"type", "audit.*"}, {"id", "all-audit"}});
+  CHECK(*ws.next() == json{{"op", "subscribed"}, {"id", "all-audit"}, {"subscription", "all-audit"}});
+  ws.send({{"op", "subscribe"}, {"type", "audit.>"}, {"id", "ada-only"}, {"where", {{"user", "ada"}}}});
+  CHECK((*ws.next())["op"] == "subscribed");
+
+  auto& driver = Registry::get().context("users");
+  driver.notify("audit.login", {{"user", "bob"}});
+  driver.notify("audit.login", {{"user", "ada"}});
+  std::vector<json> events;
+  for (int i = 0; i < 3; ++i) events.push_back(*ws.next());
+  CHECK(events[0] == json{{"op", "event"}, {"subscription", "all-audit"}, {"type", "audit.login"}, {"data", {{"user", "bob"}}}});
+  CHECK(events[1]["data"] == json{{"user", "ada"}});
+  CHECK(events[2]["data"] == json{{"user", "ada"}});
+  CHECK(std::set<std::string>{events[1]["subscription"], events[2]["subscription"]} ==
+        std::set<std::string>{"all-audit", "ada-only"});
+
+  ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "over ws"}}}, {"id", 7}});
+  CHECK(*ws.next() == json{{"op", "response"}, {"id", 7}, {"type", "demo.echo"}, {"status", "ok"},
+                           {"message", ""}, {"data", {{"text", "over ws"}}}});
+  ws.send({{"op", "send"}, {"type", "audit.logout"}, {"data", {{"user", "cy"}}}, {"id", 8}});
+  // The client itself is subscribed: its own notification comes back too.
+  std::vector<json> two{*ws.next(), *ws.next()};
+  CHECK(std::count(two.begin(), two.end(), json{{"op", "sent"}, {"id", 8}, {"delivered", 3}}) == 1);
+
+  ws.send({{"op", "unsubscribe"}, {"id", "all-audit"}});
+  CHECK((*ws.next())["op"] == "unsubscribed");
+  ws.send({{"op", "unsubscribe"}, {"id", "ada-only"}});
+  CHECK((*ws.next())["op"] == "unsubscribed");
+  std::this_thread::sleep_for(100ms);  // the router subscription goes away on the api's loop
+  CHECK(driver.notify("audit.login", {{"user", "ada"}}) == 2);  // sink1 and sink2 only
+  ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "still here"}}}, {"id", 9}});
+  CHECK((*ws.next())["id"] == 9);  // and no event arrived before the response
+
+  ws.send({{"op", "dance"}});
+  CHECK((*ws.next())["message"] == "unknown op 'dance'");
+  ws.send({{"op", "subscribe"}, {"type", "a.>.b"}});
+  CHECK((*ws.next())["message"] == "invalid pattern 'a.>.b'");
+}
+
+TEST_CASE("a WebSocket client that stops reading is dropped while another keeps working") {
+  ApiRig rig("      ws_buffer_bytes: 65536\n");
+  probe::WsClient slow(rig.port);
+  probe::WsClient fast(rig.port);
+  slow.send({{"op", "subscribe"}, {"type", "flood.>"}});
+  CHECK((*slow.next())["op"] == "subscribed");
+  auto& driver = Registry::get().context("users");
+  const std::string blob(4096, 'x');
+  for (int i = 0; i < 5000; ++i) driver.notify("flood.data", {{"i", i}, {"blob", blob}});  // ~20 MB
+  fast.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "ok"}}}, {"id", 1}});
+  auto r = fast.next(10s);
+  REQUIRE(r);
+  CHECK((*r)["status"] == "ok");
+  // The slow client finds what the kernel buffered, then the close.
+  int received = 0;
+  while (slow.next(10s)) ++received;
+  CHECK(received < 5000);
+  CHECK(slow.close_reason() == "client too slow");
+  CHECK(slow.close_code() == 1008);
+}
+
+TEST_CASE("WebSocket upgrades need the bearer token too") {
+  probe::TempDir tokens;
+  const auto file = tokens.write("tokens", "secret-1\n");
+  ApiRig rig("      tokens_file: " + file.string() + "\n");
+  CHECK_THROWS(probe::WsClient(rig.port));
+  probe::WsClient ok(rig.port, {{"Authorization", "Bearer secret-1"}});
+  ok.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "t"}}}, {"id", 1}});
+  CHECK((*ok.next())["status"] == "ok");
+}

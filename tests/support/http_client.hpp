@@ -5,6 +5,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <edri/event.hpp>  // before any use of optional<json> (its serializer)
+
+#include <chrono>
+#include <optional>
 
 #include <map>
 #include <string>
@@ -54,5 +58,41 @@ inline unsigned short free_port() {
   boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
 }
+
+}  // namespace probe
+
+#include <boost/beast/websocket.hpp>
+
+namespace probe {
+
+// A blocking WebSocket client for tests.
+class WsClient {
+ public:
+  explicit WsClient(unsigned short port, const std::map<std::string, std::string>& headers = {}) : ws_(ioc_) {
+    boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
+    boost::beast::get_lowest_layer(ws_).connect(ep);
+    ws_.set_option(boost::beast::websocket::stream_base::decorator(
+        [headers](boost::beast::websocket::request_type& req) {
+          for (const auto& [k, v] : headers) req.set(k, v);
+        }));
+    ws_.handshake("127.0.0.1", "/ws");
+  }
+  void send(const nlohmann::json& frame) { ws_.write(boost::asio::buffer(frame.dump())); }
+  // The next frame, or nullopt when the server closed (reason in close_reason()).
+  std::optional<nlohmann::json> next(std::chrono::milliseconds within = std::chrono::seconds(5)) {
+    boost::beast::get_lowest_layer(ws_).expires_after(within);
+    boost::beast::flat_buffer buf;
+    boost::beast::error_code ec;
+    ws_.read(buf, ec);
+    if (ec) return std::nullopt;
+    return nlohmann::json::parse(boost::beast::buffers_to_string(buf.data()));
+  }
+  std::string close_reason() const { return std::string(ws_.reason().reason.c_str()); }
+  int close_code() const { return static_cast<int>(ws_.reason().code); }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+};
 
 }  // namespace probe

@@ -2,6 +2,8 @@
 // missing fields, and fingerprints that change with the declaration.
 #include <edri/edri.hpp>
 
+#include "router/pattern.hpp"
+
 #include <catch2/catch.hpp>
 
 namespace sample {
@@ -82,4 +84,16 @@ TEST_CASE("type ops encode to MessagePack and destroy in place") {
   CHECK(edri::json::from_msgpack(bytes)["id"] == "z");
   CHECK(ops->encode(o, 99, write, &bytes, nullptr) == EDRI_E_ENCODE);
   ops->destroy(o);
+}
+
+TEST_CASE("the SDK's pattern matcher agrees with the router's") {
+  STATIC_REQUIRE(edri::matches("a.*", "a.b"));
+  const char* patterns[] = {"a", "a.b", "a.*", "*.b", "a.>", ">", "*", "a.*.c", "*.*.>"};
+  const char* types[] = {"a", "b", "a.b", "a.c", "a.b.c", "x.b", "a.x.c", "a.b.c.d"};
+  for (const char* p : patterns) {
+    for (const char* t : types) {
+      INFO(p << " vs " << t);
+      CHECK(edri::matches(p, t) == edrid::Pattern::parse(p)->matches(t));
+    }
+  }
 }

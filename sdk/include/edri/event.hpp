@@ -55,6 +55,25 @@ constexpr bool is_valid_type_name(std::string_view name) noexcept {
   return !token_empty;
 }
 
+// True when `type` matches subscription `pattern` (NATS convention: `*` is
+// exactly one token, a final `>` one or more).
+constexpr bool matches(std::string_view pattern, std::string_view type) noexcept {
+  std::size_t p = 0, t = 0;
+  for (;;) {
+    const std::size_t pe = pattern.find('.', p), te = type.find('.', t);
+    const std::string_view ptok = pattern.substr(p, pe == std::string_view::npos ? std::string_view::npos : pe - p);
+    if (ptok == ">") return t < type.size();
+    if (t > type.size()) return false;
+    const std::string_view ttok = type.substr(t, te == std::string_view::npos ? std::string_view::npos : te - t);
+    if (ttok.empty() || (ptok != "*" && ptok != ttok)) return false;
+    if (pe == std::string_view::npos || te == std::string_view::npos) {
+      return pe == std::string_view::npos && te == std::string_view::npos;
+    }
+    p = pe + 1;
+    t = te + 1;
+  }
+}
+
 template <class T>
 concept TypedEvent = requires(const T* p) {
   { edri_type_decl(p) } -> std::same_as<TypeDecl>;
