@@ -58,7 +58,9 @@ class ApiManager : public edri::Manager {
         .field("tokens_file", FieldType::string, "", "bearer tokens, one per line; empty = no auth")
         .field("websocket_path", FieldType::string, "/ws", "WebSocket endpoint; empty disables it")
         .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
-        .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}");
+        .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}")
+        .field("middlewares", FieldType::string_list, json::array(),
+               "request types asked, in order, before each incoming call is routed");
   }
 
   ApiManager(edri::Context& ctx, const edri::Config& config)
@@ -77,6 +79,10 @@ class ApiManager : public edri::Manager {
     ws_path_ = config.get<std::string>("websocket_path");
     load_tokens(config.get<std::string>("tokens_file"));
     load_routes(config.get<json>("routes"));
+    for (const auto& m : config.get<std::vector<std::string>>("middlewares")) {
+      if (!edri::is_valid_type_name(m)) throw edri::ConfigError("middlewares", "invalid event type '" + m + "'");
+      middlewares_.push_back(m);
+    }
   }
 
   void start() override {
@@ -203,13 +209,17 @@ class ApiManager : public edri::Manager {
       // Checked here: the router would refuse it too, but only after
       // answering the request through the callback.
       if (!edri::is_valid_type_name(type)) return answer(problem(400, "invalid event type '" + type + "'"));
-      if (kind == "notification") {
-        const auto delivered = ctx().notify(type, body);
-        return answer(make(202, json{{"delivered", delivered}}.dump()));
+      if (kind != "request" && kind != "notification") {
+        return answer(problem(400, "kind must be request or notification"));
       }
-      if (kind != "request") return answer(problem(400, "kind must be request or notification"));
-      send(type, std::move(body), timeout_, answer);
-      return;
+      Call call{"http", method, path, headers_of(req), type, std::move(body)};
+      return through_middlewares(std::move(call), 0, [this, kind, answer](Call c) mutable {
+        if (kind == "notification") {
+          const auto delivered = ctx().notify(c.type, c.data);
+          return answer(make(202, json{{"delivered", delivered}}.dump()));
+        }
+        send(c.type, std::move(c.data), timeout_, answer);
+      }, answer);
     }
     auto m = routes_.match(method, path);
     if (!m) {
@@ -219,7 +229,56 @@ class ApiManager : public edri::Manager {
     json data = body.is_object() ? std::move(body) : json{{"body", std::move(body)}};
     for (const auto& [k, v] : query) data[k] = v;
     for (const auto& [k, v] : m->params) data[k] = v;
-    send(m->route->event, std::move(data), m->route->timeout.count() > 0 ? m->route->timeout : timeout_, answer);
+    const auto timeout = m->route->timeout.count() > 0 ? m->route->timeout : timeout_;
+    Call call{"http", method, path, headers_of(req), m->route->event, std::move(data)};
+    through_middlewares(std::move(call), 0, [this, timeout, answer](Call c) mutable {
+      send(c.type, std::move(c.data), timeout, answer);
+    }, answer);
+  }
+
+  // ---- Middlewares: each is asked, in order, about the incoming call and
+  // answers {action: continue} | {action: stop, status, body} |
+  // {action: replace, type?, data?}.
+  struct Call {
+    std::string transport;  // http or ws
+    std::string method;
+    std::string path;
+    json headers;
+    std::string type;
+    json data;
+  };
+
+  static json headers_of(const Request& req) {
+    json h = json::object();
+    for (const auto& f : req) h[std::string(f.name_string())] = std::string(f.value());
+    return h;
+  }
+
+  template <class Next, class Answer>
+  void through_middlewares(Call call, std::size_t i, Next next, Answer answer) {
+    if (i == middlewares_.size()) return next(std::move(call));
+    const std::string mw = middlewares_[i];
+    json ask{{"transport", call.transport}, {"method", call.method}, {"path", call.path},
+             {"headers", call.headers}, {"type", call.type}, {"data", call.data}};
+    ctx().request(mw, ask, [this, call = std::move(call), i, next, answer, mw](const edri::Response<json>& r) mutable {
+      if (!r.ok() || !r.data() || !r.data()->is_object()) {
+        log().warn("middleware ", mw, " failed: ", edri::to_string(r.status()), " ", r.message());
+        return answer(problem(502, "middleware " + mw + " failed: " + std::string(edri::to_string(r.status()))));
+      }
+      const json& d = *r.data();
+      const std::string action = d.value("action", "continue");
+      if (action == "stop") {
+        const unsigned status = d.value("status", 403u);
+        return answer(make(status >= 100 && status <= 599 ? status : 500, d.value("body", json::object()).dump()));
+      }
+      if (action == "replace") {
+        if (d.contains("type") && d["type"].is_string()) call.type = d["type"];
+        if (d.contains("data")) call.data = d["data"];
+      } else if (action != "continue") {
+        return answer(problem(502, "middleware " + mw + " answered unknown action '" + action + "'"));
+      }
+      through_middlewares(std::move(call), i + 1, next, answer);
+    }, {.timeout = timeout_});
   }
 
   template <class Answer>
@@ -294,6 +353,21 @@ class ApiManager : public edri::Manager {
     const json data = f.contains("data") ? f["data"] : json::object();
     if (op == "send" || op == "request") {
       if (!edri::is_valid_type_name(type)) return fail("invalid event type '" + type + "'");
+      // A middleware's stop answer goes back to the client as an error frame.
+      auto refuse = [c, id](Response res) {
+        c->send(json{{"op", "error"}, {"id", id}, {"status", res.result_int()}, {"message", res.body()}}.dump());
+      };
+      Call call{"ws", op, ws_path_, json::object(), type, data};
+      through_middlewares(std::move(call), 0, [this, c, id, op](Call call) { ws_deliver(c, id, op, call.type, call.data); },
+                          refuse);
+      return;
+    }
+    ws_subscription(c, op, f, id, type, fail);
+  }
+
+  void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, const std::string& op,
+                  const std::string& type, const json& data) {
+    {
       if (op == "send") {
         const auto delivered = ctx().notify(type, data);
         return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
@@ -307,8 +381,12 @@ class ApiManager : public edri::Manager {
                      {"data", r.data() ? *r.data() : json()}}
                     .dump());
       }, {.timeout = timeout_});
-      return;
     }
+  }
+
+  template <class Fail>
+  void ws_subscription(const std::shared_ptr<edri_api::WsConnection>& c, const std::string& op, const json& f,
+                       const json& id, const std::string& type, Fail& fail) {
     if (op == "subscribe") {
       if (!valid_pattern(type)) return fail("invalid pattern '" + type + "'");
       json where = f.contains("where") ? f["where"] : json::object();
@@ -401,6 +479,7 @@ class ApiManager : public edri::Manager {
   edri_api::RouteTable routes_;
   std::mutex counts_mutex_;
   std::map<unsigned, std::uint64_t> counts_;
+  std::vector<std::string> middlewares_;
   std::string ws_path_;
   std::mutex ws_mutex_;
   std::map<std::uint64_t, WsClient> clients_;

@@ -20,6 +20,30 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A middleware: needs header x-api-key: k; /users/7/notes gets its text
+// replaced; a call for user 666 is refused with 451.
+class Guard : public edri::Manager {
+ public:
+  Guard(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_request("api.guard", [](const edri::GenericEvent& ev, edri::Reply<json>& r) {
+      const json& call = ev.data();
+      Registry::get().record({"guard", call.value("transport", ""), call, "", 0});
+      if (call["headers"].value("x-api-key", "") != "k" && call["transport"] == "http") {
+        return r.set({{"action", "stop"}, {"status", 401}, {"body", {{"error", "no key"}}}});
+      }
+      if (call["data"].is_object() && call["data"].value("id", "") == "666") {
+        return r.set({{"action", "stop"}, {"status", 451}, {"body", {{"error", "unavailable"}}}});
+      }
+      if (call["path"] == "/users/7/notes") {
+        json data = call["data"];
+        data["text"] = "[redacted]";
+        return r.set({{"action", "replace"}, {"data", data}});
+      }
+      r.set({{"action", "continue"}});
+    });
+  }
+};
+
 struct ApiRig {
   probe::TempDir dir;
   unsigned short port = probe::free_port();
@@ -48,6 +72,7 @@ struct ApiRig {
     r.add_manager("slow", probe::probe_descriptor(), "probe", {}, json{{"requests", {"work.slow"}}, {"sleep_ms", 400}}.dump());
     r.add_manager("sink1", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.*"}}}.dump());
     r.add_manager("sink2", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.>"}}}.dump());
+    r.add_manager("guard", edri::descriptor_of<Guard>("guard", "1"), "guard", {}, "{}");
     daemon->start();
   }
   ~ApiRig() { daemon->stop(); }
@@ -150,7 +175,7 @@ TEST_CASE("/healthz, /stats and /metrics") {
   CHECK(c.call("GET", "/healthz").status == 200);
   auto stats = json::parse(c.call("GET", "/stats").body);
   CHECK(stats["router"] == "api-test");
-  CHECK(stats["managers"].size() == 6);
+  CHECK(stats["managers"].size() == 7);
 
   auto m = c.call("GET", "/metrics");
   REQUIRE(m.status == 200);
@@ -259,4 +284,46 @@ TEST_CASE("WebSocket upgrades need the bearer token too") {
   probe::WsClient ok(rig.port, {{"Authorization", "Bearer secret-1"}});
   ok.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "t"}}}, {"id", 1}});
   CHECK((*ok.next())["status"] == "ok");
+}
+
+TEST_CASE("middlewares see each call first and may continue, stop or replace it") {
+  ApiRig rig("      middlewares: [api.guard]\n");
+  HttpClient c(rig.port);
+  auto refused = c.call("GET", "/users/1");
+  CHECK(refused.status == 401);
+  CHECK(json::parse(refused.body) == json{{"error", "no key"}});
+  CHECK(Registry::get().seen("users").empty());  // never routed
+
+  const std::map<std::string, std::string> key{{"x-api-key", "k"}};
+  auto ok = c.call("GET", "/users/1", "", key);
+  CHECK(ok.status == 200);
+  CHECK(c.call("GET", "/users/666", "", key).status == 451);
+  auto replaced = c.call("POST", "/users/7/notes", R"({"text":"secret"})", key);
+  CHECK(json::parse(replaced.body)["echo"] == json{{"id", "7"}, {"text", "[redacted]"}});
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"hi"})", key).status == 200);
+
+  const auto seen = Registry::get().seen("guard");
+  REQUIRE(seen.size() == 5);
+  CHECK(seen[1].data["method"] == "GET");
+  CHECK(seen[1].data["path"] == "/users/1");
+  CHECK(seen[1].data["type"] == "user.get");
+  CHECK(seen[4].data["type"] == "demo.echo");
+
+  probe::WsClient ws(rig.port);
+  ws.send({{"op", "request"}, {"type", "user.get"}, {"data", {{"id", "666"}}}, {"id", 1}});
+  auto stopped = *ws.next();
+  CHECK(stopped["op"] == "error");
+  CHECK(stopped["status"] == 451);
+  ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "ws"}}}, {"id", 2}});
+  CHECK((*ws.next())["status"] == "ok");
+  CHECK(Registry::get().seen("guard").back().data["transport"] == "ws");
+}
+
+TEST_CASE("a failing middleware answers 502 and nothing is routed") {
+  ApiRig rig("      middlewares: [nobody.guards]\n");
+  HttpClient c(rig.port);
+  auto r = c.call("GET", "/users/1");
+  CHECK(r.status == 502);
+  CHECK(json::parse(r.body)["message"] == "middleware nobody.guards failed: not_found");
+  CHECK(Registry::get().seen("users").empty());
 }
