@@ -213,12 +213,22 @@ class ApiManager : public edri::Manager {
         return answer(problem(400, "kind must be request or notification"));
       }
       Call call{"http", method, path, headers_of(req), type, std::move(body)};
-      return through_middlewares(std::move(call), 0, [this, kind, answer](Call c) mutable {
+      // ?timeout_ms= overrides the default for this one request.
+      auto timeout = timeout_;
+      if (query.count("timeout_ms")) {
+        try {
+          timeout = std::chrono::milliseconds(std::stoll(query.at("timeout_ms")));
+        } catch (const std::exception&) {
+          return answer(problem(400, "timeout_ms must be an integer"));
+        }
+        if (timeout.count() < 1) return answer(problem(400, "timeout_ms must be at least 1"));
+      }
+      return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
           const auto delivered = ctx().notify(c.type, c.data);
           return answer(make(202, json{{"delivered", delivered}}.dump()));
         }
-        send(c.type, std::move(c.data), timeout_, answer);
+        send(c.type, std::move(c.data), timeout, answer);
       }, answer);
     }
     auto m = routes_.match(method, path);
