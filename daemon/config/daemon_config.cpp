@@ -198,6 +198,7 @@ DaemonConfig load_config(const std::filesystem::path& file) {
   DaemonConfig out;
   out.file = std::filesystem::absolute(file);
   out.router.id = host_name();
+  out.log.journald = logging::stderr_is_journal();
   std::vector<std::string> problems;
   YamlReader r(name, problems);
   if (!root.IsDefined() || root.IsNull()) {

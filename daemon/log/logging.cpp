@@ -9,6 +9,11 @@
 #include <spdlog/details/os.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <spdlog/spdlog.h>
 
 namespace edrid::logging {
@@ -63,13 +68,18 @@ std::unique_ptr<spdlog::formatter> make_formatter(const Settings& s) {
   if (s.format == "json") return std::make_unique<JsonFormatter>();
   auto f = std::make_unique<spdlog::pattern_formatter>();
   f->add_flag<TraceFlag>('*');
-  f->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v%*");
+  // journald stamps time and priority itself.
+  f->set_pattern(s.journald ? "[%n] %v%*" : "%Y-%m-%dT%H:%M:%S.%e %l [%n] %v%*");
   return f;
 }
 
 spdlog::sink_ptr sink_locked() {
   if (!g_sink) {
-    g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    if (g_settings.journald) {
+      g_sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("edrid", true);
+    } else {
+      g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    }
     g_sink->set_formatter(make_formatter(g_settings));
   }
   return g_sink;
@@ -88,6 +98,15 @@ spdlog::level::level_enum parse_level(std::string_view name) {
   }
   throw std::invalid_argument("unknown log level '" + std::string(name) +
                               "' (trace, debug, info, warn, error, critical, off)");
+}
+
+bool stderr_is_journal() {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  if (!js) return false;
+  struct stat st {};
+  if (::fstat(2, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  return std::sscanf(js, "%llu:%llu", &dev, &ino) == 2 && dev == st.st_dev && ino == st.st_ino;
 }
 
 void setup(const Settings& settings) {

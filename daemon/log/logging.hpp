@@ -15,7 +15,13 @@ namespace edrid::logging {
 struct Settings {
   std::string level = "info";   // trace, debug, info, warn, error, critical, off
   std::string format = "text";  // text or json
+  // Write to journald with priorities instead of stderr (set when systemd
+  // connected stderr to the journal: $JOURNAL_STREAM).
+  bool journald = false;
 };
+
+// True when stderr is the journal stream systemd gave this process.
+bool stderr_is_journal();
 
 // Valid level names; parse_level throws std::invalid_argument for others.
 spdlog::level::level_enum parse_level(std::string_view name);

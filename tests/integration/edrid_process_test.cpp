@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 using namespace std::chrono_literals;
@@ -335,4 +336,21 @@ TEST_CASE("edrictl sends, requests, tails and reads stats from a running edrid")
 
   edrid.signal(SIGTERM);
   CHECK(edrid.wait_exit(10s) == 0);
+}
+
+TEST_CASE("under systemd's journal stream edrid logs to journald instead of stderr") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", ping_pong_config("text"));
+  const auto out = dir.write("stderr.log", "");
+  struct stat st {};
+  REQUIRE(::stat(out.c_str(), &st) == 0);
+  // What systemd sets when stderr is connected to the journal: dev:inode of it.
+  ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, out);
+  ::unsetenv("JOURNAL_STREAM");
+  std::this_thread::sleep_for(300ms);  // pings every 20 ms would have logged by now
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+  CHECK(edrid.output().find("pong") == std::string::npos);
+  CHECK(edrid.output().find("running") == std::string::npos);
 }
