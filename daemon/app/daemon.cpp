@@ -39,37 +39,93 @@ Daemon::~Daemon() {
   libraries_.clear();
 }
 
+std::vector<std::filesystem::path> Daemon::search_dirs(const DaemonConfig& c) const {
+  auto dirs = c.plugin_dirs;
+  for (auto& d : default_plugin_dirs()) dirs.push_back(std::move(d));
+  return dirs;
+}
+
+std::unique_ptr<ManagerRuntime> Daemon::prepare(const ManagerConfig& m, YamlReader& r,
+                                                const std::vector<std::filesystem::path>& dirs) {
+  std::shared_ptr<PluginLibrary> lib;
+  try {
+    const auto path = std::filesystem::canonical(find_plugin(m.plugin, dirs, config_.file.parent_path()));
+    auto it = libraries_.find(path);
+    if (it == libraries_.end()) it = libraries_.emplace(path, PluginLibrary::load(path)).first;
+    lib = it->second;
+  } catch (const std::exception& e) {
+    r.error(m.plugin_mark, "manager '" + m.name + "': " + e.what());
+    return nullptr;
+  }
+  auto cfg = check_plugin_config(r, m, lib->descriptor()->config_schema_json);
+  if (!cfg) return nullptr;
+  const std::string label = std::string(lib->descriptor()->name) + " " +
+                            (lib->descriptor()->version ? lib->descriptor()->version : "");
+  ExecutorSettings executor = m.executor;
+  executor.plugin_path = lib->path();
+  try {
+    return router_->create_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump(), executor);
+  } catch (const ManagerError& e) {
+    r.error(e.config_key().empty() ? m.mark : config_key_mark(m, e.config_key()), e.what());
+    return nullptr;
+  }
+}
+
 void Daemon::build() {
   std::vector<std::string> problems;
   YamlReader r(config_.file.string(), problems);
-  auto dirs = config_.plugin_dirs;
-  for (auto& d : default_plugin_dirs()) dirs.push_back(std::move(d));
-
+  const auto dirs = search_dirs(config_);
+  std::vector<std::unique_ptr<ManagerRuntime>> ready;
   for (const ManagerConfig& m : config_.managers) {
-    std::shared_ptr<PluginLibrary> lib;
-    try {
-      const auto path = std::filesystem::canonical(
-          find_plugin(m.plugin, dirs, config_.file.parent_path()));
-      auto it = libraries_.find(path);
-      if (it == libraries_.end()) it = libraries_.emplace(path, PluginLibrary::load(path)).first;
-      lib = it->second;
-    } catch (const std::exception& e) {
-      r.error(m.plugin_mark, "manager '" + m.name + "': " + e.what());
-      continue;
-    }
-    auto cfg = check_plugin_config(r, m, lib->descriptor()->config_schema_json);
-    if (!cfg) continue;
-    const std::string label = std::string(lib->descriptor()->name) + " " +
-                              (lib->descriptor()->version ? lib->descriptor()->version : "");
-    ExecutorSettings executor = m.executor;
-    executor.plugin_path = lib->path();
-    try {
-      router_->add_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump(), executor);
-    } catch (const ManagerError& e) {
-      r.error(e.config_key().empty() ? m.mark : config_key_mark(m, e.config_key()), e.what());
-    }
+    if (auto rt = prepare(m, r, dirs)) ready.push_back(std::move(rt));
   }
   if (!problems.empty()) throw ConfigErrors(std::move(problems));
+  for (auto& rt : ready) router_->adopt(std::move(rt));
+}
+
+std::string Daemon::reload(DaemonConfig fresh) {
+  auto same = [](const ManagerConfig& a, const ManagerConfig& b) { return a.signature == b.signature; };
+  auto find = [](const DaemonConfig& c, const std::string& name) -> const ManagerConfig* {
+    for (const auto& m : c.managers) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  // Everything new is built before anything running is touched.
+  std::vector<std::string> problems;
+  YamlReader r(fresh.file.string(), problems);
+  const auto dirs = search_dirs(fresh);
+  std::vector<std::unique_ptr<ManagerRuntime>> incoming;
+  std::vector<std::string> kept, started, restarted, stopped;
+  for (const ManagerConfig& m : fresh.managers) {
+    const ManagerConfig* old = find(config_, m.name);
+    if (old && same(*old, m)) {
+      kept.push_back(m.name);
+      continue;
+    }
+    (old ? restarted : started).push_back(m.name);
+    if (auto rt = prepare(m, r, dirs)) incoming.push_back(std::move(rt));
+  }
+  if (!problems.empty()) throw ConfigErrors(std::move(problems));
+
+  logging::setup(fresh.log);
+  for (auto it = config_.managers.rbegin(); it != config_.managers.rend(); ++it) {
+    const ManagerConfig* now = find(fresh, it->name);
+    if (now && same(*now, *it)) continue;
+    router_->retire_manager(it->name);
+    if (!now) stopped.push_back(it->name);
+  }
+  for (auto& rt : incoming) router_->start_manager(std::move(rt));
+  config_.managers = std::move(fresh.managers);
+  config_.log = fresh.log;
+
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
+    return s.empty() ? std::string("-") : s;
+  };
+  return "kept: " + list(kept) + "; started: " + list(started) + "; restarted: " + list(restarted) +
+         "; stopped: " + list(stopped);
 }
 
 void Daemon::start() { router_->start(); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/daemon_config.hpp"
+#include "config/yaml_reader.hpp"
 #include "plugin/plugin_library.hpp"
 #include "router/router.hpp"
 
@@ -28,11 +29,23 @@ class Daemon {
   void build();
   void start();
   void stop();
+  // Applies a new configuration to the running router: unchanged managers keep
+  // running (with their queues), removed ones drain and stop, added ones
+  // start, changed ones restart; log settings apply at once. Throws
+  // ConfigErrors, changing nothing, if any new or changed manager fails to
+  // load. Returns a summary for the log.
+  std::string reload(DaemonConfig fresh);
 
   Router& router() noexcept { return *router_; }
   const DaemonConfig& config() const noexcept { return config_; }
 
  private:
+  // Finds, loads and checks the plugin of m and creates the manager, or
+  // reports problems through r; nullptr on failure.
+  std::unique_ptr<ManagerRuntime> prepare(const ManagerConfig& m, YamlReader& r,
+                                          const std::vector<std::filesystem::path>& dirs);
+  std::vector<std::filesystem::path> search_dirs(const DaemonConfig& c) const;
+
   DaemonConfig config_;
   // Declared before router_: the libraries must outlive every event.
   std::map<std::filesystem::path, std::shared_ptr<PluginLibrary>> libraries_;

@@ -56,20 +56,20 @@ void print_errors(const edrid::ConfigErrors& e) {
   for (const auto& p : e.problems()) std::cerr << p << "\n";
 }
 
-// Re-reads the config on SIGHUP. Log settings apply at once; a changed
-// manager set needs a restart in this version, which the log says.
+// Re-reads the config on SIGHUP and applies it; an invalid file changes
+// nothing and the running configuration stays.
 void reload(const std::string& file, edrid::Daemon& daemon) {
   try {
     auto fresh = edrid::load_config(file);
+    const std::string summary = daemon.reload(std::move(fresh));
     // Said at warn so the confirmation shows whatever the new level is.
-    spdlog::warn("reloaded {}: log level {}, format {}; manager changes need a restart", file,
-                 fresh.log.level, fresh.log.format);
-    edrid::logging::setup(fresh.log);
+    spdlog::warn("reloaded {}: {}", file, summary);
   } catch (const edrid::ConfigErrors& e) {
     for (const auto& p : e.problems()) spdlog::error("reload rejected: {}", p);
     spdlog::error("reload rejected; still running the previous configuration");
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed: {}", e.what());
   }
-  (void)daemon;
 }
 
 }  // namespace

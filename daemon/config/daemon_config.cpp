@@ -149,6 +149,7 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
     if (!r.map(item, "manager", {"name", "plugin", "queue", "executor", "config"})) continue;
     ManagerConfig m;
     m.mark = item.Mark();
+    m.signature = YAML::Dump(item);
     if (!item["name"]) {
       r.error(item, "manager is missing 'name'");
     } else if (auto v = r.str(item["name"], "name")) {

@@ -5,6 +5,7 @@
 #include "manager/dispatch_context.hpp"
 #include "plugin/host_api.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,7 @@ Router::~Router() {
   // queues and pending requests hold events whose payloads live in plugins.
   for (auto it = managers_.rbegin(); it != managers_.rend(); ++it) (*it)->destroy();
   managers_.clear();
+  retired_.clear();
 }
 
 const edri_host_api* Router::host_api() const noexcept { return &edrid::host_api(); }
@@ -62,14 +64,55 @@ ManagerRuntime& Router::add_manager(const std::string& name, const edri_plugin_d
                                     const std::string& plugin_label, QueueSettings queue,
                                     const std::string& config_json, ExecutorSettings executor) {
   if (find(name)) throw ManagerError("manager '" + name + "' is defined twice");
-  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue,
-                                            std::move(executor));
-  m->create(config_json);
+  auto m = create_manager(name, plugin, plugin_label, queue, config_json, std::move(executor));
+  std::unique_lock lock(managers_mutex_);
   managers_.push_back(std::move(m));
   return *managers_.back();
 }
 
+std::unique_ptr<ManagerRuntime> Router::create_manager(const std::string& name, const edri_plugin_descriptor* plugin,
+                                                       const std::string& plugin_label, QueueSettings queue,
+                                                       const std::string& config_json, ExecutorSettings executor) {
+  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue, std::move(executor));
+  m->create(config_json);
+  return m;
+}
+
+void Router::adopt(std::unique_ptr<ManagerRuntime> m) {
+  if (find(m->name())) throw ManagerError("manager '" + m->name() + "' is defined twice");
+  std::unique_lock lock(managers_mutex_);
+  managers_.push_back(std::move(m));
+}
+
+void Router::start_manager(std::unique_ptr<ManagerRuntime> m) {
+  if (find(m->name())) throw ManagerError("manager '" + m->name() + "' is running already");
+  ManagerRuntime& ref = *m;
+  {
+    std::unique_lock lock(managers_mutex_);
+    managers_.push_back(std::move(m));
+  }
+  ref.start();
+  subscriptions_changed();
+  ref.after_start();
+}
+
+void Router::retire_manager(std::string_view name) {
+  std::unique_ptr<ManagerRuntime> m;
+  {
+    std::unique_lock lock(managers_mutex_);
+    auto it = std::find_if(managers_.begin(), managers_.end(), [&](const auto& x) { return x->name() == name; });
+    if (it == managers_.end()) return;
+    m = std::move(*it);
+    managers_.erase(it);
+  }
+  subscriptions_changed();  // no new events for it
+  if (m->started()) m->stop(options_.stop_grace);
+  std::unique_lock lock(managers_mutex_);
+  retired_.push_back(std::move(m));
+}
+
 ManagerRuntime* Router::find(std::string_view name) const {
+  std::shared_lock lock(managers_mutex_);
   for (const auto& m : managers_) {
     if (m->name() == name) return m.get();
   }
@@ -79,7 +122,6 @@ ManagerRuntime* Router::find(std::string_view name) const {
 void Router::start() {
   for (auto& m : managers_) {
     m->start();
-    ++started_count_;
     spdlog::debug("manager '{}' started", m->name());
   }
   subscriptions_changed();
@@ -93,6 +135,7 @@ void Router::schedule_liveness() {
   if (!liveness_on_.load()) return;
   liveness_timer_ = timers_.schedule(
       std::chrono::steady_clock::now() + options_.liveness_interval, [this] {
+        std::shared_lock lock(managers_mutex_);
         for (auto& m : managers_) {
           if (m->started()) m->check_liveness(options_.liveness_warning, options_.liveness_error);
         }
@@ -108,7 +151,8 @@ void Router::stop() {
     liveness_on_.store(false);
     timers_.cancel(liveness_timer_);
   }
-  for (std::size_t i = started_count_; i-- > 0;) {
+  for (std::size_t i = managers_.size(); i-- > 0;) {
+    if (!managers_[i]->started()) continue;
     managers_[i]->stop(options_.stop_grace);
     subscriptions_changed();  // senders now get not_found instead of a closed queue
     spdlog::debug("manager '{}' stopped", managers_[i]->name());
@@ -117,10 +161,13 @@ void Router::stop() {
 
 void Router::subscriptions_changed() {
   std::vector<Subscription> all;
-  for (auto& m : managers_) {
-    if (!m->started()) continue;
-    auto subs = m->routing_subscriptions();
-    all.insert(all.end(), subs.begin(), subs.end());
+  {
+    std::shared_lock lock(managers_mutex_);
+    for (auto& m : managers_) {
+      if (!m->started()) continue;
+      auto subs = m->routing_subscriptions();
+      all.insert(all.end(), subs.begin(), subs.end());
+    }
   }
   auto table = std::make_shared<SubscriptionTable>(std::move(all), ++g_table_versions);
   std::lock_guard lock(table_mutex_);
@@ -369,6 +416,7 @@ void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {
 void Router::stats_json(nlohmann::json& out) const {
   using nlohmann::json;
   json managers = json::array();
+  std::shared_lock lock(managers_mutex_);
   for (const auto& m : managers_) {
     json j;
     m->stats_json(j);

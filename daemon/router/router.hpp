@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -58,7 +59,20 @@ class Router {
   // Stops managers in reverse order, draining each; safe to call twice.
   void stop();
   ManagerRuntime* find(std::string_view name) const;
-  const std::vector<std::unique_ptr<ManagerRuntime>>& managers() const { return managers_; }
+
+  // ---- Changing the running set (config reload).
+  // Creates a manager that is not routed yet; add it with start_manager().
+  std::unique_ptr<ManagerRuntime> create_manager(const std::string& name, const edri_plugin_descriptor* plugin,
+                                                 const std::string& plugin_label, QueueSettings queue,
+                                                 const std::string& config_json, ExecutorSettings executor = {});
+  // Adds a created manager to be started by start().
+  void adopt(std::unique_ptr<ManagerRuntime> m);
+  // Starts a created manager, routes to it, and runs its after_start.
+  void start_manager(std::unique_ptr<ManagerRuntime> m);
+  // Drains and stops a running manager and takes it out of routing. The
+  // object lives on (retired) until the router ends, as events and caches
+  // may still point at it.
+  void retire_manager(std::string_view name);
 
   // ---- Data plane. Each takes over the event reference.
   // Returns the number of managers the notification was queued for.
@@ -96,8 +110,11 @@ class Router {
 
   RouterOptions options_;
   TimerService timers_;
+  // Guards the list (not the managers): reload changes it while stats,
+  // liveness and run-time subscriptions read it.
+  mutable std::shared_mutex managers_mutex_;
   std::vector<std::unique_ptr<ManagerRuntime>> managers_;
-  std::size_t started_count_ = 0;
+  std::vector<std::unique_ptr<ManagerRuntime>> retired_;
   bool stopped_ = false;
 
   mutable std::mutex table_mutex_;

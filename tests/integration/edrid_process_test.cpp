@@ -354,3 +354,48 @@ TEST_CASE("under systemd's journal stream edrid logs to journald instead of stde
   CHECK(edrid.output().find("pong") == std::string::npos);
   CHECK(edrid.output().find("running") == std::string::npos);
 }
+
+TEST_CASE("SIGHUP keeps unchanged managers, stops removed ones, starts added ones, restarts changed ones") {
+  probe::TempDir dir;
+  const std::string port = std::to_string(free_port());
+  const std::string url = "http://127.0.0.1:" + port;
+  auto config = [&](const std::string& managers) {
+    return "router:\n  id: reload-node\nmanagers:\n"
+           "  - name: pinger\n    plugin: ping\n    config: {interval_ms: 20}\n"
+           "  - name: api\n    plugin: api\n    config: {port: " + port + "}\n" + managers;
+  };
+  auto cfg = dir.write("edrid.yaml", config("  - name: ponger\n    plugin: pong\n  - name: echo\n    plugin: echo\n"));
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "edrid.log");
+  REQUIRE(edrid.wait_output("pong 3 from ponger", 10s));
+  REQUIRE(edrid.wait_output("listening on", 10s));
+  CHECK(probe::run_to_end({EDRICTL_BIN, "--url", url, "request", "demo.echo", R"({"text":"a"})"}, dir.path() / "a.log").first == 0);
+
+  dir.write("edrid.yaml", config("  - name: ponger\n    plugin: pong\n    queue: {capacity: 512}\n"
+                                 "  - name: echo2\n    plugin: echo\n"));
+  const auto before = edrid.output().size();
+  edrid.signal(SIGHUP);
+  REQUIRE(edrid.wait_output("kept: pinger, api; started: echo2; restarted: ponger; stopped: echo", 10s));
+  // The kept pinger goes on counting (no restart), and pongs come from the new ponger.
+  REQUIRE(edrid.wait_output("pong 30 from ponger", 10s));
+  CHECK(edrid.output().substr(before).find("pong 1 from") == std::string::npos);
+
+  auto [rc, out] = probe::run_to_end({EDRICTL_BIN, "--url", url, "stats"}, dir.path() / "s.log");
+  REQUIRE(rc == 0);
+  std::vector<std::string> names;
+  const auto stats = nlohmann::json::parse(out);  // kept alive while iterating
+  for (const auto& m : stats["managers"]) names.push_back(m["name"]);
+  CHECK(names == std::vector<std::string>{"pinger", "api", "ponger", "echo2"});
+  auto echoed = probe::run_to_end({EDRICTL_BIN, "--url", url, "request", "demo.echo", R"({"text":"b"})"}, dir.path() / "b.log");
+  CHECK(echoed.first == 0);
+  CHECK(nlohmann::json::parse(echoed.second) == nlohmann::json{{"text", "b"}});
+
+  // A new config that fails to load changes nothing.
+  dir.write("edrid.yaml", config("  - name: ponger\n    plugin: pong\n  - name: broken\n    plugin: no-such-plugin\n"));
+  edrid.signal(SIGHUP);
+  REQUIRE(edrid.wait_output("still running the previous configuration", 10s));
+  CHECK_THAT(edrid.output(), Catch::Contains("plugin 'no-such-plugin' not found"));
+  CHECK(probe::run_to_end({EDRICTL_BIN, "--url", url, "request", "demo.echo", R"({"text":"c"})"}, dir.path() / "c.log").first == 0);
+
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+}
