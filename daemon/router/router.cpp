@@ -39,7 +39,7 @@ struct Router::RouteCache {
   static constexpr std::size_t kMaxTypes = 4096;
   std::uint64_t version = 0;
   std::shared_ptr<const SubscriptionTable> table;
-  std::unordered_map<std::string, std::vector<Route>, StringHash, std::equal_to<>> routes[2];
+  std::unordered_map<std::string, CachedRoutes, StringHash, std::equal_to<>> routes[2];
 };
 
 Router::Router(RouterOptions options) : options_(std::move(options)) {
@@ -175,7 +175,17 @@ void Router::subscriptions_changed() {
   table_version_.store(table_->version(), std::memory_order_release);
 }
 
-const std::vector<Route>& Router::routes_for(edri_kind kind, std::string_view type) {
+TypeCounter* Router::type_counter(edri_kind kind, std::string_view type) {
+  std::lock_guard lock(type_counts_mutex_);
+  auto key = std::make_pair(static_cast<int>(kind), std::string(type));
+  if (auto it = type_counts_.find(key); it != type_counts_.end()) return it->second.get();
+  if (type_counts_.size() >= kMaxCountedTypes) key.second = "(other)";
+  auto& slot = type_counts_[key];
+  if (!slot) slot = std::make_unique<TypeCounter>();
+  return slot.get();
+}
+
+const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) {
   thread_local RouteCache cache;
   const std::uint64_t v = table_version_.load(std::memory_order_acquire);
   if (cache.version != v) {
@@ -188,7 +198,8 @@ const std::vector<Route>& Router::routes_for(edri_kind kind, std::string_view ty
   auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : 0];
   if (auto it = map.find(type); it != map.end()) return it->second;
   if (map.size() >= RouteCache::kMaxTypes) map.clear();
-  return map.emplace(std::string(type), cache.table->resolve(kind, type)).first->second;
+  return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type)})
+      .first->second;
 }
 
 bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
@@ -254,7 +265,9 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
   counters_.notifications.fetch_add(1, std::memory_order_relaxed);
   std::uint32_t n = 0;
-  for (const Route& r : routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type)) {
+  const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
+  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
+  for (const Route& r : cached.routes) {
     if (enqueue(r, ev, sender)) ++n;
   }
   if (delivered) *delivered = n;
@@ -279,7 +292,9 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   if (id_out) *id_out = ev->header.id;
   // Copy: enqueueing may run a dropped request's response, which can refresh
   // this thread's route cache.
-  const std::vector<Route> routes = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
+  const std::vector<Route> routes = cached.routes;
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
@@ -441,6 +456,16 @@ void Router::stats_json(nlohmann::json& out) const {
            {"encoded", encode_count()},
            {"pending_requests", pending_.size()}}},
          {"managers", std::move(managers)}};
+  json types = json::array();
+  {
+    std::lock_guard tl(type_counts_mutex_);
+    for (const auto& [key, counter] : type_counts_) {
+      types.push_back({{"type", key.second},
+                       {"kind", key.first == EDRI_KIND_REQUEST ? "request" : "notification"},
+                       {"sent", counter->sent.load(std::memory_order_relaxed)}});
+    }
+  }
+  out["types"] = std::move(types);
 }
 
 }  // namespace edrid

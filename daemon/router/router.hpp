@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -40,6 +41,11 @@ struct RouterCounters {
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};
+};
+
+// How many events of one type were sent, by kind.
+struct TypeCounter {
+  std::atomic<std::uint64_t> sent{0};
 };
 
 class Router {
@@ -96,7 +102,12 @@ class Router {
 
  private:
   struct RouteCache;
-  const std::vector<Route>& routes_for(edri_kind kind, std::string_view type);
+  struct CachedRoutes {
+    std::vector<Route> routes;
+    TypeCounter* counter;
+  };
+  const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
+  TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
   bool enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender);
   void complete(const edri_id128& request_id, EventPtr response);
@@ -122,6 +133,11 @@ class Router {
   std::atomic<std::uint64_t> table_version_{0};
 
   PendingRequests pending_;
+  // Per type and kind, for /metrics. Bounded: past kMaxCountedTypes, new
+  // types share the "(other)" counter.
+  static constexpr std::size_t kMaxCountedTypes = 10000;
+  mutable std::mutex type_counts_mutex_;
+  std::map<std::pair<int, std::string>, std::unique_ptr<TypeCounter>> type_counts_;
   RouterCounters counters_;
   std::atomic<bool> liveness_on_{false};
   std::uint64_t liveness_timer_ = 0;

@@ -62,6 +62,12 @@ std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std
     w.family(c.metric, "counter", c.help);
     w.sample(c.metric, "", num(ev, c.key));
   }
+  w.family("edri_events_by_type_total", "counter", "Events sent, by type and kind.");
+  for (const auto& t : st.value("types", nlohmann::json::array())) {
+    w.sample("edri_events_by_type_total",
+             "type=\"" + label(t.value("type", "")) + "\",kind=\"" + label(t.value("kind", "")) + "\"",
+             num(t, "sent"));
+  }
   w.family("edri_pending_requests", "gauge", "Requests awaiting responses.");
   w.sample("edri_pending_requests", "", num(ev, "pending_requests"));
 

@@ -144,6 +144,27 @@ TEST_CASE("bad requests get 400, 404, 405 and 413 without disturbing other clien
   CHECK(other.call("GET", "/users/2").status == 200);  // same connection, still fine
 }
 
+TEST_CASE("pipelined requests are answered in order") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  namespace http = boost::beast::http;
+  // Three requests written back to back before any answer is read.
+  for (int i = 0; i < 3; ++i) {
+    http::request<http::string_body> req{http::verb::post, "/events/demo.echo", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = json{{"text", "p" + std::to_string(i)}}.dump();
+    req.prepare_payload();
+    http::write(c.stream(), req);
+  }
+  boost::beast::flat_buffer buf;
+  for (int i = 0; i < 3; ++i) {
+    http::response<http::string_body> res;
+    http::read(c.stream(), buf, res);
+    CHECK(res.result_int() == 200);
+    CHECK(json::parse(res.body())["text"] == "p" + std::to_string(i));
+  }
+}
+
 TEST_CASE("keep-alive serves many requests on one connection") {
   ApiRig rig;
   HttpClient c(rig.port);
@@ -194,6 +215,8 @@ TEST_CASE("/healthz, /stats and /metrics") {
   CHECK_THAT(m.body, Catch::Contains("edri_manager_handled_total{manager=\"echo\"} 1\n"));
   CHECK_THAT(m.body, Catch::Contains("edri_http_requests_total{code=\"404\"} 1\n"));
   CHECK_THAT(m.body, Catch::Contains("edri_events_total{kind=\"request\"}"));
+  CHECK_THAT(m.body, Catch::Contains("edri_events_by_type_total{type=\"demo.echo\",kind=\"request\"} 1\n"));
+  CHECK_THAT(m.body, Catch::Contains("edri_events_by_type_total{type=\"nobody.serves\",kind=\"request\"} 1\n"));
 }
 
 TEST_CASE("route templates and query strings are parsed exactly") {
