@@ -101,7 +101,12 @@ class ApiManager : public edri::Manager {
 
   void stop() override {
     if (server_) server_->stop();
+    // Sessions must go while the server's io_context still exists.
+    std::lock_guard lock(ws_mutex_);
+    clients_.clear();
   }
+
+  ~ApiManager() override { stop(); }
 
  private:
   static std::int64_t at_least(const edri::Config& c, const char* key, std::int64_t min) {
@@ -364,12 +369,17 @@ class ApiManager : public edri::Manager {
     if (op == "send" || op == "request") {
       if (!edri::is_valid_type_name(type)) return fail("invalid event type '" + type + "'");
       // A middleware's stop answer goes back to the client as an error frame.
-      auto refuse = [c, id](Response res) {
-        c->send(json{{"op", "error"}, {"id", id}, {"status", res.result_int()}, {"message", res.body()}}.dump());
+      // Callbacks hold the connection weakly: one that closed meanwhile is skipped.
+      std::weak_ptr<edri_api::WsConnection> weak = c;
+      auto refuse = [weak, id](Response res) {
+        if (auto c = weak.lock()) {
+          c->send(json{{"op", "error"}, {"id", id}, {"status", res.result_int()}, {"message", res.body()}}.dump());
+        }
       };
       Call call{"ws", op, ws_path_, json::object(), type, data};
-      through_middlewares(std::move(call), 0, [this, c, id, op](Call call) { ws_deliver(c, id, op, call.type, call.data); },
-                          refuse);
+      through_middlewares(std::move(call), 0, [this, weak, id, op](Call call) {
+        if (auto c = weak.lock()) ws_deliver(c, id, op, call.type, call.data);
+      }, refuse);
       return;
     }
     ws_subscription(c, op, f, id, type, fail);
@@ -382,7 +392,10 @@ class ApiManager : public edri::Manager {
         const auto delivered = ctx().notify(type, data);
         return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
       }
-      ctx().request(type, data, [c, id, type](const edri::Response<json>& r) {
+      std::weak_ptr<edri_api::WsConnection> weak = c;
+      ctx().request(type, data, [weak, id, type](const edri::Response<json>& r) {
+        auto c = weak.lock();
+        if (!c) return;
         c->send(json{{"op", "response"},
                      {"id", id},
                      {"type", type},
@@ -402,21 +415,24 @@ class ApiManager : public edri::Manager {
       json where = f.contains("where") ? f["where"] : json::object();
       if (!where.is_object()) return fail("\"where\" must be an object");
       const std::string sid = id.is_null() ? type : (id.is_string() ? id.get<std::string>() : id.dump());
-      bool first = false;
       {
         std::lock_guard lock(ws_mutex_);
         auto& client = clients_[c->id()];
         if (client.subs.count(sid)) return fail("subscription '" + sid + "' exists");
         client.subs[sid] = Subscription{type, std::move(where)};
-        first = ++wanted_[type] == 1;
+        ++wanted_[type];
       }
-      if (first) sync(type);
-      return c->send(json{{"op", "subscribed"}, {"id", id}, {"subscription", sid}}.dump());
+      // Acknowledged once the router delivers the pattern: an event sent
+      // after the client saw "subscribed" reaches it.
+      const std::string ack = json{{"op", "subscribed"}, {"id", id}, {"subscription", sid}}.dump();
+      sync(type, [weak = std::weak_ptr(c), ack] {
+        if (auto c = weak.lock()) c->send(ack);
+      });
+      return;
     }
     if (op == "unsubscribe") {
       const std::string sid = id.is_string() ? id.get<std::string>() : id.is_null() ? type : id.dump();
       std::string pattern;
-      bool last = false;
       {
         std::lock_guard lock(ws_mutex_);
         auto& subs = clients_[c->id()].subs;
@@ -424,18 +440,22 @@ class ApiManager : public edri::Manager {
         if (it == subs.end()) return fail("no subscription '" + sid + "'");
         pattern = it->second.pattern;
         subs.erase(it);
-        last = --wanted_[pattern] == 0;
+        --wanted_[pattern];
       }
-      if (last) sync(pattern);
-      return c->send(json{{"op", "unsubscribed"}, {"id", id}, {"subscription", sid}}.dump());
+      const std::string ack = json{{"op", "unsubscribed"}, {"id", id}, {"subscription", sid}}.dump();
+      sync(pattern, [weak = std::weak_ptr(c), ack] {
+        if (auto c = weak.lock()) c->send(ack);
+      });
+      return;
     }
     fail("unknown op '" + op + "'");
   }
 
-  // Makes the router subscription for `pattern` match what clients want.
-  // Runs on this manager's loop, where its handlers are registered.
-  void sync(const std::string& pattern) {
-    ctx().after(std::chrono::milliseconds(0), [this, pattern] {
+  // Makes the router subscription for `pattern` match what clients want,
+  // then calls `done`. Runs on this manager's loop, where its handlers are
+  // registered.
+  void sync(const std::string& pattern, std::function<void()> done = {}) {
+    ctx().after(std::chrono::milliseconds(0), [this, pattern, done = std::move(done)] {
       bool want;
       {
         std::lock_guard lock(ws_mutex_);
@@ -449,6 +469,7 @@ class ApiManager : public edri::Manager {
         ctx().unsubscribe(EDRI_KIND_NOTIFICATION, pattern);
         registered_.erase(pattern);
       }
+      if (done) done();
     });
   }
 
@@ -480,6 +501,9 @@ class ApiManager : public edri::Manager {
     return tokens_.count(std::string(h.substr(kBearer.size()))) > 0;
   }
 
+  // First member, so it is destroyed last: everything below may hold sessions
+  // that need its io_context.
+  std::unique_ptr<edri_api::HttpServer> server_;
   std::string bind_;
   std::int64_t port_;
   std::int64_t threads_;
@@ -495,7 +519,6 @@ class ApiManager : public edri::Manager {
   std::map<std::uint64_t, WsClient> clients_;
   std::map<std::string, int> wanted_;  // pattern → client subscriptions
   std::set<std::string> registered_;  // patterns subscribed in the router (loop only)
-  std::unique_ptr<edri_api::HttpServer> server_;
 };
 
 }  // namespace

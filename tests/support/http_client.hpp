@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 
 #include <map>
 #include <string>
@@ -86,6 +87,12 @@ class WsClient {
     ws_.read(buf, ec);
     if (ec) return std::nullopt;
     return nlohmann::json::parse(boost::beast::buffers_to_string(buf.data()));
+  }
+  // The next frame; throws (failing the test) when none comes.
+  nlohmann::json expect(std::chrono::milliseconds within = std::chrono::seconds(10)) {
+    auto f = next(within);
+    if (!f) throw std::runtime_error("no WebSocket frame within " + std::to_string(within.count()) + " ms");
+    return *f;
   }
   std::string close_reason() const { return std::string(ws_.reason().reason.c_str()); }
   int close_code() const { return static_cast<int>(ws_.reason().code); }

@@ -267,7 +267,7 @@ class Context {
 
   TimerId start_timer(std::chrono::milliseconds delay, std::chrono::milliseconds interval,
                       std::function<void()> fn) {
-    auto holder = std::make_unique<TimerHolder>(TimerHolder{std::move(fn), &log_});
+    auto holder = std::make_unique<TimerHolder>(TimerHolder{std::move(fn), &log_, this, 0, interval.count() == 0});
     TimerHolder* raw = holder.get();
     edri_timer_fn tramp = [](void* user) {
       auto* h = static_cast<TimerHolder*>(user);
@@ -276,17 +276,33 @@ class Context {
       } catch (const std::exception& e) {
         h->log->error("timer callback threw: ", e.what());
       }
+      // A one-shot timer is done: free what it holds (this destroys *h).
+      if (h->once) h->owner->forget(h->id);
     };
+    // Held while starting so a timer firing at once finds itself registered.
+    std::lock_guard lock(timers_mutex_);
     TimerId id = host_->timer_start(ctx_, delay.count(), interval.count(), tramp, raw);
     if (id == 0) throw std::runtime_error("edri: timer could not be started");
-    std::lock_guard lock(timers_mutex_);
+    raw->id = id;
     timers_.emplace(id, std::move(holder));
     return id;
+  }
+
+  void forget(TimerId id) {
+    std::unique_ptr<TimerHolder> gone;
+    std::lock_guard lock(timers_mutex_);
+    if (auto it = timers_.find(id); it != timers_.end()) {
+      gone = std::move(it->second);
+      timers_.erase(it);
+    }
   }
 
   struct TimerHolder {
     std::function<void()> fn;
     Logger* log;
+    Context* owner;
+    TimerId id;
+    bool once;
   };
 
   const edri_host_api* host_;
