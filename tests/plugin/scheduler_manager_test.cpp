@@ -105,10 +105,10 @@ TEST_CASE("a request job whose previous run awaits its response is skipped, not 
   std::this_thread::sleep_for(1000ms);
   const auto handled = Registry::get().seen("slow").size();
   CHECK(handled >= 2);
-  CHECK(handled <= 4);  // one at a time: about 1000 / 300, never one per 50 ms
+  CHECK(handled <= 5);  // one at a time: about 1000 / 300 (+1 for a late window); stacked would be ~20
   auto list = rig.ask("scheduler.list", json::object());
   const auto& job = (*list.data())["jobs"][0];
-  CHECK(job["skipped"].get<int>() >= 10);
+  CHECK(job["skipped"].get<int>() >= 5);
   CHECK(job["last_status"] == "ok");
 }
 
