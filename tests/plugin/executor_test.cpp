@@ -134,7 +134,7 @@ TEST_CASE("sequential ordering keeps arrival order under load") {
   }
 }
 
-TEST_CASE("concurrent ordering really overlaps handlers; sequential does not") {
+TEST_CASE("concurrent ordering really overlaps handlers and sequential does not") {
   auto overlap = [](const char* ex) {
     ExecutorRig rig(ex);
     auto a = rig.driver().request("work.sleep", {{"ms", 300}}, {.timeout = 10s});

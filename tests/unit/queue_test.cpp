@@ -52,7 +52,7 @@ TEST_CASE("priority order holds across 10 000 items with many equal priorities")
   }
 }
 
-TEST_CASE("reject refuses when full and counts it; force bypasses the limit") {
+TEST_CASE("reject refuses when full and counts it and force bypasses the limit") {
   ManagerQueue q(QueueOrder::fifo, 2, WhenFull::reject);
   CHECK(q.push(item(0, 1), false, true, nullptr) == ManagerQueue::Push::accepted);
   CHECK(q.push(item(0, 2), false, true, nullptr) == ManagerQueue::Push::accepted);
@@ -78,7 +78,7 @@ TEST_CASE("drop_oldest hands back the oldest item and counts it") {
   }
 }
 
-TEST_CASE("block waits for room; a consumer pushing into its own full queue is refused instead") {
+TEST_CASE("block waits for room but a consumer pushing into its own full queue is refused instead") {
   ManagerQueue q(QueueOrder::fifo, 1, WhenFull::block);
   q.push(item(0, 1), false, true, nullptr);
   CHECK(q.push(item(0, 2), false, false, nullptr) == ManagerQueue::Push::rejected);
