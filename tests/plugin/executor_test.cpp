@@ -3,6 +3,7 @@
 // no leaked processes or file descriptors.
 #include "app/daemon.hpp"
 #include "support/router_fixture.hpp"
+#include "support/daemon_rig.hpp"
 #include "support/temp_file.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,26 +23,19 @@ namespace {
 // A daemon running worker_probe as manager "w" with the given executor,
 // plus in-process probes: "driver" (sends), "rec" (records work.seen and
 // work.said) and "adder" (answers calc.add).
-struct ExecutorRig {
-  probe::TempDir dir;
-  std::unique_ptr<edrid::Daemon> daemon;
-
-  explicit ExecutorRig(const std::string& executor) {
-    Registry::get().reset();
-    auto file = dir.write("edrid.yaml", "router:\n  id: exec-test\n  log: {level: off}\n"
-                                        "  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
-                                        "managers:\n  - name: w\n    plugin: worker_probe\n"
-                                        "    executor: " + executor + "\n");
-    daemon = std::make_unique<edrid::Daemon>(edrid::load_config(file));
-    daemon->build();
-    auto& r = daemon->router();
-    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
-    r.add_manager("rec", probe::probe_descriptor(), "probe", {edrid::QueueOrder::fifo, 100000, edrid::WhenFull::block},
-                  json{{"notifications", {"work.seen", "work.said"}}}.dump());
-    r.add_manager("adder", probe::probe_descriptor(), "probe", {}, json{{"requests", {"calc.add"}}}.dump());
-    daemon->start();
-  }
-  ~ExecutorRig() { daemon->stop(); }
+struct ExecutorRig : probe::DaemonRig {
+  explicit ExecutorRig(const std::string& executor)
+      : DaemonRig(("router:\n  id: exec-test\n  log: {level: off}\n"
+                   "  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+                   "managers:\n  - name: w\n    plugin: worker_probe\n    executor: " + executor + "\n"),
+                  [](edrid::Router& r) {
+                    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                    r.add_manager("rec", probe::probe_descriptor(), "probe",
+                                  {edrid::QueueOrder::fifo, 100000, edrid::WhenFull::block},
+                                  json{{"notifications", {"work.seen", "work.said"}}}.dump());
+                    r.add_manager("adder", probe::probe_descriptor(), "probe", {},
+                                  json{{"requests", {"calc.add"}}}.dump());
+                  }) {}
 
   edri::Context& driver() { return Registry::get().context("driver"); }
   edri::Response<json> ask(const std::string& type, json data = json::object()) {

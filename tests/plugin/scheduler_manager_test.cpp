@@ -3,6 +3,7 @@
 // and requests that are never stacked.
 #include "app/daemon.hpp"
 #include "support/router_fixture.hpp"
+#include "support/daemon_rig.hpp"
 #include "support/temp_file.hpp"
 
 #include <catch2/catch.hpp>
@@ -13,25 +14,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct SchedulerRig {
-  probe::TempDir dir;
-  std::unique_ptr<edrid::Daemon> daemon;
-
-  explicit SchedulerRig(const std::string& scheduler_config, json slow = json::object()) {
-    Registry::get().reset();
-    auto file = dir.write("edrid.yaml", "router:\n  id: sched-test\n  log: {level: warn}\n"
-                                        "  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\nmanagers:\n"
-                                        "  - name: sched\n    plugin: scheduler\n    config: " + scheduler_config + "\n");
-    daemon = std::make_unique<edrid::Daemon>(edrid::load_config(file));
-    daemon->build();
-    auto& r = daemon->router();
-    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
-    r.add_manager("ticks", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"tick.>"}}}.dump());
-    slow["requests"] = {"work.slow"};
-    r.add_manager("slow", probe::probe_descriptor(), "probe", {}, slow.dump());
-    daemon->start();
-  }
-  ~SchedulerRig() { daemon->stop(); }
+struct SchedulerRig : probe::DaemonRig {
+  explicit SchedulerRig(const std::string& scheduler_config, json slow = json::object())
+      : DaemonRig(("router:\n  id: sched-test\n  log: {level: warn}\n"
+                   "  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\nmanagers:\n"
+                   "  - name: sched\n    plugin: scheduler\n    config: " + scheduler_config + "\n"),
+                  [&slow](edrid::Router& r) {
+                    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                    r.add_manager("ticks", probe::probe_descriptor(), "probe", {},
+                                  json{{"notifications", {"tick.>"}}}.dump());
+                    slow["requests"] = {"work.slow"};
+                    r.add_manager("slow", probe::probe_descriptor(), "probe", {}, slow.dump());
+                  }) {}
 
   edri::Response<json> ask(const std::string& type, const json& data) {
     return Registry::get().context("driver").request(type, data, {.timeout = 10s}).get();

@@ -3,6 +3,7 @@
 // from many requesters at once.
 #include "app/daemon.hpp"
 #include "support/router_fixture.hpp"
+#include "support/daemon_rig.hpp"
 #include "support/temp_file.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,23 +16,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct StoreRig {
-  probe::TempDir dir;
-  std::unique_ptr<edrid::Daemon> daemon;
-
-  explicit StoreRig(const std::string& managers) {
-    Registry::get().reset();
-    auto file = dir.write("edrid.yaml", "router:\n  id: store-test\n  log: {level: warn}\n"
-                                        "  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\nmanagers:\n" + managers);
-    daemon = std::make_unique<edrid::Daemon>(edrid::load_config(file));
-    daemon->build();
-    auto& r = daemon->router();
-    for (const char* d : {"driver", "driver2"}) r.add_manager(d, probe::probe_descriptor(), "probe", {}, "{}");
-    r.add_manager("watcher", probe::probe_descriptor(), "probe", {},
-                  json{{"notifications", {"store.changed", "cache.changed"}}}.dump());
-    daemon->start();
-  }
-  ~StoreRig() { daemon->stop(); }
+struct StoreRig : probe::DaemonRig {
+  explicit StoreRig(const std::string& managers)
+      : DaemonRig(("router:\n  id: store-test\n  log: {level: warn}\n"
+                   "  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\nmanagers:\n" + managers),
+                  [](edrid::Router& r) {
+                    for (const char* d : {"driver", "driver2"}) {
+                      r.add_manager(d, probe::probe_descriptor(), "probe", {}, "{}");
+                    }
+                    r.add_manager("watcher", probe::probe_descriptor(), "probe", {},
+                                  json{{"notifications", {"store.changed", "cache.changed"}}}.dump());
+                  }) {}
 
   edri::Response<json> ask(const std::string& type, const json& data, const std::string& from = "driver") {
     return Registry::get().context(from).request(type, data, {.timeout = 10s}).get();
