@@ -152,8 +152,16 @@ class Context {
   }
   void cancel(TimerId id) {
     host_->timer_cancel(ctx_, id);
+    std::unique_ptr<TimerHolder> gone;
     std::lock_guard lock(timers_mutex_);
-    timers_.erase(id);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return;
+    if (it->second.get() == running_) {
+      it->second->cancelled = true;  // its callback is running (maybe this call): free it after
+      return;
+    }
+    gone = std::move(it->second);
+    timers_.erase(it);
   }
 
   json router_stats() const {
@@ -174,6 +182,16 @@ class Context {
 
  private:
   using Handler = std::function<void(const edri_event*, edri_response*)>;
+
+  struct TimerHolder {
+    std::function<void()> fn;
+    Logger* log;
+    Context* owner;
+    TimerId id;
+    bool once;
+    bool cancelled;  // cancelled from inside its own callback: freed after it
+  };
+  TimerHolder* running_ = nullptr;  // the timer whose callback runs now
 
   void add(edri_kind kind, std::string_view pattern, Handler h) {
     edri_error err{sizeof(edri_error), {}, {}};
@@ -267,17 +285,18 @@ class Context {
 
   TimerId start_timer(std::chrono::milliseconds delay, std::chrono::milliseconds interval,
                       std::function<void()> fn) {
-    auto holder = std::make_unique<TimerHolder>(TimerHolder{std::move(fn), &log_, this, 0, interval.count() == 0});
+    auto holder = std::make_unique<TimerHolder>(TimerHolder{std::move(fn), &log_, this, 0, interval.count() == 0, false});
     TimerHolder* raw = holder.get();
     edri_timer_fn tramp = [](void* user) {
       auto* h = static_cast<TimerHolder*>(user);
+      Context* owner = h->owner;
+      owner->begin_run(h);
       try {
         h->fn();
       } catch (const std::exception& e) {
         h->log->error("timer callback threw: ", e.what());
       }
-      // A one-shot timer is done: free what it holds (this destroys *h).
-      if (h->once) h->owner->forget(h->id);
+      owner->end_run(h);  // may free *h: a one-shot, or cancelled while running
     };
     // Held while starting so a timer firing at once finds itself registered.
     std::lock_guard lock(timers_mutex_);
@@ -288,22 +307,22 @@ class Context {
     return id;
   }
 
-  void forget(TimerId id) {
+  void begin_run(TimerHolder* h) {
+    std::lock_guard lock(timers_mutex_);
+    running_ = h;
+  }
+  void end_run(TimerHolder* h) {
     std::unique_ptr<TimerHolder> gone;
     std::lock_guard lock(timers_mutex_);
-    if (auto it = timers_.find(id); it != timers_.end()) {
-      gone = std::move(it->second);
-      timers_.erase(it);
+    running_ = nullptr;
+    if (h->once || h->cancelled) {
+      if (auto it = timers_.find(h->id); it != timers_.end()) {
+        gone = std::move(it->second);
+        timers_.erase(it);
+      }
     }
   }
 
-  struct TimerHolder {
-    std::function<void()> fn;
-    Logger* log;
-    Context* owner;
-    TimerId id;
-    bool once;
-  };
 
   const edri_host_api* host_;
   edri_host_ctx* ctx_;
