@@ -42,12 +42,15 @@ ManagerRuntime::ManagerRuntime(Router& router, std::string name,
       busy_slots_(executor_settings_.slots() + 1),
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
+  // Made here and never replaced: stats read it from other threads, also
+  // while a reload starts this manager.
+  executor_ = make_executor(*this, executor_settings_);
 }
 
 ManagerRuntime::~ManagerRuntime() {
   queue_.close();
   if (thread_.joinable()) thread_.join();
-  if (executor_) executor_->stop(std::chrono::milliseconds(0));
+  executor_->stop(std::chrono::milliseconds(0));
   destroy();
 }
 
@@ -75,7 +78,6 @@ void ManagerRuntime::create(const std::string& config_json) {
 }
 
 void ManagerRuntime::start() {
-  executor_ = make_executor(*this, executor_settings_);
   executor_->start();
   thread_ = std::thread([this] { run(); });
   edri_error err = empty_error();
@@ -431,11 +433,9 @@ void ManagerRuntime::stats_json(nlohmann::json& out) const {
   nlohmann::json executor = {{"type", to_string(executor_settings_.kind)},
                              {"ordering", to_string(executor_settings_.ordering)},
                              {"workers", executor_settings_.workers}};
-  if (executor_) {
-    nlohmann::json detail;
-    executor_->stats_json(detail);
-    executor.update(detail);
-  }
+  nlohmann::json detail;
+  executor_->stats_json(detail);
+  executor.update(detail);
   out = {{"name", name_},
          {"plugin", plugin_label_},
          {"health", to_string(health())},

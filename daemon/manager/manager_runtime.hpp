@@ -161,7 +161,7 @@ class ManagerRuntime final : public HostBackend {
   std::thread thread_;
   std::atomic<bool> started_{false};
   ExecutorSettings executor_settings_;
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Executor> executor_;  // set in the constructor, never replaced
   std::string config_json_;
   // Per executor slot: steady-clock start of the running handler, 0 = idle.
   // One extra slot for work a process executor runs in this process.
