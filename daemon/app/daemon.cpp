@@ -1,5 +1,7 @@
 #include "app/daemon.hpp"
 
+#include "cluster/connector.hpp"
+#include "cluster/switch_server.hpp"
 #include "config/plugin_config.hpp"
 
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #ifndef EDRID_INSTALL_PLUGIN_DIR
@@ -35,6 +38,11 @@ Daemon::Daemon(DaemonConfig config)
     : config_(std::move(config)), router_(std::make_unique<Router>(config_.router)) {}
 
 Daemon::~Daemon() {
+  stop();
+  router_->set_link_stats({});
+  router_->set_uplink(nullptr);
+  connector_.reset();
+  switch_.reset();
   router_.reset();
   libraries_.clear();
 }
@@ -128,8 +136,31 @@ std::string Daemon::reload(DaemonConfig fresh) {
          "; stopped: " + list(stopped);
 }
 
-void Daemon::start() { router_->start(); }
+void Daemon::start() {
+  router_->start();
+  if (config_.switch_settings) {
+    switch_ = std::make_unique<cluster::Switch>(*router_, *config_.switch_settings);
+    switch_->start();
+    router_->set_link_stats([sw = switch_.get()](nlohmann::json& links) { sw->links_json(links); });
+  }
+  if (config_.connector) {
+    connector_ = std::make_shared<cluster::Connector>(*router_, *config_.connector);
+    router_->set_link_stats([c = connector_.get()](nlohmann::json& links) { c->links_json(links); });
+    router_->set_uplink(connector_.get());
+    connector_->start();
+  }
+}
 
-void Daemon::stop() { router_->stop(); }
+void Daemon::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  const auto grace = router_->options().stop_grace;
+  if (switch_) switch_->stop(grace);
+  if (connector_) connector_->pause_inbound();
+  router_->stop();
+  if (connector_) connector_->stop(grace);
+}
+
+std::uint16_t Daemon::switch_port() const noexcept { return switch_ ? switch_->port() : 0; }
 
 }  // namespace edrid

@@ -14,6 +14,10 @@
 #include <vector>
 
 namespace edrid {
+namespace cluster {
+class Connector;
+class Switch;
+}  // namespace cluster
 
 // Where plugins are looked for after router.plugin_dirs: $EDRI_PLUGIN_PATH
 // (colon-separated), <edrid dir>/../lib/edri/plugins, the install directory.
@@ -27,7 +31,11 @@ class Daemon {
   // Loads plugins and creates every manager; throws ConfigErrors listing each
   // problem at its file:line:col.
   void build();
+  // Starts the managers, then the switch or connector (throws when the
+  // switch cannot listen).
   void start();
+  // Drains links and managers: inbound links first, then managers, then
+  // what managers sent on the way out.
   void stop();
   // Applies a new configuration to the running router: unchanged managers keep
   // running (with their queues), removed ones drain and stop, added ones
@@ -37,6 +45,8 @@ class Daemon {
   std::string reload(DaemonConfig fresh);
 
   Router& router() noexcept { return *router_; }
+  // The port the switch listens on (0 without a switch).
+  std::uint16_t switch_port() const noexcept;
   const DaemonConfig& config() const noexcept { return config_; }
 
  private:
@@ -50,6 +60,9 @@ class Daemon {
   // Declared before router_: the libraries must outlive every event.
   std::map<std::filesystem::path, std::shared_ptr<PluginLibrary>> libraries_;
   std::unique_ptr<Router> router_;
+  std::shared_ptr<cluster::Connector> connector_;
+  std::unique_ptr<cluster::Switch> switch_;
+  bool stopped_ = false;
 };
 
 }  // namespace edrid

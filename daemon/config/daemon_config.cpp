@@ -1,10 +1,13 @@
 #include "config/daemon_config.hpp"
 
+#include "cluster/link_auth.hpp"
 #include "config/yaml_reader.hpp"
+#include "router/pattern.hpp"
 
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -140,6 +143,111 @@ void read_executor(YamlReader& r, const YAML::Node& n, ExecutorSettings& e) {
   }
 }
 
+// "host:port" (IPv6 as "[::1]:7400").
+bool read_endpoint(YamlReader& r, const YAML::Node& n, const std::string& what, std::string& host,
+                   std::uint16_t& port) {
+  auto v = r.str(n, what);
+  if (!v) return false;
+  const auto colon = v->rfind(':');
+  std::string h = colon == std::string::npos ? "" : v->substr(0, colon);
+  const std::string p = colon == std::string::npos ? "" : v->substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  char* end = nullptr;
+  const long num = p.empty() ? -1 : std::strtol(p.c_str(), &end, 10);
+  if (h.empty() || !end || *end != '\0' || num < 0 || num > 65535) {
+    r.error(n, what + " must be host:port (port 0-65535), got '" + *v + "'");
+    return false;
+  }
+  host = h;
+  port = static_cast<std::uint16_t>(num);
+  return true;
+}
+
+// The keys switch: and connector: share.
+void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, const std::filesystem::path& base,
+               cluster::LinkSettings& link) {
+  if (n["secret_file"]) {
+    if (auto v = r.str(n["secret_file"], section + ".secret_file")) {
+      std::filesystem::path p = *v;
+      if (p.is_relative()) p = base / p;
+      try {
+        link.secret = cluster::read_secret_file(p);
+      } catch (const std::exception& e) {
+        r.error(n["secret_file"], e.what());
+      }
+    }
+  }
+  if (n["insecure"]) {
+    if (auto v = r.boolean(n["insecure"], section + ".insecure")) link.insecure = *v;
+  }
+  read_ms(r, n, "heartbeat_ms", section + ".heartbeat_ms", 10, link.heartbeat);
+  read_ms(r, n, "dead_peer_ms", section + ".dead_peer_ms", 50, link.dead_peer);
+  if (link.dead_peer <= link.heartbeat && n["dead_peer_ms"]) {
+    r.error(n["dead_peer_ms"], section + ".dead_peer_ms must be above heartbeat_ms");
+  }
+  if (n["max_frame_bytes"]) {
+    if (auto v = r.integer(n["max_frame_bytes"], section + ".max_frame_bytes", 4096, 1ll << 30)) {
+      link.max_frame = static_cast<std::uint32_t>(*v);
+    }
+  }
+  if (const auto rp = n["replay"]) {
+    if (r.map(rp, section + ".replay", {"max_bytes", "max_age_ms"})) {
+      if (rp["max_bytes"]) {
+        if (auto v = r.integer(rp["max_bytes"], section + ".replay.max_bytes", 1024, 1ll << 40)) {
+          link.replay.max_bytes = static_cast<std::size_t>(*v);
+        }
+      }
+      read_ms(r, rp, "max_age_ms", section + ".replay.max_age_ms", 10, link.replay.max_age);
+    }
+  }
+}
+
+void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
+  if (!r.map(n, "switch", {"listen", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "settle_ms",
+                           "replay", "max_frame_bytes"})) {
+    return;
+  }
+  cluster::SwitchSettings s;
+  if (n["listen"]) read_endpoint(r, n["listen"], "switch.listen", s.host, s.port);
+  read_link(r, n, "switch", out.file.parent_path(), s.link);
+  read_ms(r, n, "settle_ms", "switch.settle_ms", 0, s.settle);
+  out.switch_settings = std::move(s);
+}
+
+void read_connector(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
+  if (!r.map(n, "connector", {"switch", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "reconnect",
+                              "replay", "max_frame_bytes", "share", "local"})) {
+    return;
+  }
+  cluster::ConnectorSettings c;
+  if (!n["switch"]) {
+    r.error(n, "connector needs 'switch' (host:port of the switch)");
+  } else {
+    read_endpoint(r, n["switch"], "connector.switch", c.host, c.port);
+  }
+  read_link(r, n, "connector", out.file.parent_path(), c.link);
+  if (const auto rc = n["reconnect"]) {
+    if (r.map(rc, "connector.reconnect", {"min_ms", "max_ms"})) {
+      read_ms(r, rc, "min_ms", "connector.reconnect.min_ms", 1, c.reconnect_min);
+      read_ms(r, rc, "max_ms", "connector.reconnect.max_ms", 1, c.reconnect_max);
+      if (c.reconnect_max < c.reconnect_min) r.error(rc, "connector.reconnect.max_ms must not be below min_ms");
+    }
+  }
+  for (const char* key : {"share", "local"}) {
+    if (!n[key]) continue;
+    auto list = r.string_list(n[key], std::string("connector.") + key);
+    if (!list) continue;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      std::string error;
+      if (!Pattern::parse((*list)[i], &error)) {
+        r.error(n[key][i], "connector." + std::string(key) + ": bad pattern '" + (*list)[i] + "': " + error);
+      }
+    }
+    (std::string(key) == "share" ? c.share : c.local) = std::move(*list);
+  }
+  out.connector = std::move(c);
+}
+
 void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!n.IsSequence()) {
     r.error(n, "managers must be a list");
@@ -206,16 +314,15 @@ DaemonConfig load_config(const std::filesystem::path& file) {
     throw ConfigErrors({name + ": the file is empty; it needs at least a 'managers' list"});
   }
   if (r.map(root, "the top level", {"router", "managers", "switch", "connector"})) {
-    for (const char* k : {"switch", "connector"}) {
-      if (root[k]) {
-        r.error(root[k], std::string("'") + k +
-                             "' (clustering) is not available in this build of edrid");
-      }
-    }
     if (root["router"]) read_router(r, root["router"], out);
+    if (root["switch"]) read_switch(r, root["switch"], out);
+    if (root["connector"]) read_connector(r, root["connector"], out);
+    if (root["switch"] && root["connector"]) {
+      r.error(root["connector"], "an edrid is either a switch or a router with a connector, not both");
+    }
     if (root["managers"]) {
       read_managers(r, root["managers"], out);
-    } else {
+    } else if (!root["switch"]) {
       r.error(root, "no 'managers' list: edrid has nothing to run");
     }
   }

@@ -2,11 +2,13 @@
 // docs/configuration.md and config/edrid.yaml.
 #pragma once
 
+#include "cluster/cluster_settings.hpp"
 #include "log/logging.hpp"
 #include "manager/manager_runtime.hpp"
 #include "router/router.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,6 +44,9 @@ struct DaemonConfig {
   logging::Settings log;
   std::vector<std::filesystem::path> plugin_dirs;  // absolute
   std::vector<ManagerConfig> managers;
+  // Clustering: an edrid is a switch, a router linked to one, or neither.
+  std::optional<cluster::SwitchSettings> switch_settings;
+  std::optional<cluster::ConnectorSettings> connector;
 };
 
 // Reads and checks `file`; throws ConfigErrors with every problem found.

@@ -1,6 +1,7 @@
 #include "event/event.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <new>
 
 namespace edrid {
@@ -35,6 +36,8 @@ Event* event_alloc(const edri_type_ops* ops) {
   Event* ev = construct(ops->object_size, ops->object_align);
   ev->object = reinterpret_cast<char*>(ev) + object_offset(ev->alloc_align);
   ev->payload_type = ops->type_name ? ops->type_name : "";
+  ev->shareable = ops->struct_size > offsetof(edri_type_ops, flags) &&
+                  (ops->flags & EDRI_TYPE_SHAREABLE) != 0;
   return ev;
 }
 

@@ -27,6 +27,13 @@ struct edri_event {
   std::string type;          // routing type name (header.type points here)
   std::string payload_type;  // for payloads given as bytes
   std::string message;       // responses
+  // Header strings of events that arrived from another router (local events
+  // point at the router's and manager's own names instead).
+  std::string origin_router;
+  std::string sender;
+  // Whether the payload's type was declared shareable (EDRI_TYPE_SHAREABLE),
+  // the default for leaving this router over a cluster link.
+  bool shareable = false;
   const edri_type_ops* ops = nullptr;
   void* object = nullptr;  // inline storage; constructed by the plugin
   std::atomic<edrid::EncodedPayload*> encoded{nullptr};

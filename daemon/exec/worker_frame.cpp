@@ -105,6 +105,7 @@ bool put_payload(nlohmann::json& msg, const Event& ev, std::string* error) {
   const EncodedPayload* enc = event_encoded(&ev, error);
   if (!enc) return false;
   msg["payload_type"] = ev.payload_type;
+  if (ev.shareable) msg["shared"] = true;
   if (enc->bytes.empty()) {
     msg["payload"] = nullptr;
   } else {
@@ -116,11 +117,15 @@ bool put_payload(nlohmann::json& msg, const Event& ev, std::string* error) {
 EventPtr take_payload(const nlohmann::json& msg) {
   std::string type = msg.value("payload_type", "");
   const auto& p = msg.contains("payload") ? msg["payload"] : nlohmann::json();
+  EventPtr ev;
   if (p.is_binary()) {
     const auto& b = p.get_binary();
-    return EventPtr(event_from_bytes(std::move(type), b.data(), b.size()));
+    ev = EventPtr(event_from_bytes(std::move(type), b.data(), b.size()));
+  } else {
+    ev = EventPtr(event_from_bytes(std::move(type), nullptr, 0));
   }
-  return EventPtr(event_from_bytes(std::move(type), nullptr, 0));
+  ev->shareable = msg.value("shared", false);
+  return ev;
 }
 
 }  // namespace edrid::worker

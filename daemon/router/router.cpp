@@ -169,10 +169,19 @@ void Router::subscriptions_changed() {
       all.insert(all.end(), subs.begin(), subs.end());
     }
   }
+  std::vector<LocalPattern> patterns;
+  for (const auto& sub : all) {
+    if (sub.kind == EDRI_KIND_NOTIFICATION || sub.kind == EDRI_KIND_REQUEST) {
+      patterns.push_back(LocalPattern{sub.kind, sub.pattern.text()});
+    }
+  }
   auto table = std::make_shared<SubscriptionTable>(std::move(all), ++g_table_versions);
-  std::lock_guard lock(table_mutex_);
-  table_ = std::move(table);
-  table_version_.store(table_->version(), std::memory_order_release);
+  {
+    std::lock_guard lock(table_mutex_);
+    table_ = std::move(table);
+    table_version_.store(table_->version(), std::memory_order_release);
+  }
+  if (auto* up = uplink_.load(std::memory_order_acquire)) up->local_subscriptions(std::move(patterns));
 }
 
 TypeCounter* Router::type_counter(edri_kind kind, std::string_view type) {
@@ -198,7 +207,9 @@ const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view 
   auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : 0];
   if (auto it = map.find(type); it != map.end()) return it->second;
   if (map.size() >= RouteCache::kMaxTypes) map.clear();
-  return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type)})
+  ClusterUplink* up = uplink_.load(std::memory_order_acquire);
+  return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
+                                                     up ? up->remote_route(kind, type) : RemoteRoute::none})
       .first->second;
 }
 
@@ -270,8 +281,18 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   for (const Route& r : cached.routes) {
     if (enqueue(r, ev, sender)) ++n;
   }
+  if (goes_remote(cached, *ev)) {
+    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    uplink_.load(std::memory_order_acquire)->send(*ev);
+    ++n;
+  }
   if (delivered) *delivered = n;
   return EDRI_OK;
+}
+
+bool Router::goes_remote(const CachedRoutes& cached, const Event& ev) const noexcept {
+  if (cached.remote == RemoteRoute::none || !uplink_.load(std::memory_order_acquire)) return false;
+  return cached.remote == RemoteRoute::always || ev.shareable;
 }
 
 int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
@@ -295,20 +316,30 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   const std::vector<Route> routes = cached.routes;
-  if (routes.empty()) {
+  const bool remote = goes_remote(cached, *ev);
+  if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
               "no manager serves '" + ev->payload_type + "'");
     return EDRI_OK;
   }
+  dispatch_request(sender, ev, routes, remote, fn, user, delivery);
+  return EDRI_OK;
+}
+
+void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
+                              bool remote, edri_response_fn fn, void* user, std::uint32_t delivery) {
   auto p = std::make_shared<PendingRequest>();
   p->id = ev->header.id;
   p->sender = sender;
   p->fn = fn;
   p->user = user;
   p->delivery = delivery;
-  p->expected = static_cast<std::uint32_t>(routes.size());
-  p->timeout_ms = (ev->header.deadline_ns - ev->header.timestamp_ns) / 1'000'000;
+  // The other routers count as one responder until the switch says how many
+  // routers it asked (remote_fanout).
+  p->expected = static_cast<std::uint32_t>(routes.size()) + (remote ? 1 : 0);
+  p->timeout_ms = std::max<std::int64_t>(
+      1, (ev->header.deadline_ns - realtime_ns()) / 1'000'000);
   p->request = ev;
   pending_.add(p);
   {
@@ -318,6 +349,10 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
         std::chrono::steady_clock::now() + std::chrono::milliseconds(p->timeout_ms),
         [this, id] { expire(id); });
   }
+  if (remote) {
+    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    uplink_.load(std::memory_order_acquire)->send(*ev);
+  }
   for (const Route& r : routes) {
     if (!enqueue(r, ev, sender)) {
       complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED,
@@ -325,7 +360,57 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
                                     r.manager->name_cstr(), EventPtr()));
     }
   }
-  return EDRI_OK;
+}
+
+void Router::set_uplink(ClusterUplink* uplink) {
+  uplink_.store(uplink, std::memory_order_release);
+  refresh_routes();
+  if (uplink) subscriptions_changed();
+}
+
+void Router::refresh_routes() {
+  std::lock_guard lock(table_mutex_);
+  table_ = std::make_shared<SubscriptionTable>(table_->subscriptions(), ++g_table_versions);
+  table_version_.store(table_->version(), std::memory_order_release);
+}
+
+void Router::deliver_remote(EventPtr ev) {
+  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
+  for (const Route& r : cached.routes) enqueue(r, ev, nullptr);
+}
+
+void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
+  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  const std::vector<Route> routes = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
+  if (routes.empty()) {
+    counters_.not_found.fetch_add(1, std::memory_order_relaxed);
+    reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
+              "no manager on router '" + options_.id + "' serves '" + ev->payload_type + "'");
+    return;
+  }
+  dispatch_request(nullptr, ev, routes, false, fn, user, EDRI_DELIVER_DIRECT);
+}
+
+void Router::remote_response(EventPtr response, bool last) {
+  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.responses.fetch_add(1, std::memory_order_relaxed);
+  const edri_id128 id = response->header.correlation_id;
+  complete(id, std::move(response), last);
+}
+
+void Router::remote_fanout(const edri_id128& id, std::uint32_t routers) {
+  auto p = pending_.find(id);
+  if (!p || routers == 0) return;
+  std::lock_guard lock(p->mutex);
+  if (!p->done) p->expected += routers - 1;
+}
+
+void Router::set_link_stats(std::function<void(nlohmann::json&)> fn) {
+  std::lock_guard lock(link_stats_mutex_);
+  link_stats_ = std::move(fn);
 }
 
 EventPtr Router::make_response(const Event& request, std::uint32_t status, std::string message,
@@ -367,7 +452,7 @@ void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime&
                                             responder.name_cstr(), std::move(resp.data)));
 }
 
-void Router::complete(const edri_id128& request_id, EventPtr response) {
+void Router::complete(const edri_id128& request_id, EventPtr response, bool counts) {
   auto p = pending_.find(request_id);
   if (!p) {
     counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
@@ -378,7 +463,8 @@ void Router::complete(const edri_id128& request_id, EventPtr response) {
     counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const bool last = ++p->received >= p->expected;
+  if (counts) ++p->received;
+  const bool last = p->received >= p->expected;
   if (last) {
     p->done = true;
     pending_.erase(request_id);
@@ -453,6 +539,8 @@ void Router::stats_json(nlohmann::json& out) const {
            {"dropped", counters_.dropped.load()},
            {"late_responses", counters_.late_responses.load()},
            {"invalid", counters_.invalid.load()},
+           {"sent_remote", counters_.sent_remote.load()},
+           {"received_remote", counters_.received_remote.load()},
            {"encoded", encode_count()},
            {"pending_requests", pending_.size()}}},
          {"managers", std::move(managers)}};
@@ -466,6 +554,12 @@ void Router::stats_json(nlohmann::json& out) const {
     }
   }
   out["types"] = std::move(types);
+  json links = json::array();
+  {
+    std::lock_guard ll(link_stats_mutex_);
+    if (link_stats_) link_stats_(links);
+  }
+  out["links"] = std::move(links);
 }
 
 }  // namespace edrid

@@ -5,12 +5,14 @@
 #pragma once
 
 #include "manager/manager_runtime.hpp"
+#include "router/cluster_uplink.hpp"
 #include "router/pending_requests.hpp"
 #include "router/subscription_table.hpp"
 #include "timer/timer_service.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,8 @@ struct RouterCounters {
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};
+  std::atomic<std::uint64_t> sent_remote{0};      // events handed to the cluster uplink
+  std::atomic<std::uint64_t> received_remote{0};  // events that came from other routers
 };
 
 // How many events of one type were sent, by kind.
@@ -92,6 +96,25 @@ class Router {
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder);
 
   void subscriptions_changed();
+
+  // ---- Clustering. The uplink is set once the router runs and cleared
+  // before it goes away; events from other routers come in through the
+  // *_remote calls, which deliver locally only (never back to the cluster).
+  void set_uplink(ClusterUplink* uplink);
+  // Re-resolves every type's routes (the set of remote subscribers changed).
+  void refresh_routes();
+  // A notification from another router.
+  void deliver_remote(EventPtr ev);
+  // A request from another router, served by local managers only; every
+  // response goes to fn (on the completing thread, is_last on the final one).
+  void serve_remote(EventPtr ev, edri_response_fn fn, void* user);
+  // A response from another router to a request sent from here; `last` ends
+  // that router's part.
+  void remote_response(EventPtr response, bool last);
+  // The switch forwarded request `id` to `routers` routers.
+  void remote_fanout(const edri_id128& id, std::uint32_t routers);
+  // Supplies the "links" part of stats_json.
+  void set_link_stats(std::function<void(nlohmann::json&)> fn);
   TimerService& timers() noexcept { return timers_; }
   const edri_host_api* host_api() const noexcept;
   const std::string& id() const noexcept { return options_.id; }
@@ -105,12 +128,17 @@ class Router {
   struct CachedRoutes {
     std::vector<Route> routes;
     TypeCounter* counter;
+    RemoteRoute remote = RemoteRoute::none;
   };
   const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
   bool enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender);
-  void complete(const edri_id128& request_id, EventPtr response);
+  void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
+                        bool remote, edri_response_fn fn, void* user, std::uint32_t delivery);
+  bool goes_remote(const CachedRoutes& cached, const Event& ev) const noexcept;
+  // counts: the response ends one responder's part (see remote_response).
+  void complete(const edri_id128& request_id, EventPtr response, bool counts = true);
   void expire(const edri_id128& request_id);
   void deliver(PendingRequest& p, EventPtr response, bool is_last);
   EventPtr make_response(const Event& request, std::uint32_t status, std::string message,
@@ -133,6 +161,9 @@ class Router {
   std::atomic<std::uint64_t> table_version_{0};
 
   PendingRequests pending_;
+  std::atomic<ClusterUplink*> uplink_{nullptr};
+  mutable std::mutex link_stats_mutex_;
+  std::function<void(nlohmann::json&)> link_stats_;
   // Per type and kind, for /metrics. Bounded: past kMaxCountedTypes, new
   // types share the "(other)" counter.
   static constexpr std::size_t kMaxCountedTypes = 10000;

@@ -28,7 +28,7 @@ extern "C" {
 
 #define EDRI_ABI_MAGIC 0x49524445u /* "EDRI" little endian */
 #define EDRI_ABI_MAJOR 1
-#define EDRI_ABI_MINOR 0
+#define EDRI_ABI_MINOR 1
 #define EDRI_ENTRY_SYMBOL "edri_plugin_entry"
 
 #if defined(_WIN32)
@@ -107,7 +107,13 @@ typedef struct edri_type_ops {
                 void* sink, edri_error* err);
   /* Runs the object's destructor in place; the host frees the memory. */
   void (*destroy)(void* object);
+  /* ABI 1.1: EDRI_TYPE_* bits. */
+  uint32_t flags;
 } edri_type_ops;
+
+/* Events of this type may leave their router over a cluster link (the
+ * connector's YAML `share:` / `local:` patterns override it). */
+#define EDRI_TYPE_SHAREABLE 0x1u
 
 /* Read-only view of an event's header. Strings are NUL-terminated and live as
  * long as the event. */

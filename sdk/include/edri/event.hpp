@@ -12,6 +12,8 @@
 // the request struct itself; declare `using response = OtherStruct;` inside the
 // struct to change it. `static constexpr int schema_version = N;` bumps the
 // fingerprint when the meaning of fields changes but their names do not.
+// `static constexpr bool shareable = true;` lets the type leave its router
+// over a cluster link (see docs/configuration.md, connector.share).
 #pragma once
 
 #include <edri/abi.h>
@@ -94,6 +96,17 @@ constexpr int schema_version() noexcept {
 }
 
 namespace detail {
+// `static constexpr bool shareable = true;` in the struct lets events of the
+// type cross cluster links; without it they stay on their router.
+template <class T>
+constexpr bool is_shareable() noexcept {
+  if constexpr (requires { T::shareable; }) {
+    return T::shareable;
+  } else {
+    return false;
+  }
+}
+
 template <class T>
 struct response_of {
   using type = T;
@@ -192,6 +205,7 @@ const edri_type_ops* type_ops() noexcept {
   static const edri_type_ops ops{
       sizeof(edri_type_ops), type_decl<T>().type_name, fingerprint<T>(), sizeof(T), alignof(T),
       &detail::encode_object<T>,  &detail::destroy_object<T>,
+      detail::is_shareable<T>() ? EDRI_TYPE_SHAREABLE : 0u,
   };
   return &ops;
 }

@@ -1,0 +1,46 @@
+// Clustering settings from the `switch:` and `connector:` config sections
+// (docs/configuration.md). Kept free of networking headers so the config
+// reader does not pull them in.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace edrid::cluster {
+
+struct ReplayLimits {
+  std::size_t max_bytes = 64u << 20;
+  std::chrono::milliseconds max_age{60'000};
+};
+
+struct LinkSettings {
+  std::string secret;     // empty: no secret
+  bool insecure = false;  // without a secret, accept peers that are not on loopback
+  std::chrono::milliseconds heartbeat{1'000};
+  std::chrono::milliseconds dead_peer{5'000};
+  ReplayLimits replay;
+  std::uint32_t max_frame = 16u << 20;
+};
+
+struct SwitchSettings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7400;
+  LinkSettings link;
+  std::chrono::milliseconds settle{2'000};
+};
+
+struct ConnectorSettings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7400;
+  LinkSettings link;
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{5'000};
+  // Sharing policy over the SDK's per-type declaration: `local` patterns
+  // never leave, `share` patterns always may.
+  std::vector<std::string> share;
+  std::vector<std::string> local;
+};
+
+}  // namespace edrid::cluster

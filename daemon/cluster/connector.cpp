@@ -1,0 +1,333 @@
+#include "cluster/connector.hpp"
+
+#include "cluster/gap_notice.hpp"
+#include "cluster/link_auth.hpp"
+#include "log/logging.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <future>
+#include <random>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid::cluster {
+namespace {
+
+std::vector<Pattern> parse_patterns(const std::vector<std::string>& texts) {
+  std::vector<Pattern> out;
+  for (const auto& t : texts) {
+    if (auto p = Pattern::parse(t)) out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+bool any_match(const std::vector<Pattern>& patterns, std::string_view type) {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const Pattern& p) { return p.matches(type); });
+}
+
+// A request served here on behalf of another router: where its responses go.
+struct RemoteCall {
+  std::weak_ptr<Connector> connector;
+  EventPtr request;
+};
+
+}  // namespace
+
+Connector::Connector(Router& router, ConnectorSettings settings)
+    : router_(router),
+      settings_(std::move(settings)),
+      incarnation_(random_incarnation()),
+      share_(parse_patterns(settings_.share)),
+      local_(parse_patterns(settings_.local)),
+      state_(settings_.host + ":" + std::to_string(settings_.port), settings_.link.replay),
+      reconnect_timer_(io_),
+      backoff_(settings_.reconnect_min) {}
+
+Connector::~Connector() {
+  if (thread_.joinable()) stop(std::chrono::milliseconds(0));
+}
+
+void Connector::start() {
+  boost::asio::post(io_, [this] { connect(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "edri-connector");
+    io_.run();
+  });
+}
+
+void Connector::connect() {
+  if (stopping_) return;
+  state_.set_state("connecting");
+  auto socket = std::make_shared<boost::asio::ip::tcp::socket>(io_);
+  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(io_);
+  resolver->async_resolve(
+      settings_.host, std::to_string(settings_.port),
+      [this, socket, resolver](const boost::system::error_code& ec,
+                               const boost::asio::ip::tcp::resolver::results_type& results) {
+        if (ec) {
+          if (failed_attempts_++ == 0) {
+            spdlog::warn("connector: cannot resolve {}: {}", settings_.host, ec.message());
+          }
+          schedule_reconnect();
+          return;
+        }
+        boost::asio::async_connect(
+            *socket, results,
+            [this, socket](const boost::system::error_code& ec2, const boost::asio::ip::tcp::endpoint&) {
+              if (stopping_) return;
+              if (ec2) {
+                if (failed_attempts_++ == 0) {
+                  spdlog::warn("connector: cannot reach the switch at {}:{}: {} (retrying)", settings_.host,
+                               settings_.port, ec2.message());
+                }
+                schedule_reconnect();
+                return;
+              }
+              Hello self;
+              self.role = Role::router;
+              self.incarnation = incarnation_;
+              self.router_id = router_.id();
+              session_ = std::make_shared<LinkSession>(std::move(*socket), settings_.link, std::move(self),
+                                                       Role::switch_, *this);
+              state_.set_state("handshake");
+              session_->start();
+            });
+      });
+}
+
+void Connector::schedule_reconnect() {
+  if (stopping_) return;
+  state_.set_state("down");
+  // Full jitter keeps many routers from reconnecting in step after a switch
+  // restart.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const auto ms = backoff_.count();
+  const auto delay = std::chrono::milliseconds(ms / 2 + static_cast<long>(rng() % static_cast<unsigned>(ms / 2 + 1)));
+  backoff_ = std::min(backoff_ * 2, settings_.reconnect_max);
+  reconnect_timer_.expires_after(delay);
+  reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) connect();
+  });
+}
+
+LinkState* Connector::attach(LinkSession& s, const Hello& peer, std::string*) {
+  state_.set_peer_id(peer.router_id);
+  if (inbound_paused_) s.pause_events();
+  // Subscriptions go before the resume: a settling switch needs them first.
+  s.send_control(subscriptions_frame());
+  return &state_;
+}
+
+void Connector::established(LinkSession& s) {
+  spdlog::info("connector: link to switch '{}' ({}) is up", s.peer().router_id, s.address());
+  failed_attempts_ = 0;
+  backoff_ = settings_.reconnect_min;
+}
+
+void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entries) {
+  auto fresh = std::make_shared<Interest>();
+  for (const auto& e : entries) {
+    auto p = Pattern::parse(e.pattern);
+    if (!p) {
+      spdlog::warn("connector: switch advertised a malformed pattern '{}'; ignored", e.pattern);
+      continue;
+    }
+    (e.kind == EDRI_KIND_REQUEST ? fresh->requests : fresh->notifications).push_back(std::move(*p));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    interest_ = std::move(fresh);
+  }
+  router_.refresh_routes();
+}
+
+void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
+  if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq)) {
+    state_.count_duplicate();
+    return;
+  }
+  if (e.kind == kWireFanout) {
+    router_.remote_fanout(e.correlation_id, e.status);
+    return;
+  }
+  EventPtr ev = make_event(e);
+  logging::TraceScope trace(ev->header.trace_id);
+  switch (e.kind) {
+    case EDRI_KIND_NOTIFICATION:
+      router_.deliver_remote(std::move(ev));
+      break;
+    case EDRI_KIND_REQUEST: {
+      auto* call = new RemoteCall{weak_from_this(), ev};
+      router_.serve_remote(std::move(ev), &Connector::on_served, call);
+      break;
+    }
+    case EDRI_KIND_RESPONSE:
+      if (e.target_router != router_.id()) {
+        spdlog::warn("connector: response for router '{}' arrived at '{}' from '{}'; dropped", e.target_router,
+                     router_.id(), s.peer().router_id);
+        return;
+      }
+      router_.remote_response(std::move(ev), (e.flags & kFlagLast) != 0);
+      break;
+    default:
+      break;
+  }
+}
+
+void Connector::on_served(void* user, const edri_event* response, int is_last) {
+  auto* call = static_cast<RemoteCall*>(user);
+  if (auto c = call->connector.lock()) c->send_response(*call->request, *response, is_last != 0);
+  if (is_last) delete call;
+}
+
+void Connector::send_response(const Event& request, const Event& response, bool last) {
+  std::string frame;
+  std::string error;
+  if (!encode_event(response, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.origin_router, incarnation_,
+                    frame, &error)) {
+    // The requester must still hear the end of this router's part.
+    spdlog::error("connector: response to {} could not be encoded: {}", request.payload_type, error);
+    EventPtr plain(event_from_bytes("", nullptr, 0));
+    plain->header = response.header;
+    plain->message = "response could not be encoded: " + error;
+    plain->header.status = EDRI_STATUS_ERROR;
+    plain->header.message = plain->message.c_str();
+    plain->header.payload_type = "";
+    if (!encode_event(*plain, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.origin_router, incarnation_,
+                      frame, &error)) {
+      return;
+    }
+  }
+  enqueue(std::move(frame));
+}
+
+RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const {
+  if (type == kGapEventType || any_match(local_, type)) return RemoteRoute::none;
+  std::shared_ptr<const Interest> interest;
+  {
+    std::lock_guard lock(mutex_);
+    interest = interest_;
+  }
+  const auto& patterns = kind == EDRI_KIND_REQUEST ? interest->requests : interest->notifications;
+  if (!any_match(patterns, type)) return RemoteRoute::none;
+  return any_match(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
+}
+
+void Connector::send(const Event& ev) {
+  std::string frame;
+  std::string error;
+  if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error)) {
+    spdlog::error("connector: {} not sent to other routers: {}", ev.payload_type, error);
+    return;
+  }
+  enqueue(std::move(frame));
+}
+
+void Connector::enqueue(std::string frame) {
+  if (!state_.enqueue(std::move(frame), true)) return;
+  wake();
+}
+
+void Connector::wake() {
+  if (wake_posted_.exchange(true, std::memory_order_acq_rel)) return;
+  boost::asio::post(io_, [this] {
+    wake_posted_.store(false, std::memory_order_release);
+    if (session_) session_->flush();
+  });
+}
+
+std::string Connector::subscriptions_frame() const {
+  std::lock_guard lock(mutex_);
+  return encode_subscriptions(local_patterns_);
+}
+
+void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
+  std::vector<SubscriptionEntry> entries;
+  for (auto& p : patterns) entries.push_back(SubscriptionEntry{static_cast<std::uint8_t>(p.kind), std::move(p.pattern)});
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  {
+    std::lock_guard lock(mutex_);
+    if (entries == local_patterns_) return;
+    local_patterns_ = std::move(entries);
+  }
+  boost::asio::post(io_, [self = shared_from_this()] {
+    if (self->session_ && !self->session_->is_closed() && self->session_->state()) {
+      self->session_->send_control(self->subscriptions_frame());
+    }
+  });
+}
+
+void Connector::gap(LinkSession&, const Gap& g) { publish_gap(router_, g); }
+
+void Connector::closed(LinkSession& s, const std::string& reason) {
+  if (session_.get() != &s) return;
+  if (!stopping_) {
+    spdlog::warn("connector: link to switch {} closed: {}", s.address(), reason);
+  }
+  // Freed after its handlers are done with it.
+  boost::asio::post(io_, [keep = std::move(session_)] {});
+  schedule_reconnect();
+}
+
+void Connector::pause_inbound() {
+  if (!thread_.joinable()) return;
+  std::promise<void> done;
+  auto f = done.get_future();
+  boost::asio::post(io_, [this, &done] {
+    inbound_paused_ = true;
+    if (session_) session_->pause_events();
+    done.set_value();
+  });
+  f.wait();
+}
+
+void Connector::stop(std::chrono::milliseconds grace) {
+  if (!thread_.joinable()) return;
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (!state_.drained() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!state_.drained()) {
+    spdlog::warn("connector: stopping with events the switch has not acknowledged");
+  }
+  state_.close_for_good();
+  std::promise<void> done;
+  auto f = done.get_future();
+  boost::asio::post(io_, [this, &done] {
+    stopping_ = true;
+    reconnect_timer_.cancel();
+    if (session_) session_->goodbye();
+    done.set_value();
+  });
+  f.wait();
+  // Let the goodbye reach the wire, then end.
+  const auto flush_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (std::chrono::steady_clock::now() < flush_until) {
+    std::promise<bool> gone;
+    auto fg = gone.get_future();
+    boost::asio::post(io_, [this, &gone] { gone.set_value(!session_ || session_->finished()); });
+    if (fg.get()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  io_.stop();
+  thread_.join();
+  session_.reset();
+}
+
+void Connector::links_json(nlohmann::json& out) const {
+  nlohmann::json j;
+  state_.stats_json(j);
+  j["role"] = "connector";
+  j["switch"] = settings_.host + ":" + std::to_string(settings_.port);
+  j["incarnation"] = incarnation_;
+  out.push_back(std::move(j));
+}
+
+}  // namespace edrid::cluster

@@ -1,0 +1,91 @@
+// The router side of clustering: one link to a switch, kept up with
+// reconnects and backoff. Local events other routers want leave through it
+// (ClusterUplink); events from the switch enter the local router. The link's
+// state outlives connections, so an outage loses nothing the replay buffer
+// still holds.
+#pragma once
+
+#include "cluster/link_session.hpp"
+#include "cluster/origin_filter.hpp"
+#include "router/pattern.hpp"
+#include "router/router.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace edrid::cluster {
+
+class Connector final : public ClusterUplink,
+                        public LinkHooks,
+                        public std::enable_shared_from_this<Connector> {
+ public:
+  Connector(Router& router, ConnectorSettings settings);
+  ~Connector() override;
+
+  // Starts the io thread and the first connection attempt.
+  void start();
+  // Stops taking events from the switch (it keeps them for this router's
+  // next incarnation); call before the router stops its managers.
+  void pause_inbound();
+  // Waits up to `grace` for the switch to acknowledge everything sent, says
+  // goodbye and ends the io thread.
+  void stop(std::chrono::milliseconds grace);
+  void links_json(nlohmann::json& out) const;
+
+  // ClusterUplink (router threads).
+  RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
+  void send(const Event& ev) override;
+  void local_subscriptions(std::vector<LocalPattern> patterns) override;
+
+  // LinkHooks (io thread).
+  LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;
+  void established(LinkSession& s) override;
+  void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
+  void event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
+  void gap(LinkSession& s, const Gap& g) override;
+  void closed(LinkSession& s, const std::string& reason) override;
+
+ private:
+  struct Interest {
+    std::vector<Pattern> notifications;
+    std::vector<Pattern> requests;
+  };
+  static void on_served(void* user, const edri_event* response, int is_last);
+  void send_response(const Event& request, const Event& response, bool last);
+  void enqueue(std::string frame);
+  void wake();
+  void connect();
+  void schedule_reconnect();
+  std::string subscriptions_frame() const;
+
+  Router& router_;
+  const ConnectorSettings settings_;
+  const std::uint64_t incarnation_;
+  std::vector<Pattern> share_, local_;
+  LinkState state_;
+
+  boost::asio::io_context io_;
+  std::thread thread_;
+  boost::asio::steady_timer reconnect_timer_;
+  std::chrono::milliseconds backoff_;
+  std::uint64_t failed_attempts_ = 0;
+  std::shared_ptr<LinkSession> session_;  // io thread only
+  bool stopping_ = false;                 // io thread only
+  bool inbound_paused_ = false;           // io thread only
+  std::atomic<bool> wake_posted_{false};
+  OriginFilter seen_;                     // io thread only
+
+  mutable std::mutex mutex_;  // guards the two below
+  std::shared_ptr<const Interest> interest_ = std::make_shared<Interest>();
+  std::vector<SubscriptionEntry> local_patterns_;
+};
+
+}  // namespace edrid::cluster

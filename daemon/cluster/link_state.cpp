@@ -1,0 +1,246 @@
+#include "cluster/link_state.hpp"
+
+#include "cluster/wire.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid::cluster {
+
+LinkState::LinkState(std::string peer_id, ReplayLimits limits)
+    : peer_id_(std::move(peer_id)), limits_(limits) {}
+
+void LinkState::drop_front_locked() {
+  const Entry& e = buffer_.front();
+  if (e.seq >= write_cursor_) overflowed_unwritten_ = true;
+  buffer_bytes_ -= e.frame->size();
+  buffer_.pop_front();
+  ++dropped_from_buffer_;
+}
+
+bool LinkState::enqueue(std::string frame, bool origin) {
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t dropped = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    const std::uint64_t seq = next_seq_++;
+    set_event_seq(frame, seq);
+    if (origin) set_event_origin_seq(frame, seq);
+    auto shared = std::make_shared<const std::string>(std::move(frame));
+    buffer_bytes_ += shared->size();
+    buffer_.push_back(Entry{seq, std::move(shared), now});
+    while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
+      drop_front_locked();
+      ++dropped;
+    }
+  }
+  if (dropped) {
+    spdlog::warn("link to '{}': replay buffer over {} bytes, dropped {} unacknowledged events",
+                 peer_id(), limits_.max_bytes, dropped);
+  }
+  return true;
+}
+
+bool LinkState::take_unwritten(std::vector<Frame>& out, std::size_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  if (overflowed_unwritten_) return false;
+  if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return true;
+  std::size_t i = write_cursor_ >= buffer_.front().seq ? write_cursor_ - buffer_.front().seq : 0;
+  std::size_t bytes = 0;
+  for (; i < buffer_.size() && bytes < max_bytes; ++i) {
+    bytes += buffer_[i].frame->size();
+    out.push_back(buffer_[i].frame);
+    write_cursor_ = buffer_[i].seq + 1;
+  }
+  return true;
+}
+
+bool LinkState::has_unwritten() const {
+  std::lock_guard lock(mutex_);
+  return overflowed_unwritten_ || (!buffer_.empty() && write_cursor_ <= buffer_.back().seq);
+}
+
+bool LinkState::acked(std::uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  if (seq >= next_seq_) return false;
+  if (seq > peer_acked_) peer_acked_ = seq;
+  while (!buffer_.empty() && buffer_.front().seq <= seq) {
+    buffer_bytes_ -= buffer_.front().frame->size();
+    buffer_.pop_front();
+  }
+  return true;
+}
+
+std::size_t LinkState::expire(std::chrono::steady_clock::time_point now) {
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (!buffer_.empty() && now - buffer_.front().at > limits_.max_age) {
+      drop_front_locked();
+      ++n;
+    }
+  }
+  if (n) {
+    spdlog::warn("link to '{}': {} unacknowledged events older than {} ms dropped from the replay buffer",
+                 peer_id(), n, limits_.max_age.count());
+  }
+  return n;
+}
+
+bool LinkState::drained() const {
+  std::lock_guard lock(mutex_);
+  return buffer_.empty();
+}
+
+void LinkState::close_for_good() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+std::uint64_t LinkState::tx_next() const {
+  std::lock_guard lock(mutex_);
+  return buffer_.empty() ? next_seq_ : buffer_.front().seq;
+}
+
+std::uint64_t LinkState::last_sent() const {
+  std::lock_guard lock(mutex_);
+  return next_seq_ - 1;
+}
+
+std::uint64_t LinkState::peer_incarnation() const {
+  std::lock_guard lock(mutex_);
+  return peer_incarnation_;
+}
+
+std::uint64_t LinkState::rx_last() const {
+  std::lock_guard lock(mutex_);
+  return rx_last_;
+}
+
+std::uint64_t LinkState::resume_tx(bool peer_knows_us, std::uint64_t peer_rx_last) {
+  std::lock_guard lock(mutex_);
+  overflowed_unwritten_ = false;
+  const std::uint64_t front = buffer_.empty() ? next_seq_ : buffer_.front().seq;
+  if (!peer_knows_us) {
+    // A new peer (or a new incarnation of it): it has nothing of ours, so
+    // everything still buffered goes again. Its receivers drop what they
+    // already had by origin sequence.
+    write_cursor_ = front;
+    return 0;
+  }
+  // Whatever the peer has is acknowledged now.
+  while (!buffer_.empty() && buffer_.front().seq <= peer_rx_last) {
+    buffer_bytes_ -= buffer_.front().frame->size();
+    buffer_.pop_front();
+  }
+  if (peer_rx_last > peer_acked_ && peer_rx_last < next_seq_) peer_acked_ = peer_rx_last;
+  const std::uint64_t now_front = buffer_.empty() ? next_seq_ : buffer_.front().seq;
+  write_cursor_ = std::max(now_front, peer_rx_last + 1);
+  return now_front > peer_rx_last + 1 ? now_front - peer_rx_last - 1 : 0;
+}
+
+bool LinkState::resume_rx(std::uint64_t incarnation, std::uint64_t tx_next, Gap* gap) {
+  std::lock_guard lock(mutex_);
+  bool lost = false;
+  if (incarnation == peer_incarnation_) {
+    if (tx_next > rx_last_ + 1) {
+      gap->reason = "replay buffer overflow";
+      gap->from_seq = rx_last_ + 1;
+      gap->to_seq = tx_next - 1;
+      gap->lost = tx_next - rx_last_ - 1;
+      lost = true;
+      rx_last_ = tx_next - 1;
+    }
+  } else {
+    if (peer_incarnation_ != 0 && !(peer_said_goodbye_ && peer_goodbye_seq_ == rx_last_)) {
+      gap->reason = "peer restarted as a new incarnation without draining";
+      gap->unknown = true;
+      lost = true;
+    }
+    peer_incarnation_ = incarnation;
+    rx_last_ = tx_next - 1;
+  }
+  peer_said_goodbye_ = false;
+  if (lost) gap->peer = peer_id_;
+  return lost;
+}
+
+void LinkState::peer_goodbye(std::uint64_t last_sent) {
+  std::lock_guard lock(mutex_);
+  peer_said_goodbye_ = true;
+  peer_goodbye_seq_ = last_sent;
+}
+
+LinkState::Rx LinkState::receive(std::uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  if (seq <= rx_last_) {
+    ++duplicates_;
+    return Rx::duplicate;
+  }
+  if (seq != rx_last_ + 1) return Rx::out_of_order;
+  rx_last_ = seq;
+  ++events_received_;
+  return Rx::deliver;
+}
+
+void LinkState::set_state(std::string state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+}
+
+void LinkState::note_connected(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  address_ = address;
+  ++connects_;
+}
+
+void LinkState::count_bytes(std::size_t in, std::size_t out) {
+  std::lock_guard lock(mutex_);
+  bytes_in_ += in;
+  bytes_out_ += out;
+}
+
+void LinkState::count_gap(const Gap& gap) {
+  std::lock_guard lock(mutex_);
+  ++gaps_;
+  lost_ += gap.lost;
+}
+
+void LinkState::count_duplicate() {
+  std::lock_guard lock(mutex_);
+  ++duplicates_;
+}
+
+void LinkState::set_peer_id(std::string id) {
+  std::lock_guard lock(mutex_);
+  peer_id_ = std::move(id);
+}
+
+std::string LinkState::peer_id() const {
+  std::lock_guard lock(mutex_);
+  return peer_id_;
+}
+
+void LinkState::stats_json(nlohmann::json& out) const {
+  std::lock_guard lock(mutex_);
+  out = {{"peer", peer_id_},
+         {"state", state_},
+         {"address", address_},
+         {"peer_incarnation", peer_incarnation_},
+         {"sent_seq", next_seq_ - 1},
+         {"acked_seq", peer_acked_},
+         {"received_seq", rx_last_},
+         {"events_received", events_received_},
+         {"replay_frames", buffer_.size()},
+         {"replay_bytes", buffer_bytes_},
+         {"replay_dropped", dropped_from_buffer_},
+         {"duplicates_dropped", duplicates_},
+         {"reconnects", connects_ > 0 ? connects_ - 1 : 0},
+         {"gaps", gaps_},
+         {"events_lost", lost_},
+         {"bytes_in", bytes_in_},
+         {"bytes_out", bytes_out_}};
+}
+
+}  // namespace edrid::cluster

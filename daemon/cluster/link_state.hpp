@@ -1,0 +1,119 @@
+// What one side of a link knows about its peer, kept across connections:
+// the outbound sequence and its replay buffer, the last inbound sequence
+// delivered, the peer's incarnation, and the link's counters. A connection
+// (LinkSession) comes and goes; this stays, which is what lets a reconnect
+// resend exactly what the peer is missing.
+#pragma once
+
+#include "cluster/cluster_settings.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace edrid::cluster {
+
+using Frame = std::shared_ptr<const std::string>;
+
+// Why an inbound gap happened, for the log and the link.gap notification.
+struct Gap {
+  std::string peer;
+  std::string reason;
+  std::uint64_t lost = 0;  // events known lost; 0 with `unknown` set
+  bool unknown = false;    // a peer restarted without draining: the loss cannot be counted
+  std::uint64_t from_seq = 0, to_seq = 0;
+};
+
+class LinkState {
+ public:
+  LinkState(std::string peer_id, ReplayLimits limits);
+
+  // ---- Outbound, from any thread.
+  // Gives `frame` (an event frame) the next sequence number, also as its
+  // origin sequence when `origin` is set, and keeps it for replay. Returns
+  // false when the link is closed for good (stopping).
+  bool enqueue(std::string frame, bool origin);
+  // Frames not yet written on the current connection, oldest first, about
+  // `max_bytes` at most; advances the write cursor. Returns false when the
+  // buffer dropped frames this connection had not written yet (the caller
+  // must reconnect so the peer learns of the gap).
+  bool take_unwritten(std::vector<Frame>& out, std::size_t max_bytes);
+  bool has_unwritten() const;
+  // The peer delivered everything up to seq. False if seq was never sent.
+  bool acked(std::uint64_t seq);
+  // Drops frames older than the age limit; returns how many.
+  std::size_t expire(std::chrono::steady_clock::time_point now);
+  // Everything sent has been acknowledged.
+  bool drained() const;
+  void close_for_good();
+
+  // ---- Handshake (the session's thread).
+  std::uint64_t tx_next() const;          // first sequence still buffered, or the next new one
+  std::uint64_t last_sent() const;        // the newest sequence assigned
+  std::uint64_t peer_incarnation() const;
+  std::uint64_t rx_last() const;
+  // The peer's resume told us what it has of ours: write from there.
+  // Returns the number of frames the peer needs that the buffer no longer has.
+  std::uint64_t resume_tx(bool peer_knows_us, std::uint64_t peer_rx_last);
+  // The peer's incarnation and first sequence it will send; fills *gap and
+  // returns true when events from the peer were (or may have been) lost.
+  bool resume_rx(std::uint64_t incarnation, std::uint64_t tx_next, Gap* gap);
+  void peer_goodbye(std::uint64_t last_sent);
+
+  // ---- Inbound (the session's thread).
+  enum class Rx { deliver, duplicate, out_of_order };
+  Rx receive(std::uint64_t seq);
+
+  // ---- Status and counters.
+  void set_state(std::string state);
+  void note_connected(const std::string& address);
+  void count_bytes(std::size_t in, std::size_t out);
+  void count_gap(const Gap& gap);
+  void count_duplicate();
+  void set_peer_id(std::string id);
+  std::string peer_id() const;
+  void stats_json(nlohmann::json& out) const;
+
+ private:
+  struct Entry {
+    std::uint64_t seq;
+    Frame frame;
+    std::chrono::steady_clock::time_point at;
+  };
+  void drop_front_locked();
+
+  std::string peer_id_;
+  const ReplayLimits limits_;
+  mutable std::mutex mutex_;
+  // Outbound.
+  std::uint64_t next_seq_ = 1;
+  std::deque<Entry> buffer_;
+  std::size_t buffer_bytes_ = 0;
+  std::uint64_t write_cursor_ = 1;
+  std::uint64_t peer_acked_ = 0;
+  bool overflowed_unwritten_ = false;
+  bool closed_ = false;
+  // Inbound.
+  std::uint64_t peer_incarnation_ = 0;
+  std::uint64_t rx_last_ = 0;
+  bool peer_said_goodbye_ = false;
+  std::uint64_t peer_goodbye_seq_ = 0;
+  // Counters.
+  std::string state_ = "connecting";
+  std::string address_;
+  std::uint64_t connects_ = 0;
+  std::uint64_t events_received_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t gaps_ = 0;
+  std::uint64_t lost_ = 0;
+  std::uint64_t dropped_from_buffer_ = 0;
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+}  // namespace edrid::cluster

@@ -1,0 +1,346 @@
+#include "cluster/switch_server.hpp"
+
+#include "cluster/gap_notice.hpp"
+#include "cluster/link_auth.hpp"
+#include "event/ids.hpp"
+#include "router/router.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <future>
+#include <stdexcept>
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edrid::cluster {
+namespace {
+bool any_match(const std::vector<Pattern>& patterns, std::string_view type) {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const Pattern& p) { return p.matches(type); });
+}
+}  // namespace
+
+Switch::Switch(Router& router, SwitchSettings settings)
+    : router_(router),
+      settings_(std::move(settings)),
+      incarnation_(random_incarnation()),
+      acceptor_(io_),
+      settle_timer_(io_),
+      sweep_timer_(io_) {}
+
+Switch::~Switch() {
+  if (thread_.joinable()) stop(std::chrono::milliseconds(0));
+}
+
+void Switch::start() {
+  using boost::asio::ip::tcp;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(settings_.host, ec);
+  if (ec) throw std::runtime_error("switch: bad listen address '" + settings_.host + "': " + ec.message());
+  const tcp::endpoint ep(address, settings_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("switch: cannot listen on " + settings_.host + ":" + std::to_string(settings_.port) +
+                             ": " + ec.message());
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  spdlog::info("switch '{}' listening on {}:{} (incarnation {}, settling {} ms)", router_.id(), settings_.host,
+               bound_port_, incarnation_, settings_.settle.count());
+  accept();
+  settle_timer_.expires_after(settings_.settle);
+  settle_timer_.async_wait([this](const boost::system::error_code& e) {
+    if (e) return;
+    settling_ = false;
+    for (auto& [id, slot] : slots_) {
+      if (slot->session) slot->session->release_resume();
+    }
+  });
+  sweep();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "edri-switch");
+    io_.run();
+  });
+}
+
+void Switch::accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec != boost::asio::error::operation_aborted) {
+        spdlog::warn("switch: accept: {}", ec.message());
+        accept();
+      }
+      return;
+    }
+    if (stopping_) return;
+    Hello self;
+    self.role = Role::switch_;
+    self.incarnation = incarnation_;
+    self.router_id = router_.id();
+    auto s = std::make_shared<LinkSession>(std::move(socket), settings_.link, std::move(self), Role::router, *this);
+    handshaking_.push_back(s);
+    s->start();
+    accept();
+  });
+}
+
+Switch::Slot* Switch::slot_of(LinkSession& s) {
+  if (!s.state()) return nullptr;
+  auto it = slots_.find(s.peer().router_id);
+  if (it == slots_.end() || it->second->session.get() != &s) return nullptr;
+  return it->second.get();
+}
+
+LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusal) {
+  if (stopping_) {
+    *refusal = "the switch is stopping";
+    return nullptr;
+  }
+  auto it = slots_.find(peer.router_id);
+  if (it == slots_.end()) {
+    auto slot = std::make_unique<Slot>();
+    slot->id = peer.router_id;
+    slot->state = std::make_unique<LinkState>(peer.router_id, settings_.link.replay);
+    std::lock_guard lock(slots_mutex_);
+    it = slots_.emplace(peer.router_id, std::move(slot)).first;
+  }
+  Slot& slot = *it->second;
+  std::shared_ptr<LinkSession> self;
+  for (auto h = handshaking_.begin(); h != handshaking_.end(); ++h) {
+    if (h->get() == &s) {
+      self = *h;
+      handshaking_.erase(h);
+      break;
+    }
+  }
+  if (slot.session && slot.session.get() != &s) {
+    // The router reconnected before its old connection timed out.
+    auto old = std::move(slot.session);
+    old->close("replaced by a newer connection from the same router", true);
+  }
+  slot.session = std::move(self);
+  slot.interest_sent.clear();
+  slot.interest_known = false;
+  if (settling_) s.set_hold_resume(true);
+  send_interest(slot);
+  return slot.state.get();
+}
+
+void Switch::established(LinkSession& s) {
+  spdlog::info("switch: router '{}' ({}) linked", s.peer().router_id, s.address());
+}
+
+void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) {
+  Slot* slot = slot_of(s);
+  if (!slot) return;
+  std::vector<Pattern> notifications, requests;
+  for (const auto& e : entries) {
+    std::string error;
+    auto p = Pattern::parse(e.pattern, &error);
+    if (!p) {
+      spdlog::warn("switch: router '{}' subscribed to a malformed pattern '{}': {}; ignored", slot->id, e.pattern,
+                   error);
+      continue;
+    }
+    (e.kind == EDRI_KIND_REQUEST ? requests : notifications).push_back(std::move(*p));
+  }
+  {
+    std::lock_guard lock(slots_mutex_);
+    slot->entries = std::move(entries);
+  }
+  slot->notifications = std::move(notifications);
+  slot->requests = std::move(requests);
+  update_interest();
+}
+
+void Switch::update_interest() {
+  for (auto& [id, slot] : slots_) send_interest(*slot);
+}
+
+// What a router needs to know: the union of every other router's patterns.
+void Switch::send_interest(Slot& slot) {
+  if (!slot.session || slot.session->is_closed()) return;
+  std::vector<SubscriptionEntry> union_;
+  for (const auto& [id, other] : slots_) {
+    if (other.get() == &slot) continue;
+    union_.insert(union_.end(), other->entries.begin(), other->entries.end());
+  }
+  std::sort(union_.begin(), union_.end());
+  union_.erase(std::unique(union_.begin(), union_.end()), union_.end());
+  if (slot.interest_known && union_ == slot.interest_sent) return;
+  slot.session->send_control(encode_subscriptions(union_));
+  slot.interest_sent = std::move(union_);
+  slot.interest_known = true;
+}
+
+void Switch::forward(Slot& to, const std::uint8_t* frame, std::size_t len) {
+  to.state->enqueue(std::string(reinterpret_cast<const char*>(frame), len), false);
+  if (to.session && to.session->established()) to.session->flush();
+}
+
+void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message) {
+  EventPtr resp(event_from_bytes("", nullptr, 0));
+  resp->type = std::string(request.type);
+  resp->message = message;
+  auto& h = resp->header;
+  h.id = next_id();
+  h.trace_id = request.trace_id;
+  h.correlation_id = request.id;
+  h.type = resp->type.c_str();
+  h.payload_type = "";
+  h.kind = EDRI_KIND_RESPONSE;
+  h.priority = request.priority;
+  h.origin_router = router_.id().c_str();
+  h.sender = "";
+  h.status = status;
+  h.message = resp->message.c_str();
+  std::string frame;
+  if (!encode_event(*resp, EDRI_KIND_RESPONSE, kFlagLast, request.origin_router, incarnation_, frame, nullptr)) return;
+  to.state->enqueue(std::move(frame), true);
+  if (to.session && to.session->established()) to.session->flush();
+}
+
+void Switch::send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers) {
+  to.state->enqueue(encode_fanout(request.id, request.trace_id, routers, router_.id(), incarnation_), true);
+}
+
+void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) {
+  Slot* from = slot_of(s);
+  if (!from) return;
+  switch (e.kind) {
+    case EDRI_KIND_NOTIFICATION:
+      for (auto& [id, slot] : slots_) {
+        if (slot.get() != from && any_match(slot->notifications, e.type)) forward(*slot, frame, len);
+      }
+      break;
+    case EDRI_KIND_REQUEST: {
+      std::vector<Slot*> targets;
+      for (auto& [id, slot] : slots_) {
+        if (slot.get() != from && any_match(slot->requests, e.type)) targets.push_back(slot.get());
+      }
+      if (targets.empty()) {
+        answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
+        break;
+      }
+      // The fanout precedes every response on the requester's link.
+      send_fanout(*from, e, static_cast<std::uint32_t>(targets.size()));
+      for (Slot* t : targets) forward(*t, frame, len);
+      break;
+    }
+    case EDRI_KIND_RESPONSE: {
+      auto it = slots_.find(e.target_router);
+      if (it == slots_.end()) {
+        ++unroutable_;
+        spdlog::debug("switch: response for unknown router '{}' dropped", e.target_router);
+        break;
+      }
+      forward(*it->second, frame, len);
+      break;
+    }
+    default:
+      spdlog::warn("switch: router '{}' sent an event frame of kind {}; ignored", from->id, e.kind);
+      break;
+  }
+}
+
+void Switch::gap(LinkSession&, const Gap& g) { publish_gap(router_, g); }
+
+void Switch::closed(LinkSession& s, const std::string& reason) {
+  handshaking_.erase(std::remove_if(handshaking_.begin(), handshaking_.end(),
+                                    [&](const auto& h) { return h.get() == &s; }),
+                     handshaking_.end());
+  Slot* slot = slot_of(s);
+  if (!slot) {
+    if (!stopping_ && s.state() == nullptr) spdlog::info("switch: connection from {} ended: {}", s.address(), reason);
+    return;
+  }
+  if (!stopping_) spdlog::warn("switch: router '{}' ({}) link down: {}", slot->id, s.address(), reason);
+  slot->down_since = std::chrono::steady_clock::now();
+  // Keep the session object alive until its handlers finish.
+  boost::asio::post(io_, [keep = std::move(slot->session)] {});
+}
+
+// A router gone for longer than the replay age has nothing left to resume:
+// forget it, and stop sending its events anywhere.
+void Switch::sweep() {
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    bool changed = false;
+    for (auto it = slots_.begin(); it != slots_.end();) {
+      Slot& slot = *it->second;
+      slot.state->expire(now);
+      if (!slot.session && now - slot.down_since > settings_.link.replay.max_age) {
+        spdlog::warn("switch: router '{}' has been away for over {} ms; forgetting it", slot.id,
+                     settings_.link.replay.max_age.count());
+        std::lock_guard lock(slots_mutex_);
+        it = slots_.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+    if (changed) update_interest();
+    sweep();
+  });
+}
+
+void Switch::stop(std::chrono::milliseconds grace) {
+  if (!thread_.joinable()) return;
+  auto on_io = [this](auto fn) {
+    std::promise<void> done;
+    auto f = done.get_future();
+    boost::asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    f.wait();
+  };
+  on_io([this] {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    settle_timer_.cancel();
+    for (auto& h : handshaking_) h->close("the switch is stopping", true);
+    for (auto& [id, slot] : slots_) {
+      if (slot->session) slot->session->pause_events();
+    }
+  });
+  const auto until = std::chrono::steady_clock::now() + grace;
+  auto drained = [this] {
+    std::lock_guard lock(slots_mutex_);
+    return std::all_of(slots_.begin(), slots_.end(), [](const auto& kv) { return kv.second->state->drained(); });
+  };
+  while (!drained() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!drained()) spdlog::warn("switch: stopping with events routers have not acknowledged");
+  on_io([this] {
+    sweep_timer_.cancel();
+    for (auto& [id, slot] : slots_) {
+      slot->state->close_for_good();
+      if (slot->session) slot->session->goodbye();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  io_.stop();
+  thread_.join();
+}
+
+void Switch::links_json(nlohmann::json& out) const {
+  std::lock_guard lock(slots_mutex_);
+  for (const auto& [id, slot] : slots_) {
+    nlohmann::json j;
+    slot->state->stats_json(j);
+    j["role"] = "switch";
+    j["patterns"] = slot->entries.size();
+    out.push_back(std::move(j));
+  }
+}
+
+}  // namespace edrid::cluster

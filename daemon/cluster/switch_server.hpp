@@ -1,0 +1,95 @@
+// The switch: accepts routers' links, learns each router's subscription
+// patterns, and forwards every event frame only to the routers that want it,
+// never back to its origin. It forwards frames as they came (only the link
+// sequence is rewritten), so it never decodes a payload. All link work runs
+// on one io thread.
+//
+// It acknowledges a router's frames once they are in the destination
+// routers' replay buffers; a stopping switch first stops reading, then waits
+// for the routers to acknowledge what it still holds, so a restart loses
+// nothing. After start it waits `settle` for routers to come back and state
+// their subscriptions before it takes events, so resent events find them.
+#pragma once
+
+#include "cluster/link_session.hpp"
+#include "router/pattern.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+namespace edrid {
+class Router;
+}
+
+namespace edrid::cluster {
+
+class Switch final : public LinkHooks {
+ public:
+  Switch(Router& router, SwitchSettings settings);
+  ~Switch() override;
+
+  // Binds (throws std::runtime_error when it cannot) and starts the io thread.
+  void start();
+  // Stops taking events, waits up to `grace` for routers to acknowledge
+  // what is buffered for them, says goodbye and ends the io thread.
+  void stop(std::chrono::milliseconds grace);
+  std::uint16_t port() const noexcept { return bound_port_; }
+  void links_json(nlohmann::json& out) const;
+
+  // LinkHooks (io thread).
+  LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;
+  void established(LinkSession& s) override;
+  void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
+  void event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
+  void gap(LinkSession& s, const Gap& g) override;
+  void closed(LinkSession& s, const std::string& reason) override;
+
+ private:
+  struct Slot {
+    std::string id;
+    std::unique_ptr<LinkState> state;
+    std::shared_ptr<LinkSession> session;
+    std::vector<SubscriptionEntry> entries;
+    std::vector<Pattern> notifications, requests;
+    std::vector<SubscriptionEntry> interest_sent;
+    bool interest_known = false;
+    std::chrono::steady_clock::time_point down_since;
+  };
+  void accept();
+  void forward(Slot& to, const std::uint8_t* frame, std::size_t len);
+  void answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message);
+  void send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers);
+  void update_interest();
+  void send_interest(Slot& slot);
+  void sweep();
+  Slot* slot_of(LinkSession& s);
+
+  Router& router_;
+  const SwitchSettings settings_;
+  const std::uint64_t incarnation_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer settle_timer_;
+  boost::asio::steady_timer sweep_timer_;
+  std::thread thread_;
+  std::uint16_t bound_port_ = 0;
+  bool settling_ = true;
+  bool stopping_ = false;
+  std::uint64_t unroutable_ = 0;
+
+  mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats
+  std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
+  std::vector<std::shared_ptr<LinkSession>> handshaking_;
+};
+
+}  // namespace edrid::cluster

@@ -1,0 +1,467 @@
+#include "cluster/wire.hpp"
+
+#include "router/pattern.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace edrid::cluster {
+namespace {
+
+// Appends little-endian fields to a frame under construction.
+class Writer {
+ public:
+  explicit Writer(FrameType type, std::size_t reserve = 64) {
+    out_.reserve(kFrameHead + reserve);
+    out_.append(4, '\0');
+    out_.push_back(static_cast<char>(type));
+  }
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u16(std::uint16_t v) { le(v, 2); }
+  void u32(std::uint32_t v) { le(v, 4); }
+  void u64(std::uint64_t v) { le(v, 8); }
+  void i32(std::int32_t v) { le(static_cast<std::uint32_t>(v), 4); }
+  void i64(std::int64_t v) { le(static_cast<std::uint64_t>(v), 8); }
+  void id(const edri_id128& v) {
+    u64(v.hi);
+    u64(v.lo);
+  }
+  void bytes(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  // Strings with a 1-byte length: type names and ids, which are short by rule.
+  void str8(std::string_view s) {
+    const std::size_t n = std::min<std::size_t>(s.size(), 255);
+    u8(static_cast<std::uint8_t>(n));
+    bytes(s.data(), n);
+  }
+  void str32(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  std::string finish() {
+    const auto n = static_cast<std::uint32_t>(out_.size() - 4);
+    for (int i = 0; i < 4; ++i) out_[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    return std::move(out_);
+  }
+
+ private:
+  void le(std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+// Bounds-checked little-endian reads; the first failure sticks.
+class Reader {
+ public:
+  Reader(const std::uint8_t* p, std::size_t n) : p_(p), n_(n) {}
+  bool ok() const noexcept { return ok_; }
+  bool at_end() const noexcept { return pos_ == n_; }
+
+  std::uint64_t le(int width) {
+    if (!take(width)) return 0;
+    std::uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(p_[pos_ - width + i]) << (8 * i);
+    return v;
+  }
+  std::uint8_t u8() { return static_cast<std::uint8_t>(le(1)); }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(le(2)); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(le(4)); }
+  std::uint64_t u64() { return le(8); }
+  std::int32_t i32() { return static_cast<std::int32_t>(u32()); }
+  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
+  edri_id128 id() {
+    edri_id128 v;
+    v.hi = u64();
+    v.lo = u64();
+    return v;
+  }
+  const std::uint8_t* bytes(std::size_t n) {
+    if (!take(n)) return nullptr;
+    return p_ + pos_ - n;
+  }
+  std::string_view str8() { return str(u8()); }
+  std::string_view str32() { return str(u32()); }
+
+ private:
+  std::string_view str(std::size_t n) {
+    const std::uint8_t* b = bytes(n);
+    return b ? std::string_view(reinterpret_cast<const char*>(b), n) : std::string_view();
+  }
+  bool take(std::size_t n) {
+    if (!ok_ || n > n_ - pos_) {
+      ok_ = false;
+      return false;
+    }
+    pos_ += n;
+    return true;
+  }
+  const std::uint8_t* p_;
+  std::size_t n_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+template <class T>
+std::optional<T> finish(Reader& r, T value, const char* what, std::string* error) {
+  if (!r.ok()) {
+    if (error) *error = std::string("truncated ") + what + " frame";
+    return std::nullopt;
+  }
+  if (!r.at_end()) {
+    if (error) *error = std::string("trailing bytes in ") + what + " frame";
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool valid_text(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+void put_le64(std::string& frame, std::size_t at, std::uint64_t v) noexcept {
+  if (frame.size() < at + 8) return;
+  for (int i = 0; i < 8; ++i) frame[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+}  // namespace
+
+const char* frame_type_name(std::uint8_t type) noexcept {
+  switch (static_cast<FrameType>(type)) {
+    case FrameType::hello: return "hello";
+    case FrameType::auth: return "auth";
+    case FrameType::resume: return "resume";
+    case FrameType::subscriptions: return "subscriptions";
+    case FrameType::event: return "event";
+    case FrameType::ack: return "ack";
+    case FrameType::heartbeat: return "heartbeat";
+    case FrameType::goodbye: return "goodbye";
+    case FrameType::close: return "close";
+  }
+  return "unknown";
+}
+
+std::string encode_hello(const Hello& h) {
+  Writer w(FrameType::hello);
+  w.u32(kHelloMagic);
+  w.u16(h.version);
+  w.u8(static_cast<std::uint8_t>(h.role));
+  w.u8(0);
+  w.u64(h.incarnation);
+  w.bytes(h.nonce.data(), h.nonce.size());
+  w.str8(h.router_id);
+  return w.finish();
+}
+
+std::string encode_auth(const Auth& a) {
+  Writer w(FrameType::auth);
+  w.u8(static_cast<std::uint8_t>(a.mac.size()));
+  w.bytes(a.mac.data(), a.mac.size());
+  return w.finish();
+}
+
+std::string encode_resume(const Resume& r) {
+  Writer w(FrameType::resume);
+  w.u64(r.known_incarnation);
+  w.u64(r.rx_last);
+  w.u64(r.tx_next);
+  return w.finish();
+}
+
+std::string encode_subscriptions(const std::vector<SubscriptionEntry>& entries) {
+  Writer w(FrameType::subscriptions, 4 + entries.size() * 24);
+  w.u32(static_cast<std::uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    w.u8(e.kind);
+    w.str8(e.pattern);
+  }
+  return w.finish();
+}
+
+std::string encode_u64_frame(FrameType type, std::uint64_t value) {
+  Writer w(type, 8);
+  w.u64(value);
+  return w.finish();
+}
+
+std::string encode_close(std::string_view reason) {
+  Writer w(FrameType::close);
+  const std::size_t n = std::min<std::size_t>(reason.size(), 1024);
+  w.u16(static_cast<std::uint16_t>(n));
+  w.bytes(reason.data(), n);
+  return w.finish();
+}
+
+namespace {
+void event_head(Writer& w, std::uint8_t wire_kind, std::uint8_t flags, std::uint32_t status,
+                std::int32_t priority, std::uint64_t origin_incarnation) {
+  w.u64(0);  // link sequence, set by the link
+  w.u8(wire_kind);
+  w.u8(flags);
+  w.u16(0);
+  w.u32(status);
+  w.i32(priority);
+  w.u64(origin_incarnation);
+  w.u64(0);  // origin sequence, set by the origin's link
+}
+}  // namespace
+
+bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
+                  std::string_view target_router, std::uint64_t origin_incarnation,
+                  std::string& out, std::string* error) {
+  const EncodedPayload* payload = event_encoded(&ev, error);
+  if (!payload) return false;
+  const auto& h = ev.header;
+  const std::string_view message = h.message ? h.message : "";
+  Writer w(FrameType::event, 140 + ev.type.size() + payload->bytes.size() + message.size());
+  event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
+  w.id(h.id);
+  w.id(h.trace_id);
+  w.id(h.correlation_id);
+  w.i64(h.timestamp_ns);
+  w.i64(h.deadline_ns);
+  w.str8(h.type ? h.type : "");
+  w.str8(ev.payload_type);
+  w.str8(h.origin_router ? h.origin_router : "");
+  w.str8(h.sender ? h.sender : "");
+  w.str8(target_router);
+  w.str32(message);
+  w.u32(static_cast<std::uint32_t>(payload->bytes.size()));
+  w.bytes(payload->bytes.data(), payload->bytes.size());
+  out = w.finish();
+  return true;
+}
+
+std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
+                          std::uint32_t routers, std::string_view origin_router,
+                          std::uint64_t origin_incarnation) {
+  Writer w(FrameType::event, 140);
+  event_head(w, kWireFanout, 0, routers, 0, origin_incarnation);
+  w.id(edri_id128{});
+  w.id(trace_id);
+  w.id(request_id);
+  w.i64(0);
+  w.i64(0);
+  w.str8("");
+  w.str8("");
+  w.str8(origin_router);
+  w.str8("");
+  w.str8("");
+  w.str32("");
+  w.u32(0);
+  return w.finish();
+}
+
+void set_event_seq(std::string& frame, std::uint64_t seq) noexcept {
+  put_le64(frame, kEventSeqOffset, seq);
+}
+
+void set_event_origin_seq(std::string& frame, std::uint64_t origin_seq) noexcept {
+  put_le64(frame, kEventOriginSeqOffset, origin_seq);
+}
+
+std::optional<Hello> decode_hello(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  Hello h;
+  const std::uint32_t magic = r.u32();
+  h.version = r.u16();
+  const std::uint8_t role = r.u8();
+  r.u8();
+  h.incarnation = r.u64();
+  if (const std::uint8_t* nonce = r.bytes(kNonceSize)) std::memcpy(h.nonce.data(), nonce, kNonceSize);
+  h.router_id = std::string(r.str8());
+  auto out = finish(r, std::move(h), "hello", error);
+  if (!out) return out;
+  if (magic != kHelloMagic) {
+    if (error) *error = "not an edri link (bad hello magic)";
+    return std::nullopt;
+  }
+  if (role != static_cast<std::uint8_t>(Role::router) && role != static_cast<std::uint8_t>(Role::switch_)) {
+    if (error) *error = "hello with unknown role " + std::to_string(role);
+    return std::nullopt;
+  }
+  out->role = static_cast<Role>(role);
+  if (out->router_id.empty() || !valid_text(out->router_id)) {
+    if (error) *error = "hello with an empty or unprintable router id";
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<Auth> decode_auth(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  Auth a;
+  const std::uint8_t len = r.u8();
+  if (len != 0 && len != kMacSize) {
+    if (error) *error = "auth frame with a MAC of " + std::to_string(len) + " bytes";
+    return std::nullopt;
+  }
+  if (const std::uint8_t* mac = r.bytes(len)) a.mac.assign(mac, mac + len);
+  return finish(r, std::move(a), "auth", error);
+}
+
+std::optional<Resume> decode_resume(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  Resume v;
+  v.known_incarnation = r.u64();
+  v.rx_last = r.u64();
+  v.tx_next = r.u64();
+  auto out = finish(r, v, "resume", error);
+  if (out && out->tx_next == 0) {
+    if (error) *error = "resume frame with tx_next 0";
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::uint8_t* p,
+                                                                   std::size_t n,
+                                                                   std::string* error) {
+  Reader r(p, n);
+  const std::uint32_t count = r.u32();
+  // Each entry takes at least 3 bytes: refuse counts the frame cannot hold
+  // before reserving anything for them.
+  if (!r.ok() || count > (n - 4) / 3) {
+    if (error) *error = "subscriptions frame with an impossible count";
+    return std::nullopt;
+  }
+  std::vector<SubscriptionEntry> entries;
+  entries.reserve(count);
+  for (std::uint32_t i = 0; i < count && r.ok(); ++i) {
+    SubscriptionEntry e;
+    e.kind = r.u8();
+    e.pattern = std::string(r.str8());
+    if (r.ok() && ((e.kind != EDRI_KIND_NOTIFICATION && e.kind != EDRI_KIND_REQUEST) ||
+                   e.pattern.empty() || !valid_text(e.pattern))) {
+      if (error) *error = "subscriptions frame with a bad entry";
+      return std::nullopt;
+    }
+    entries.push_back(std::move(e));
+  }
+  return finish(r, std::move(entries), "subscriptions", error);
+}
+
+std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  const std::uint64_t v = r.u64();
+  return finish(r, v, "ack/heartbeat/goodbye", error);
+}
+
+std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  const std::uint16_t len = r.u16();
+  const std::uint8_t* b = r.bytes(len);
+  std::string reason = b ? std::string(reinterpret_cast<const char*>(b), len) : std::string();
+  for (char& c : reason) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return finish(r, std::move(reason), "close", error);
+}
+
+std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  WireEvent e;
+  e.seq = r.u64();
+  e.kind = r.u8();
+  e.flags = r.u8();
+  r.u16();
+  e.status = r.u32();
+  e.priority = r.i32();
+  e.origin_incarnation = r.u64();
+  e.origin_seq = r.u64();
+  e.id = r.id();
+  e.trace_id = r.id();
+  e.correlation_id = r.id();
+  e.timestamp_ns = r.i64();
+  e.deadline_ns = r.i64();
+  e.type = r.str8();
+  e.payload_type = r.str8();
+  e.origin_router = r.str8();
+  e.sender = r.str8();
+  e.target_router = r.str8();
+  e.message = r.str32();
+  e.payload_len = r.u32();
+  e.payload = r.bytes(e.payload_len);
+  auto out = finish(r, e, "event", error);
+  if (!out) return out;
+  const bool event_kind = out->kind == EDRI_KIND_NOTIFICATION || out->kind == EDRI_KIND_REQUEST ||
+                          out->kind == EDRI_KIND_RESPONSE;
+  if (!event_kind && out->kind != kWireFanout) {
+    if (error) *error = "event frame of unknown kind " + std::to_string(out->kind);
+    return std::nullopt;
+  }
+  if (out->seq == 0 || out->origin_seq == 0) {
+    if (error) *error = "event frame without a sequence number";
+    return std::nullopt;
+  }
+  if (event_kind && (!is_valid_type_name(out->type) ||
+                     (!out->payload_type.empty() && !is_valid_type_name(out->payload_type)))) {
+    if (error) *error = "event frame with an invalid type name";
+    return std::nullopt;
+  }
+  if (!valid_text(out->origin_router) || !valid_text(out->sender) || !valid_text(out->target_router)) {
+    if (error) *error = "event frame with unprintable names";
+    return std::nullopt;
+  }
+  return out;
+}
+
+EventPtr make_event(const WireEvent& w) {
+  EventPtr ev(event_from_bytes(std::string(w.payload_type), w.payload, w.payload_len));
+  ev->type = std::string(w.type);
+  ev->message = std::string(w.message);
+  ev->origin_router = std::string(w.origin_router);
+  ev->sender = std::string(w.sender);
+  ev->shareable = true;  // it crossed a link already
+  auto& h = ev->header;
+  h.id = w.id;
+  h.trace_id = w.trace_id;
+  h.correlation_id = w.correlation_id;
+  h.type = ev->type.c_str();
+  h.payload_type = ev->payload_type.c_str();
+  h.kind = w.kind;
+  h.priority = w.priority;
+  h.origin_router = ev->origin_router.c_str();
+  h.sender = ev->sender.c_str();
+  h.timestamp_ns = w.timestamp_ns;
+  h.deadline_ns = w.deadline_ns;
+  h.status = w.status;
+  h.message = ev->message.c_str();
+  return ev;
+}
+
+void FrameSplitter::feed(const std::uint8_t* data, std::size_t n) {
+  if (pos_ > 0 && pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  } else if (pos_ > 65536 && pos_ * 2 > buf_.size()) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
+    pos_ = 0;
+  }
+  buf_.insert(buf_.end(), data, data + n);
+}
+
+FrameSplitter::Next FrameSplitter::next(Frame& out, std::string* error) {
+  const std::size_t avail = buf_.size() - pos_;
+  if (avail < 4) return Next::need_more;
+  const std::uint8_t* p = buf_.data() + pos_;
+  const std::uint32_t len = p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+  // Checked before waiting for (or reserving room for) the body.
+  if (len == 0 || len > max_frame_) {
+    if (error) {
+      *error = "frame length " + std::to_string(len) + " out of range (limit " +
+               std::to_string(max_frame_) + ")";
+    }
+    return Next::error;
+  }
+  if (avail - 4 < len) return Next::need_more;
+  out.type = p[4];
+  out.body = p + kFrameHead;
+  out.len = len - 1;
+  pos_ += 4 + len;
+  return Next::frame;
+}
+
+}  // namespace edrid::cluster

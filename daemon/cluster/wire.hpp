@@ -1,0 +1,160 @@
+// The link protocol between routers and a switch, byte by byte in
+// docs/protocol.md. Every frame is a 4-byte little-endian length (of what
+// follows), a 1-byte frame type and a body. Decoding never trusts a length
+// before checking it against the limit and the bytes actually there, and
+// reports malformed input as a status value: a bad peer closes its link, it
+// never crashes the process.
+#pragma once
+
+#include "event/event.hpp"
+
+#include <edri/abi.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edrid::cluster {
+
+constexpr std::uint32_t kHelloMagic = 0x4c524445u;  // "EDRL"
+constexpr std::uint16_t kProtocolVersion = 1;
+constexpr std::size_t kNonceSize = 32;
+constexpr std::size_t kMacSize = 32;
+// Frame length prefix + frame type.
+constexpr std::size_t kFrameHead = 5;
+// Where an event frame keeps its link sequence number: a switch forwards a
+// frame by copying it and writing its own sequence number there.
+constexpr std::size_t kEventSeqOffset = kFrameHead;
+constexpr std::size_t kEventOriginSeqOffset = kFrameHead + 8 + 4 + 4 + 4 + 8;
+
+enum class FrameType : std::uint8_t {
+  hello = 1,
+  auth = 2,
+  resume = 3,
+  subscriptions = 4,
+  event = 5,
+  ack = 6,
+  heartbeat = 7,
+  goodbye = 8,
+  close = 9,
+};
+const char* frame_type_name(std::uint8_t type) noexcept;
+
+enum class Role : std::uint8_t { router = 1, switch_ = 2 };
+
+// Event kinds on the wire: edri_kind values, plus fanout (a switch telling a
+// requester how many routers it forwarded a request to).
+constexpr std::uint8_t kWireFanout = 0x10;
+// Event flag: the final response of one router to a request.
+constexpr std::uint8_t kFlagLast = 0x01;
+
+struct Hello {
+  std::uint16_t version = kProtocolVersion;
+  Role role = Role::router;
+  std::uint64_t incarnation = 0;
+  std::array<std::uint8_t, kNonceSize> nonce{};
+  std::string router_id;
+};
+
+struct Auth {
+  std::vector<std::uint8_t> mac;  // empty: no secret configured
+};
+
+// After authentication each side states what it knows of the other, so the
+// other can resend exactly what is missing.
+struct Resume {
+  std::uint64_t known_incarnation = 0;  // the peer incarnation rx_last belongs to; 0 = none
+  std::uint64_t rx_last = 0;            // last event sequence delivered from that incarnation
+  std::uint64_t tx_next = 0;            // sequence of the first event frame about to be sent
+};
+
+struct SubscriptionEntry {
+  std::uint8_t kind = 0;  // EDRI_KIND_NOTIFICATION or EDRI_KIND_REQUEST
+  std::string pattern;
+  bool operator==(const SubscriptionEntry&) const = default;
+  bool operator<(const SubscriptionEntry& o) const {
+    return kind != o.kind ? kind < o.kind : pattern < o.pattern;
+  }
+};
+
+// An event frame's fields. Strings and payload are views into the frame.
+struct WireEvent {
+  std::uint64_t seq = 0;
+  std::uint8_t kind = 0;
+  std::uint8_t flags = 0;
+  std::uint32_t status = 0;  // responses: edri_status; fanout: number of routers
+  std::int32_t priority = 0;
+  std::uint64_t origin_incarnation = 0;
+  std::uint64_t origin_seq = 0;
+  edri_id128 id{}, trace_id{}, correlation_id{};
+  std::int64_t timestamp_ns = 0, deadline_ns = 0;
+  std::string_view type, payload_type, origin_router, sender, target_router, message;
+  const std::uint8_t* payload = nullptr;
+  std::size_t payload_len = 0;
+};
+
+// ---- Encoding. Each returns a whole frame, length prefix included.
+std::string encode_hello(const Hello& h);
+std::string encode_auth(const Auth& a);
+std::string encode_resume(const Resume& r);
+std::string encode_subscriptions(const std::vector<SubscriptionEntry>& entries);
+std::string encode_u64_frame(FrameType type, std::uint64_t value);  // ack, heartbeat, goodbye
+std::string encode_close(std::string_view reason);
+// An event frame with sequence numbers 0; the link fills them in
+// (set_event_seq) when the frame enters its replay buffer. Returns false
+// with *error when the payload cannot be encoded.
+bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
+                  std::string_view target_router, std::uint64_t origin_incarnation,
+                  std::string& out, std::string* error);
+// A fanout frame answering request `request_id`.
+std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
+                          std::uint32_t routers, std::string_view origin_router,
+                          std::uint64_t origin_incarnation);
+void set_event_seq(std::string& frame, std::uint64_t seq) noexcept;
+void set_event_origin_seq(std::string& frame, std::uint64_t origin_seq) noexcept;
+
+// ---- Decoding of one frame body (after the length prefix and type byte).
+// Each returns nullopt with *error on malformed input.
+std::optional<Hello> decode_hello(const std::uint8_t* p, std::size_t n, std::string* error);
+std::optional<Auth> decode_auth(const std::uint8_t* p, std::size_t n, std::string* error);
+std::optional<Resume> decode_resume(const std::uint8_t* p, std::size_t n, std::string* error);
+std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::uint8_t* p,
+                                                                   std::size_t n,
+                                                                   std::string* error);
+std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error);
+std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error);
+std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std::string* error);
+
+// A new event (one reference) holding a decoded notification, request or
+// response: header from the wire, payload as its encoding.
+EventPtr make_event(const WireEvent& w);
+
+// Splits a byte stream into frames. Input is appended with feed(); next()
+// returns each whole frame in turn.
+class FrameSplitter {
+ public:
+  explicit FrameSplitter(std::uint32_t max_frame) : max_frame_(max_frame) {}
+
+  struct Frame {
+    std::uint8_t type;
+    const std::uint8_t* body;
+    std::size_t len;
+  };
+  enum class Next { frame, need_more, error };
+
+  void feed(const std::uint8_t* data, std::size_t n);
+  // `frame` (valid until the next feed or next call), `need_more`, or `error`
+  // with *error set (the stream is unusable after it).
+  Next next(Frame& out, std::string* error);
+  std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+
+ private:
+  std::uint32_t max_frame_;
+  std::vector<std::uint8_t> buf_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace edrid::cluster

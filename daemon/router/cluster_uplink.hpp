@@ -1,0 +1,40 @@
+// What the router needs from the cluster connector: whether an event may and
+// should leave this router, a way to send it, and a view of the links. The
+// connector implements it; the router knows nothing of sockets.
+#pragma once
+
+#include "event/event.hpp"
+
+#include <edri/abi.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edrid {
+
+enum class RemoteRoute : std::uint8_t {
+  none,            // no other router wants it, or the type is local by config
+  if_shareable,    // wanted; leaves only if its type was declared shareable
+  always,          // wanted and shared by config
+};
+
+struct LocalPattern {
+  edri_kind kind;
+  std::string pattern;
+};
+
+class ClusterUplink {
+ public:
+  virtual ~ClusterUplink() = default;
+  // Called when a type's routes are first resolved (then cached until
+  // Router::refresh_routes()); must be cheap and thread-safe.
+  virtual RemoteRoute remote_route(edri_kind kind, std::string_view type) const = 0;
+  // A local notification or request (header complete) for other routers.
+  virtual void send(const Event& ev) = 0;
+  // The patterns this router's managers subscribe to, after every change.
+  virtual void local_subscriptions(std::vector<LocalPattern> patterns) = 0;
+};
+
+}  // namespace edrid
