@@ -316,6 +316,7 @@ void Connector::stop(std::chrono::milliseconds grace) {
     if (fg.get()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  work_.reset();
   io_.stop();
   thread_.join();
   session_.reset();

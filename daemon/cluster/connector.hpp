@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -73,6 +74,9 @@ class Connector final : public ClusterUplink,
   LinkState state_;
 
   boost::asio::io_context io_;
+  // Keeps run() going while no socket or timer is pending (between
+  // connections, or after the last goodbye), so posted work always runs.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread thread_;
   boost::asio::steady_timer reconnect_timer_;
   std::chrono::milliseconds backoff_;

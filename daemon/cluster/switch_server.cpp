@@ -328,6 +328,7 @@ void Switch::stop(std::chrono::milliseconds grace) {
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  work_.reset();
   io_.stop();
   thread_.join();
 }

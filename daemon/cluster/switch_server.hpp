@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -78,6 +79,9 @@ class Switch final : public LinkHooks {
   const SwitchSettings settings_;
   const std::uint64_t incarnation_;
   boost::asio::io_context io_;
+  // Keeps run() going while no socket or timer is pending (between
+  // connections, or after the last goodbye), so posted work always runs.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer settle_timer_;
   boost::asio::steady_timer sweep_timer_;

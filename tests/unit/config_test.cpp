@@ -116,23 +116,56 @@ TEST_CASE("an unset environment variable is an error at its position") {
   CHECK_THAT(problems[0], Catch::StartsWith(p.string() + ":2:7: router.id: environment variable 'EDRI_TEST_NOPE' is not set"));
 }
 
-TEST_CASE("YAML syntax errors, clustering sections and bad executors are reported") {
+TEST_CASE("YAML syntax errors and bad executors are reported") {
   probe::TempDir dir;
   auto syntax = dir.write("syntax.yaml", "managers:\n  - name: [unclosed\n");
   auto problems = problems_of(syntax);
   REQUIRE(problems.size() == 1);
   CHECK_THAT(problems[0], Catch::StartsWith(syntax.string() + ":"));
 
-  auto cluster = dir.write("cluster.yaml",
-                           "switch: {}\nmanagers:\n  - name: a\n    plugin: p\n    executor: {type: fiber}\n"
-                           "  - name: b\n    plugin: p\n    executor: {type: thread, timeout_ms: 50}\n");
-  problems = problems_of(cluster);
-  REQUIRE(problems.size() == 3);
-  CHECK_THAT(problems[0], Catch::Contains(":1:9: 'switch' (clustering) is not available"));
-  CHECK_THAT(problems[1], Catch::Contains(":5:22: executor.type must be one of inline, thread, process, got 'fiber'"));
-  CHECK_THAT(problems[2], Catch::Contains(":8:42: executor.timeout_ms needs executor.type process"));
+  auto exec = dir.write("exec.yaml",
+                        "managers:\n  - name: a\n    plugin: p\n    executor: {type: fiber}\n"
+                        "  - name: b\n    plugin: p\n    executor: {type: thread, timeout_ms: 50}\n");
+  problems = problems_of(exec);
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::Contains(":4:22: executor.type must be one of inline, thread, process, got 'fiber'"));
+  CHECK_THAT(problems[1], Catch::Contains(":7:42: executor.timeout_ms needs executor.type process"));
 
   problems = problems_of(dir.path() / "missing.yaml");
   REQUIRE(problems.size() == 1);
   CHECK_THAT(problems[0], Catch::Contains("cannot open"));
+}
+
+TEST_CASE("switch and connector sections are read and checked") {
+  probe::TempDir dir;
+  dir.write("cluster.key", "s3cret\n");
+  auto sw = dir.write("switch.yaml",
+                      "switch:\n  listen: \"0.0.0.0:7401\"\n  secret_file: cluster.key\n  settle_ms: 50\n"
+                      "  replay: {max_bytes: 1048576, max_age_ms: 5000}\n");
+  const auto s = edrid::load_config(sw);  // a switch needs no managers
+  REQUIRE(s.switch_settings);
+  CHECK(s.switch_settings->host == "0.0.0.0");
+  CHECK(s.switch_settings->port == 7401);
+  CHECK(s.switch_settings->link.secret == "s3cret");
+  CHECK(s.switch_settings->link.replay.max_bytes == 1048576);
+  CHECK(s.switch_settings->link.replay.max_age == std::chrono::milliseconds(5000));
+  CHECK(s.switch_settings->settle == std::chrono::milliseconds(50));
+
+  auto bad = dir.write("bad.yaml",
+                       "switch: {listen: \"nowhere\", secret_file: missing.key}\n"
+                       "connector:\n  switch: \"127.0.0.1:7400\"\n  share: [\"a.>.b\"]\n"
+                       "  reconnect: {min_ms: 500, max_ms: 100}\n"
+                       "managers: []\n");
+  auto problems = problems_of(bad);
+  REQUIRE(problems.size() == 5);
+  CHECK_THAT(problems[0], Catch::Contains(":1:18: switch.listen must be host:port"));
+  CHECK_THAT(problems[1], Catch::Contains(":1:42: cannot read secret file"));
+  CHECK_THAT(problems[2], Catch::Contains(":5:14: connector.reconnect.max_ms must not be below min_ms"));
+  CHECK_THAT(problems[3], Catch::Contains(":4:11: connector.share: bad pattern 'a.>.b'"));
+  CHECK_THAT(problems[4], Catch::Contains(":3:3: an edrid is either a switch or a router with a connector"));
+
+  auto unknown = dir.write("unknown.yaml", "connector:\n  switch: \"h:1\"\n  colour: blue\nmanagers: []\n");
+  problems = problems_of(unknown);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains(":3:3: unknown key 'colour' in connector"));
 }

@@ -1,0 +1,336 @@
+// Clustering with real processes: a switch and routers as separate edrid
+// processes on loopback, talking through real sockets (and, for fault tests,
+// a proxy that cuts their connections). Every event is counted by the
+// cluster_probe fixture on the receiving router.
+#include "support/child_process.hpp"
+#include "support/fault_proxy.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <functional>
+#include <regex>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+const std::string kEdrid = EDRID_BIN;
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+// The port a process logged after `prefix` (e.g. "listening on 127.0.0.1:").
+unsigned short logged_port(const probe::ChildProcess& p, const std::string& prefix) {
+  unsigned short port = 0;
+  const std::regex re(prefix + "(\\d+)");
+  wait_until(
+      [&] {
+        std::smatch m;
+        const std::string out = p.output();
+        if (!std::regex_search(out, m, re)) return false;
+        port = static_cast<unsigned short>(std::stoi(m[1]));
+        return true;
+      },
+      10s);
+  if (port == 0) FAIL("no port logged after '" << prefix << "':\n" << p.output());
+  return port;
+}
+
+struct Node {
+  std::unique_ptr<probe::ChildProcess> process;
+  unsigned short port = 0;       // api
+  unsigned short link_port = 0;  // a switch's link listener
+
+  json post(const std::string& target, const json& body = json::object()) const {
+    probe::HttpClient c(port);
+    auto r = c.call("POST", target, body.dump(), {{"content-type", "application/json"}});
+    json out = r.body.empty() ? json::object() : json::parse(r.body);
+    out["_status"] = r.status;
+    return out;
+  }
+  json stats() const {
+    probe::HttpClient c(port);
+    return json::parse(c.call("GET", "/stats").body);
+  }
+  json link() const {
+    const json s = stats();
+    return s["links"].empty() ? json::object() : s["links"][0];
+  }
+  json report() const { return post("/events/probe.report"); }
+};
+
+class Cluster {
+ public:
+  Cluster() = default;
+
+  Node start_switch(const std::string& extra = "", unsigned short port = 0, const std::string& name = "switch") {
+    auto cfg = dir.write(name + ".yaml", "router: {id: hub, log: {level: info}}\nswitch:\n  listen: \"127.0.0.1:" +
+                                             std::to_string(port) + "\"\n  settle_ms: 300\n" + extra +
+                                             "managers:\n  - {name: api, plugin: api, config: {port: 0}}\n");
+    Node n;
+    n.process = std::make_unique<probe::ChildProcess>(std::vector<std::string>{kEdrid, "-c", cfg.string()},
+                                                      dir.path() / (name + "." + std::to_string(++starts) + ".log"));
+    n.link_port = logged_port(*n.process, "switch 'hub' listening on 127.0.0.1:");
+    n.port = logged_port(*n.process, "listening on http://127.0.0.1:");
+    return n;
+  }
+
+  // A router whose connector points at `link_port`, with an api manager and
+  // the given managers (YAML list items).
+  Node start_router(const std::string& id, unsigned short link_port, const std::string& managers,
+                    const std::string& connector_extra = "") {
+    auto cfg = dir.write(id + ".yaml", "router: {id: " + id + ", plugin_dirs: [\"" EDRI_TEST_FIXTURE_DIR "\"]}\n"
+                                       "connector:\n  switch: \"127.0.0.1:" + std::to_string(link_port) + "\"\n"
+                                       "  reconnect: {min_ms: 20, max_ms: 300}\n"
+                                       "  heartbeat_ms: 200\n  dead_peer_ms: 2000\n" + connector_extra +
+                                       "managers:\n  - {name: api, plugin: api, config: {port: 0}}\n" + managers);
+    Node n;
+    n.process = std::make_unique<probe::ChildProcess>(std::vector<std::string>{kEdrid, "-c", cfg.string()},
+                                                      dir.path() / (id + "." + std::to_string(++starts) + ".log"));
+    n.port = logged_port(*n.process, "listening on http://127.0.0.1:");
+    return n;
+  }
+
+  probe::TempDir dir;
+  int starts = 0;
+};
+
+const std::string kConsumer = "  - {name: consumer, plugin: cluster_probe, config: {role: consumer}}\n"
+                              "  - {name: echo, plugin: echo}\n";
+const std::string kProducer = "  - {name: producer, plugin: cluster_probe, config: {role: producer}}\n";
+const std::string kShare = "  share: [\"demo.>\", \"news.>\"]\n";
+
+bool link_up(const Node& n) { return n.link().value("state", "") == "up"; }
+
+// The producer's router has learned the consumer's subscriptions.
+void wait_for_route(const Node& producer) {
+  REQUIRE(wait_until([&] { return producer.post("/events/demo.echo", {{"text", "ready?"}})["_status"] == 200; }, 20s));
+}
+
+void wait_received(const Node& consumer, std::uint64_t n, std::chrono::milliseconds within) {
+  json last;
+  const bool ok = wait_until(
+      [&] {
+        last = consumer.report();
+        return last.value("received", std::uint64_t{0}) >= n;
+      },
+      within);
+  INFO("last report: " << last.dump());
+  REQUIRE(ok);
+}
+
+}  // namespace
+
+TEST_CASE("a notification and a request cross the switch and a run-time subscription starts receiving") {
+  Cluster c;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  // Notifications: typed and declared shareable in the SDK.
+  CHECK(a.post("/events/probe.start", {{"count", 1000}})["sent"] == 1000);
+  wait_received(b, 1000, 20s);
+  const json report = b.report();
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+  CHECK(report["senders"]["producer"] == 1000);
+
+  // A request served on the other router, its response back here.
+  const json echo = a.post("/events/demo.echo", {{"text", "across"}});
+  CHECK(echo["_status"] == 200);
+  CHECK(echo["text"] == "across");
+  // Nobody in the cluster serves it.
+  CHECK(a.post("/events/nobody.home")["_status"] == 404);
+
+  // A subscription made at run time on rb reaches ra through the switch.
+  CHECK(b.post("/events/probe.watch", {{"pattern", "news.>"}})["watching"] == "news.>");
+  REQUIRE(wait_until(
+      [&] {
+        a.post("/events/news.flash?kind=notification", {{"headline", "hi"}});
+        return b.report().value("watched", 0) >= 1;
+      },
+      20s));
+
+  // Types that are neither declared shareable nor shared by config stay home.
+  CHECK(b.post("/events/probe.watch", {{"pattern", "secret.>"}})["watching"] == "secret.>");
+  std::this_thread::sleep_for(1s);  // let the subscription reach ra
+  const auto watched = b.report()["watched"].get<int>();
+  const auto sent_remote = a.stats()["events"]["sent_remote"].get<std::uint64_t>();
+  for (int i = 0; i < 5; ++i) a.post("/events/secret.plan?kind=notification", {{"x", i}});
+  a.post("/events/news.flash?kind=notification", {{"headline", "after"}});  // shared: a marker
+  REQUIRE(wait_until([&] { return b.report()["watched"].get<int>() >= watched + 1; }, 10s));
+  CHECK(b.report()["watched"].get<int>() == watched + 1);
+  CHECK(a.stats()["events"]["sent_remote"].get<std::uint64_t>() == sent_remote + 1);
+
+  // Link stats on both ends.
+  const json la = a.link();
+  CHECK(la["peer"] == "hub");
+  CHECK(la["gaps"] == 0);
+  CHECK(la["acked_seq"].get<std::uint64_t>() <= la["sent_seq"].get<std::uint64_t>());
+  const json hs = hub.post("/events/probe.none");  // the switch's own router knows no probe
+  CHECK(hs["_status"] == 404);
+  const json links = hub.stats()["links"];
+  REQUIRE(links.size() == 2);
+  for (const auto& l : links) CHECK(l["state"] == "up");
+
+  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
+
+TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactly once and in order") {
+  Cluster c;
+  Node hub = c.start_switch();
+  probe::FaultProxy proxy_a(hub.link_port), proxy_b(hub.link_port);
+  Node b = c.start_router("rb", proxy_b.port(), kConsumer, kShare);
+  Node a = c.start_router("ra", proxy_a.port(), kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  proxy_a.start_cutting(50ms, 500ms);
+  proxy_b.start_cutting(50ms, 500ms);
+  constexpr std::uint64_t kTotal = 200'000;
+  for (int batch = 0; batch < 8; ++batch) {
+    // The producer's router takes every event even while its link is down.
+    CHECK(a.post("/events/probe.start", {{"count", kTotal / 8}})["sent"] == (batch + 1) * kTotal / 8);
+    std::this_thread::sleep_for(250ms);
+  }
+  wait_received(b, kTotal, 180s);
+  proxy_a.stop_cutting();
+  proxy_b.stop_cutting();
+
+  const json report = b.report();
+  CHECK(report["received"] == kTotal);
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+  CHECK(report["senders"]["producer"] == kTotal);
+  INFO("cuts: " << proxy_a.cuts() << " + " << proxy_b.cuts());
+  CHECK(proxy_a.cuts() + proxy_b.cuts() >= 4);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  const json la = a.link(), lb = b.link();
+  CHECK(la["reconnects"].get<int>() >= 1);
+  CHECK(la["gaps"] == 0);
+  CHECK(lb["gaps"] == 0);
+  CHECK(la["events_lost"] == 0);
+
+  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
+
+TEST_CASE("the switch stopped for 10 s and started again loses nothing and duplicates nothing") {
+  Cluster c;
+  Node hub = c.start_switch();
+  const unsigned short link_port = hub.link_port;
+  Node b = c.start_router("rb", link_port, kConsumer, kShare);
+  Node a = c.start_router("ra", link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  CHECK(a.post("/events/probe.start", {{"count", 50'000}})["sent"] == 50'000);
+  hub.process->signal(SIGTERM);  // while those are still flowing
+  REQUIRE(hub.process->wait_exit(15s) == 0);
+  // During the outage the producer keeps sending into its replay buffer.
+  CHECK(a.post("/events/probe.start", {{"count", 50'000}})["sent"] == 100'000);
+  std::this_thread::sleep_for(10s);
+  CHECK(a.link()["state"] != "up");
+  CHECK(a.link()["replay_frames"].get<std::uint64_t>() > 0);
+
+  Node hub2 = c.start_switch("", link_port, "switch2");
+  wait_received(b, 100'000, 60s);
+  const json report = b.report();
+  CHECK(report["received"] == 100'000);
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+  // The first switch drained before it went: no gap to report.
+  CHECK(b.link()["gaps"] == 0);
+  CHECK(a.link()["gaps"] == 0);
+  CHECK(a.link()["reconnects"].get<int>() >= 1);
+
+  for (Node* n : {&a, &b, &hub2}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub2}) CHECK(n->process->wait_exit(15s) == 0);
+}
+
+TEST_CASE("a wrong secret is refused and a 2 GiB frame closes only its own link while the switch keeps serving") {
+  Cluster c;
+  c.dir.write("cluster.key", "correct horse battery staple\n");
+  c.dir.write("wrong.key", "not the secret\n");
+  ::chmod((c.dir.path() / "cluster.key").c_str(), 0600);
+  ::chmod((c.dir.path() / "wrong.key").c_str(), 0600);
+  Node hub = c.start_switch("  secret_file: cluster.key\n");
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare + "  secret_file: cluster.key\n");
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare + "  secret_file: cluster.key\n");
+  Node intruder = c.start_router("rx", hub.link_port, kProducer, kShare + "  secret_file: wrong.key\n");
+  Node nosecret = c.start_router("rn", hub.link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  REQUIRE(hub.process->wait_output("authentication refused: wrong secret", 10s));
+  REQUIRE(hub.process->wait_output("authentication refused: the peer sent no credentials", 10s));
+  CHECK(intruder.link()["state"] != "up");
+  CHECK(nosecret.link()["state"] != "up");
+  CHECK(hub.stats()["links"].size() == 2);  // only ra and rb were admitted
+
+  // A raw client claims a frame of 2 GiB: the switch closes that connection
+  // without reserving memory for it.
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), hub.link_port});
+    const unsigned char head[5] = {0x00, 0x00, 0x00, 0x80, 0x01};
+    boost::asio::write(s, boost::asio::buffer(head));
+    std::array<char, 4096> buf{};
+    boost::system::error_code ec;
+    std::size_t total = 0;
+    for (;;) {  // the hello, maybe a close frame, then end of stream
+      const std::size_t n = s.read_some(boost::asio::buffer(buf), ec);
+      total += n;
+      if (ec) break;
+    }
+    CHECK((ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset));
+  }
+  REQUIRE(hub.process->wait_output("frame length 2147483648 out of range", 10s));
+  std::ifstream status("/proc/" + std::to_string(hub.process->pid()) + "/status");
+  std::string line;
+  long rss_kb = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss_kb = std::stol(line.substr(6));
+  }
+  CHECK(rss_kb > 0);
+  CHECK(rss_kb < 256 * 1024);
+
+  // Garbage instead of a hello is refused the same way.
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), hub.link_port});
+    boost::asio::write(s, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    std::array<char, 4096> buf{};
+    boost::system::error_code ec;
+    while (!ec) s.read_some(boost::asio::buffer(buf), ec);
+  }
+
+  // The admitted routers never noticed.
+  CHECK(a.post("/events/probe.start", {{"count", 500}})["sent"] == 500);
+  wait_received(b, 500, 20s);
+  CHECK(a.post("/events/demo.echo", {{"text", "still here"}})["text"] == "still here");
+  CHECK(link_up(a));
+  CHECK(link_up(b));
+
+  for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
