@@ -339,7 +339,7 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const 
   // routers it asked (remote_fanout).
   p->expected = static_cast<std::uint32_t>(routes.size()) + (remote ? 1 : 0);
   p->timeout_ms = std::max<std::int64_t>(
-      1, (ev->header.deadline_ns - realtime_ns()) / 1'000'000);
+      1, (ev->header.deadline_ns - realtime_ns() + 999'999) / 1'000'000);
   p->request = ev;
   pending_.add(p);
   {

@@ -1,0 +1,276 @@
+// The link protocol's codec and sequencing state, without sockets.
+#include "cluster/link_auth.hpp"
+#include "cluster/link_state.hpp"
+#include "cluster/origin_filter.hpp"
+#include "cluster/wire.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace edrid;
+using namespace edrid::cluster;
+
+namespace {
+
+// The body of a whole frame, as FrameSplitter hands it out.
+FrameSplitter::Frame only_frame(const std::string& bytes, std::uint32_t max = 1 << 20) {
+  static FrameSplitter splitter(1 << 20);
+  splitter = FrameSplitter(max);
+  splitter.feed(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  FrameSplitter::Frame f{};
+  std::string error;
+  REQUIRE(splitter.next(f, &error) == FrameSplitter::Next::frame);
+  REQUIRE(splitter.buffered() == 0);
+  return f;
+}
+
+EventPtr sample_event() {
+  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", "hello"}});
+  EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
+  ev->type = "demo.echo";
+  ev->message = "a message";
+  auto& h = ev->header;
+  h.id = {1, 2};
+  h.trace_id = {3, 4};
+  h.correlation_id = {5, 6};
+  h.type = ev->type.c_str();
+  h.payload_type = ev->payload_type.c_str();
+  h.kind = EDRI_KIND_REQUEST;
+  h.priority = -7;
+  h.origin_router = "ra";
+  h.sender = "api";
+  h.timestamp_ns = 123456789;
+  h.deadline_ns = 987654321;
+  h.status = EDRI_STATUS_TIMEOUT;
+  h.message = ev->message.c_str();
+  return ev;
+}
+
+}  // namespace
+
+TEST_CASE("every control frame survives encoding and decoding") {
+  Hello h;
+  h.role = Role::switch_;
+  h.incarnation = 0x1122334455667788ull;
+  h.nonce = random_nonce();
+  h.router_id = "hub-1";
+  auto f = only_frame(encode_hello(h));
+  CHECK(f.type == static_cast<std::uint8_t>(FrameType::hello));
+  std::string error;
+  auto h2 = decode_hello(f.body, f.len, &error);
+  REQUIRE(h2);
+  CHECK(h2->role == Role::switch_);
+  CHECK(h2->incarnation == h.incarnation);
+  CHECK(h2->nonce == h.nonce);
+  CHECK(h2->router_id == "hub-1");
+
+  f = only_frame(encode_resume(Resume{7, 8, 9}));
+  auto r = decode_resume(f.body, f.len, &error);
+  REQUIRE(r);
+  CHECK(r->known_incarnation == 7);
+  CHECK(r->rx_last == 8);
+  CHECK(r->tx_next == 9);
+
+  const std::vector<SubscriptionEntry> subs{{EDRI_KIND_NOTIFICATION, "a.>"}, {EDRI_KIND_REQUEST, "b.*.c"}};
+  f = only_frame(encode_subscriptions(subs));
+  auto s = decode_subscriptions(f.body, f.len, &error);
+  REQUIRE(s);
+  CHECK(*s == subs);
+
+  f = only_frame(encode_u64_frame(FrameType::ack, 42));
+  CHECK(decode_u64(f.body, f.len, &error).value() == 42);
+  f = only_frame(encode_close("wrong secret"));
+  CHECK(decode_close(f.body, f.len, &error).value() == "wrong secret");
+  f = only_frame(encode_auth(Auth{std::vector<std::uint8_t>(32, 0xab)}));
+  CHECK(decode_auth(f.body, f.len, &error).value().mac.size() == 32);
+}
+
+TEST_CASE("an event frame carries the whole header and the payload bytes") {
+  EventPtr ev = sample_event();
+  std::string frame;
+  REQUIRE(encode_event(*ev, EDRI_KIND_REQUEST, kFlagLast, "rb", 99, frame, nullptr));
+  set_event_seq(frame, 11);
+  set_event_origin_seq(frame, 5);
+  auto f = only_frame(frame);
+  std::string error;
+  auto w = decode_event(f.body, f.len, &error);
+  REQUIRE(w);
+  CHECK(w->seq == 11);
+  CHECK(w->origin_seq == 5);
+  CHECK(w->origin_incarnation == 99);
+  CHECK(w->flags == kFlagLast);
+  CHECK(w->target_router == "rb");
+  EventPtr back = make_event(*w);
+  CHECK(std::string(back->header.type) == "demo.echo");
+  CHECK(back->payload_type == "demo.echo");
+  CHECK(back->header.id.hi == 1);
+  CHECK(back->header.id.lo == 2);
+  CHECK(back->header.trace_id.lo == 4);
+  CHECK(back->header.correlation_id.hi == 5);
+  CHECK(back->header.priority == -7);
+  CHECK(back->header.status == EDRI_STATUS_TIMEOUT);
+  CHECK(back->header.timestamp_ns == 123456789);
+  CHECK(back->header.deadline_ns == 987654321);
+  CHECK(std::string(back->header.origin_router) == "ra");
+  CHECK(std::string(back->header.sender) == "api");
+  CHECK(std::string(back->header.message) == "a message");
+  const auto* enc = event_encoded(back.get());
+  REQUIRE(enc);
+  CHECK(nlohmann::json::from_msgpack(enc->bytes) == nlohmann::json{{"text", "hello"}});
+}
+
+TEST_CASE("every truncation and corruption of a frame is refused without a crash") {
+  EventPtr ev = sample_event();
+  std::string frame;
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, nullptr));
+  set_event_seq(frame, 1);
+  set_event_origin_seq(frame, 1);
+  const auto* body = reinterpret_cast<const std::uint8_t*>(frame.data()) + kFrameHead;
+  const std::size_t len = frame.size() - kFrameHead;
+  std::string error;
+  for (std::size_t n = 0; n < len; ++n) {
+    INFO("truncated to " << n);
+    CHECK_FALSE(decode_event(body, n, &error));
+  }
+  // Trailing garbage, an unknown kind, an invalid type name, sequence 0.
+  std::string longer(reinterpret_cast<const char*>(body), len);
+  longer.push_back('x');
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size(), &error));
+  CHECK_THAT(error, Catch::Contains("trailing bytes"));
+  std::string bad_kind(reinterpret_cast<const char*>(body), len);
+  bad_kind[8] = 9;
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(bad_kind.data()), len, &error));
+  CHECK_THAT(error, Catch::Contains("unknown kind"));
+  std::string no_seq(reinterpret_cast<const char*>(body), len);
+  for (int i = 0; i < 8; ++i) no_seq[i] = 0;
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(no_seq.data()), len, &error));
+  CHECK_THAT(error, Catch::Contains("without a sequence"));
+
+  // A hello from something that is not edri, and a subscriptions frame whose
+  // count would need gigabytes.
+  std::string http = "GET / HTTP/1.1\r\n";
+  CHECK_FALSE(decode_hello(reinterpret_cast<const std::uint8_t*>(http.data()), http.size(), &error));
+  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 'a'};
+  CHECK_FALSE(decode_subscriptions(huge_count, sizeof huge_count, &error));
+  CHECK_THAT(error, Catch::Contains("impossible count"));
+}
+
+TEST_CASE("the frame splitter reassembles byte by byte and refuses lengths out of range before buffering") {
+  const std::string a = encode_u64_frame(FrameType::ack, 1);
+  const std::string b = encode_close("bye");
+  const std::string stream = a + b;
+  FrameSplitter s(1024);
+  std::vector<std::uint8_t> types;
+  std::string error;
+  for (char c : stream) {
+    s.feed(reinterpret_cast<const std::uint8_t*>(&c), 1);
+    FrameSplitter::Frame f{};
+    while (s.next(f, &error) == FrameSplitter::Next::frame) types.push_back(f.type);
+  }
+  CHECK(types == std::vector<std::uint8_t>{static_cast<std::uint8_t>(FrameType::ack),
+                                          static_cast<std::uint8_t>(FrameType::close)});
+
+  for (std::uint32_t len : {0u, 1025u, 0x80000000u, 0xffffffffu}) {
+    FrameSplitter t(1024);
+    const std::uint8_t head[4] = {static_cast<std::uint8_t>(len), static_cast<std::uint8_t>(len >> 8),
+                                  static_cast<std::uint8_t>(len >> 16), static_cast<std::uint8_t>(len >> 24)};
+    t.feed(head, 4);
+    FrameSplitter::Frame f{};
+    CHECK(t.next(f, &error) == FrameSplitter::Next::error);
+    CHECK_THAT(error, Catch::Contains("out of range"));
+  }
+}
+
+TEST_CASE("HMAC-SHA256 matches RFC 4231 and the handshake MAC binds secret and nonces") {
+  const std::string data = "what do ya want for nothing?";
+  const auto mac = hmac_sha256("Jefe", data.data(), data.size());
+  std::string hex;
+  for (auto b : mac) {
+    const char* d = "0123456789abcdef";
+    hex += d[b >> 4];
+    hex += d[b & 15];
+  }
+  CHECK(hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+
+  Hello self, peer;
+  self.router_id = "ra";
+  self.incarnation = 5;
+  self.nonce = random_nonce();
+  peer.router_id = "hub";
+  peer.nonce = random_nonce();
+  const auto m = auth_mac("secret", self, peer);
+  CHECK(m.size() == kMacSize);
+  CHECK(mac_equal(m, auth_mac("secret", self, peer)));
+  CHECK_FALSE(mac_equal(m, auth_mac("Secret", self, peer)));
+  Hello replayed = peer;
+  replayed.nonce = random_nonce();  // a new challenge: an old answer is worthless
+  CHECK_FALSE(mac_equal(m, auth_mac("secret", self, replayed)));
+  CHECK(auth_mac("", self, peer).empty());
+}
+
+TEST_CASE("link state resends what the peer lacks and counts what is gone") {
+  LinkState st("peer", ReplayLimits{1 << 20, std::chrono::milliseconds(60'000)});
+  for (int i = 0; i < 5; ++i) REQUIRE(st.enqueue(std::string(64, 'x'), true));
+  std::vector<Frame> out;
+  REQUIRE(st.take_unwritten(out, 1 << 20));
+  CHECK(out.size() == 5);
+  CHECK(st.acked(2));
+  CHECK_FALSE(st.acked(99));  // never sent
+  CHECK(st.tx_next() == 3);
+  // Reconnect: the peer knows us and has 3.
+  CHECK(st.resume_tx(true, 3) == 0);
+  out.clear();
+  REQUIRE(st.take_unwritten(out, 1 << 20));
+  CHECK(out.size() == 2);  // 4 and 5
+  // A new incarnation of the peer gets everything still buffered.
+  CHECK(st.resume_tx(false, 0) == 0);
+  out.clear();
+  REQUIRE(st.take_unwritten(out, 1 << 20));
+  CHECK(out.size() == 2);
+
+  // Inbound: in order, duplicates, out of order.
+  Gap gap;
+  CHECK_FALSE(st.resume_rx(77, 1, &gap));
+  CHECK(st.receive(1) == LinkState::Rx::deliver);
+  CHECK(st.receive(1) == LinkState::Rx::duplicate);
+  CHECK(st.receive(3) == LinkState::Rx::out_of_order);
+  // The same incarnation resumes past what we have: a counted gap.
+  CHECK(st.resume_rx(77, 10, &gap));
+  CHECK(gap.lost == 8);
+  CHECK(gap.from_seq == 2);
+  CHECK(gap.to_seq == 9);
+  CHECK(st.receive(10) == LinkState::Rx::deliver);
+  // A new incarnation that did not say goodbye: loss of unknown size.
+  Gap g2;
+  CHECK(st.resume_rx(78, 1, &g2));
+  CHECK(g2.unknown);
+  // One that drained and said goodbye first: nothing lost.
+  CHECK(st.receive(1) == LinkState::Rx::deliver);
+  st.peer_goodbye(1);
+  Gap g3;
+  CHECK_FALSE(st.resume_rx(79, 1, &g3));
+}
+
+TEST_CASE("the replay buffer keeps within its byte and age limits") {
+  LinkState st("peer", ReplayLimits{1000, std::chrono::milliseconds(50)});
+  for (int i = 0; i < 100; ++i) st.enqueue(std::string(100, 'x'), true);
+  nlohmann::json j;
+  st.stats_json(j);
+  CHECK(j["replay_bytes"].get<std::size_t>() <= 1000);
+  CHECK(j["replay_dropped"].get<std::size_t>() >= 90);
+  // The peer had only 5: the buffer lacks what it needs, and says so.
+  CHECK(st.resume_tx(true, 5) > 0);
+  CHECK(st.expire(std::chrono::steady_clock::now() + std::chrono::seconds(1)) > 0);
+  CHECK(st.drained());
+}
+
+TEST_CASE("the origin filter drops what was delivered before and stale incarnations") {
+  OriginFilter f;
+  CHECK(f.accept("ra", 10, 1));
+  CHECK(f.accept("ra", 10, 5));
+  CHECK_FALSE(f.accept("ra", 10, 5));
+  CHECK_FALSE(f.accept("ra", 10, 3));
+  CHECK(f.accept("rb", 3, 1));
+  CHECK(f.accept("ra", 11, 1));   // restarted
+  CHECK_FALSE(f.accept("ra", 10, 9));  // its previous life
+}
