@@ -1,7 +1,13 @@
 // edri-bench: in-process figures for the router. Each scenario prints one
 // JSON line with its parameters and results.
 //
-//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|all] [--events N] [--size BYTES]
+//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|all]
+//              [--events N] [--size BYTES]
+//
+// `switch` runs three routers in this process, linked over loopback TCP as in
+// a cluster: a switch, router A (the driver) and router B (the sink).
+#include "cluster/connector.hpp"
+#include "cluster/switch_server.hpp"
 #include "exec/worker_host.hpp"
 #include "log/logging.hpp"
 #include "plugin/plugin_library.hpp"
@@ -21,6 +27,7 @@
 namespace bench {
 
 struct Blob {
+  static constexpr bool shareable = true;  // crosses the switch in the cluster scenarios
   std::string data;
 };
 EDRI_EVENT(Blob, "bench.blob", data)
@@ -175,6 +182,102 @@ void executor(edrid::ExecutorKind kind, std::uint64_t n) {
   router.reset();
 }
 
+// Router A's driver sends to router B's sink through a switch, over real
+// loopback TCP links: notification throughput, then request latency
+// (sequential) and throughput (512 in flight).
+void across_switch(std::uint64_t n, std::size_t size) {
+  edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
+  edrid::RouterOptions so;
+  so.id = "hub";
+  edrid::Router hub(so);
+  hub.start();
+  edrid::cluster::SwitchSettings ss;
+  ss.port = 0;
+  ss.settle = std::chrono::milliseconds(0);
+  edrid::cluster::Switch sw(hub, ss);
+  sw.start();
+
+  edrid::RouterOptions bo;
+  bo.id = "rb";
+  edrid::Router rb(bo);
+  rb.add_manager("sink", edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+  rb.start();
+  edrid::RouterOptions ao;
+  ao.id = "ra";
+  edrid::Router ra(ao);
+  ra.add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
+  ra.start();
+  edrid::cluster::ConnectorSettings cs;
+  cs.port = sw.port();
+  auto cb = std::make_shared<edrid::cluster::Connector>(rb, cs);
+  rb.set_uplink(cb.get());
+  cb->start();
+  auto ca = std::make_shared<edrid::cluster::Connector>(ra, cs);
+  ra.set_uplink(ca.get());
+  ca->start();
+
+  const std::string payload(size, 'x');
+  while (!g_driver->request(Blob{"ready?"}).get().ok()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+
+  std::promise<void> done;
+  g_done = &done;
+  g_received = 0;
+  g_expect = n;
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  done.get_future().wait();
+  double s = seconds_since(t0);
+  std::cout << nlohmann::json{{"scenario", "switch-notify"}, {"size", size},    {"events", n},
+                              {"seconds", s},                {"events_per_s", n / s}}
+                   .dump()
+            << std::endl;
+
+  const std::uint64_t m = std::max<std::uint64_t>(n / 50, 1000);
+  std::vector<double> us;
+  std::uint64_t failed = 0;
+  for (std::uint64_t i = 0; i < m; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    failed += !g_driver->request(Blob{payload}).get().ok();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  std::deque<std::future<edri::Response<Blob>>> window;
+  t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < m * 5; ++i) {
+    if (window.size() >= 512) {
+      failed += !window.front().get().ok();
+      window.pop_front();
+    }
+    window.push_back(g_driver->request(Blob{payload}));
+  }
+  while (!window.empty()) {
+    failed += !window.front().get().ok();
+    window.pop_front();
+  }
+  s = seconds_since(t0);
+  std::cout << nlohmann::json{{"scenario", "switch-request"},
+                              {"size", size},
+                              {"latency_samples", m},
+                              {"p50_us", pct(0.5)},
+                              {"p99_us", pct(0.99)},
+                              {"pipelined_requests", m * 5},
+                              {"requests_per_s", m * 5 / s},
+                              {"failed", failed}}
+                   .dump()
+            << std::endl;
+
+  ca->pause_inbound();
+  cb->pause_inbound();
+  ra.stop();
+  rb.stop();
+  ca->stop(std::chrono::milliseconds(1000));
+  cb->stop(std::chrono::milliseconds(1000));
+  ra.set_uplink(nullptr);
+  rb.set_uplink(nullptr);
+  sw.stop(std::chrono::milliseconds(1000));
+}
+
 }  // namespace bench
 
 int main(int argc, char** argv) {
@@ -193,7 +296,8 @@ int main(int argc, char** argv) {
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|all] [--events N] [--size BYTES]\n";
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|all] "
+                   "[--events N] [--size BYTES]\n";
       return 2;
     }
   }
@@ -209,5 +313,6 @@ int main(int argc, char** argv) {
   if (scenario == "executor-process" || scenario == "all") {
     bench::executor(edrid::ExecutorKind::process, events / 20);
   }
+  if (scenario == "switch" || scenario == "all") bench::across_switch(events / 4, size);
   return 0;
 }

@@ -268,7 +268,9 @@ void Connector::gap(LinkSession&, const Gap& g) { publish_gap(router_, g); }
 
 void Connector::closed(LinkSession& s, const std::string& reason) {
   if (session_.get() != &s) return;
-  if (!stopping_) {
+  if (state_.peer_leaving()) {
+    spdlog::info("connector: the switch at {} is stopping; reconnecting", s.address());
+  } else if (!stopping_) {
     spdlog::warn("connector: link to switch {} closed: {}", s.address(), reason);
   }
   // Freed after its handlers are done with it.

@@ -172,6 +172,11 @@ void LinkState::peer_goodbye(std::uint64_t last_sent) {
   peer_goodbye_seq_ = last_sent;
 }
 
+bool LinkState::peer_leaving() const {
+  std::lock_guard lock(mutex_);
+  return peer_said_goodbye_;
+}
+
 LinkState::Rx LinkState::receive(std::uint64_t seq) {
   std::lock_guard lock(mutex_);
   if (seq <= rx_last_) {

@@ -65,6 +65,8 @@ class LinkState {
   // returns true when events from the peer were (or may have been) lost.
   bool resume_rx(std::uint64_t incarnation, std::uint64_t tx_next, Gap* gap);
   void peer_goodbye(std::uint64_t last_sent);
+  // The peer said goodbye on this connection (it is stopping, not failing).
+  bool peer_leaving() const;
 
   // ---- Inbound (the session's thread).
   enum class Rx { deliver, duplicate, out_of_order };

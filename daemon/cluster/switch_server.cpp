@@ -258,7 +258,11 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
     if (!stopping_ && s.state() == nullptr) spdlog::info("switch: connection from {} ended: {}", s.address(), reason);
     return;
   }
-  if (!stopping_) spdlog::warn("switch: router '{}' ({}) link down: {}", slot->id, s.address(), reason);
+  if (slot->state->peer_leaving()) {
+    spdlog::info("switch: router '{}' ({}) left after saying goodbye", slot->id, s.address());
+  } else if (!stopping_) {
+    spdlog::warn("switch: router '{}' ({}) link down: {}", slot->id, s.address(), reason);
+  }
   slot->down_since = std::chrono::steady_clock::now();
   // Keep the session object alive until its handlers finish.
   boost::asio::post(io_, [keep = std::move(slot->session)] {});

@@ -95,6 +95,32 @@ std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std
     return h == "ok" ? 0.0 : h == "warning" ? 1.0 : 2.0;
   });
 
+  // Cluster links (a connector's one link, or a switch's link per router).
+  const auto links = st.value("links", nlohmann::json::array());
+  auto per_link = [&](const char* metric, const char* type, const char* help, auto value) {
+    w.family(metric, type, help);
+    for (const auto& l : links) w.sample(metric, "peer=\"" + label(l.value("peer", "")) + "\"", value(l));
+  };
+  per_link("edri_link_up", "gauge", "1 while the link to the peer is up.",
+           [](const nlohmann::json& l) { return l.value("state", "") == "up" ? 1.0 : 0.0; });
+  for (const Counter& c :
+       {Counter{"edri_link_sent_seq", "sent_seq", "Last event sequence sent to the peer."},
+        Counter{"edri_link_acked_seq", "acked_seq", "Last event sequence the peer acknowledged."},
+        Counter{"edri_link_received_seq", "received_seq", "Last event sequence received from the peer."},
+        Counter{"edri_link_replay_bytes", "replay_bytes", "Bytes of unacknowledged events kept for replay."},
+        Counter{"edri_link_replay_frames", "replay_frames", "Unacknowledged events kept for replay."}}) {
+    per_link(c.metric, "gauge", c.help, [&](const nlohmann::json& l) { return num(l, c.key); });
+  }
+  for (const Counter& c :
+       {Counter{"edri_link_reconnects_total", "reconnects", "Connections made after the first."},
+        Counter{"edri_link_gaps_total", "gaps", "Gaps detected (each also published as link.gap)."},
+        Counter{"edri_link_events_lost_total", "events_lost", "Events known lost in gaps."},
+        Counter{"edri_link_duplicates_dropped_total", "duplicates_dropped", "Duplicate events dropped."},
+        Counter{"edri_link_bytes_in_total", "bytes_in", "Bytes received on the link."},
+        Counter{"edri_link_bytes_out_total", "bytes_out", "Bytes sent on the link."}}) {
+    per_link(c.metric, "counter", c.help, [&](const nlohmann::json& l) { return num(l, c.key); });
+  }
+
   w.family("edri_http_requests_total", "counter", "HTTP requests answered by the api manager, by status.");
   for (const auto& [status, n] : http) {
     w.sample("edri_http_requests_total", "code=\"" + std::to_string(status) + "\"", static_cast<double>(n));

@@ -185,6 +185,12 @@ TEST_CASE("a notification and a request cross the switch and a run-time subscrip
   CHECK(la["acked_seq"].get<std::uint64_t>() <= la["sent_seq"].get<std::uint64_t>());
   const json hs = hub.post("/events/probe.none");  // the switch's own router knows no probe
   CHECK(hs["_status"] == 404);
+  {
+    probe::HttpClient http(a.port);
+    const std::string metrics = http.call("GET", "/metrics").body;
+    CHECK_THAT(metrics, Catch::Contains("edri_link_up{peer=\"hub\"} 1\n"));
+    CHECK_THAT(metrics, Catch::Contains("edri_link_gaps_total{peer=\"hub\"} 0\n"));
+  }
   const json links = hub.stats()["links"];
   REQUIRE(links.size() == 2);
   for (const auto& l : links) CHECK(l["state"] == "up");

@@ -23,6 +23,12 @@ EDRI_EVENT(Order, "sample.order", id, qty, note, lines)
 struct Empty {};
 EDRI_EVENT(Empty, "sample.empty")
 
+struct Shared {
+  static constexpr bool shareable = true;
+  int x = 0;
+};
+EDRI_EVENT(Shared, "sample.shared", x)
+
 struct OrderV2 {
   static constexpr int schema_version = 2;
   std::string id;
@@ -96,4 +102,10 @@ TEST_CASE("the SDK's pattern matcher agrees with the router's") {
       CHECK(edri::matches(p, t) == edrid::Pattern::parse(p)->matches(t));
     }
   }
+}
+
+TEST_CASE("only types declared shareable carry the shareable flag to the host") {
+  CHECK((edri::type_ops<sample::Shared>()->flags & EDRI_TYPE_SHAREABLE) != 0);
+  CHECK((edri::type_ops<sample::Order>()->flags & EDRI_TYPE_SHAREABLE) == 0);
+  CHECK(edri::type_ops<sample::Shared>()->struct_size == sizeof(edri_type_ops));
 }
