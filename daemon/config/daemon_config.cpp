@@ -39,7 +39,7 @@ void read_ms(YamlReader& r, const YAML::Node& parent, const char* key, const std
 
 void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!r.map(n, "router", {"id", "log", "plugin_dirs", "request_timeout_ms", "stop_grace_ms",
-                           "liveness"})) {
+                           "liveness", "tunnels"})) {
     return;
   }
   if (n["id"]) {
@@ -73,6 +73,16 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
         std::filesystem::path p = d;
         out.plugin_dirs.push_back(p.is_relative() ? (base / p).lexically_normal() : p);
       }
+    }
+  }
+  if (const auto t = n["tunnels"]) {
+    if (r.map(t, "router.tunnels", {"window_bytes", "idle_timeout_ms"})) {
+      if (t["window_bytes"]) {
+        if (auto v = r.integer(t["window_bytes"], "router.tunnels.window_bytes", 1024, 1ll << 32)) {
+          out.router.tunnels.window = static_cast<std::size_t>(*v);
+        }
+      }
+      read_ms(r, t, "idle_timeout_ms", "router.tunnels.idle_timeout_ms", 10, out.router.tunnels.idle_timeout);
     }
   }
   read_ms(r, n, "request_timeout_ms", "router.request_timeout_ms", 1, out.router.request_timeout);

@@ -61,12 +61,53 @@ void answer_worker(void* user, const edri_event* resp, int is_last) {
   if (is_last) delete r;
 }
 
+// The way to tunnel ends whose handlers run in one worker: frames on its
+// channel, in the order the tunnel produced them.
+class WorkerTunnelSink final : public TunnelSink {
+ public:
+  explicit WorkerTunnelSink(std::shared_ptr<worker::Channel> ch) : channel_(std::move(ch)) {}
+  void message(const edri_id128& tid, int side, const std::uint8_t* data, std::size_t len) override {
+    json f{{"t", "tunnel.msg"}, {"tid", id_json(tid)}, {"side", side}};
+    f["data"] = json::binary(std::vector<std::uint8_t>(data, data + len));
+    channel_->send(f);
+  }
+  void credit(const edri_id128& tid, int side, std::size_t bytes) override {
+    channel_->send({{"t", "tunnel.credit"}, {"tid", id_json(tid)}, {"side", side}, {"n", bytes}});
+  }
+  void peer_closed(const edri_id128& tid, int side, std::uint32_t status, const std::string& reason,
+                   bool over) override {
+    channel_->send({{"t", "tunnel.peer_closed"},
+                    {"tid", id_json(tid)},
+                    {"side", side},
+                    {"status", status},
+                    {"reason", reason},
+                    {"over", over}});
+  }
+  void opened(std::uint64_t rid, std::uint32_t status, const std::string& reason, const Tunnel* t) {
+    json f{{"t", "tunnel.opened"}, {"rid", rid}, {"status", status}, {"reason", reason}};
+    if (t) {
+      f["tid"] = id_json(t->id());
+      f["window"] = t->window();
+    }
+    channel_->send(f);
+  }
+
+ private:
+  std::shared_ptr<worker::Channel> channel_;
+};
+
+edri_id128 id_of(const json& j) {
+  return j.is_array() && j.size() == 2 ? edri_id128{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()}
+                                       : edri_id128{0, 0};
+}
+
 }  // namespace
 
 struct ProcessExecutor::Worker {
   std::size_t slot = 0;
   pid_t pid = -1;
   std::shared_ptr<worker::Channel> channel;
+  std::shared_ptr<WorkerTunnelSink> tunnels;  // for tunnel ends running in this worker
   std::thread watcher;
   std::mutex mutex;              // guards task, seq, timer_id
   std::optional<Delivery> task;  // in flight
@@ -190,6 +231,7 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   w->slot = slot;
   w->pid = pid;
   w->channel = std::make_shared<worker::Channel>(sv[0]);
+  w->tunnels = std::make_shared<WorkerTunnelSink>(w->channel);
   spawned_.fetch_add(1, std::memory_order_relaxed);
 
   auto fail = [&](const std::string& why) -> std::shared_ptr<Worker> {
@@ -261,6 +303,7 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
          {"type", h.type},       {"id", id_json(h.id)},     {"trace", id_json(h.trace_id)},
          {"priority", h.priority}, {"sender", h.sender},    {"origin", h.origin_router},
          {"ts", h.timestamp_ns}, {"deadline", h.deadline_ns}};
+  if (h.kind == EDRI_KIND_TUNNEL) f["window"] = manager_.router().tunnels().settings().window;
   std::string err;
   const bool encoded = worker::put_payload(f, ev, &err);
   std::uint64_t seq;
@@ -321,6 +364,7 @@ void ProcessExecutor::make_idle(std::size_t slot) {
 void ProcessExecutor::on_frame(Worker& w, const json& f) {
   const std::string& t = f["t"].get_ref<const std::string&>();
   if (t == "done") {
+    if (f.contains("tunnel")) decide_tunnel(w, f["tunnel"]);
     edri_response resp;
     resp.status = f.value("status", std::uint32_t{EDRI_STATUS_OK});
     resp.message = f.value("message", "");
@@ -354,8 +398,66 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
                         f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0})};
     auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
     manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr);
+  } else if (t.rfind("tunnel.", 0) == 0) {
+    on_tunnel_frame(w, t, f);
   } else {
     manager_.logger().warn("worker {} sent an unknown frame '{}'", w.pid, t);
+  }
+}
+
+void ProcessExecutor::decide_tunnel(Worker& w, const json& decision) {
+  std::shared_ptr<Tunnel> t;
+  {
+    std::lock_guard lock(w.mutex);
+    if (!w.task || w.task->event->header.kind != EDRI_KIND_TUNNEL) return;
+    t = manager_.router().tunnels().find(w.task->event->header.id);
+  }
+  if (!t) return;
+  if (decision.value("accepted", false)) {
+    if (!t->accept(TunnelBinding{&manager_, {}, w.tunnels})) {
+      w.tunnels->peer_closed(t->id(), Tunnel::kAcceptor, EDRI_STATUS_ERROR, "the opener gave up waiting", true);
+    }
+  } else {
+    t->refuse(EDRI_STATUS_REJECTED, decision.value("reason", std::string("refused")));
+  }
+}
+
+void ProcessExecutor::on_tunnel_frame(Worker& w, const std::string& t, const json& f) {
+  TunnelTable& table = manager_.router().tunnels();
+  if (t == "tunnel.open") {
+    EventPtr ev = worker::take_payload(f);
+    auto sink = w.tunnels;
+    const std::uint64_t rid = f.value("rid", 0ull);
+    manager_.router().open_tunnel(&manager_, std::move(ev), f.value("type", ""), TunnelBinding{&manager_, {}, sink},
+                                  f.value("timeout_ms", std::int64_t{0}),
+                                  [sink, rid](std::uint32_t status, const std::string& reason, std::shared_ptr<Tunnel> tn) {
+                                    sink->opened(rid, status, reason, tn.get());
+                                  });
+    return;
+  }
+  auto tunnel = table.find(id_of(f.value("tid", json())));
+  if (!tunnel) return;  // over already: late frames are harmless
+  // The side is the one this worker holds, whatever the frame says.
+  const int side = tunnel->side_of(w.tunnels.get());
+  if (side < 0) {
+    manager_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, t);
+    return;
+  }
+  if (t == "tunnel.send") {
+    const auto& d = f.value("data", json());
+    std::string reason;
+    if (d.is_binary()) {
+      const auto& b = d.get_binary();
+      tunnel->send(side, b.data(), b.size(), 0, &reason, true);
+    }
+  } else if (t == "tunnel.consumed") {
+    tunnel->consumed(side, f.value("n", std::size_t{0}));
+  } else if (t == "tunnel.shutdown") {
+    tunnel->shutdown(side);
+  } else if (t == "tunnel.close") {
+    tunnel->close(side, f.value("status", std::uint32_t{EDRI_STATUS_OK}), f.value("reason", ""));
+  } else if (t == "tunnel.release") {
+    tunnel->release(side);
   }
 }
 
@@ -409,6 +511,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     manager_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
   }
   complete(*w, why.c_str(), nullptr);
+  manager_.router().tunnels().sink_gone(w->tunnels.get(), why);
   std::thread self;
   {
     std::lock_guard lock(mutex_);

@@ -40,6 +40,8 @@ class ProcessExecutor final : public Executor {
   std::shared_ptr<Worker> spawn(std::size_t slot);
   void watch(std::shared_ptr<Worker> w);
   void on_frame(Worker& w, const nlohmann::json& f);
+  void on_tunnel_frame(Worker& w, const std::string& type, const nlohmann::json& f);
+  void decide_tunnel(Worker& w, const nlohmann::json& decision);
   void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
   void complete(Worker& w, const char* error, edri_response* resp);
   void make_idle(std::size_t slot);

@@ -31,7 +31,40 @@ edri_id128 id_of(const json& j) {
                                        : edri_id128{0, 0};
 }
 
+json id_json(const edri_id128& id) { return json::array({id.hi, id.lo}); }
+
+class WorkerHost;
+
+// A tunnel end whose handlers run in this worker; the tunnel itself lives in
+// the router process. Credit is counted here, so a sender waits before its
+// bytes cross the socket.
+class WorkerTunnelEnd final : public edri_tunnel {
+ public:
+  WorkerTunnelEnd(WorkerHost& host, edri_id128 tid, int side, edri_tunnel_handlers handlers, std::size_t window)
+      : host_(host), tid(tid), side(side), handlers(handlers), window(window) {}
+  int send(const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms, std::string* reason) override;
+  void shutdown() override;
+  void close(std::uint32_t status, const std::string& reason) override;
+  void release() override;
+
+  WorkerHost& host_;
+  const edri_id128 tid;
+  const int side;
+  const edri_tunnel_handlers handlers;
+  const std::size_t window;
+  // Guarded by the host's mutex.
+  std::size_t in_flight = 0;
+  bool send_done = false;
+  bool over = false;
+  std::string over_reason;
+  bool discard = false;
+  bool handlers_released = false;
+  bool plugin_released = false;
+};
+
 class WorkerHost final : public HostBackend {
+  friend class WorkerTunnelEnd;
+
  public:
   WorkerHost(std::string manager, int fd) : manager_(std::move(manager)), channel_(fd) {}
 
@@ -147,6 +180,137 @@ class WorkerHost final : public HostBackend {
   void timer_cancel(std::uint64_t) override {}
   std::string stats_json() override { return "{}"; }
 
+  edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
+                           std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override {
+    const std::uint64_t rid = next_rid_++;
+    json f{{"t", "tunnel.open"}, {"rid", rid}, {"type", type}, {"timeout_ms", timeout_ms}};
+    std::string err;
+    if (!worker::put_payload(f, *initial, &err)) {
+      *status = EDRI_STATUS_ERROR;
+      *reason = err;
+      return nullptr;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      opens_[rid] = PendingOpen{handlers, false, 0, "", nullptr};
+    }
+    if (!channel_.send(f)) {
+      std::lock_guard lock(mutex_);
+      opens_.erase(rid);
+      *status = EDRI_STATUS_ERROR;
+      *reason = "router connection lost";
+      return nullptr;
+    }
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return opens_[rid].answered || closed_; });
+    PendingOpen p = opens_[rid];
+    opens_.erase(rid);
+    if (!p.end) {
+      *status = p.answered ? p.status : static_cast<std::uint32_t>(EDRI_STATUS_ERROR);
+      *reason = p.answered ? p.reason : "router connection lost";
+      return nullptr;
+    }
+    return p.end.get();
+  }
+
+  edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) override {
+    std::lock_guard lock(mutex_);
+    if (!deciding_ || !IdEq{}(offer->header.id, deciding_->tid) || deciding_->decided) return nullptr;
+    deciding_->decided = true;
+    deciding_->accepted = true;
+    auto end = std::make_shared<WorkerTunnelEnd>(*this, offer->header.id, 1, handlers, deciding_->window);
+    tunnels_[key(offer->header.id, 1)] = end;
+    return end.get();
+  }
+
+  void tunnel_refuse(const edri_event* offer, const char* reason) override {
+    std::lock_guard lock(mutex_);
+    if (!deciding_ || !IdEq{}(offer->header.id, deciding_->tid) || deciding_->decided) return;
+    deciding_->decided = true;
+    deciding_->reason = reason ? reason : "refused";
+  }
+
+  // ---- Used by WorkerTunnelEnd.
+  int end_send(WorkerTunnelEnd& e, const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms,
+               std::string* reason) {
+    {
+      std::unique_lock lock(mutex_);
+      auto room = [&] {
+        return e.over || e.send_done || closed_ || e.in_flight == 0 || e.in_flight + len <= e.window;
+      };
+      if (!room()) {
+        if (timeout_ms < 0) return EDRI_E_AGAIN;
+        if (timeout_ms == 0) {
+          changed_.wait(lock, room);
+        } else if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), room)) {
+          *reason = "the peer's window is full";
+          return EDRI_E_AGAIN;
+        }
+      }
+      if (e.over || e.send_done || closed_) {
+        *reason = e.over ? e.over_reason : closed_ ? "router connection lost" : "this end has finished sending";
+        return EDRI_E_CLOSED;
+      }
+      e.in_flight += len;
+    }
+    json f{{"t", "tunnel.send"}, {"tid", id_json(e.tid)}, {"side", e.side}};
+    f["data"] = json::binary(std::vector<std::uint8_t>(data, data + len));
+    if (!channel_.send(f)) {
+      *reason = "router connection lost";
+      return EDRI_E_CLOSED;
+    }
+    return EDRI_OK;
+  }
+
+  void end_frame(WorkerTunnelEnd& e, const char* what, std::uint32_t status = 0, const std::string& reason = "") {
+    json f{{"t", what}, {"tid", id_json(e.tid)}, {"side", e.side}};
+    if (std::string_view(what) == "tunnel.close") {
+      f["status"] = status;
+      f["reason"] = reason;
+    }
+    channel_.send(f);
+  }
+
+  void end_shutdown(WorkerTunnelEnd& e) {
+    {
+      std::lock_guard lock(mutex_);
+      if (e.send_done || e.over) return;
+      e.send_done = true;
+    }
+    end_frame(e, "tunnel.shutdown");
+  }
+
+  void end_close(WorkerTunnelEnd& e, std::uint32_t status, const std::string& reason) {
+    {
+      std::lock_guard lock(mutex_);
+      e.discard = true;
+      if (e.over) return;
+      e.over = true;
+      e.over_reason = reason;
+    }
+    changed_.notify_all();
+    end_frame(e, "tunnel.close", status, reason);
+  }
+
+  void end_release(WorkerTunnelEnd& e) {
+    bool tell;
+    std::shared_ptr<WorkerTunnelEnd> keep;
+    {
+      std::lock_guard lock(mutex_);
+      e.plugin_released = true;
+      e.discard = true;
+      tell = !e.over;
+      e.over = true;
+      auto it = tunnels_.find(key(e.tid, e.side));
+      if (it != tunnels_.end()) {
+        keep = it->second;  // freed when this function returns
+        tunnels_.erase(it);
+      }
+    }
+    if (tell) end_frame(e, "tunnel.release");
+    release_handlers(e);
+  }
+
  private:
   struct Sub {
     edri_kind kind;
@@ -170,7 +334,109 @@ class WorkerHost final : public HostBackend {
   struct Detached {
     EventPtr event;
   };
-  using Item = std::variant<Task, Callback, Detached>;
+  struct TunnelMessage {
+    std::shared_ptr<WorkerTunnelEnd> end;
+    std::vector<std::uint8_t> data;
+  };
+  struct TunnelNotice {
+    std::shared_ptr<WorkerTunnelEnd> end;
+    std::uint32_t status;
+    std::string reason;
+  };
+  using Item = std::variant<Task, Callback, Detached, TunnelMessage, TunnelNotice>;
+  struct PendingOpen {
+    edri_tunnel_handlers handlers;
+    bool answered;
+    std::uint32_t status;
+    std::string reason;
+    std::shared_ptr<WorkerTunnelEnd> end;
+  };
+  // The tunnel offer the running task is deciding on.
+  struct Deciding {
+    edri_id128 tid;
+    std::size_t window;
+    bool decided = false;
+    bool accepted = false;
+    std::string reason;
+  };
+  using EndKey = std::pair<std::pair<std::uint64_t, std::uint64_t>, int>;
+  static EndKey key(const edri_id128& id, int side) { return {{id.hi, id.lo}, side}; }
+
+  std::shared_ptr<WorkerTunnelEnd> end_of(const json& f) {
+    std::lock_guard lock(mutex_);
+    auto it = tunnels_.find(key(id_of(f.value("tid", json())), f.value("side", 0)));
+    return it == tunnels_.end() ? nullptr : it->second;
+  }
+
+  void release_handlers(WorkerTunnelEnd& e) {
+    {
+      std::lock_guard lock(mutex_);
+      if (e.handlers_released) return;
+      e.handlers_released = true;
+    }
+    if (e.handlers.release) e.handlers.release(e.handlers.user);
+  }
+
+  void on_tunnel_frame(const std::string& t, const json& f) {
+    if (t == "tunnel.opened") {
+      std::lock_guard lock(mutex_);
+      auto it = opens_.find(f.value("rid", 0ull));
+      if (it == opens_.end()) return;
+      PendingOpen& p = it->second;
+      p.answered = true;
+      p.status = f.value("status", std::uint32_t{EDRI_STATUS_ERROR});
+      p.reason = f.value("reason", "");
+      if (p.status == EDRI_STATUS_OK) {
+        const edri_id128 tid = id_of(f.value("tid", json()));
+        p.end = std::make_shared<WorkerTunnelEnd>(*this, tid, 0, p.handlers, f.value("window", std::size_t{1} << 20));
+        tunnels_[key(tid, 0)] = p.end;
+      }
+      changed_.notify_all();
+      return;
+    }
+    auto end = end_of(f);
+    if (!end) return;
+    if (t == "tunnel.msg") {
+      const auto& d = f.value("data", json());
+      std::vector<std::uint8_t> bytes;
+      if (d.is_binary()) bytes = d.get_binary();
+      push(TunnelMessage{std::move(end), std::move(bytes)});
+    } else if (t == "tunnel.credit") {
+      std::lock_guard lock(mutex_);
+      end->in_flight -= std::min(end->in_flight, f.value("n", std::size_t{0}));
+      changed_.notify_all();
+    } else if (t == "tunnel.peer_closed") {
+      if (f.value("over", false)) {
+        std::lock_guard lock(mutex_);
+        if (!end->over) {
+          end->over = true;
+          end->over_reason = f.value("reason", "");
+        }
+        changed_.notify_all();
+      }
+      push(TunnelNotice{std::move(end), f.value("status", 0u), f.value("reason", "")});
+    }
+  }
+
+  void run_tunnel_message(TunnelMessage& m) {
+    bool discard;
+    {
+      std::lock_guard lock(mutex_);
+      discard = m.end->discard;
+    }
+    if (!discard) m.end->handlers.on_message(m.end->handlers.user, m.data.data(), m.data.size());
+    channel_.send({{"t", "tunnel.consumed"}, {"tid", id_json(m.end->tid)}, {"side", m.end->side}, {"n", m.data.size()}});
+  }
+
+  void run_tunnel_notice(TunnelNotice& n) {
+    bool discard;
+    {
+      std::lock_guard lock(mutex_);
+      discard = n.end->discard;
+    }
+    if (!discard) n.end->handlers.on_peer_closed(n.end->handlers.user, n.status, n.reason.c_str());
+    release_handlers(*n.end);
+  }
 
   static void add_options(json& f, const edri_send_options* o) {
     f["priority"] = o ? o->priority : 0;
@@ -231,6 +497,8 @@ class WorkerHost final : public HostBackend {
         changed_.notify_all();
       } else if (t == "resp") {
         on_response(*f);
+      } else if (t.rfind("tunnel.", 0) == 0) {
+        on_tunnel_frame(t, *f);
       }
     }
     {
@@ -282,6 +550,10 @@ class WorkerHost final : public HostBackend {
         c->fn(c->user, c->event.get(), c->last ? 1 : 0);
       } else if (auto* d = std::get_if<Detached>(&item)) {
         run_detached(*d->event);
+      } else if (auto* m = std::get_if<TunnelMessage>(&item)) {
+        run_tunnel_message(*m);
+      } else if (auto* n = std::get_if<TunnelNotice>(&item)) {
+        run_tunnel_notice(*n);
       }
     }
   }
@@ -302,6 +574,11 @@ class WorkerHost final : public HostBackend {
     h.deadline_ns = f.value("deadline", std::int64_t{0});
     h.message = "";
     const bool is_request = h.kind == EDRI_KIND_REQUEST;
+    const bool is_tunnel = h.kind == EDRI_KIND_TUNNEL;
+    if (is_tunnel) {
+      std::lock_guard lock(mutex_);
+      deciding_ = Deciding{h.id, f.value("window", std::size_t{1} << 20)};
+    }
     edri_response resp;
     edri_error err{sizeof(edri_error), {}, {}};
     int rc;
@@ -310,6 +587,13 @@ class WorkerHost final : public HostBackend {
       rc = plugin_->handle(instance_, f.value("handler", 0u), ev.get(), is_request ? &resp : nullptr, &err);
     }
     json done{{"t", "done"}, {"seq", f.value("seq", 0ull)}, {"status", resp.status}, {"message", resp.message}};
+    if (is_tunnel) {
+      std::lock_guard lock(mutex_);
+      if (deciding_->decided) {
+        done["tunnel"] = {{"accepted", deciding_->accepted}, {"reason", deciding_->reason}};
+      }
+      deciding_.reset();
+    }
     if (rc != EDRI_OK) done["error"] = err.message[0] ? err.message : "handler failed";
     std::string why;
     if (resp.data && !worker::put_payload(done, *resp.data, &why)) done["error"] = why;
@@ -352,8 +636,18 @@ class WorkerHost final : public HostBackend {
   std::vector<Sub> subs_;
   std::map<std::uint64_t, PendingRequest> requests_;
   std::map<std::uint64_t, std::optional<std::pair<int, std::uint32_t>>> notified_;
+  std::map<std::uint64_t, PendingOpen> opens_;
+  std::map<EndKey, std::shared_ptr<WorkerTunnelEnd>> tunnels_;
+  std::optional<Deciding> deciding_;
   std::set<std::string> strings_;
 };
+
+int WorkerTunnelEnd::send(const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms, std::string* reason) {
+  return host_.end_send(*this, data, len, timeout_ms, reason);
+}
+void WorkerTunnelEnd::shutdown() { host_.end_shutdown(*this); }
+void WorkerTunnelEnd::close(std::uint32_t status, const std::string& reason) { host_.end_close(*this, status, reason); }
+void WorkerTunnelEnd::release() { host_.end_release(*this); }
 
 }  // namespace
 

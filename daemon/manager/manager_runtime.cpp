@@ -5,6 +5,8 @@
 #include "manager/dispatch_context.hpp"
 #include "router/router.hpp"
 
+#include <future>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -114,6 +116,8 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
   } else {
     queue_.close();
   }
+  // Its tunnel ends can run no more: their peers are told.
+  router_.tunnels().manager_gone(this);
   started_.store(false, std::memory_order_release);
   if (instance_) plugin_->stop(instance_);
 }
@@ -169,6 +173,13 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
     case Delivery::Kind::event:
       if (admit(d)) handle_event(d, slot);
       return;
+    case Delivery::Kind::tunnel: {
+      DispatchScope scope(this, nullptr);
+      task_started(slot);
+      d.tunnel->run_end(d.tunnel_side);
+      busy_since_ns_[slot].store(0, std::memory_order_relaxed);
+      return;
+    }
   }
 }
 
@@ -180,7 +191,7 @@ bool ManagerRuntime::admit(Delivery& d) {
       logger_->debug("response to {} dropped: no response handler", ev.header.type);
       return false;
     }
-  } else if (kind == EDRI_KIND_REQUEST && ev.header.deadline_ns != 0 &&
+  } else if ((kind == EDRI_KIND_REQUEST || kind == EDRI_KIND_TUNNEL) && ev.header.deadline_ns != 0 &&
              realtime_ns() > ev.header.deadline_ns) {
     // The requester already got `timeout`; doing the work now helps nobody.
     stats_.expired.fetch_add(1, std::memory_order_relaxed);
@@ -208,6 +219,14 @@ void ManagerRuntime::task_finished(std::size_t slot, const Event& ev, const char
     logging::TraceScope trace(ev.header.trace_id);
     logger_->error("handler for {} failed: {}", ev.header.type, error);
     stats_.record_error(std::string(ev.header.type) + ": " + error);
+  }
+  if (ev.header.kind == EDRI_KIND_TUNNEL) {
+    // A tunnel handler that neither accepted nor refused refuses.
+    if (auto t = router_.tunnels().find(ev.header.id)) {
+      t->refuse(EDRI_STATUS_REJECTED, error ? std::string("the tunnel handler failed: ") + error
+                                            : "the tunnel handler neither accepted nor refused");
+    }
+    return;
   }
   if (!is_request) return;
   edri_response failed;
@@ -251,6 +270,38 @@ void ManagerRuntime::log(std::uint32_t level, std::string_view msg) {
                "{}", msg);
 }
 
+edri_tunnel* ManagerRuntime::tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
+                                         std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) {
+  struct Result {
+    std::uint32_t status;
+    std::string reason;
+    std::shared_ptr<Tunnel> tunnel;
+  };
+  auto result = std::make_shared<std::promise<Result>>();
+  auto future = result->get_future();
+  router_.open_tunnel(this, std::move(initial), type, TunnelBinding{this, handlers, nullptr}, timeout_ms,
+                      [result](std::uint32_t st, const std::string& why, std::shared_ptr<Tunnel> t) {
+                        result->set_value(Result{st, why, std::move(t)});
+                      });
+  Result r = future.get();
+  if (!r.tunnel) {
+    *status = r.status;
+    *reason = r.reason;
+    return nullptr;
+  }
+  return new LocalTunnelEnd(std::move(r.tunnel), Tunnel::kOpener);
+}
+
+edri_tunnel* ManagerRuntime::tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) {
+  auto t = router_.tunnels().find(offer->header.id);
+  if (!t || !t->accept(TunnelBinding{this, handlers, nullptr})) return nullptr;
+  return new LocalTunnelEnd(std::move(t), Tunnel::kAcceptor);
+}
+
+void ManagerRuntime::tunnel_refuse(const edri_event* offer, const char* reason) {
+  if (auto t = router_.tunnels().find(offer->header.id)) t->refuse(EDRI_STATUS_REJECTED, reason);
+}
+
 std::string ManagerRuntime::stats_json() {
   nlohmann::json j;
   router_.stats_json(j);
@@ -275,7 +326,8 @@ int ManagerRuntime::subscribe(edri_kind kind, const char* pattern, std::uint32_t
     if (err) std::snprintf(err->message, sizeof err->message, "%s", msg.c_str());
     return code;
   };
-  if (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST && kind != EDRI_KIND_RESPONSE) {
+  if (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST && kind != EDRI_KIND_RESPONSE &&
+      kind != EDRI_KIND_TUNNEL) {
     return fail(EDRI_E_INVALID, "manager '" + name_ + "': cannot subscribe to event kind " +
                                     std::to_string(kind));
   }

@@ -108,6 +108,10 @@ class ManagerRuntime final : public HostBackend {
                             void* user) override;
   void timer_cancel(std::uint64_t id) override;
   std::string stats_json() override;
+  edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
+                           std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override;
+  edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) override;
+  void tunnel_refuse(const edri_event* offer, const char* reason) override;
 
   // Notification and request subscriptions, for the router's table.
   std::vector<Subscription> routing_subscriptions();

@@ -7,6 +7,8 @@
 #include "manager/dispatch_context.hpp"
 #include "plugin/host_backend.hpp"
 
+#include <cstdio>
+
 #include <spdlog/spdlog.h>
 
 namespace edrid {
@@ -165,13 +167,109 @@ void h_router_stats(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
   }
 }
 
+bool valid_handlers(const edri_tunnel_handlers* h) noexcept {
+  return h && h->struct_size >= sizeof(edri_tunnel_handlers) && h->on_message && h->on_peer_closed;
+}
+
+void put_reason(edri_error* err, const std::string& reason) noexcept {
+  if (err) std::snprintf(err->message, sizeof err->message, "%s", reason.c_str());
+}
+
+edri_tunnel* h_tunnel_open(edri_host_ctx* ctx, const char* type, edri_event* initial,
+                           const edri_tunnel_handlers* handlers, std::int64_t timeout_ms, std::uint32_t* status,
+                           edri_error* err) {
+  EventPtr ev(initial);
+  std::uint32_t st = EDRI_STATUS_ERROR;
+  std::string reason;
+  edri_tunnel* t = nullptr;
+  if (!valid_handlers(handlers) || !type) {
+    reason = "tunnel_open: a type and handlers with on_message and on_peer_closed are required";
+  } else {
+    try {
+      if (!ev) ev = EventPtr(event_from_bytes(type, nullptr, 0));
+      t = backend(ctx).tunnel_open(type, std::move(ev), *handlers, timeout_ms, &st, &reason);
+    } catch (const std::exception& e) {
+      reason = std::string("tunnel_open failed: ") + e.what();
+    }
+  }
+  if (!t) {
+    if (status) *status = st;
+    put_reason(err, reason);
+  } else if (status) {
+    *status = EDRI_STATUS_OK;
+  }
+  return t;
+}
+
+edri_tunnel* h_tunnel_accept(edri_host_ctx* ctx, const edri_event* offer, const edri_tunnel_handlers* handlers) {
+  if (!offer || !valid_handlers(handlers)) return nullptr;
+  try {
+    return backend(ctx).tunnel_accept(offer, *handlers);
+  } catch (const std::exception& e) {
+    spdlog::error("tunnel_accept failed: {}", e.what());
+    return nullptr;
+  }
+}
+
+void h_tunnel_refuse(edri_host_ctx* ctx, const edri_event* offer, const char* reason) {
+  if (!offer) return;
+  try {
+    backend(ctx).tunnel_refuse(offer, reason ? reason : "refused");
+  } catch (const std::exception& e) {
+    spdlog::error("tunnel_refuse failed: {}", e.what());
+  }
+}
+
+int h_tunnel_send(edri_tunnel* t, const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms,
+                  edri_error* err) {
+  if (!t || (!data && len)) return EDRI_E_INVALID;
+  try {
+    std::string reason;
+    const int rc = t->send(data, len, timeout_ms, &reason);
+    if (rc != EDRI_OK) put_reason(err, reason);
+    return rc;
+  } catch (const std::exception& e) {
+    put_reason(err, e.what());
+    return EDRI_E_CLOSED;
+  }
+}
+
+void h_tunnel_shutdown(edri_tunnel* t) {
+  if (!t) return;
+  try {
+    t->shutdown();
+  } catch (const std::exception& e) {
+    spdlog::error("tunnel_shutdown failed: {}", e.what());
+  }
+}
+
+void h_tunnel_close(edri_tunnel* t, std::uint32_t status, const char* reason) {
+  if (!t) return;
+  try {
+    t->close(status, reason ? reason : "");
+  } catch (const std::exception& e) {
+    spdlog::error("tunnel_close failed: {}", e.what());
+  }
+}
+
+void h_tunnel_release(edri_tunnel* t) {
+  if (!t) return;
+  try {
+    t->release();
+  } catch (const std::exception& e) {
+    spdlog::error("tunnel_release failed: {}", e.what());
+  }
+}
+
 const edri_host_api kHostApi{
     sizeof(edri_host_api), EDRI_ABI_MAJOR,      EDRI_ABI_MINOR,     &h_event_alloc,
     &h_event_discard,      &h_event_from_bytes, &h_event_retain,    &h_event_release,
     &h_event_header,       &h_event_object,     &h_event_encoded,   &h_subscribe,
     &h_unsubscribe,        &h_notify,           &h_request,         &h_response_set_status,
     &h_response_set_data,  &h_current_event,    &h_log_enabled,     &h_log,
-    &h_timer_start,        &h_timer_cancel,     &h_router_stats,
+    &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
+    &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
+    &h_tunnel_close,       &h_tunnel_release,
 };
 
 }  // namespace

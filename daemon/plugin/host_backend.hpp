@@ -7,6 +7,7 @@
 
 #include <edri/abi.h>
 
+#include <cstdint>
 #include <string>
 
 namespace edrid {
@@ -26,12 +27,31 @@ class HostBackend {
                                     edri_timer_fn fn, void* user) = 0;
   virtual void timer_cancel(std::uint64_t id) = 0;
   virtual std::string stats_json() = 0;
+
+  // Tunnels. open returns nullptr with *status and *reason on failure.
+  virtual edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
+                                   std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) = 0;
+  virtual edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) = 0;
+  virtual void tunnel_refuse(const edri_event* offer, const char* reason) = 0;
 };
 
 }  // namespace edrid
 
 struct edri_host_ctx {
   edrid::HostBackend* backend;
+};
+
+// One end of a tunnel as a plugin holds it (edri_tunnel in the ABI). In the
+// router process it is an end of a Tunnel; in a worker process, a proxy that
+// speaks frames to the router.
+struct edri_tunnel {
+  virtual ~edri_tunnel() = default;
+  // Returns EDRI_OK, EDRI_E_AGAIN or EDRI_E_CLOSED (with *reason).
+  virtual int send(const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms, std::string* reason) = 0;
+  virtual void shutdown() = 0;
+  virtual void close(std::uint32_t status, const std::string& reason) = 0;
+  // The plugin's last call on this handle.
+  virtual void release() = 0;
 };
 
 // A request handler's reply slot (edri_response in the ABI).

@@ -9,12 +9,14 @@
 namespace edrid {
 
 struct PluginTimer;
+class Tunnel;
 
 struct Delivery {
   enum class Kind : std::uint8_t {
     event,              // a notification, request or (handler-routed) response
     response_callback,  // a response for a request sent with a callback
     timer,              // a plugin timer tick
+    tunnel,             // callbacks of a tunnel end running in this process
   };
   Kind kind = Kind::event;
   bool is_last = false;  // response_callback
@@ -25,6 +27,8 @@ struct Delivery {
   edri_response_fn fn = nullptr;  // response_callback
   void* user = nullptr;
   std::shared_ptr<PluginTimer> timer;
+  std::shared_ptr<Tunnel> tunnel;
+  std::uint8_t tunnel_side = 0;
 };
 
 }  // namespace edrid

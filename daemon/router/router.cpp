@@ -39,10 +39,10 @@ struct Router::RouteCache {
   static constexpr std::size_t kMaxTypes = 4096;
   std::uint64_t version = 0;
   std::shared_ptr<const SubscriptionTable> table;
-  std::unordered_map<std::string, CachedRoutes, StringHash, std::equal_to<>> routes[2];
+  std::unordered_map<std::string, CachedRoutes, StringHash, std::equal_to<>> routes[3];
 };
 
-Router::Router(RouterOptions options) : options_(std::move(options)) {
+Router::Router(RouterOptions options) : options_(std::move(options)), tunnels_(options_.tunnels) {
   table_ = std::make_shared<SubscriptionTable>(std::vector<Subscription>{},
                                                ++g_table_versions);
   table_version_.store(table_->version(), std::memory_order_release);
@@ -139,6 +139,7 @@ void Router::schedule_liveness() {
         for (auto& m : managers_) {
           if (m->started()) m->check_liveness(options_.liveness_warning, options_.liveness_error);
         }
+        tunnels_.sweep();
         schedule_liveness();
       });
 }
@@ -201,15 +202,15 @@ const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view 
     std::lock_guard lock(table_mutex_);
     cache.table = table_;
     cache.version = table_->version();
-    cache.routes[0].clear();
-    cache.routes[1].clear();
+    for (auto& m : cache.routes) m.clear();
   }
-  auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : 0];
+  auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : kind == EDRI_KIND_TUNNEL ? 2 : 0];
   if (auto it = map.find(type); it != map.end()) return it->second;
   if (map.size() >= RouteCache::kMaxTypes) map.clear();
   ClusterUplink* up = uplink_.load(std::memory_order_acquire);
   return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
-                                                     up ? up->remote_route(kind, type) : RemoteRoute::none})
+                                                     up && kind != EDRI_KIND_TUNNEL ? up->remote_route(kind, type)
+                                                                                    : RemoteRoute::none})
       .first->second;
 }
 
@@ -359,6 +360,45 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const 
                                     "queue of manager '" + r.manager->name() + "' is full",
                                     r.manager->name_cstr(), EventPtr()));
     }
+  }
+}
+
+void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string& type, TunnelBinding binding,
+                         std::int64_t timeout_ms, Tunnel::OpenDone done) {
+  if (!is_valid_type_name(type)) {
+    done(EDRI_STATUS_ERROR, "invalid tunnel type name '" + type + "'", nullptr);
+    return;
+  }
+  if (!prepare(opener, *ev, EDRI_KIND_TUNNEL, nullptr)) {
+    done(EDRI_STATUS_ERROR, "invalid payload type name '" + ev->payload_type + "'", nullptr);
+    return;
+  }
+  // The offer routes by the tunnel type; its payload keeps its own type.
+  ev->type = type;
+  ev->header.type = ev->type.c_str();
+  const std::int64_t ms = timeout_ms > 0 ? timeout_ms : options_.request_timeout.count();
+  ev->header.deadline_ns = ev->header.timestamp_ns + ms * 1'000'000;
+  const CachedRoutes& cached = routes_for(EDRI_KIND_TUNNEL, type);
+  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
+  std::vector<Route> candidates;
+  for (const Route& r : cached.routes) {
+    if (r.manager != opener) candidates.push_back(r);
+  }
+  if (candidates.empty()) {
+    done(EDRI_STATUS_NOT_FOUND,
+         cached.routes.empty() ? "no manager serves tunnel '" + type + "'"
+                               : "a manager cannot open a tunnel to itself ('" + type + "')",
+         nullptr);
+    return;
+  }
+  const Route r = candidates[tunnel_rr_.fetch_add(1, std::memory_order_relaxed) % candidates.size()];
+  auto t = tunnels_.create(ev->header.id, type, std::move(binding), std::move(done));
+  std::weak_ptr<Tunnel> weak = t;
+  timers_.schedule(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms), [weak, ms] {
+    if (auto s = weak.lock()) s->refuse(EDRI_STATUS_TIMEOUT, "no answer within " + std::to_string(ms) + " ms");
+  });
+  if (!enqueue(r, ev, opener)) {
+    t->refuse(EDRI_STATUS_REJECTED, "queue of manager '" + r.manager->name() + "' is full");
   }
 }
 
@@ -549,7 +589,9 @@ void Router::stats_json(nlohmann::json& out) const {
     std::lock_guard tl(type_counts_mutex_);
     for (const auto& [key, counter] : type_counts_) {
       types.push_back({{"type", key.second},
-                       {"kind", key.first == EDRI_KIND_REQUEST ? "request" : "notification"},
+                       {"kind", key.first == EDRI_KIND_REQUEST  ? "request"
+                                : key.first == EDRI_KIND_TUNNEL ? "tunnel"
+                                                                : "notification"},
                        {"sent", counter->sent.load(std::memory_order_relaxed)}});
     }
   }
@@ -560,6 +602,9 @@ void Router::stats_json(nlohmann::json& out) const {
     if (link_stats_) link_stats_(links);
   }
   out["links"] = std::move(links);
+  json tunnels;
+  tunnels_.stats_json(tunnels);
+  out["tunnels"] = std::move(tunnels);
 }
 
 }  // namespace edrid

@@ -9,6 +9,7 @@
 #include "router/pending_requests.hpp"
 #include "router/subscription_table.hpp"
 #include "timer/timer_service.hpp"
+#include "tunnel/tunnel_table.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,7 @@ struct RouterOptions {
   std::chrono::milliseconds liveness_warning{5'000};
   std::chrono::milliseconds liveness_error{30'000};
   std::chrono::milliseconds stop_grace{5'000};
+  TunnelSettings tunnels;
 };
 
 struct RouterCounters {
@@ -94,6 +96,11 @@ class Router {
               edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out);
   // A responder's answer to `request`.
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder);
+  // Offers a tunnel of `type` to a manager serving it (not the opener);
+  // `done` runs once: accepted, refused, not_found or timeout.
+  void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
+                   std::int64_t timeout_ms, Tunnel::OpenDone done);
+  TunnelTable& tunnels() noexcept { return tunnels_; }
 
   void subscriptions_changed();
 
@@ -161,6 +168,8 @@ class Router {
   std::atomic<std::uint64_t> table_version_{0};
 
   PendingRequests pending_;
+  TunnelTable tunnels_;
+  std::atomic<std::uint64_t> tunnel_rr_{0};
   std::atomic<ClusterUplink*> uplink_{nullptr};
   mutable std::mutex link_stats_mutex_;
   std::function<void(nlohmann::json&)> link_stats_;

@@ -4,14 +4,14 @@
 
 namespace edrid {
 namespace {
-int slot(edri_kind k) noexcept { return k == EDRI_KIND_REQUEST ? 1 : 0; }
+int slot(edri_kind k) noexcept { return k == EDRI_KIND_REQUEST ? 1 : k == EDRI_KIND_TUNNEL ? 2 : 0; }
 }  // namespace
 
 SubscriptionTable::SubscriptionTable(std::vector<Subscription> subs, std::uint64_t version)
     : subs_(std::move(subs)), version_(version) {
   for (std::size_t i = 0; i < subs_.size(); ++i) {
     const auto& s = subs_[i];
-    if (s.kind != EDRI_KIND_NOTIFICATION && s.kind != EDRI_KIND_REQUEST) continue;
+    if (s.kind == EDRI_KIND_RESPONSE) continue;
     if (s.pattern.is_literal()) {
       exact_[slot(s.kind)][s.pattern.text()].push_back(i);
     } else {

@@ -34,7 +34,7 @@ class SubscriptionTable {
   SubscriptionTable(std::vector<Subscription> subs, std::uint64_t version);
 
   // Every manager with a matching subscription, once each, with the handler
-  // of its most specific matching pattern. kind: notification or request.
+  // of its most specific matching pattern. kind: notification, request or tunnel.
   std::vector<Route> resolve(edri_kind kind, std::string_view type) const;
   std::uint64_t version() const noexcept { return version_; }
   const std::vector<Subscription>& subscriptions() const noexcept { return subs_; }
@@ -48,8 +48,8 @@ class SubscriptionTable {
   };
   std::vector<Subscription> subs_;
   std::unordered_map<std::string, std::vector<std::size_t>, StringHash, std::equal_to<>>
-      exact_[2];
-  std::vector<std::size_t> wildcard_[2];
+      exact_[3];
+  std::vector<std::size_t> wildcard_[3];
   std::uint64_t version_;
 };
 

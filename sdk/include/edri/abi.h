@@ -69,6 +69,8 @@ typedef enum edri_log_level {
 #define EDRI_E_DUPLICATE -2 /* a second handler for the same kind and pattern */
 #define EDRI_E_REJECTED -3  /* destination queue full (reject policy) or closed */
 #define EDRI_E_ENCODE -4    /* the payload could not be encoded */
+#define EDRI_E_CLOSED -5    /* the tunnel is closed (or this end stopped sending) */
+#define EDRI_E_AGAIN -6     /* the peer's window is full and the wait ran out */
 
 typedef struct edri_id128 {
   uint64_t hi;
@@ -135,6 +137,7 @@ typedef struct edri_event_header {
 } edri_event_header;
 
 typedef struct edri_event edri_event;       /* host-owned, refcounted */
+typedef struct edri_tunnel edri_tunnel;     /* host-owned, one per tunnel end */
 typedef struct edri_host_ctx edri_host_ctx; /* one per manager instance */
 typedef struct edri_response edri_response; /* a request handler's reply slot */
 
@@ -155,6 +158,23 @@ typedef struct edri_send_options {
 typedef void (*edri_response_fn)(void* user, const edri_event* response, int is_last);
 typedef void (*edri_timer_fn)(void* user);
 typedef void (*edri_write_fn)(void* sink, const char* data, size_t len);
+
+/* What a tunnel end tells its owner. Callbacks for one end never overlap and
+ * come in order; they run where the owner's handlers run (its executor). */
+typedef struct edri_tunnel_handlers {
+  uint32_t struct_size;
+  void* user;
+  /* A message from the peer. The bytes are valid during the call; returning
+   * gives the peer credit to send that many bytes more. */
+  void (*on_message)(void* user, const uint8_t* data, size_t len);
+  /* The peer sends nothing more: status EDRI_STATUS_OK after it half-closed
+   * or closed normally; EDRI_STATUS_ERROR with a reason when it closed with
+   * an error, died (a crashed worker) or the tunnel idled out. Once, after
+   * every message. */
+  void (*on_peer_closed)(void* user, uint32_t status, const char* reason);
+  /* Last call for `user`: the host will not call these handlers again. */
+  void (*release)(void* user);
+} edri_tunnel_handlers;
 
 typedef struct edri_host_api {
   uint32_t struct_size;
@@ -211,6 +231,37 @@ typedef struct edri_host_api {
 
   /* The router's statistics as one JSON document. */
   void (*router_stats)(edri_host_ctx* ctx, edri_write_fn write, void* sink);
+
+  /* ---- Tunnels (ABI 1.1): ordered, flow-controlled byte streams between two
+   * managers' handlers, in the router process or in worker processes.
+   * Opens a tunnel to the manager serving `type` (a handler subscribed with
+   * kind EDRI_KIND_TUNNEL), offering `initial` (taken; may be NULL). Blocks
+   * until it is accepted or refused, or timeout_ms (0: the router default).
+   * Returns this end, or NULL with *status (NOT_FOUND, REJECTED, TIMEOUT or
+   * ERROR) and the reason in err->message; then the host never calls the
+   * handlers (nor their release). */
+  edri_tunnel* (*tunnel_open)(edri_host_ctx* ctx, const char* type, edri_event* initial,
+                              const edri_tunnel_handlers* handlers, int64_t timeout_ms,
+                              uint32_t* status, edri_error* err);
+  /* Inside a tunnel handler, about the offer it was given: accept (returns
+   * this side's end, or NULL when the opener gave up already; the handlers
+   * are then not used) or refuse with a reason. A handler that does neither
+   * refuses. */
+  edri_tunnel* (*tunnel_accept)(edri_host_ctx* ctx, const edri_event* offer,
+                                const edri_tunnel_handlers* handlers);
+  void (*tunnel_refuse)(edri_host_ctx* ctx, const edri_event* offer, const char* reason);
+  /* Sends one message. Blocks while the peer's window is full, up to
+   * timeout_ms (0 = as long as it takes, < 0 = not at all). Returns EDRI_OK,
+   * EDRI_E_AGAIN (still full), or EDRI_E_CLOSED (with the reason in err). */
+  int (*tunnel_send)(edri_tunnel* t, const uint8_t* data, size_t len, int64_t timeout_ms,
+                     edri_error* err);
+  /* Half-close: this end sends nothing more and keeps receiving. */
+  void (*tunnel_shutdown)(edri_tunnel* t);
+  /* Ends both directions; the peer's on_peer_closed gets status and reason. */
+  void (*tunnel_close)(edri_tunnel* t, uint32_t status, const char* reason);
+  /* The plugin lets go of the end (closing the tunnel if it is still open);
+   * the handle is invalid afterwards. */
+  void (*tunnel_release)(edri_tunnel* t);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

@@ -5,6 +5,7 @@
 #include <edri/event_ref.hpp>
 #include <edri/log.hpp>
 #include <edri/reply.hpp>
+#include <edri/tunnel.hpp>
 
 #include <functional>
 #include <future>
@@ -90,6 +91,27 @@ class Context {
           f(Response<json>(host_, ev));
         });
   }
+  // Tunnels offered under `pattern`: f(TunnelOffer&) accepts or refuses.
+  template <class F>
+  void on_tunnel(std::string_view pattern, F f) {
+    add(EDRI_KIND_TUNNEL, pattern, [this, f = std::move(f)](const edri_event* ev, edri_response*) {
+      TunnelOffer offer(host_, ctx_, ev, &log_);
+      f(offer);
+    });
+  }
+  // Opens a tunnel to the manager serving `type`, offering `data`. Blocks
+  // until it is accepted or refused (at most `timeout`; 0 = the router's
+  // request timeout). Do not call it from the serving manager's own handler.
+  OpenedTunnel open_tunnel(std::string_view type, const json& data, TunnelHandlers handlers,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    return open_tunnel_event(type, make_generic(type, data), std::move(handlers), timeout);
+  }
+  template <TypedEvent T>
+  OpenedTunnel open_tunnel(std::string_view type, T data, TunnelHandlers handlers,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    return open_tunnel_event(type, make_event(std::move(data)), std::move(handlers), timeout);
+  }
+
   void unsubscribe(edri_kind kind, std::string_view pattern) {
     host_->unsubscribe(ctx_, kind, std::string(pattern).c_str());
   }
@@ -216,6 +238,26 @@ class Context {
   }
   // Routing type name for generic events travels in the payload type; the host
   // uses it as the event type.
+
+  OpenedTunnel open_tunnel_event(std::string_view type, edri_event* ev, TunnelHandlers handlers,
+                                 std::chrono::milliseconds timeout) {
+    auto* box = new detail::TunnelBox{std::move(handlers), &log_};
+    const auto c = detail::TunnelBox::make(box);
+    edri_error err{sizeof(edri_error), {}, {}};
+    std::uint32_t status = EDRI_STATUS_ERROR;
+    edri_tunnel* t =
+        host_->tunnel_open(ctx_, std::string(type).c_str(), ev, &c, timeout.count(), &status, &err);
+    OpenedTunnel out;
+    if (!t) {
+      delete box;  // the host never took it
+      out.status = static_cast<Status>(status);
+      out.reason = err.message;
+      return out;
+    }
+    out.tunnel = std::make_shared<Tunnel>(host_, t);
+    out.status = Status::ok;
+    return out;
+  }
 
   static edri_send_options to_c(const SendOptions& o) {
     return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0),
