@@ -39,6 +39,32 @@ struct RemoteCall {
 
 }  // namespace
 
+// The far end of a tunnel on another router: what the local Tunnel would
+// hand to that end goes out as tunnel frames addressed to its router.
+class Connector::RemoteTunnelSink final : public TunnelSink {
+ public:
+  RemoteTunnelSink(std::weak_ptr<Connector> c, std::string router) : c_(std::move(c)), router_(std::move(router)) {}
+  void message(const edri_id128& tid, int, const std::uint8_t* data, std::size_t len) override {
+    send(kWireTunnelData, tid, 0, "", data, len);
+  }
+  void credit(const edri_id128& tid, int, std::size_t bytes) override {
+    send(kWireTunnelCredit, tid, static_cast<std::uint32_t>(bytes), "");
+  }
+  void peer_closed(const edri_id128& tid, int, std::uint32_t status, const std::string& reason, bool over) override {
+    send(over ? kWireTunnelClose : kWireTunnelShutdown, tid, status, reason);
+  }
+  void send(std::uint8_t kind, const edri_id128& tid, std::uint32_t status, std::string_view message,
+            const std::uint8_t* data = nullptr, std::size_t len = 0) {
+    if (auto c = c_.lock()) {
+      c->enqueue(encode_tunnel_frame(kind, tid, status, message, router_, c->router_.id(), c->incarnation_, data, len));
+    }
+  }
+
+ private:
+  std::weak_ptr<Connector> c_;
+  std::string router_;
+};
+
 Connector::Connector(Router& router, ConnectorSettings settings)
     : router_(router),
       settings_(std::move(settings)),
@@ -138,7 +164,10 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
       spdlog::warn("connector: switch advertised a malformed pattern '{}'; ignored", e.pattern);
       continue;
     }
-    (e.kind == EDRI_KIND_REQUEST ? fresh->requests : fresh->notifications).push_back(std::move(*p));
+    (e.kind == EDRI_KIND_REQUEST  ? fresh->requests
+     : e.kind == EDRI_KIND_TUNNEL ? fresh->tunnels
+                                  : fresh->notifications)
+        .push_back(std::move(*p));
   }
   {
     std::lock_guard lock(mutex_);
@@ -148,8 +177,22 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
 }
 
 void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
+  const std::uint64_t known = seen_.incarnation_of(e.origin_router);
   if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq)) {
     state_.count_duplicate();
+    return;
+  }
+  if (known != 0 && known != e.origin_incarnation) {
+    // That router restarted: its ends of our tunnels are gone.
+    std::shared_ptr<RemoteTunnelSink> sink;
+    {
+      std::lock_guard lock(sinks_mutex_);
+      if (auto it = sinks_.find(e.origin_router); it != sinks_.end()) sink = it->second;
+    }
+    if (sink) router_.tunnels().sink_gone(sink.get(), "router '" + std::string(e.origin_router) + "' restarted");
+  }
+  if (e.kind == kWireTunnelOpen || is_tunnel_control(e.kind)) {
+    on_tunnel_frame(e);
     return;
   }
   if (e.kind == kWireFanout) {
@@ -178,6 +221,77 @@ void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
     default:
       break;
   }
+}
+
+std::shared_ptr<Connector::RemoteTunnelSink> Connector::tunnel_sink(const std::string& router) {
+  std::lock_guard lock(sinks_mutex_);
+  auto& s = sinks_[router];
+  if (!s) s = std::make_shared<RemoteTunnelSink>(weak_from_this(), router);
+  return s;
+}
+
+void Connector::on_tunnel_frame(const WireEvent& e) {
+  const std::string origin(e.origin_router);
+  auto sink = tunnel_sink(origin);
+  if (e.kind == kWireTunnelOpen) {
+    EventPtr ev = make_event(e);
+    ev->header.kind = EDRI_KIND_TUNNEL;
+    const edri_id128 tid = ev->header.id;
+    router_.serve_remote_tunnel(std::move(ev), sink,
+                                [sink, tid](std::uint32_t status, const std::string& reason, std::shared_ptr<Tunnel> t) {
+                                  if (t) {
+                                    sink->send(kWireTunnelAccept, tid, EDRI_STATUS_OK, "");
+                                  } else {
+                                    sink->send(kWireTunnelRefuse, tid, status, reason);
+                                  }
+                                });
+    return;
+  }
+  auto t = router_.tunnels().find(e.correlation_id);
+  if (!t) return;  // over already
+  if (e.kind == kWireTunnelAccept) {
+    if (!t->accept(TunnelBinding{nullptr, {}, sink})) {
+      sink->send(kWireTunnelClose, e.correlation_id, EDRI_STATUS_ERROR, "the opener gave up waiting");
+    }
+    return;
+  }
+  if (e.kind == kWireTunnelRefuse) {
+    t->refuse(e.status, std::string(e.message));
+    return;
+  }
+  const int side = t->side_of(sink.get());
+  if (side < 0) {
+    spdlog::warn("connector: router '{}' sent a tunnel frame for a tunnel it is not part of", origin);
+    return;
+  }
+  switch (e.kind) {
+    case kWireTunnelData: {
+      std::string reason;
+      t->send(side, e.payload, e.payload_len, 0, &reason, true);
+      break;
+    }
+    case kWireTunnelCredit:
+      t->consumed(side, e.status);
+      break;
+    case kWireTunnelShutdown:
+      t->shutdown(side);
+      break;
+    case kWireTunnelClose:
+      t->close(side, e.status, std::string(e.message));
+      break;
+    default:
+      break;
+  }
+}
+
+void Connector::send_tunnel_open(const Event& offer) {
+  std::string frame;
+  std::string error;
+  if (!encode_event(offer, kWireTunnelOpen, 0, "", incarnation_, frame, &error)) {
+    if (auto t = router_.tunnels().find(offer.header.id)) t->refuse(EDRI_STATUS_ERROR, error);
+    return;
+  }
+  enqueue(std::move(frame));
 }
 
 void Connector::on_served(void* user, const edri_event* response, int is_last) {
@@ -214,7 +328,9 @@ RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const
     std::lock_guard lock(mutex_);
     interest = interest_;
   }
-  const auto& patterns = kind == EDRI_KIND_REQUEST ? interest->requests : interest->notifications;
+  const auto& patterns = kind == EDRI_KIND_REQUEST  ? interest->requests
+                        : kind == EDRI_KIND_TUNNEL ? interest->tunnels
+                                                   : interest->notifications;
   if (!any_match(patterns, type)) return RemoteRoute::none;
   return any_match(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
 }
@@ -300,6 +416,10 @@ void Connector::stop(std::chrono::milliseconds grace) {
     spdlog::warn("connector: stopping with events the switch has not acknowledged");
   }
   state_.close_for_good();
+  {
+    std::lock_guard lock(sinks_mutex_);
+    sinks_.clear();
+  }
   std::promise<void> done;
   auto f = done.get_future();
   boost::asio::post(io_, [this, &done] {

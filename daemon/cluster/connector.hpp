@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +45,7 @@ class Connector final : public ClusterUplink,
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
   void send(const Event& ev) override;
+  void send_tunnel_open(const Event& offer) override;
   void local_subscriptions(std::vector<LocalPattern> patterns) override;
 
   // LinkHooks (io thread).
@@ -58,7 +60,11 @@ class Connector final : public ClusterUplink,
   struct Interest {
     std::vector<Pattern> notifications;
     std::vector<Pattern> requests;
+    std::vector<Pattern> tunnels;
   };
+  class RemoteTunnelSink;
+  std::shared_ptr<RemoteTunnelSink> tunnel_sink(const std::string& router);
+  void on_tunnel_frame(const WireEvent& e);
   static void on_served(void* user, const edri_event* response, int is_last);
   void send_response(const Event& request, const Event& response, bool last);
   void enqueue(std::string frame);
@@ -86,6 +92,9 @@ class Connector final : public ClusterUplink,
   bool inbound_paused_ = false;           // io thread only
   std::atomic<bool> wake_posted_{false};
   OriginFilter seen_;                     // io thread only
+
+  std::mutex sinks_mutex_;
+  std::map<std::string, std::shared_ptr<RemoteTunnelSink>, std::less<>> sinks_;
 
   mutable std::mutex mutex_;  // guards the two below
   std::shared_ptr<const Interest> interest_ = std::make_shared<Interest>();

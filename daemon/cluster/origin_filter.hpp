@@ -16,6 +16,12 @@ class OriginFilter {
  public:
   // True the first time (origin, incarnation, seq) is seen in order. An older
   // incarnation of an origin than one already seen is stale.
+  // The incarnation last seen from `origin`, 0 if none.
+  std::uint64_t incarnation_of(std::string_view origin) const {
+    auto it = seen_.find(origin);
+    return it == seen_.end() ? 0 : it->second.incarnation;
+  }
+
   bool accept(std::string_view origin, std::uint64_t incarnation, std::uint64_t seq) {
     auto it = seen_.find(origin);
     if (it == seen_.end()) {

@@ -137,7 +137,7 @@ void Switch::established(LinkSession& s) {
 void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) {
   Slot* slot = slot_of(s);
   if (!slot) return;
-  std::vector<Pattern> notifications, requests;
+  std::vector<Pattern> notifications, requests, tunnels;
   for (const auto& e : entries) {
     std::string error;
     auto p = Pattern::parse(e.pattern, &error);
@@ -146,7 +146,8 @@ void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entrie
                    error);
       continue;
     }
-    (e.kind == EDRI_KIND_REQUEST ? requests : notifications).push_back(std::move(*p));
+    (e.kind == EDRI_KIND_REQUEST ? requests : e.kind == EDRI_KIND_TUNNEL ? tunnels : notifications)
+        .push_back(std::move(*p));
   }
   {
     std::lock_guard lock(slots_mutex_);
@@ -154,6 +155,7 @@ void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entrie
   }
   slot->notifications = std::move(notifications);
   slot->requests = std::move(requests);
+  slot->tunnels = std::move(tunnels);
   update_interest();
 }
 
@@ -231,6 +233,29 @@ void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
       for (Slot* t : targets) forward(*t, frame, len);
       break;
     }
+    case kWireTunnelOpen: {
+      // A tunnel has one server: the routers that serve its type take turns.
+      std::vector<Slot*> targets;
+      for (auto& [id, slot] : slots_) {
+        if (slot.get() != from && any_match(slot->tunnels, e.type)) targets.push_back(slot.get());
+      }
+      if (targets.empty()) {
+        from->state->enqueue(encode_tunnel_frame(kWireTunnelRefuse, e.id, EDRI_STATUS_NOT_FOUND,
+                                                 "no router in the cluster serves tunnel '" + std::string(e.type) + "'",
+                                                 e.origin_router, router_.id(), incarnation_),
+                             true);
+        if (from->session && from->session->established()) from->session->flush();
+        break;
+      }
+      forward(*targets[tunnel_rr_++ % targets.size()], frame, len);
+      break;
+    }
+    case kWireTunnelAccept:
+    case kWireTunnelRefuse:
+    case kWireTunnelData:
+    case kWireTunnelCredit:
+    case kWireTunnelShutdown:
+    case kWireTunnelClose:
     case EDRI_KIND_RESPONSE: {
       auto it = slots_.find(e.target_router);
       if (it == slots_.end()) {

@@ -61,7 +61,7 @@ class Switch final : public LinkHooks {
     std::unique_ptr<LinkState> state;
     std::shared_ptr<LinkSession> session;
     std::vector<SubscriptionEntry> entries;
-    std::vector<Pattern> notifications, requests;
+    std::vector<Pattern> notifications, requests, tunnels;
     std::vector<SubscriptionEntry> interest_sent;
     bool interest_known = false;
     std::chrono::steady_clock::time_point down_since;
@@ -90,6 +90,7 @@ class Switch final : public LinkHooks {
   bool settling_ = true;
   bool stopping_ = false;
   std::uint64_t unroutable_ = 0;
+  std::uint64_t tunnel_rr_ = 0;
 
   mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats
   std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;

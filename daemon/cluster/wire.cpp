@@ -128,6 +128,8 @@ void put_le64(std::string& frame, std::size_t at, std::uint64_t v) noexcept {
 
 }  // namespace
 
+bool is_tunnel_control(std::uint8_t k) noexcept { return k >= kWireTunnelAccept && k <= kWireTunnelClose; }
+
 const char* frame_type_name(std::uint8_t type) noexcept {
   switch (static_cast<FrameType>(type)) {
     case FrameType::hello: return "hello";
@@ -254,6 +256,28 @@ std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_
   return w.finish();
 }
 
+std::string encode_tunnel_frame(std::uint8_t wire_kind, const edri_id128& tunnel, std::uint32_t status,
+                                std::string_view message, std::string_view target_router,
+                                std::string_view origin_router, std::uint64_t origin_incarnation,
+                                const std::uint8_t* data, std::size_t len) {
+  Writer w(FrameType::event, 140 + message.size() + len);
+  event_head(w, wire_kind, 0, status, 0, origin_incarnation);
+  w.id(edri_id128{});
+  w.id(tunnel);  // trace: the tunnel's, so its frames can be followed
+  w.id(tunnel);
+  w.i64(0);
+  w.i64(0);
+  w.str8("");
+  w.str8("");
+  w.str8(origin_router);
+  w.str8("");
+  w.str8(target_router);
+  w.str32(message);
+  w.u32(static_cast<std::uint32_t>(len));
+  if (len) w.bytes(data, len);
+  return w.finish();
+}
+
 void set_event_seq(std::string& frame, std::uint64_t seq) noexcept {
   put_le64(frame, kEventSeqOffset, seq);
 }
@@ -333,7 +357,7 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
     SubscriptionEntry e;
     e.kind = r.u8();
     e.pattern = std::string(r.str8());
-    if (r.ok() && ((e.kind != EDRI_KIND_NOTIFICATION && e.kind != EDRI_KIND_REQUEST) ||
+    if (r.ok() && ((e.kind != EDRI_KIND_NOTIFICATION && e.kind != EDRI_KIND_REQUEST && e.kind != EDRI_KIND_TUNNEL) ||
                    e.pattern.empty() || !valid_text(e.pattern))) {
       if (error) *error = "subscriptions frame with a bad entry";
       return std::nullopt;
@@ -387,8 +411,8 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
   auto out = finish(r, e, "event", error);
   if (!out) return out;
   const bool event_kind = out->kind == EDRI_KIND_NOTIFICATION || out->kind == EDRI_KIND_REQUEST ||
-                          out->kind == EDRI_KIND_RESPONSE;
-  if (!event_kind && out->kind != kWireFanout) {
+                          out->kind == EDRI_KIND_RESPONSE || out->kind == kWireTunnelOpen;
+  if (!event_kind && out->kind != kWireFanout && !is_tunnel_control(out->kind)) {
     if (error) *error = "event frame of unknown kind " + std::to_string(out->kind);
     return std::nullopt;
   }

@@ -46,8 +46,17 @@ const char* frame_type_name(std::uint8_t type) noexcept;
 enum class Role : std::uint8_t { router = 1, switch_ = 2 };
 
 // Event kinds on the wire: edri_kind values, plus fanout (a switch telling a
-// requester how many routers it forwarded a request to).
+// requester how many routers it forwarded a request to) and the frames of a
+// tunnel between two routers (correlation id = tunnel id).
 constexpr std::uint8_t kWireFanout = 0x10;
+constexpr std::uint8_t kWireTunnelOpen = 0x20;      // the offer: an event with the tunnel type
+constexpr std::uint8_t kWireTunnelAccept = 0x21;
+constexpr std::uint8_t kWireTunnelRefuse = 0x22;    // status, message = reason
+constexpr std::uint8_t kWireTunnelData = 0x23;      // payload = the message bytes
+constexpr std::uint8_t kWireTunnelCredit = 0x24;    // status = bytes consumed
+constexpr std::uint8_t kWireTunnelShutdown = 0x25;  // the sender finished sending
+constexpr std::uint8_t kWireTunnelClose = 0x26;     // status, message = reason
+bool is_tunnel_control(std::uint8_t wire_kind) noexcept;
 // Event flag: the final response of one router to a request.
 constexpr std::uint8_t kFlagLast = 0x01;
 
@@ -72,7 +81,7 @@ struct Resume {
 };
 
 struct SubscriptionEntry {
-  std::uint8_t kind = 0;  // EDRI_KIND_NOTIFICATION or EDRI_KIND_REQUEST
+  std::uint8_t kind = 0;  // EDRI_KIND_NOTIFICATION, _REQUEST or _TUNNEL
   std::string pattern;
   bool operator==(const SubscriptionEntry&) const = default;
   bool operator<(const SubscriptionEntry& o) const {
@@ -113,6 +122,11 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
 std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
                           std::uint32_t routers, std::string_view origin_router,
                           std::uint64_t origin_incarnation);
+// A tunnel frame other than the open: `data` only for kWireTunnelData.
+std::string encode_tunnel_frame(std::uint8_t wire_kind, const edri_id128& tunnel, std::uint32_t status,
+                                std::string_view message, std::string_view target_router,
+                                std::string_view origin_router, std::uint64_t origin_incarnation,
+                                const std::uint8_t* data = nullptr, std::size_t len = 0);
 void set_event_seq(std::string& frame, std::uint64_t seq) noexcept;
 void set_event_origin_seq(std::string& frame, std::uint64_t origin_seq) noexcept;
 

@@ -33,6 +33,9 @@ class ClusterUplink {
   virtual RemoteRoute remote_route(edri_kind kind, std::string_view type) const = 0;
   // A local notification or request (header complete) for other routers.
   virtual void send(const Event& ev) = 0;
+  // A tunnel offer (header complete) for the router serving its type; the
+  // answer comes back as Tunnel::accept or refuse on the tunnel with its id.
+  virtual void send_tunnel_open(const Event& offer) = 0;
   // The patterns this router's managers subscribe to, after every change.
   virtual void local_subscriptions(std::vector<LocalPattern> patterns) = 0;
 };

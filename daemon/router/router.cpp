@@ -172,7 +172,7 @@ void Router::subscriptions_changed() {
   }
   std::vector<LocalPattern> patterns;
   for (const auto& sub : all) {
-    if (sub.kind == EDRI_KIND_NOTIFICATION || sub.kind == EDRI_KIND_REQUEST) {
+    if (sub.kind != EDRI_KIND_RESPONSE) {
       patterns.push_back(LocalPattern{sub.kind, sub.pattern.text()});
     }
   }
@@ -209,8 +209,7 @@ const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view 
   if (map.size() >= RouteCache::kMaxTypes) map.clear();
   ClusterUplink* up = uplink_.load(std::memory_order_acquire);
   return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
-                                                     up && kind != EDRI_KIND_TUNNEL ? up->remote_route(kind, type)
-                                                                                    : RemoteRoute::none})
+                                                     up ? up->remote_route(kind, type) : RemoteRoute::none})
       .first->second;
 }
 
@@ -384,20 +383,49 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
   for (const Route& r : cached.routes) {
     if (r.manager != opener) candidates.push_back(r);
   }
-  if (candidates.empty()) {
+  // Local servers first; another router only when none is here.
+  ClusterUplink* up = uplink_.load(std::memory_order_acquire);
+  const bool remote = candidates.empty() && up && goes_remote(cached, *ev);
+  if (candidates.empty() && !remote) {
     done(EDRI_STATUS_NOT_FOUND,
          cached.routes.empty() ? "no manager serves tunnel '" + type + "'"
                                : "a manager cannot open a tunnel to itself ('" + type + "')",
          nullptr);
     return;
   }
-  const Route r = candidates[tunnel_rr_.fetch_add(1, std::memory_order_relaxed) % candidates.size()];
   auto t = tunnels_.create(ev->header.id, type, std::move(binding), std::move(done));
   std::weak_ptr<Tunnel> weak = t;
   timers_.schedule(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms), [weak, ms] {
     if (auto s = weak.lock()) s->refuse(EDRI_STATUS_TIMEOUT, "no answer within " + std::to_string(ms) + " ms");
   });
+  if (remote) {
+    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    up->send_tunnel_open(*ev);
+    return;
+  }
+  const Route r = candidates[tunnel_rr_.fetch_add(1, std::memory_order_relaxed) % candidates.size()];
   if (!enqueue(r, ev, opener)) {
+    t->refuse(EDRI_STATUS_REJECTED, "queue of manager '" + r.manager->name() + "' is full");
+  }
+}
+
+void Router::serve_remote_tunnel(EventPtr ev, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done) {
+  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  const std::string type = ev->type;
+  const std::vector<Route> routes = routes_for(EDRI_KIND_TUNNEL, type).routes;
+  if (routes.empty()) {
+    done(EDRI_STATUS_NOT_FOUND, "no manager on router '" + options_.id + "' serves tunnel '" + type + "'", nullptr);
+    return;
+  }
+  const Route r = routes[tunnel_rr_.fetch_add(1, std::memory_order_relaxed) % routes.size()];
+  auto t = tunnels_.create(ev->header.id, type, TunnelBinding{nullptr, {}, std::move(opener)}, std::move(done));
+  const std::int64_t ms =
+      std::max<std::int64_t>(1, (ev->header.deadline_ns - realtime_ns() + 999'999) / 1'000'000);
+  std::weak_ptr<Tunnel> weak = t;
+  timers_.schedule(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms), [weak, ms] {
+    if (auto s = weak.lock()) s->refuse(EDRI_STATUS_TIMEOUT, "no answer within " + std::to_string(ms) + " ms");
+  });
+  if (!enqueue(r, ev, nullptr)) {
     t->refuse(EDRI_STATUS_REJECTED, "queue of manager '" + r.manager->name() + "' is full");
   }
 }

@@ -118,6 +118,9 @@ class Router {
   // A response from another router to a request sent from here; `last` ends
   // that router's part.
   void remote_response(EventPtr response, bool last);
+  // A tunnel offer from another router, for local managers only; `opener`
+  // reaches the other end; `done` reports the decision.
+  void serve_remote_tunnel(EventPtr offer, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done);
   // The switch forwarded request `id` to `routers` routers.
   void remote_fanout(const edri_id128& id, std::uint32_t routers);
   // Supplies the "links" part of stats_json.

@@ -340,3 +340,47 @@ TEST_CASE("a wrong secret is refused and a 2 GiB frame closes only its own link 
   for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) n->process->signal(SIGTERM);
   for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) CHECK(n->process->wait_exit(15s) == 0);
 }
+
+TEST_CASE("a tunnel crosses the switch through a link cut every 50-500 ms with every byte in order") {
+  Cluster c;
+  Node hub = c.start_switch();
+  probe::FaultProxy proxy(hub.link_port);
+  const std::string share = "  share: [\"bytes.>\", \"demo.>\"]\n";
+  Node b = c.start_router("rb", hub.link_port,
+                          "  - {name: sink, plugin: tunnel_probe, executor: {type: thread, workers: 2}, config: {role: sink, delay_ms: 1}}\n"
+                          "  - {name: echo, plugin: echo}\n",
+                          share);
+  Node a = c.start_router("ra", proxy.port(),
+                          "  - {name: source, plugin: tunnel_probe, executor: {type: process, workers: 1}, config: {role: source}}\n",
+                          share);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  proxy.start_cutting(50ms, 500ms);
+  // 2048 messages that take the receiver 1 ms or more each: the stream
+  // outlives many cuts.
+  constexpr std::uint64_t kBytes = 64ull << 20;
+  const json sent = a.post("/events/source.stream?timeout_ms=170000", {{"bytes", kBytes}, {"chunk", 32768}});
+  INFO(sent.dump());
+  REQUIRE(sent["ok"] == true);
+  json got;
+  REQUIRE(wait_until(
+      [&] {
+        got = b.post("/events/sink.report");
+        return got["done"] == true;
+      },
+      60s));
+  proxy.stop_cutting();
+  CHECK(got["status"] == "ok");
+  CHECK(got["bytes"] == kBytes);
+  CHECK(got["checksum"] == sent["checksum"]);
+  CHECK(got["from"] == "source");
+  INFO("cuts: " << proxy.cuts());
+  CHECK(proxy.cuts() >= 3);
+  CHECK(a.link()["reconnects"].get<int>() >= 3);
+  CHECK(a.stats()["tunnels"]["accepted"] == 1);
+  CHECK(b.stats()["tunnels"]["bytes"].get<std::uint64_t>() == kBytes);
+
+  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
