@@ -27,10 +27,6 @@ std::vector<Pattern> parse_patterns(const std::vector<std::string>& texts) {
   return out;
 }
 
-bool any_match(const std::vector<Pattern>& patterns, std::string_view type) {
-  return std::any_of(patterns.begin(), patterns.end(), [&](const Pattern& p) { return p.matches(type); });
-}
-
 // A request served here on behalf of another router: where its responses go.
 struct RemoteCall {
   std::weak_ptr<Connector> connector;
@@ -322,7 +318,7 @@ void Connector::send_response(const Event& request, const Event& response, bool 
 }
 
 RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const {
-  if (type == kGapEventType || any_match(local_, type)) return RemoteRoute::none;
+  if (type == kGapEventType || matches_any(local_, type)) return RemoteRoute::none;
   std::shared_ptr<const Interest> interest;
   {
     std::lock_guard lock(mutex_);
@@ -331,8 +327,8 @@ RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const
   const auto& patterns = kind == EDRI_KIND_REQUEST  ? interest->requests
                         : kind == EDRI_KIND_TUNNEL ? interest->tunnels
                                                    : interest->notifications;
-  if (!any_match(patterns, type)) return RemoteRoute::none;
-  return any_match(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
+  if (!matches_any(patterns, type)) return RemoteRoute::none;
+  return matches_any(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
 }
 
 void Connector::send(const Event& ev) {

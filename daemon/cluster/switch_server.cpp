@@ -16,12 +16,6 @@
 #include <spdlog/spdlog.h>
 
 namespace edrid::cluster {
-namespace {
-bool any_match(const std::vector<Pattern>& patterns, std::string_view type) {
-  return std::any_of(patterns.begin(), patterns.end(), [&](const Pattern& p) { return p.matches(type); });
-}
-}  // namespace
-
 Switch::Switch(Router& router, SwitchSettings settings)
     : router_(router),
       settings_(std::move(settings)),
@@ -210,20 +204,25 @@ void Switch::send_fanout(Slot& to, const WireEvent& request, std::uint32_t route
   to.state->enqueue(encode_fanout(request.id, request.trace_id, routers, router_.id(), incarnation_), true);
 }
 
+// Every router but `from` with a pattern in `patterns` that matches `type`.
+std::vector<Switch::Slot*> Switch::others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns,
+                                                   std::string_view type) {
+  std::vector<Slot*> out;
+  for (auto& [id, slot] : slots_) {
+    if (slot.get() != &from && matches_any((*slot).*patterns, type)) out.push_back(slot.get());
+  }
+  return out;
+}
+
 void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) {
   Slot* from = slot_of(s);
   if (!from) return;
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION:
-      for (auto& [id, slot] : slots_) {
-        if (slot.get() != from && any_match(slot->notifications, e.type)) forward(*slot, frame, len);
-      }
+      for (Slot* to : others_matching(*from, &Slot::notifications, e.type)) forward(*to, frame, len);
       break;
     case EDRI_KIND_REQUEST: {
-      std::vector<Slot*> targets;
-      for (auto& [id, slot] : slots_) {
-        if (slot.get() != from && any_match(slot->requests, e.type)) targets.push_back(slot.get());
-      }
+      const std::vector<Slot*> targets = others_matching(*from, &Slot::requests, e.type);
       if (targets.empty()) {
         answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
         break;
@@ -235,10 +234,7 @@ void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
     }
     case kWireTunnelOpen: {
       // A tunnel has one server: the routers that serve its type take turns.
-      std::vector<Slot*> targets;
-      for (auto& [id, slot] : slots_) {
-        if (slot.get() != from && any_match(slot->tunnels, e.type)) targets.push_back(slot.get());
-      }
+      const std::vector<Slot*> targets = others_matching(*from, &Slot::tunnels, e.type);
       if (targets.empty()) {
         from->state->enqueue(encode_tunnel_frame(kWireTunnelRefuse, e.id, EDRI_STATUS_NOT_FOUND,
                                                  "no router in the cluster serves tunnel '" + std::string(e.type) + "'",

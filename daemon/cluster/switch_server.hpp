@@ -74,6 +74,7 @@ class Switch final : public LinkHooks {
   void send_interest(Slot& slot);
   void sweep();
   Slot* slot_of(LinkSession& s);
+  std::vector<Slot*> others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns, std::string_view type);
 
   Router& router_;
   const SwitchSettings settings_;

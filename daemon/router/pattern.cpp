@@ -65,4 +65,11 @@ bool Pattern::matches(std::string_view type) const noexcept {
   return pos == type.size() + 1;  // consumed every token of type
 }
 
+bool matches_any(const std::vector<Pattern>& patterns, std::string_view type) noexcept {
+  for (const auto& p : patterns) {
+    if (p.matches(type)) return true;
+  }
+  return false;
+}
+
 }  // namespace edrid

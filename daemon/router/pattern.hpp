@@ -32,4 +32,7 @@ class Pattern {
   int specificity_ = 0;
 };
 
+// True when any of `patterns` matches `type`.
+bool matches_any(const std::vector<Pattern>& patterns, std::string_view type) noexcept;
+
 }  // namespace edrid
