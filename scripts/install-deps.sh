@@ -11,6 +11,11 @@ packages=(
   python3 curl
 )
 
+# `install-deps.sh bench` also installs what the benchmarks compare against.
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(nats-server libnats-dev wrk)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

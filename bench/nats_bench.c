@@ -1,0 +1,108 @@
+/* nats-bench: the NATS side of bench/compare_nats.sh, with libnats against a
+ * running nats-server. Prints one JSON line per scenario, like edri-bench.
+ *   nats-bench URL notify N SIZE    publisher -> subscriber, messages/s
+ *   nats-bench URL request N SIZE   sequential request/reply, p50/p99 us
+ * Publisher and subscriber use separate connections, so every message makes
+ * the same two TCP hops as an edri event through a switch. */
+#include <nats/nats.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static atomic_long g_received;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void on_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
+  (void)nc, (void)sub, (void)closure;
+  atomic_fetch_add(&g_received, 1);
+  natsMsg_Destroy(msg);
+}
+
+static void on_request(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
+  (void)sub, (void)closure;
+  natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+}
+
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+static void check(natsStatus s, const char* what) {
+  if (s != NATS_OK) {
+    fprintf(stderr, "nats-bench: %s: %s\n", what, natsStatus_GetText(s));
+    exit(1);
+  }
+}
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: nats-bench URL notify|request N SIZE\n");
+    return 2;
+  }
+  const char* url = argv[1];
+  const char* mode = argv[2];
+  const long n = atol(argv[3]);
+  const int size = atoi(argv[4]);
+  char* payload = malloc((size_t)size);
+  memset(payload, 'x', (size_t)size);
+  natsConnection *pub = NULL, *sub = NULL;
+  natsSubscription* s = NULL;
+  // SendAsap: without it libnats's flusher thread batches writes for up to
+  // a millisecond, which would make NATS look slow on sequential requests.
+  natsOptions* opts = NULL;
+  check(natsOptions_Create(&opts), "options");
+  check(natsOptions_SetURL(opts, url), "options");
+  check(natsOptions_SetSendAsap(opts, strcmp(argv[2], "request") == 0), "options");
+  check(natsConnection_Connect(&pub, opts), "connect");
+  check(natsConnection_Connect(&sub, opts), "connect");
+
+  if (strcmp(mode, "notify") == 0) {
+    check(natsConnection_Subscribe(&s, sub, "bench.blob", on_msg, NULL), "subscribe");
+    natsSubscription_SetPendingLimits(s, -1, -1);
+    check(natsConnection_Flush(sub), "flush");
+    const double t0 = now_s();
+    for (long i = 0; i < n; ++i) check(natsConnection_Publish(pub, "bench.blob", payload, size), "publish");
+    check(natsConnection_Flush(pub), "flush");
+    while (atomic_load(&g_received) < n && now_s() - t0 < 120) nats_Sleep(1);
+    const double secs = now_s() - t0;
+    const long got = atomic_load(&g_received);
+    printf("{\"scenario\":\"nats-notify\",\"size\":%d,\"events\":%ld,\"seconds\":%.6f,\"events_per_s\":%.1f,\"lost\":%ld}\n",
+           size, n, secs, (double)got / secs, n - got);
+  } else {
+    check(natsConnection_Subscribe(&s, sub, "bench.req", on_request, NULL), "subscribe");
+    check(natsConnection_Flush(sub), "flush");
+    double* us = malloc(sizeof(double) * (size_t)n);
+    long failed = 0;
+    const double t0 = now_s();
+    for (long i = 0; i < n; ++i) {
+      natsMsg* reply = NULL;
+      const double a = now_s();
+      if (natsConnection_Request(&reply, pub, "bench.req", payload, size, 5000) != NATS_OK) ++failed;
+      us[i] = (now_s() - a) * 1e6;
+      natsMsg_Destroy(reply);
+    }
+    const double secs = now_s() - t0;
+    qsort(us, (size_t)n, sizeof(double), cmp);
+    printf("{\"scenario\":\"nats-request\",\"size\":%d,\"requests\":%ld,\"seconds\":%.6f,\"requests_per_s\":%.1f,"
+           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"failed\":%ld}\n",
+           size, n, secs, (double)n / secs, us[(size_t)(0.5 * (double)(n - 1))], us[(size_t)(0.99 * (double)(n - 1))],
+           failed);
+    free(us);
+  }
+  natsSubscription_Destroy(s);
+  natsConnection_Destroy(pub);
+  natsConnection_Destroy(sub);
+  natsOptions_Destroy(opts);
+  free(payload);
+  return 0;
+}
