@@ -156,6 +156,7 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
     case Delivery::Kind::timer: {
       d.timer->tick_queued.store(false, std::memory_order_relaxed);
       if (d.timer->cancelled.load(std::memory_order_acquire)) return;
+      if (d.timer->interval.count() == 0) forget_timer(*d.timer);
       DispatchScope scope(this, nullptr);
       task_started(slot);
       d.timer->fn(d.timer->user);
@@ -403,13 +404,13 @@ void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
     d.priority = std::numeric_limits<std::int32_t>::min();
     if (queue_.push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
       t->tick_queued.store(false, std::memory_order_relaxed);
+      if (t->interval.count() == 0) forget_timer(*t);
     }
   }
-  if (t->interval.count() == 0) {
-    std::lock_guard lock(timers_mutex_);
-    timers_.erase(t->id);
-    return;
-  }
+  // A one-shot timer stays listed until its tick has run, so a cancel that
+  // comes while the tick waits in the queue still stops it (the plugin frees
+  // the callback's state on cancel).
+  if (t->interval.count() == 0) return;
   std::lock_guard lock(t->mutex);
   if (t->cancelled.load(std::memory_order_acquire)) return;
   // next = previous + interval keeps a repeating timer from drifting; after a
@@ -418,6 +419,12 @@ void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
   t->next += t->interval;
   if (t->next < now) t->next = now + t->interval;
   t->service_id = router_.timers().schedule(t->next, [this, t] { fire_timer(t); });
+}
+
+void ManagerRuntime::forget_timer(const PluginTimer& t) {
+  std::lock_guard lock(timers_mutex_);
+  auto it = timers_.find(t.id);
+  if (it != timers_.end() && it->second.get() == &t) timers_.erase(it);
 }
 
 void ManagerRuntime::timer_cancel(std::uint64_t id) {

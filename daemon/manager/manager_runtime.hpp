@@ -149,6 +149,8 @@ class ManagerRuntime final : public HostBackend {
   bool any_busy() const noexcept;
   void hand_back(Delivery& d);
   void fire_timer(const std::shared_ptr<PluginTimer>& t);
+  // Takes a one-shot timer off the list once its tick runs.
+  void forget_timer(const PluginTimer& t);
   void cancel_all_timers();
   bool response_handler_for(std::string_view type, std::uint32_t* handler_id);
 
