@@ -117,6 +117,9 @@ std::string Daemon::reload(DaemonConfig fresh) {
   if (!problems.empty()) throw ConfigErrors(std::move(problems));
 
   logging::setup(fresh.log);
+  if (fresh.switch_settings != config_.switch_settings || fresh.connector != config_.connector) {
+    spdlog::warn("reload: the switch/connector settings changed; they take effect at the next restart");
+  }
   for (auto it = config_.managers.rbegin(); it != config_.managers.rend(); ++it) {
     const ManagerConfig* now = find(fresh, it->name);
     if (now && same(*now, *it)) continue;

@@ -13,6 +13,7 @@ namespace edrid::cluster {
 struct ReplayLimits {
   std::size_t max_bytes = 64u << 20;
   std::chrono::milliseconds max_age{60'000};
+  bool operator==(const ReplayLimits&) const = default;
 };
 
 struct LinkSettings {
@@ -22,6 +23,7 @@ struct LinkSettings {
   std::chrono::milliseconds dead_peer{5'000};
   ReplayLimits replay;
   std::uint32_t max_frame = 16u << 20;
+  bool operator==(const LinkSettings&) const = default;
 };
 
 struct SwitchSettings {
@@ -29,6 +31,7 @@ struct SwitchSettings {
   std::uint16_t port = 7400;
   LinkSettings link;
   std::chrono::milliseconds settle{2'000};
+  bool operator==(const SwitchSettings&) const = default;
 };
 
 struct ConnectorSettings {
@@ -41,6 +44,7 @@ struct ConnectorSettings {
   // never leave, `share` patterns always may.
   std::vector<std::string> share;
   std::vector<std::string> local;
+  bool operator==(const ConnectorSettings&) const = default;
 };
 
 }  // namespace edrid::cluster

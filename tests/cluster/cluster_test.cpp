@@ -384,3 +384,23 @@ TEST_CASE("a tunnel crosses the switch through a link cut every 50-500 ms with e
   for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
   for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
 }
+
+TEST_CASE("SIGHUP with changed connector settings keeps the link and says they need a restart") {
+  Cluster c;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
+  REQUIRE(wait_until([&] { return link_up(b); }, 20s));
+  const auto reconnects = b.link()["reconnects"].get<int>();
+  // The same file with one more shared pattern.
+  const std::string cfg = (c.dir.path() / "rb.yaml").string();
+  std::ifstream in(cfg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("\"news.>\""), 8, "\"news.>\", \"more.>\"");
+  c.dir.write("rb.yaml", text);
+  b.process->signal(SIGHUP);
+  REQUIRE(b.process->wait_output("take effect at the next restart", 10s));
+  CHECK(link_up(b));
+  CHECK(b.link()["reconnects"].get<int>() == reconnects);
+  for (Node* n : {&b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
