@@ -281,18 +281,19 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   for (const Route& r : cached.routes) {
     if (enqueue(r, ev, sender)) ++n;
   }
-  if (goes_remote(cached, *ev)) {
+  if (ClusterUplink* up = remote_uplink(cached, *ev)) {
     counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
-    uplink_.load(std::memory_order_acquire)->send(*ev);
+    up->send(*ev);
     ++n;
   }
   if (delivered) *delivered = n;
   return EDRI_OK;
 }
 
-bool Router::goes_remote(const CachedRoutes& cached, const Event& ev) const noexcept {
-  if (cached.remote == RemoteRoute::none || !uplink_.load(std::memory_order_acquire)) return false;
-  return cached.remote == RemoteRoute::always || ev.shareable;
+ClusterUplink* Router::remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept {
+  if (cached.remote == RemoteRoute::none) return nullptr;
+  if (cached.remote != RemoteRoute::always && !ev.shareable) return nullptr;
+  return uplink_.load(std::memory_order_acquire);
 }
 
 int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
@@ -316,7 +317,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   const std::vector<Route> routes = cached.routes;
-  const bool remote = goes_remote(cached, *ev);
+  ClusterUplink* const remote = remote_uplink(cached, *ev);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
@@ -328,7 +329,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
 }
 
 void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
-                              bool remote, edri_response_fn fn, void* user, std::uint32_t delivery) {
+                              ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery) {
   auto p = std::make_shared<PendingRequest>();
   p->id = ev->header.id;
   p->sender = sender;
@@ -351,7 +352,7 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const 
   }
   if (remote) {
     counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
-    uplink_.load(std::memory_order_acquire)->send(*ev);
+    remote->send(*ev);
   }
   for (const Route& r : routes) {
     if (!enqueue(r, ev, sender)) {
@@ -384,9 +385,8 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
     if (r.manager != opener) candidates.push_back(r);
   }
   // Local servers first; another router only when none is here.
-  ClusterUplink* up = uplink_.load(std::memory_order_acquire);
-  const bool remote = candidates.empty() && up && goes_remote(cached, *ev);
-  if (candidates.empty() && !remote) {
+  ClusterUplink* const up = candidates.empty() ? remote_uplink(cached, *ev) : nullptr;
+  if (candidates.empty() && !up) {
     done(EDRI_STATUS_NOT_FOUND,
          cached.routes.empty() ? "no manager serves tunnel '" + type + "'"
                                : "a manager cannot open a tunnel to itself ('" + type + "')",
@@ -398,7 +398,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
   timers_.schedule(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms), [weak, ms] {
     if (auto s = weak.lock()) s->refuse(EDRI_STATUS_TIMEOUT, "no answer within " + std::to_string(ms) + " ms");
   });
-  if (remote) {
+  if (up) {
     counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
     up->send_tunnel_open(*ev);
     return;
@@ -459,7 +459,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
               "no manager on router '" + options_.id + "' serves '" + ev->payload_type + "'");
     return;
   }
-  dispatch_request(nullptr, ev, routes, false, fn, user, EDRI_DELIVER_DIRECT);
+  dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT);
 }
 
 void Router::remote_response(EventPtr response, bool last) {

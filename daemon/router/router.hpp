@@ -145,8 +145,10 @@ class Router {
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
   bool enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender);
   void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
-                        bool remote, edri_response_fn fn, void* user, std::uint32_t delivery);
-  bool goes_remote(const CachedRoutes& cached, const Event& ev) const noexcept;
+                        ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery);
+  // The uplink to send ev through when it should leave this router, else
+  // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
+  ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;
   // counts: the response ends one responder's part (see remote_response).
   void complete(const edri_id128& request_id, EventPtr response, bool counts = true);
   void expire(const edri_id128& request_id);
