@@ -36,7 +36,8 @@ std::string describe_exit(int status) {
   return "worker ended";
 }
 
-json id_json(const edri_id128& id) { return json::array({id.hi, id.lo}); }
+using worker::id_json;
+using worker::id_of;
 
 // A request a worker sent: its responses go back over the worker's channel.
 struct WorkerRequest {
@@ -95,11 +96,6 @@ class WorkerTunnelSink final : public TunnelSink {
  private:
   std::shared_ptr<worker::Channel> channel_;
 };
-
-edri_id128 id_of(const json& j) {
-  return j.is_array() && j.size() == 2 ? edri_id128{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()}
-                                       : edri_id128{0, 0};
-}
 
 }  // namespace
 

@@ -128,4 +128,12 @@ EventPtr take_payload(const nlohmann::json& msg) {
   return ev;
 }
 
+nlohmann::json id_json(const edri_id128& id) { return nlohmann::json::array({id.hi, id.lo}); }
+
+edri_id128 id_of(const nlohmann::json& j) {
+  return j.is_array() && j.size() == 2 && j[0].is_number_unsigned() && j[1].is_number_unsigned()
+             ? edri_id128{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()}
+             : edri_id128{0, 0};
+}
+
 }  // namespace edrid::worker

@@ -58,4 +58,8 @@ bool put_payload(nlohmann::json& msg, const Event& ev, std::string* error);
 // A new event holding the payload fields of msg.
 EventPtr take_payload(const nlohmann::json& msg);
 
+// 128-bit ids in frames: [hi, lo]; anything else reads as {0, 0}.
+nlohmann::json id_json(const edri_id128& id);
+edri_id128 id_of(const nlohmann::json& j);
+
 }  // namespace edrid::worker

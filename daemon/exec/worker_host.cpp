@@ -26,12 +26,8 @@ namespace {
 
 using nlohmann::json;
 
-edri_id128 id_of(const json& j) {
-  return j.is_array() && j.size() == 2 ? edri_id128{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()}
-                                       : edri_id128{0, 0};
-}
-
-json id_json(const edri_id128& id) { return json::array({id.hi, id.lo}); }
+using worker::id_json;
+using worker::id_of;
 
 class WorkerHost;
 
