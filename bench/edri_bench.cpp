@@ -10,6 +10,7 @@
 #include "cluster/switch_server.hpp"
 #include "exec/worker_host.hpp"
 #include "log/logging.hpp"
+#include "memory/allocator.hpp"
 #include "plugin/plugin_library.hpp"
 #include "router/router.hpp"
 

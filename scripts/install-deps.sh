@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-all-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  catch2 libsystemd-dev liblmdb-dev libssl-dev
+  catch2 libsystemd-dev liblmdb-dev libssl-dev libmimalloc-dev
   clang libclang-rt-14-dev
   python3 curl
 )

@@ -3,6 +3,7 @@
 #include "app/systemd_notifier.hpp"
 #include "exec/worker_host.hpp"
 #include "log/logging.hpp"
+#include "memory/allocator.hpp"
 
 #include <edri/abi.h>
 #include <edri/version.hpp>
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
     daemon.start();
     const std::string running = "router '" + daemon.router().id() + "' running " +
                                 std::to_string(daemon.config().managers.size()) + " managers";
-    spdlog::info("edrid {} {}", EDRI_SDK_VERSION, running);
+    spdlog::info("edrid {} {} ({})", EDRI_SDK_VERSION, running, edrid::allocator_name());
     systemd.ready(running);
     systemd.start_watchdog(daemon.router().timers());
     for (;;) {
