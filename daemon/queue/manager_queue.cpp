@@ -15,7 +15,7 @@ void cpu_relax() noexcept {
 
 // The lock is held for a few moves at a time, so a waiter that spins briefly
 // gets it without sleeping; a sleeping waiter would cost the holder a futex
-// wake on unlock, which profiling showed as the producer's largest cost.
+// wake on unlock.
 std::unique_lock<std::mutex> lock_spinning(std::mutex& m) {
   for (int i = 0; i < kLockSpins; ++i) {
     if (m.try_lock()) return std::unique_lock<std::mutex>(m, std::adopt_lock);
@@ -46,26 +46,49 @@ std::string_view to_string(WhenFull w) noexcept {
 }
 
 ManagerQueue::ManagerQueue(QueueOrder order, std::size_t capacity, WhenFull when_full)
-    : order_(order), capacity_(capacity), when_full_(when_full) {}
+    : order_(order),
+      capacity_(capacity),
+      when_full_(when_full),
+      ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2) {}
+
+std::size_t ManagerQueue::depth() const noexcept {
+  return (fifo() ? ring_.size() : 0) + locked_depth_.load(std::memory_order_relaxed);
+}
+
+void ManagerQueue::note_depth(std::size_t n) noexcept {
+  std::size_t seen = high_water_.load(std::memory_order_relaxed);
+  while (n > seen && !high_water_.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+  }
+}
+
+// ---- Both orders: the parts under the lock.
 
 void ManagerQueue::insert_locked(Delivery&& d) {
-  d.seq = next_seq_++;
-  if (order_ == QueueOrder::fifo) {
-    if (fifo_.full()) fifo_.set_capacity(std::max<std::size_t>(64, fifo_.capacity() * 2));
-    fifo_.push_back(std::move(d));
+  if (fifo()) {
+    overflow_.push_back(std::move(d));
+    overflowing_.store(true, std::memory_order_release);
   } else {
+    d.seq = next_seq_++;
     heap_.push_back(std::move(d));
     std::push_heap(heap_.begin(), heap_.end(), Later{});
   }
-  const std::size_t n = size_locked();
-  depth_.store(n, std::memory_order_release);
-  if (n > high_water_.load(std::memory_order_relaxed)) high_water_.store(n, std::memory_order_relaxed);
+  locked_depth_.store(locked_size(), std::memory_order_relaxed);
+  note_depth(depth());
 }
 
 Delivery ManagerQueue::remove_oldest_locked() {
-  if (order_ == QueueOrder::fifo) {
-    Delivery d = std::move(fifo_.front());
-    fifo_.pop_front();
+  if (fifo()) {
+    // The ring holds the oldest items; wait out a push that is mid-way.
+    Delivery d;
+    for (;;) {
+      const auto r = ring_.try_pop(d);
+      if (r == BoundedRing<Delivery>::Pop::item) return d;
+      if (r == BoundedRing<Delivery>::Pop::empty) break;
+      cpu_relax();
+    }
+    d = std::move(overflow_.front());
+    overflow_.pop_front();
+    locked_depth_.store(overflow_.size(), std::memory_order_relaxed);
     return d;
   }
   auto it = std::min_element(heap_.begin(), heap_.end(),
@@ -73,77 +96,142 @@ Delivery ManagerQueue::remove_oldest_locked() {
   Delivery d = std::move(*it);
   heap_.erase(it);
   std::make_heap(heap_.begin(), heap_.end(), Later{});
+  locked_depth_.store(heap_.size(), std::memory_order_relaxed);
   return d;
 }
 
+// ---- Producers.
+
 ManagerQueue::Push ManagerQueue::push(Delivery&& d, bool force, bool may_block,
                                       std::optional<Delivery>* dropped) {
+  if (closed_.load(std::memory_order_acquire)) return Push::closed;
+  if (ring_enabled() && !overflowing_.load(std::memory_order_acquire) && ring_.try_push(std::move(d))) {
+    wake_consumer();
+    return Push::accepted;
+  }
+  return push_slow(std::move(d), force, may_block, dropped);
+}
+
+ManagerQueue::Push ManagerQueue::push_slow(Delivery&& d, bool force, bool may_block,
+                                           std::optional<Delivery>* dropped) {
   auto lock = lock_spinning(mutex_);
-  if (closed_) return Push::closed;
-  if (!force && size_locked() >= capacity_) {
-    switch (when_full_) {
-      case WhenFull::reject:
-        rejected_.fetch_add(1, std::memory_order_relaxed);
-        return Push::rejected;
-      case WhenFull::drop_oldest:
-        if (dropped) dropped->emplace(remove_oldest_locked());
-        dropped_.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case WhenFull::block:
-        if (!may_block) {
-          rejected_.fetch_add(1, std::memory_order_relaxed);
-          return Push::rejected;
-        }
-        ++producers_waiting_;
-        not_full_.wait(lock, [&] { return closed_ || size_locked() < capacity_; });
-        --producers_waiting_;
-        if (closed_) return Push::closed;
-        break;
+  for (;;) {
+    if (closed_.load(std::memory_order_relaxed)) return Push::closed;
+    if (ring_enabled() && !overflowing_.load(std::memory_order_relaxed) && ring_.try_push(std::move(d))) {
+      lock.unlock();
+      wake_consumer();
+      return Push::accepted;
     }
+    if (force || depth() < capacity_) break;
+    if (when_full_ == WhenFull::reject || (when_full_ == WhenFull::block && !may_block)) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      return Push::rejected;
+    }
+    if (when_full_ == WhenFull::drop_oldest) {
+      Delivery old = remove_oldest_locked();
+      if (dropped) dropped->emplace(std::move(old));
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    producers_waiting_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    not_full_.wait(lock, [&] { return closed_.load(std::memory_order_relaxed) || depth() < capacity_; });
+    producers_waiting_.fetch_sub(1, std::memory_order_relaxed);
   }
   insert_locked(std::move(d));
-  const bool wake = consumer_waiting_;
   lock.unlock();
-  // Only wake a consumer that sleeps: a busy consumer takes the item with its
-  // next batch, which keeps wake-ups (and syscalls) to one per batch.
-  if (wake) not_empty_.notify_one();
+  wake_consumer();
   return Push::accepted;
 }
 
-bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) {
-  // A short spin before sleeping: under steady load the next item arrives
-  // within microseconds, and catching it here saves the producer a futex
-  // wake and this thread a sleep/wake round trip.
-  for (int i = 0; i < kSpinChecks && depth_.load(std::memory_order_acquire) == 0; ++i) cpu_relax();
-  auto lock = lock_spinning(mutex_);
-  while (size_locked() == 0) {
-    if (closed_) return false;
-    consumer_waiting_ = true;
-    not_empty_.wait(lock);
-    consumer_waiting_ = false;
-  }
-  const std::size_t n = std::min(max_batch, size_locked());
-  for (std::size_t i = 0; i < n; ++i) {
-    if (order_ == QueueOrder::fifo) {
-      out.push_back(std::move(fifo_.front()));
-      fifo_.pop_front();
-    } else {
+void ManagerQueue::wake_consumer() {
+  // Pairs with the fence in pop_batch: either the consumer sees this item
+  // before it sleeps, or this sees it sleeping. Only a sleeper costs a wake,
+  // so a busy consumer takes new items with its next batch.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!consumer_sleeping_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(mutex_);
+  not_empty_.notify_one();
+}
+
+void ManagerQueue::wake_producers() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (producers_waiting_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard lock(mutex_);
+  not_full_.notify_all();
+}
+
+// ---- The consumer.
+
+bool ManagerQueue::has_work() const noexcept {
+  return fifo() ? !ring_.empty() || overflowing_.load(std::memory_order_acquire)
+                : locked_depth_.load(std::memory_order_acquire) > 0;
+}
+
+std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max_batch) {
+  note_depth(depth());  // only pushes happened since the last batch: this is the peak
+  std::size_t n = 0;
+  if (!fifo()) {
+    auto lock = lock_spinning(mutex_);
+    for (; n < max_batch && !heap_.empty(); ++n) {
       std::pop_heap(heap_.begin(), heap_.end(), Later{});
       out.push_back(std::move(heap_.back()));
       heap_.pop_back();
     }
+    locked_depth_.store(heap_.size(), std::memory_order_relaxed);
+    return n;
   }
-  depth_.store(size_locked(), std::memory_order_relaxed);
-  const bool producers_wait = producers_waiting_ > 0;
-  lock.unlock();
-  if (producers_wait) not_full_.notify_all();
-  return true;
+  Delivery d;
+  while (n < max_batch) {
+    const auto r = ring_.try_pop(d);
+    if (r == BoundedRing<Delivery>::Pop::item) {
+      out.push_back(std::move(d));
+      ++n;
+      continue;
+    }
+    if (r == BoundedRing<Delivery>::Pop::busy || !overflowing_.load(std::memory_order_acquire)) break;
+    // Every ring item is taken: the overflow list comes next, in order.
+    auto lock = lock_spinning(mutex_);
+    for (; n < max_batch && !overflow_.empty(); ++n) {
+      out.push_back(std::move(overflow_.front()));
+      overflow_.pop_front();
+    }
+    locked_depth_.store(overflow_.size(), std::memory_order_relaxed);
+    if (overflow_.empty()) overflowing_.store(false, std::memory_order_release);
+    break;
+  }
+  return n;
+}
+
+bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) {
+  for (;;) {
+    if (take_ready(out, max_batch) > 0) {
+      wake_producers();
+      return true;
+    }
+    // A short spin before sleeping: under steady load the next item arrives
+    // within microseconds, and catching it here saves the producer a futex
+    // wake and this thread a sleep/wake round trip.
+    for (int i = 0; i < kSpinChecks && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) cpu_relax();
+    if (has_work()) continue;
+    std::unique_lock lock(mutex_);
+    consumer_sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    while (!has_work()) {
+      if (closed_.load(std::memory_order_relaxed)) {
+        consumer_sleeping_.store(false, std::memory_order_relaxed);
+        return false;
+      }
+      not_empty_.wait(lock);
+    }
+    consumer_sleeping_.store(false, std::memory_order_relaxed);
+  }
 }
 
 void ManagerQueue::close() {
   {
     std::lock_guard lock(mutex_);
-    closed_ = true;
+    closed_.store(true, std::memory_order_release);
   }
   not_empty_.notify_all();
   not_full_.notify_all();
@@ -151,9 +239,9 @@ void ManagerQueue::close() {
 
 std::vector<Delivery> ManagerQueue::take_all() {
   std::vector<Delivery> out;
-  std::lock_guard lock(mutex_);
-  while (size_locked() > 0) out.push_back(remove_oldest_locked());
-  depth_.store(0, std::memory_order_relaxed);
+  while (has_work()) {
+    if (take_ready(out, ~std::size_t{0}) == 0) cpu_relax();
+  }
   return out;
 }
 

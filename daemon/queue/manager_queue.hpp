@@ -2,18 +2,22 @@
 // equals), bounded, with a policy for a full queue. Many producers, one
 // consumer; the consumer takes a batch per wake-up.
 //
-// Each queue has its own lock, held only to move items in or out (no
-// allocation under it once the ring has grown to the working depth), so
-// publishers to different managers never meet. A producer wakes the consumer
-// only when it sleeps; a busy consumer finds new items with its next batch.
+// FIFO, the default, is lock-free on the way in and out: a bounded ring as
+// large as the capacity (up to kMaxRingCells). A lock is taken only when the
+// ring is full (forced pushes and very large capacities spill into an
+// overflow list, blocking producers wait), and to wake a consumer that went
+// to sleep, which happens at most once per batch. Publishers to different
+// managers share nothing. Priority order keeps a heap under the queue's own
+// lock.
 #pragma once
 
+#include "queue/bounded_ring.hpp"
 #include "queue/delivery.hpp"
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
-#include <boost/circular_buffer.hpp>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -30,6 +34,7 @@ std::string_view to_string(WhenFull w) noexcept;
 class ManagerQueue {
  public:
   enum class Push { accepted, rejected, closed };
+  static constexpr std::size_t kMaxRingCells = 65536;
 
   ManagerQueue(QueueOrder order, std::size_t capacity, WhenFull when_full);
 
@@ -48,7 +53,7 @@ class ManagerQueue {
   // Moves everything left out of the queue (for handing back at stop).
   std::vector<Delivery> take_all();
 
-  std::size_t depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
+  std::size_t depth() const noexcept;
   std::size_t capacity() const noexcept { return capacity_; }
   QueueOrder order() const noexcept { return order_; }
   WhenFull when_full() const noexcept { return when_full_; }
@@ -57,27 +62,39 @@ class ManagerQueue {
   std::size_t high_water() const noexcept { return high_water_.load(std::memory_order_relaxed); }
 
  private:
-  std::size_t size_locked() const noexcept { return order_ == QueueOrder::fifo ? fifo_.size() : heap_.size(); }
+  bool fifo() const noexcept { return order_ == QueueOrder::fifo; }
+  // The ring needs two cells to tell a full cell from a free one, so a FIFO
+  // of capacity 1 keeps its single item in the overflow list.
+  bool ring_enabled() const noexcept { return fifo() && capacity_ >= 2; }
+  // FIFO path.
+  Push push_slow(Delivery&& d, bool force, bool may_block, std::optional<Delivery>* dropped);
+  std::size_t take_ready(std::vector<Delivery>& out, std::size_t max_batch);
+  bool has_work() const noexcept;
+  void wake_consumer();
+  void wake_producers();
+  // Priority path (and the overflow list), under mutex_.
   void insert_locked(Delivery&& d);
   Delivery remove_oldest_locked();
+  std::size_t locked_size() const noexcept { return fifo() ? overflow_.size() : heap_.size(); }
+  void note_depth(std::size_t n) noexcept;
 
   const QueueOrder order_;
   const std::size_t capacity_;
   const WhenFull when_full_;
-  // The consumer spins on depth_ before it sleeps; keeping it off the lock's
-  // cache line spares producers a line bounced by every spin read.
-  alignas(64) std::atomic<std::size_t> depth_{0};
+  BoundedRing<Delivery> ring_;  // used only when ring_enabled()
+  // Set while overflow_ holds items: producers then append there too, so a
+  // producer's items never overtake each other.
+  std::atomic<bool> overflowing_{false};
+  std::atomic<bool> closed_{false};
+  alignas(64) std::atomic<bool> consumer_sleeping_{false};
+  std::atomic<std::size_t> producers_waiting_{0};
   alignas(64) mutable std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
-  // Grows by doubling (forced pushes may exceed the capacity) and never
-  // shrinks, so steady traffic allocates nothing here.
-  boost::circular_buffer<Delivery> fifo_;
-  std::vector<Delivery> heap_;
+  std::deque<Delivery> overflow_;  // fifo: beyond the ring, in order
+  std::vector<Delivery> heap_;     // priority
   std::uint64_t next_seq_ = 0;
-  bool closed_ = false;
-  bool consumer_waiting_ = false;
-  std::size_t producers_waiting_ = 0;
+  std::atomic<std::size_t> locked_depth_{0};
   std::atomic<std::size_t> high_water_{0};
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> dropped_{0};

@@ -107,3 +107,81 @@ TEST_CASE("close wakes a blocked producer and refuses new work") {
   CHECK(result == ManagerQueue::Push::closed);
   CHECK(q.push(item(0, 3), true, true, nullptr) == ManagerQueue::Push::closed);
 }
+
+TEST_CASE("fifo keeps each producer's order through the ring and the overflow list under load") {
+  // Forced pushes go past the capacity into the overflow list; producers
+  // that follow must queue behind them, not overtake them through the ring.
+  constexpr int kProducers = 3;
+  constexpr std::uint32_t kPerProducer = 100'000;
+  ManagerQueue q(QueueOrder::fifo, 16, WhenFull::block);
+  std::atomic<int> refused{0};  // Catch2 assertions are not thread-safe
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&q, &refused, p] {
+      for (std::uint32_t i = 0; i < kPerProducer; ++i) {
+        const bool force = (i % 7) == 0;
+        if (q.push(item(0, (static_cast<std::uint32_t>(p) << 24) | i), force, true, nullptr) !=
+            ManagerQueue::Push::accepted)
+          ++refused;
+      }
+    });
+  }
+  std::vector<std::uint32_t> next(kProducers, 0);
+  std::uint64_t taken = 0;
+  bool in_order = true;
+  std::vector<Delivery> out;
+  while (taken < std::uint64_t{kProducers} * kPerProducer) {
+    out.clear();
+    REQUIRE(q.pop_batch(out, 64));
+    for (auto& d : out) {
+      const auto p = d.handler_id >> 24;
+      const auto i = d.handler_id & 0xffffffu;
+      in_order = in_order && i == next[p];
+      next[p] = i + 1;
+      ++taken;
+    }
+  }
+  for (auto& t : producers) t.join();
+  CHECK(refused == 0);
+  CHECK(in_order);
+  for (int p = 0; p < kProducers; ++p) CHECK(next[p] == kPerProducer);
+  CHECK(q.depth() == 0);
+  CHECK(q.high_water() > 0);
+}
+
+TEST_CASE("a consumer asleep on an empty fifo wakes for one push") {
+  ManagerQueue q(QueueOrder::fifo, 8, WhenFull::block);
+  std::atomic<int> got{0};
+  std::thread consumer([&] {
+    std::vector<Delivery> out;
+    while (q.pop_batch(out, 8)) {
+      got += static_cast<int>(out.size());
+      out.clear();
+    }
+  });
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // long enough to fall asleep
+    q.push(item(0, static_cast<std::uint32_t>(i)), false, true, nullptr);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (got.load() <= i && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    CHECK(got.load() == i + 1);
+  }
+  q.close();
+  consumer.join();
+}
+
+TEST_CASE("a queue larger than the ring spills into the overflow list and keeps order") {
+  const std::size_t cap = ManagerQueue::kMaxRingCells + 1000;
+  ManagerQueue q(QueueOrder::fifo, cap, WhenFull::reject);
+  std::size_t accepted = 0;
+  for (std::uint32_t i = 0; i < cap; ++i)
+    accepted += q.push(item(0, i), false, true, nullptr) == ManagerQueue::Push::accepted;
+  CHECK(accepted == cap);
+  CHECK(q.depth() == cap);
+  CHECK(q.push(item(0, 0), false, true, nullptr) == ManagerQueue::Push::rejected);
+  const auto tags = drain(q);
+  REQUIRE(tags.size() == cap);
+  bool in_order = true;
+  for (std::uint32_t i = 0; i < cap; ++i) in_order = in_order && tags[i] == i;
+  CHECK(in_order);
+}

@@ -249,7 +249,9 @@ TEST_CASE("the trace id is kept across every hop") {
       .add("second", {{"requests", {"stock.reserve"}}});
   f.router->start();
   f.ctx("driver").notify("order.placed", {{"id", 7}});
+  // "first" records after it forwards, so "second" may finish first.
   REQUIRE(Registry::get().wait_for("second", 1));
+  REQUIRE(Registry::get().wait_for("first", 1));
   const auto a = Registry::get().seen("first").at(0);
   const auto b = Registry::get().seen("second").at(0);
   CHECK(a.trace_id.size() == 32);
