@@ -14,8 +14,17 @@ const std::uint64_t g_prefix = process_prefix();
 std::atomic<std::uint64_t> g_counter{1};
 }  // namespace
 
+// Each thread reserves ids in blocks, so publishers on different threads do
+// not bump one shared counter per event. Ids stay unique, not ordered.
 edri_id128 next_id() noexcept {
-  return edri_id128{g_prefix, g_counter.fetch_add(1, std::memory_order_relaxed)};
+  constexpr std::uint64_t kBlock = 1024;
+  thread_local std::uint64_t next = 0;
+  thread_local std::uint64_t end = 0;
+  if (next == end) {
+    next = g_counter.fetch_add(kBlock, std::memory_order_relaxed);
+    end = next + kBlock;
+  }
+  return edri_id128{g_prefix, next++};
 }
 
 std::string to_hex(edri_id128 id) {

@@ -14,8 +14,10 @@ enum class Health : std::uint8_t { ok, warning, error };
 const char* to_string(Health h) noexcept;
 
 struct ManagerStats {
-  std::atomic<std::uint64_t> received{0};  // accepted into the queue
-  std::atomic<std::uint64_t> handled{0};
+  // Written by publishers; the rest by the manager's own thread(s). Apart,
+  // so each event does not move one line back and forth between them.
+  alignas(64) std::atomic<std::uint64_t> received{0};  // accepted into the queue
+  alignas(64) std::atomic<std::uint64_t> handled{0};
   std::atomic<std::uint64_t> errors{0};    // handler failures
   std::atomic<std::uint64_t> expired{0};   // requests past their deadline, skipped
   std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers

@@ -262,7 +262,7 @@ bool Router::enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender)
   }
   if (res == ManagerQueue::Push::accepted) {
     r.manager->stats().received.fetch_add(1, std::memory_order_relaxed);
-    counters_.deliveries.fetch_add(1, std::memory_order_relaxed);
+    counters_.deliveries.add();
     return true;
   }
   counters_.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -274,7 +274,7 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
                    std::uint32_t* delivered) {
   if (delivered) *delivered = 0;
   if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
-  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  counters_.notifications.add();
   std::uint32_t n = 0;
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
@@ -310,7 +310,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
               "invalid event type name '" + ev->payload_type + "'");
     return EDRI_E_INVALID;
   }
-  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  counters_.requests.add();
   if (id_out) *id_out = ev->header.id;
   // Copy: enqueueing may run a dropped request's response, which can refresh
   // this thread's route cache.
@@ -444,14 +444,14 @@ void Router::refresh_routes() {
 
 void Router::deliver_remote(EventPtr ev) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
-  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  counters_.notifications.add();
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   for (const Route& r : cached.routes) enqueue(r, ev, nullptr);
 }
 
 void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
-  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  counters_.requests.add();
   const std::vector<Route> routes = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
@@ -464,7 +464,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
 
 void Router::remote_response(EventPtr response, bool last) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
-  counters_.responses.fetch_add(1, std::memory_order_relaxed);
+  counters_.responses.add();
   const edri_id128 id = response->header.correlation_id;
   complete(id, std::move(response), last);
 }
@@ -515,7 +515,7 @@ void Router::reply_now(ManagerRuntime* sender, const Event& request, edri_respon
 }
 
 void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) {
-  counters_.responses.fetch_add(1, std::memory_order_relaxed);
+  counters_.responses.add();
   complete(request.header.id, make_response(request, resp.status, std::move(resp.message),
                                             responder.name_cstr(), std::move(resp.data)));
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "manager/manager_runtime.hpp"
+#include "metrics/sharded_counter.hpp"
 #include "router/cluster_uplink.hpp"
 #include "router/pending_requests.hpp"
 #include "router/subscription_table.hpp"
@@ -35,11 +36,13 @@ struct RouterOptions {
 };
 
 struct RouterCounters {
-  std::atomic<std::uint64_t> notifications{0};
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> responses{0};
-  std::atomic<std::uint64_t> deliveries{0};
-  std::atomic<std::uint64_t> not_found{0};
+  // Bumped on every send by every publisher: sharded.
+  ShardedCounter notifications;
+  ShardedCounter requests;
+  ShardedCounter responses;
+  ShardedCounter deliveries;
+  // The rest count rare outcomes.
+  alignas(64) std::atomic<std::uint64_t> not_found{0};
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> dropped{0};
@@ -49,8 +52,9 @@ struct RouterCounters {
   std::atomic<std::uint64_t> received_remote{0};  // events that came from other routers
 };
 
-// How many events of one type were sent, by kind.
-struct TypeCounter {
+// How many events of one type were sent, by kind. On a line of its own, so
+// publishers of different types never share one.
+struct alignas(64) TypeCounter {
   std::atomic<std::uint64_t> sent{0};
 };
 
