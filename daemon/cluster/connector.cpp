@@ -172,11 +172,11 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
   router_.refresh_routes();
 }
 
-void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
+bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
   const std::uint64_t known = seen_.incarnation_of(e.origin_router);
   if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq)) {
     state_.count_duplicate();
-    return;
+    return true;
   }
   if (known != 0 && known != e.origin_incarnation) {
     // That router restarted: its ends of our tunnels are gone.
@@ -189,11 +189,11 @@ void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
   }
   if (e.kind == kWireTunnelOpen || is_tunnel_control(e.kind)) {
     on_tunnel_frame(e);
-    return;
+    return true;
   }
   if (e.kind == kWireFanout) {
     router_.remote_fanout(e.correlation_id, e.status);
-    return;
+    return true;
   }
   EventPtr ev = make_event(e);
   logging::TraceScope trace(ev->header.trace_id);
@@ -210,13 +210,14 @@ void Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
       if (e.target_router != router_.id()) {
         spdlog::warn("connector: response for router '{}' arrived at '{}' from '{}'; dropped", e.target_router,
                      router_.id(), s.peer().router_id);
-        return;
+        return true;
       }
       router_.remote_response(std::move(ev), (e.flags & kFlagLast) != 0);
       break;
     default:
       break;
   }
+  return true;
 }
 
 std::shared_ptr<Connector::RemoteTunnelSink> Connector::tunnel_sink(const std::string& router) {
@@ -332,6 +333,9 @@ RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const
 }
 
 void Connector::send(const Event& ev) {
+  // Publishers wait for a slow link rather than overflow its replay buffer;
+  // the io thread never waits (it is what reads the acks).
+  if (!io_.get_executor().running_in_this_thread()) state_.wait_for_room(settings_.link.dead_peer);
   std::string frame;
   std::string error;
   if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error)) {

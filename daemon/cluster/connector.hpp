@@ -52,7 +52,7 @@ class Connector final : public ClusterUplink,
   LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;
   void established(LinkSession& s) override;
   void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
-  void event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
+  bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
   void gap(LinkSession& s, const Gap& g) override;
   void closed(LinkSession& s, const std::string& reason) override;
 

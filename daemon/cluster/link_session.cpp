@@ -79,6 +79,10 @@ void LinkSession::on_read(std::size_t n) {
     }
   }
   send_ack_if_due();
+  if (acked_since_read_) {
+    acked_since_read_ = false;
+    hooks_.acked(*this);
+  }
   read();
 }
 
@@ -118,9 +122,12 @@ bool LinkSession::handle(const FrameSplitter::Frame& f, std::string* error) {
           auto seq = decode_u64(f.body, f.len, error);
           if (!seq) return false;
           // Heartbeats carry an ack too; before resume there is nothing to ack.
-          if (resume_received_ && *seq > 0 && !state_->acked(*seq)) {
-            *error = "ack of sequence " + std::to_string(*seq) + " that was never sent";
-            return false;
+          if (resume_received_ && *seq > 0) {
+            if (!state_->acked(*seq)) {
+              *error = "ack of sequence " + std::to_string(*seq) + " that was never sent";
+              return false;
+            }
+            acked_since_read_ = true;
           }
           return true;
         }
@@ -247,20 +254,57 @@ void LinkSession::maybe_established() {
 }
 
 bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
-  auto e = decode_event(f.body, f.len, error);
-  if (!e) return false;
-  switch (state_->receive(e->seq)) {
+  if (held_.empty()) {
+    switch (offer(f.body, f.len, error)) {
+      case Offer::taken:
+        return true;
+      case Offer::invalid:
+        return false;
+      case Offer::refused:
+        break;
+    }
+  }
+  // Behind a held event, or refused itself: keep it in order.
+  held_.emplace_back(reinterpret_cast<const char*>(f.body - kFrameHead), f.len + kFrameHead);
+  return true;
+}
+
+LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len, std::string* error) {
+  auto e = decode_event(body, len, error);
+  if (!e) return Offer::invalid;
+  switch (state_->peek(e->seq)) {
     case LinkState::Rx::duplicate:
-      return true;
+      state_->receive(e->seq);  // counts it
+      return Offer::taken;
     case LinkState::Rx::out_of_order:
       *error = "out-of-order event frame (sequence " + std::to_string(e->seq) + ", expected " +
                std::to_string(state_->rx_last() + 1) + ")";
-      return false;
+      return Offer::invalid;
     case LinkState::Rx::deliver:
       break;
   }
-  hooks_.event(*this, *e, f.body - kFrameHead, f.len + kFrameHead);
-  return true;
+  if (!hooks_.event(*this, *e, body - kFrameHead, len + kFrameHead)) return Offer::refused;
+  state_->receive(e->seq);
+  return Offer::taken;
+}
+
+void LinkSession::retry_held() {
+  if (phase_ != Phase::established) return;
+  const bool was_holding = !held_.empty();
+  while (!held_.empty()) {
+    const std::string& frame = held_.front();
+    const auto* data = reinterpret_cast<const std::uint8_t*>(frame.data());
+    std::string error;
+    const Offer o = offer(data + kFrameHead, frame.size() - kFrameHead, &error);
+    if (o == Offer::refused) break;
+    if (o == Offer::invalid) {
+      spdlog::warn("link {} ({}): {}; closing", peer_.router_id, address_, error);
+      close(error, true);
+      return;
+    }
+    held_.pop_front();
+  }
+  if (was_holding) send_ack_if_due();
 }
 
 void LinkSession::send_ack_if_due() {

@@ -9,6 +9,7 @@
 #include "cluster/wire.hpp"
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +33,11 @@ class LinkHooks {
   virtual void established(LinkSession& s) = 0;
   virtual void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) = 0;
   // An event frame in sequence. `frame` is the whole frame (for forwarding).
-  virtual void event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) = 0;
+  // Returning false means "no room now": the session holds this event and
+  // every later one, unacknowledged, until retry_held() finds room.
+  virtual bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) = 0;
+  // The peer acknowledged events: replay buffer space was freed.
+  virtual void acked(LinkSession&) {}
   virtual void gap(LinkSession& s, const Gap& g) = 0;
   virtual void closed(LinkSession& s, const std::string& reason) = 0;
 };
@@ -53,6 +58,9 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void send_control(std::string frame);
   // io thread: stop taking events from the peer (it keeps them buffered).
   void pause_events();
+  // io thread: offers the held events to the hooks again, in order.
+  void retry_held();
+  bool holding() const noexcept { return !held_.empty(); }
   // io thread: send our resume now (a switch holds it back while it settles).
   void release_resume();
   void set_hold_resume(bool hold) { hold_resume_ = hold; }
@@ -78,6 +86,8 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   bool on_auth(const FrameSplitter::Frame& f, std::string* error);
   bool on_resume(const FrameSplitter::Frame& f, std::string* error);
   bool on_event(const FrameSplitter::Frame& f, std::string* error);
+  enum class Offer { taken, refused, invalid };
+  Offer offer(const std::uint8_t* body, std::size_t len, std::string* error);
   void send_resume();
   void maybe_established();
   void arm_heartbeat();
@@ -100,10 +110,14 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   bool events_paused_ = false;
   bool reading_ = false;
   bool closing_after_write_ = false;
+  bool acked_since_read_ = false;
 
   FrameSplitter splitter_;
   std::vector<std::uint8_t> read_buf_;
   std::vector<std::string> control_out_;
+  // Whole event frames the hooks had no room for, oldest first. They are not
+  // acknowledged, so the peer's own backpressure bounds them.
+  std::deque<std::string> held_;
   std::vector<Frame> writing_frames_;
   std::vector<std::string> writing_control_;
   bool writing_ = false;

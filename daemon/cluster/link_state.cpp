@@ -62,14 +62,48 @@ bool LinkState::has_unwritten() const {
 }
 
 bool LinkState::acked(std::uint64_t seq) {
-  std::lock_guard lock(mutex_);
-  if (seq >= next_seq_) return false;
-  if (seq > peer_acked_) peer_acked_ = seq;
-  while (!buffer_.empty() && buffer_.front().seq <= seq) {
-    buffer_bytes_ -= buffer_.front().frame->size();
-    buffer_.pop_front();
+  {
+    std::lock_guard lock(mutex_);
+    if (seq >= next_seq_) return false;
+    if (seq > peer_acked_) peer_acked_ = seq;
+    while (!buffer_.empty() && buffer_.front().seq <= seq) release_front_locked();
+  }
+  room_.notify_all();
+  return true;
+}
+
+void LinkState::release_front_locked() {
+  buffer_bytes_ -= buffer_.front().frame->size();
+  buffer_.pop_front();
+}
+
+bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mutex_);
+  auto free = [&] { return closed_ || !up_ || buffer_bytes_ < limits_.max_bytes / 2; };
+  if (free()) return true;
+  ++publisher_waits_;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!room_.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::seconds(1)), free)) {
+    if (std::chrono::steady_clock::now() >= until) {
+      ++publisher_wait_timeouts_;
+      spdlog::warn("link to '{}': the peer has not acknowledged {} bytes for {} ms; sending anyway", peer_id_,
+                   buffer_bytes_, limit.count());
+      return false;
+    }
+    spdlog::info("link to '{}': publisher waiting for the peer to acknowledge ({} bytes outstanding)", peer_id_,
+                 buffer_bytes_);
   }
   return true;
+}
+
+bool LinkState::congested() const {
+  std::lock_guard lock(mutex_);
+  return up_ && buffer_bytes_ >= limits_.max_bytes / 2;
+}
+
+bool LinkState::has_room() const {
+  std::lock_guard lock(mutex_);
+  return !up_ || buffer_bytes_ <= limits_.max_bytes / 4;
 }
 
 std::size_t LinkState::expire(std::chrono::steady_clock::time_point now) {
@@ -94,8 +128,11 @@ bool LinkState::drained() const {
 }
 
 void LinkState::close_for_good() {
-  std::lock_guard lock(mutex_);
-  closed_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  room_.notify_all();
 }
 
 std::uint64_t LinkState::tx_next() const {
@@ -130,10 +167,7 @@ std::uint64_t LinkState::resume_tx(bool peer_knows_us, std::uint64_t peer_rx_las
     return 0;
   }
   // Whatever the peer has is acknowledged now.
-  while (!buffer_.empty() && buffer_.front().seq <= peer_rx_last) {
-    buffer_bytes_ -= buffer_.front().frame->size();
-    buffer_.pop_front();
-  }
+  while (!buffer_.empty() && buffer_.front().seq <= peer_rx_last) release_front_locked();
   if (peer_rx_last > peer_acked_ && peer_rx_last < next_seq_) peer_acked_ = peer_rx_last;
   const std::uint64_t now_front = buffer_.empty() ? next_seq_ : buffer_.front().seq;
   write_cursor_ = std::max(now_front, peer_rx_last + 1);
@@ -189,9 +223,19 @@ LinkState::Rx LinkState::receive(std::uint64_t seq) {
   return Rx::deliver;
 }
 
-void LinkState::set_state(std::string state) {
+LinkState::Rx LinkState::peek(std::uint64_t seq) const {
   std::lock_guard lock(mutex_);
-  state_ = std::move(state);
+  if (seq <= rx_last_) return Rx::duplicate;
+  return seq == rx_last_ + 1 ? Rx::deliver : Rx::out_of_order;
+}
+
+void LinkState::set_state(std::string state) {
+  {
+    std::lock_guard lock(mutex_);
+    up_ = state == "up";
+    state_ = std::move(state);
+  }
+  room_.notify_all();
 }
 
 void LinkState::note_connected(const std::string& address) {
@@ -240,6 +284,8 @@ void LinkState::stats_json(nlohmann::json& out) const {
          {"replay_frames", buffer_.size()},
          {"replay_bytes", buffer_bytes_},
          {"replay_dropped", dropped_from_buffer_},
+         {"publisher_waits", publisher_waits_},
+         {"publisher_wait_timeouts", publisher_wait_timeouts_},
          {"duplicates_dropped", duplicates_},
          {"reconnects", connects_ > 0 ? connects_ - 1 : 0},
          {"gaps", gaps_},

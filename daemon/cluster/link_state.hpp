@@ -8,6 +8,7 @@
 #include "cluster/cluster_settings.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -45,6 +46,16 @@ class LinkState {
   // must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<Frame>& out, std::size_t max_bytes);
   bool has_unwritten() const;
+  // Backpressure. While the link is up and more than half the replay
+  // budget is unacknowledged, the peer is not keeping up: a publisher waits
+  // here (up to `limit`; false when it gave up) rather than let the buffer
+  // overflow and lose events. A link that is down does not block: the
+  // buffer covers the outage, then drops. The limit turns a publisher that
+  // is itself what the peer waits on into a stall, not a deadlock.
+  bool wait_for_room(std::chrono::milliseconds limit);
+  bool congested() const;
+  // Unacknowledged bytes fell to a quarter of the budget.
+  bool has_room() const;
   // The peer delivered everything up to seq. False if seq was never sent.
   bool acked(std::uint64_t seq);
   // Drops frames older than the age limit; returns how many.
@@ -71,6 +82,8 @@ class LinkState {
   // ---- Inbound (the session's thread).
   enum class Rx { deliver, duplicate, out_of_order };
   Rx receive(std::uint64_t seq);
+  // What receive(seq) would say, without taking it.
+  Rx peek(std::uint64_t seq) const;
 
   // ---- Status and counters.
   void set_state(std::string state);
@@ -89,10 +102,12 @@ class LinkState {
     std::chrono::steady_clock::time_point at;
   };
   void drop_front_locked();
+  void release_front_locked();
 
   std::string peer_id_;
   const ReplayLimits limits_;
   mutable std::mutex mutex_;
+  std::condition_variable room_;
   // Outbound.
   std::uint64_t next_seq_ = 1;
   std::deque<Entry> buffer_;
@@ -101,6 +116,7 @@ class LinkState {
   std::uint64_t peer_acked_ = 0;
   bool overflowed_unwritten_ = false;
   bool closed_ = false;
+  bool up_ = false;
   // Inbound.
   std::uint64_t peer_incarnation_ = 0;
   std::uint64_t rx_last_ = 0;
@@ -115,6 +131,8 @@ class LinkState {
   std::uint64_t gaps_ = 0;
   std::uint64_t lost_ = 0;
   std::uint64_t dropped_from_buffer_ = 0;
+  std::uint64_t publisher_waits_ = 0;
+  std::uint64_t publisher_wait_timeouts_ = 0;
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 

@@ -214,19 +214,35 @@ std::vector<Switch::Slot*> Switch::others_matching(const Slot& from, std::vector
   return out;
 }
 
-void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) {
+bool Switch::any_congested(const std::vector<Slot*>& slots) {
+  return std::any_of(slots.begin(), slots.end(), [](const Slot* s) { return s->state->congested(); });
+}
+
+// An event goes nowhere while a router it goes to has half its replay budget
+// unacknowledged: the sending router's session holds it (and, unacknowledged,
+// its own publishers wait) until that router catches up. Forwarding anyway
+// would overflow the buffer and lose events.
+bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) {
   Slot* from = slot_of(s);
-  if (!from) return;
+  if (!from) return true;
+  auto hold = [&] {
+    held_.push_back(s.weak_from_this());
+    return false;
+  };
   switch (e.kind) {
-    case EDRI_KIND_NOTIFICATION:
-      for (Slot* to : others_matching(*from, &Slot::notifications, e.type)) forward(*to, frame, len);
+    case EDRI_KIND_NOTIFICATION: {
+      const std::vector<Slot*> targets = others_matching(*from, &Slot::notifications, e.type);
+      if (any_congested(targets)) return hold();
+      for (Slot* to : targets) forward(*to, frame, len);
       break;
+    }
     case EDRI_KIND_REQUEST: {
       const std::vector<Slot*> targets = others_matching(*from, &Slot::requests, e.type);
       if (targets.empty()) {
         answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
         break;
       }
+      if (any_congested(targets)) return hold();
       // The fanout precedes every response on the requester's link.
       send_fanout(*from, e, static_cast<std::uint32_t>(targets.size()));
       for (Slot* t : targets) forward(*t, frame, len);
@@ -243,7 +259,10 @@ void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
         if (from->session && from->session->established()) from->session->flush();
         break;
       }
-      forward(*targets[tunnel_rr_++ % targets.size()], frame, len);
+      Slot* to = targets[tunnel_rr_ % targets.size()];
+      if (to->state->congested()) return hold();
+      ++tunnel_rr_;
+      forward(*to, frame, len);
       break;
     }
     case kWireTunnelAccept:
@@ -259,12 +278,27 @@ void Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
         spdlog::debug("switch: response for unknown router '{}' dropped", e.target_router);
         break;
       }
+      if (it->second->state->congested()) return hold();
       forward(*it->second, frame, len);
       break;
     }
     default:
       spdlog::warn("switch: router '{}' sent an event frame of kind {}; ignored", from->id, e.kind);
       break;
+  }
+  return true;
+}
+
+void Switch::acked(LinkSession& s) {
+  if (held_.empty()) return;
+  if (Slot* slot = slot_of(s); slot && slot->state->has_room()) retry_held();
+}
+
+void Switch::retry_held() {
+  std::vector<std::weak_ptr<LinkSession>> held;
+  held.swap(held_);
+  for (auto& w : held) {
+    if (auto session = w.lock(); session && !session->is_closed()) session->retry_held();
   }
 }
 
@@ -287,6 +321,8 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
   slot->down_since = std::chrono::steady_clock::now();
   // Keep the session object alive until its handlers finish.
   boost::asio::post(io_, [keep = std::move(slot->session)] {});
+  // A link that is down takes events into its replay buffer again.
+  boost::asio::post(io_, [this] { retry_held(); });
 }
 
 // A router gone for longer than the replay age has nothing left to resume:
@@ -311,6 +347,7 @@ void Switch::sweep() {
       }
     }
     if (changed) update_interest();
+    if (!held_.empty()) retry_held();
     sweep();
   });
 }

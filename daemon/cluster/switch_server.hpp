@@ -51,7 +51,8 @@ class Switch final : public LinkHooks {
   LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;
   void established(LinkSession& s) override;
   void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
-  void event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
+  bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
+  void acked(LinkSession& s) override;
   void gap(LinkSession& s, const Gap& g) override;
   void closed(LinkSession& s, const std::string& reason) override;
 
@@ -73,6 +74,9 @@ class Switch final : public LinkHooks {
   void update_interest();
   void send_interest(Slot& slot);
   void sweep();
+  // Gives sessions held by backpressure another try (a link drained or went down).
+  void retry_held();
+  static bool any_congested(const std::vector<Slot*>& slots);
   Slot* slot_of(LinkSession& s);
   std::vector<Slot*> others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns, std::string_view type);
 
@@ -96,6 +100,8 @@ class Switch final : public LinkHooks {
   mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats
   std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
   std::vector<std::shared_ptr<LinkSession>> handshaking_;
+  // Sessions whose events wait for a congested link to drain.
+  std::vector<std::weak_ptr<LinkSession>> held_;
 };
 
 }  // namespace edrid::cluster

@@ -238,6 +238,45 @@ TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactl
   for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
 }
 
+TEST_CASE("a consumer far slower than its producer holds the producer back across the switch and loses nothing") {
+  // Replay buffers of 64 KiB hold about 400 of these events: without
+  // backpressure the switch would overflow its buffer toward rb and drop.
+  const std::string small_replay = "  replay: {max_bytes: 65536}\n";
+  Cluster c;
+  Node hub = c.start_switch(small_replay);
+  Node b = c.start_router("rb", hub.link_port,
+                          "  - {name: consumer, plugin: cluster_probe, queue: {capacity: 16},"
+                          " config: {role: consumer, delay_us: 100}}\n"
+                          "  - {name: echo, plugin: echo}\n",
+                          kShare + small_replay);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare + small_replay);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  constexpr std::uint64_t kTotal = 20'000;
+  CHECK(a.post("/events/probe.start", {{"count", kTotal}})["sent"] == kTotal);
+  wait_received(b, kTotal, 120s);
+  const json report = b.report();
+  CHECK(report["received"] == kTotal);
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+
+  const json la = a.link(), lb = b.link();
+  INFO("ra link: " << la.dump() << "\nrb link: " << lb.dump() << "\nhub: " << hub.stats()["links"].dump());
+  CHECK(la["publisher_waits"].get<std::uint64_t>() > 0);  // the producer was held back
+  CHECK(la["replay_dropped"] == 0);
+  CHECK(la["gaps"] == 0);
+  CHECK(lb["gaps"] == 0);
+  CHECK(la["reconnects"] == 0);
+  for (const auto& l : hub.stats()["links"]) {
+    CHECK(l["replay_dropped"] == 0);
+    CHECK(l["gaps"] == 0);
+  }
+
+  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
+
 TEST_CASE("the switch stopped for 10 s and started again loses nothing and duplicates nothing") {
   Cluster c;
   Node hub = c.start_switch();
