@@ -1,11 +1,37 @@
 #include "queue/manager_queue.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 namespace edrid {
 namespace {
 constexpr int kSpinChecks = 2000;  // roughly 10-50 us depending on the CPU
 constexpr int kLockSpins = 200;
+
+// Consumers spinning at once, across every queue. A spinning consumer on a
+// machine with no core to spare takes the CPU its producer needs (on 2
+// cores, four spinning consumers cost fan-out throughput), so spinning
+// leaves one core free and the rest go straight to sleep.
+std::atomic<int> g_spinners{0};
+const int kMaxSpinners = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+
+// Holds a spinning slot while one is free.
+class SpinSlot {
+ public:
+  SpinSlot() : held_(g_spinners.fetch_add(1, std::memory_order_relaxed) < kMaxSpinners) {
+    if (!held_) g_spinners.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~SpinSlot() {
+    if (held_) g_spinners.fetch_sub(1, std::memory_order_relaxed);
+  }
+  SpinSlot(const SpinSlot&) = delete;
+  SpinSlot& operator=(const SpinSlot&) = delete;
+  explicit operator bool() const noexcept { return held_; }
+
+ private:
+  const bool held_;
+};
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -212,8 +238,10 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     // A short spin before sleeping: under steady load the next item arrives
     // within microseconds, and catching it here saves the producer a futex
     // wake and this thread a sleep/wake round trip.
-    for (int i = 0; i < kSpinChecks && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) cpu_relax();
-    if (has_work()) continue;
+    if (SpinSlot slot; slot) {
+      for (int i = 0; i < kSpinChecks && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) cpu_relax();
+      if (has_work()) continue;
+    }
     std::unique_lock lock(mutex_);
     consumer_sleeping_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
