@@ -1,8 +1,11 @@
 // edri-bench: in-process figures for the router. Each scenario prints one
 // JSON line with its parameters and results.
 //
-//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|all]
-//              [--events N] [--size BYTES]
+//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|all]
+//              [--events N] [--size BYTES] [--rate REQUESTS_PER_S]
+//
+// --rate makes inproc-request open-loop: requests leave at that fixed rate
+// and latency counts from when each was due.
 //
 // `switch` runs three routers in this process, linked over loopback TCP as in
 // a cluster: a switch, router A (the driver) and router B (the sink).
@@ -13,15 +16,21 @@
 #include "memory/allocator.hpp"
 #include "plugin/plugin_library.hpp"
 #include "router/router.hpp"
+#include "support/fault_proxy.hpp"
 
 #include <edri/edri.hpp>
+
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <iostream>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -43,13 +52,34 @@ struct Driver : edri::Manager {
   Driver(edri::Context& ctx, const edri::Config&) : Manager(ctx) { g_driver = &ctx; }
 };
 
+// Scenarios with one sender and one sink number their events (the first 8
+// bytes of the payload) so the sink can count duplicates and reordering.
+bool g_numbered = false;
+std::atomic<std::uint64_t> g_duplicates{0}, g_out_of_order{0};
+
+std::string numbered(std::string payload, std::uint64_t n) {
+  std::memcpy(payload.data(), &n, sizeof n);
+  return payload;
+}
+
 struct Sink : edri::Manager {
   Sink(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
-    ctx.on_notification<Blob>([](const Blob&) {
+    ctx.on_notification<Blob>([this](const Blob& b) {
+      if (g_numbered) {
+        std::uint64_t n = 0;
+        std::memcpy(&n, b.data.data(), sizeof n);
+        if (n <= last_) {
+          g_duplicates.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        if (n != last_ + 1) g_out_of_order.fetch_add(1, std::memory_order_relaxed);
+        last_ = n;
+      }
       if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
     });
     ctx.on_request<Blob>([](const Blob& b, edri::Reply<Blob>& r) { r.set(b); });
   }
+  std::uint64_t last_ = 0;
 };
 
 // One JSON line per scenario; each names the allocator, which moves these
@@ -149,6 +179,75 @@ void inproc_request(std::uint64_t n, std::size_t size) {
                               {"failed", failed}});
 }
 
+// Open-loop latency: requests leave at a fixed rate whatever the answers
+// do, and each latency counts from when its request was due, so a stall
+// shows in every request it delays (no coordinated omission).
+void inproc_request_at_rate(std::uint64_t n, std::size_t size, double rate) {
+  auto router = make_router(1);
+  const std::string payload(size, 'x');
+  struct Pending {
+    std::chrono::steady_clock::time_point due;
+    std::future<edri::Response<Blob>> answer;
+  };
+  std::deque<Pending> pending;
+  std::mutex m;
+  std::condition_variable cv;
+  bool sent_all = false;
+  std::vector<double> us;
+  us.reserve(n);
+  std::uint64_t failed = 0;
+  std::thread collector([&] {
+    for (;;) {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return !pending.empty() || sent_all; });
+      if (pending.empty()) return;
+      Pending p = std::move(pending.front());
+      pending.pop_front();
+      lock.unlock();
+      failed += !p.answer.get().ok();
+      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - p.due).count());
+    }
+  });
+  // Timer slack (50 us by default) would make every request late; spinning
+  // all the way to the due time would take a core from the router.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  const auto period = std::chrono::duration<double>(1.0 / rate);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const auto due = t0 + std::chrono::duration_cast<std::chrono::nanoseconds>(period * static_cast<double>(i));
+    // Sleep most of the gap and spin the last 20 us, so requests leave on time.
+    std::this_thread::sleep_until(due - std::chrono::microseconds(20));
+    while (std::chrono::steady_clock::now() < due) {
+    }
+    auto answer = g_driver->request(Blob{payload});
+    {
+      std::lock_guard lock(m);
+      pending.push_back(Pending{due, std::move(answer)});
+    }
+    cv.notify_one();
+  }
+  {
+    std::lock_guard lock(m);
+    sent_all = true;
+  }
+  cv.notify_one();
+  collector.join();
+  const double s = seconds_since(t0);
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  emit(nlohmann::json{{"scenario", "inproc-request-rate"},
+                      {"size", size},
+                      {"requests", n},
+                      {"rate_target", rate},
+                      {"rate_achieved", n / s},
+                      {"seconds", s},
+                      {"p50_us", pct(0.50)},
+                      {"p99_us", pct(0.99)},
+                      {"p999_us", pct(0.999)},
+                      {"max_us", us.back()},
+                      {"failed", failed}});
+}
+
 // Requests to the echo example plugin run by a thread or process executor
 // with 2 workers: pipelined throughput (512 in flight) and sequential latency.
 void executor(edrid::ExecutorKind kind, std::uint64_t n) {
@@ -205,43 +304,82 @@ void executor(edrid::ExecutorKind kind, std::uint64_t n) {
   router.reset();
 }
 
+// Three routers in this process linked over loopback TCP as in a cluster:
+// a switch, router A (the driver) and router B (the sink); with `faulty`,
+// each router's link runs through a proxy that can cut it.
+struct SwitchRig {
+  explicit SwitchRig(bool faulty) {
+    edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
+    edrid::RouterOptions so;
+    so.id = "hub";
+    hub = std::make_unique<edrid::Router>(so);
+    hub->start();
+    edrid::cluster::SwitchSettings ss;
+    ss.port = 0;
+    ss.settle = std::chrono::milliseconds(0);
+    sw = std::make_unique<edrid::cluster::Switch>(*hub, ss);
+    sw->start();
+    edrid::RouterOptions bo;
+    bo.id = "rb";
+    rb = std::make_unique<edrid::Router>(bo);
+    rb->add_manager("sink", edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+    rb->start();
+    edrid::RouterOptions ao;
+    ao.id = "ra";
+    ra = std::make_unique<edrid::Router>(ao);
+    ra->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
+    ra->start();
+    edrid::cluster::ConnectorSettings cs;
+    cs.reconnect_min = std::chrono::milliseconds(10);
+    cs.reconnect_max = std::chrono::milliseconds(50);
+    if (faulty) {
+      proxy_a = std::make_unique<probe::FaultProxy>(sw->port());
+      proxy_b = std::make_unique<probe::FaultProxy>(sw->port());
+    }
+    cs.port = faulty ? proxy_b->port() : sw->port();
+    cb = std::make_shared<edrid::cluster::Connector>(*rb, cs);
+    rb->set_uplink(cb.get());
+    cb->start();
+    cs.port = faulty ? proxy_a->port() : sw->port();
+    ca = std::make_shared<edrid::cluster::Connector>(*ra, cs);
+    ra->set_uplink(ca.get());
+    ca->start();
+    // Until B's subscriptions reach A through the switch, requests fail.
+    while (!g_driver->request(Blob{"ready?"}).get().ok()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~SwitchRig() {
+    if (proxy_a) proxy_a->stop_cutting();
+    if (proxy_b) proxy_b->stop_cutting();
+    ca->pause_inbound();
+    cb->pause_inbound();
+    ra->stop();
+    rb->stop();
+    ca->stop(std::chrono::milliseconds(1000));
+    cb->stop(std::chrono::milliseconds(1000));
+    ra->set_uplink(nullptr);
+    rb->set_uplink(nullptr);
+    sw->stop(std::chrono::milliseconds(1000));
+  }
+  std::uint64_t link_counter(const char* key) const {
+    nlohmann::json links = nlohmann::json::array();
+    sw->links_json(links);
+    std::uint64_t sum = 0;
+    for (const auto& l : links) sum += l.value(key, std::uint64_t{0});
+    return sum;
+  }
+
+  std::unique_ptr<edrid::Router> hub, ra, rb;
+  std::unique_ptr<edrid::cluster::Switch> sw;
+  std::unique_ptr<probe::FaultProxy> proxy_a, proxy_b;
+  std::shared_ptr<edrid::cluster::Connector> ca, cb;
+};
+
 // Router A's driver sends to router B's sink through a switch, over real
 // loopback TCP links: notification throughput, then request latency
 // (sequential) and throughput (512 in flight).
 void across_switch(std::uint64_t n, std::size_t size) {
-  edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
-  edrid::RouterOptions so;
-  so.id = "hub";
-  edrid::Router hub(so);
-  hub.start();
-  edrid::cluster::SwitchSettings ss;
-  ss.port = 0;
-  ss.settle = std::chrono::milliseconds(0);
-  edrid::cluster::Switch sw(hub, ss);
-  sw.start();
-
-  edrid::RouterOptions bo;
-  bo.id = "rb";
-  edrid::Router rb(bo);
-  rb.add_manager("sink", edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
-  rb.start();
-  edrid::RouterOptions ao;
-  ao.id = "ra";
-  edrid::Router ra(ao);
-  ra.add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
-  ra.start();
-  edrid::cluster::ConnectorSettings cs;
-  cs.port = sw.port();
-  auto cb = std::make_shared<edrid::cluster::Connector>(rb, cs);
-  rb.set_uplink(cb.get());
-  cb->start();
-  auto ca = std::make_shared<edrid::cluster::Connector>(ra, cs);
-  ra.set_uplink(ca.get());
-  ca->start();
-
+  SwitchRig rig(false);
   const std::string payload(size, 'x');
-  while (!g_driver->request(Blob{"ready?"}).get().ok()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-
   std::promise<void> done;
   g_done = &done;
   g_received = 0;
@@ -282,23 +420,47 @@ void across_switch(std::uint64_t n, std::size_t size) {
   }
   s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-request"},
-                              {"size", size},
-                              {"latency_samples", m},
-                              {"p50_us", pct(0.5)},
-                              {"p99_us", pct(0.99)},
-                              {"pipelined_requests", m * 5},
-                              {"requests_per_s", m * 5 / s},
-                              {"failed", failed}});
+                      {"size", size},
+                      {"latency_samples", m},
+                      {"p50_us", pct(0.5)},
+                      {"p99_us", pct(0.99)},
+                      {"pipelined_requests", m * 5},
+                      {"requests_per_s", m * 5 / s},
+                      {"failed", failed}});
+}
 
-  ca->pause_inbound();
-  cb->pause_inbound();
-  ra.stop();
-  rb.stop();
-  ca->stop(std::chrono::milliseconds(1000));
-  cb->stop(std::chrono::milliseconds(1000));
-  ra.set_uplink(nullptr);
-  rb.set_uplink(nullptr);
-  sw.stop(std::chrono::milliseconds(1000));
+// switch-notify while a proxy cuts both routers' links every 200 ms: the
+// replay buffers and resume must deliver every event once, in order.
+void switch_replay(std::uint64_t n, std::size_t size) {
+  SwitchRig rig(true);
+  const std::string payload(std::max<std::size_t>(size, 8), 'x');
+  std::promise<void> done;
+  g_done = &done;
+  g_received = 0;
+  g_expect = n;
+  g_numbered = true;
+  g_duplicates = 0;
+  g_out_of_order = 0;
+  rig.proxy_a->start_cutting(std::chrono::milliseconds(200), std::chrono::milliseconds(200));
+  rig.proxy_b->start_cutting(std::chrono::milliseconds(200), std::chrono::milliseconds(200));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 1; i <= n; ++i) g_driver->notify(Blob{numbered(payload, i)});
+  await_deliveries(done);
+  const double s = seconds_since(t0);
+  rig.proxy_a->stop_cutting();
+  rig.proxy_b->stop_cutting();
+  g_numbered = false;
+  emit(nlohmann::json{{"scenario", "switch-replay"},
+                      {"size", size},
+                      {"events", n},
+                      {"seconds", s},
+                      {"events_per_s", n / s},
+                      {"cut_every_ms", 200},
+                      {"cuts", rig.proxy_a->cuts() + rig.proxy_b->cuts()},
+                      {"lost", n - std::min(n, g_received.load())},
+                      {"duplicates", g_duplicates.load()},
+                      {"out_of_order", g_out_of_order.load()},
+                      {"switch_duplicates_dropped", rig.link_counter("duplicates_dropped")}});
 }
 
 }  // namespace bench
@@ -311,16 +473,19 @@ int main(int argc, char** argv) {
   std::string scenario = "all";
   std::uint64_t events = 1'000'000;
   std::size_t size = 256;
+  double rate = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
       events = std::stoull(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--rate") && i + 1 < argc) {
+      rate = std::stod(argv[++i]);
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|all] "
-                   "[--events N] [--size BYTES]\n";
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|all] "
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S]\n";
       return 2;
     }
   }
@@ -329,7 +494,13 @@ int main(int argc, char** argv) {
     bench::inproc_notify(events, size, 1);
     bench::inproc_notify(events / 4, size, 4);
   }
-  if (scenario == "inproc-request" || scenario == "all") bench::inproc_request(events / 20, size);
+  if (scenario == "inproc-request" || scenario == "all") {
+    if (rate > 0) {
+      bench::inproc_request_at_rate(events / 20, size, rate);
+    } else {
+      bench::inproc_request(events / 20, size);
+    }
+  }
   if (scenario == "executor-thread" || scenario == "all") {
     bench::executor(edrid::ExecutorKind::thread, events / 10);
   }
@@ -337,5 +508,6 @@ int main(int argc, char** argv) {
     bench::executor(edrid::ExecutorKind::process, events / 20);
   }
   if (scenario == "switch" || scenario == "all") bench::across_switch(events / 4, size);
+  if (scenario == "switch-replay" || scenario == "all") bench::switch_replay(events / 4, size);
   return 0;
 }
