@@ -1,7 +1,7 @@
 // edri-bench: in-process figures for the router. Each scenario prints one
 // JSON line with its parameters and results.
 //
-//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|all]
+//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S]
 //
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
@@ -21,12 +21,14 @@
 #include <edri/edri.hpp>
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -246,6 +248,60 @@ void inproc_request_at_rate(std::uint64_t n, std::size_t size, double rate) {
                       {"p999_us", pct(0.999)},
                       {"max_us", us.back()},
                       {"failed", failed}});
+}
+
+// Memory held per queued event: a manager stuck in its first handler while
+// `n` more events wait in its queue; the process's resident set before and
+// after sending them.
+std::promise<void>* g_gate = nullptr;
+struct Holder : edri::Manager {
+  Holder(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_notification<Blob>([this](const Blob&) {
+      if (!held_) {
+        held_ = true;
+        g_gate->get_future().wait();
+      }
+      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
+    });
+  }
+  bool held_ = false;
+};
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+void queued_memory(std::uint64_t n, std::size_t size) {
+  edrid::RouterOptions o;
+  o.id = "bench";
+  auto router = std::make_unique<edrid::Router>(o);
+  edrid::QueueSettings q{edrid::QueueOrder::fifo, n + 16, edrid::WhenFull::block};
+  router->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
+  router->add_manager("holder", edri::descriptor_of<Holder>("holder", "1"), "holder", q, "{}");
+  router->start();
+  std::promise<void> gate, done;
+  g_gate = &gate;
+  g_done = &done;
+  g_received = 0;
+  g_expect = n + 1;
+  const std::string payload(size, 'x');
+  g_driver->notify(Blob{payload});  // the holder takes it and waits
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::size_t before = resident_bytes();
+  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  const std::size_t after = resident_bytes();
+  gate.set_value();
+  await_deliveries(done);
+  emit(nlohmann::json{{"scenario", "queued-memory"},
+                      {"size", size},
+                      {"queued", n},
+                      {"rss_before_bytes", before},
+                      {"rss_after_bytes", after},
+                      {"bytes_per_queued_event", static_cast<double>(after - before) / static_cast<double>(n)},
+                      {"lost", n + 1 - std::min(n + 1, g_received.load())}});
 }
 
 // Requests to the echo example plugin run by a thread or process executor
@@ -484,7 +540,7 @@ int main(int argc, char** argv) {
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|all] "
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all] "
                    "[--events N] [--size BYTES] [--rate REQUESTS_PER_S]\n";
       return 2;
     }
@@ -501,6 +557,7 @@ int main(int argc, char** argv) {
       bench::inproc_request(events / 20, size);
     }
   }
+  if (scenario == "queued-memory" || scenario == "all") bench::queued_memory(events / 4, size);
   if (scenario == "executor-thread" || scenario == "all") {
     bench::executor(edrid::ExecutorKind::thread, events / 10);
   }
