@@ -41,7 +41,7 @@ class Executor {
   virtual ~Executor() = default;
   // Throws ManagerError when workers cannot be started.
   virtual void start() {}
-  // Runs or hands off d; blocks while every slot is busy.
+  // Runs or hands off d; blocks while the executor has no room for more.
   virtual void run(Delivery&& d) = 0;
   // True when nothing is running or handed off.
   virtual bool idle() const = 0;

@@ -34,8 +34,16 @@ std::unique_ptr<Executor> make_executor(ManagerRuntime& m, const ExecutorSetting
 
 void InlineExecutor::run(Delivery&& d) { manager_.execute(d, 0); }
 
+namespace {
+// Work handed to the pool ahead of the threads. One task per thread would
+// make every handoff a sleep and a wake on both sides; a short backlog lets
+// the dispatch loop and the threads run without waiting for each other.
+// The manager's queue stays where events wait (and where when_full acts).
+constexpr std::size_t kBacklogPerThread = 32;
+}  // namespace
+
 ThreadExecutor::ThreadExecutor(ManagerRuntime& m, std::size_t slots)
-    : manager_(m), slots_(slots == 0 ? 1 : slots) {}
+    : manager_(m), slots_(slots == 0 ? 1 : slots), capacity_(slots_ * kBacklogPerThread) {}
 
 ThreadExecutor::~ThreadExecutor() { stop(std::chrono::milliseconds(0)); }
 
@@ -43,16 +51,21 @@ void ThreadExecutor::start() {
   for (std::size_t i = 0; i < slots_; ++i) threads_.emplace_back([this, i] { work(i); });
 }
 
+// With sequential ordering there is one thread: it takes tasks in arrival
+// order, one at a time, so the backlog keeps that order.
 void ThreadExecutor::run(Delivery&& d) {
   std::unique_lock lock(mutex_);
-  // One slot per thread: with sequential ordering (one slot) the next event
-  // waits for the previous one to finish, which keeps arrival order.
-  has_room_.wait(lock, [&] { return in_flight_ < slots_ || stopping_; });
+  if (in_flight_ >= capacity_ && !stopping_) {
+    dispatcher_waiting_ = true;
+    has_room_.wait(lock, [&] { return in_flight_ < capacity_ || stopping_; });
+    dispatcher_waiting_ = false;
+  }
   if (stopping_) return;
   ++in_flight_;
   tasks_.push_back(std::move(d));
+  const bool wake = idle_threads_ > 0;
   lock.unlock();
-  has_work_.notify_one();
+  if (wake) has_work_.notify_one();
 }
 
 void ThreadExecutor::work(std::size_t slot) {
@@ -60,18 +73,26 @@ void ThreadExecutor::work(std::size_t slot) {
     Delivery d;
     {
       std::unique_lock lock(mutex_);
-      has_work_.wait(lock, [&] { return !tasks_.empty() || stopping_; });
+      if (tasks_.empty() && !stopping_) {
+        ++idle_threads_;
+        has_work_.wait(lock, [&] { return !tasks_.empty() || stopping_; });
+        --idle_threads_;
+      }
       if (tasks_.empty()) return;
       d = std::move(tasks_.front());
       tasks_.pop_front();
     }
     manager_.execute(d, slot);
     d = Delivery();  // release the event before the slot
+    bool wake;
     {
       std::lock_guard lock(mutex_);
       --in_flight_;
+      // Wake the dispatch loop only once half the backlog is free: a wake
+      // per task would cost more than the task.
+      wake = dispatcher_waiting_ && in_flight_ <= capacity_ / 2;
     }
-    has_room_.notify_one();
+    if (wake) has_room_.notify_one();
   }
 }
 

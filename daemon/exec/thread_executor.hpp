@@ -26,12 +26,15 @@ class ThreadExecutor final : public Executor {
   void work(std::size_t slot);
 
   ManagerRuntime& manager_;
-  const std::size_t slots_;
+  const std::size_t slots_;     // threads
+  const std::size_t capacity_;  // tasks handed over, running or waiting
   mutable std::mutex mutex_;
   std::condition_variable has_work_;
   std::condition_variable has_room_;
   std::deque<Delivery> tasks_;
   std::size_t in_flight_ = 0;  // queued here or running
+  std::size_t idle_threads_ = 0;
+  bool dispatcher_waiting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

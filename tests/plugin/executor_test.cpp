@@ -11,7 +11,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 using edri::json;
@@ -146,6 +148,23 @@ TEST_CASE("concurrent ordering really overlaps handlers and sequential does not"
   CHECK(overlap(kProcess));
   CHECK_FALSE(overlap("{type: thread, workers: 2, ordering: sequential}"));
   CHECK_FALSE(overlap("{type: process, workers: 2, ordering: sequential}"));
+}
+
+TEST_CASE("a thread pool with a backlog still runs no more handlers at once than it has workers") {
+  ExecutorRig rig(kThread);
+  std::vector<std::future<edri::Response<json>>> calls;
+  for (int i = 0; i < 8; ++i) calls.push_back(rig.driver().request("work.sleep", {{"ms", 50}}, {.timeout = 10s}));
+  std::vector<std::pair<std::int64_t, int>> edges;  // +1 at a start, -1 at an end
+  for (auto& c : calls) {
+    auto r = c.get();
+    REQUIRE(r.ok());
+    edges.emplace_back((*r.data())["start_ns"].get<std::int64_t>(), +1);
+    edges.emplace_back((*r.data())["end_ns"].get<std::int64_t>(), -1);
+  }
+  std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
+  int running = 0, most = 0;
+  for (const auto& [t, d] : edges) most = std::max(most, running += d);
+  CHECK(most == 2);
 }
 
 TEST_CASE("a worker that crashes gives an error naming the cause and is replaced") {
