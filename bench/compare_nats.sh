@@ -2,17 +2,19 @@
 # edri next to NATS on this machine, in one run: a nats-server on a free
 # loopback port with libnats publisher/subscriber and requester/responder
 # (bench/nats_bench.c), and the matching edri-bench scenarios, interleaved
-# A B A B for 3 rounds. Prints each JSON line, then a table of medians and
-# the ratio edri / NATS.
+# A B A B for 3 rounds at each payload size (16 B, 256 B, 4 KiB). Then, once:
+# switch-replay, open-loop request latency, queued-event memory and idle
+# edrid memory. Prints each JSON line, then a table of medians with the
+# ratio edri / NATS.
 #   bench/compare_nats.sh [BUILD_DIR] [EVENTS]
-# Needs nats-server and libnats-dev: `sudo scripts/install-deps.sh bench`,
-# then re-run cmake so nats-bench is built.
+# EVENTS is for 256 B (16 B runs as many, 4 KiB a quarter). Needs nats-server
+# and libnats-dev: `sudo scripts/install-deps.sh bench`, then re-run cmake so
+# nats-bench is built.
 set -euo pipefail
 build=${1:-build}
 events=${2:-1000000}
-size=256
 rounds=3
-for bin in "$build/bin/edri-bench" "$build/bin/nats-bench"; do
+for bin in "$build/bin/edri-bench" "$build/bin/nats-bench" "$build/bin/edrid"; do
   [[ -x $bin ]] || { echo "missing $bin (see the comment at the top of $0)" >&2; exit 1; }
 done
 command -v nats-server >/dev/null || { echo "nats-server is not installed (scripts/install-deps.sh bench)" >&2; exit 1; }
@@ -20,22 +22,34 @@ command -v nats-server >/dev/null || { echo "nats-server is not installed (scrip
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 nats_pid=$!
-trap 'kill $nats_pid 2>/dev/null || true' EXIT
+out=$(mktemp)
+trap 'kill $nats_pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
   sleep 0.1
 done
 url="nats://127.0.0.1:$port"
+bench() { timeout 300 "$build/bin/edri-bench" "$@" 2>/dev/null | tee -a "$out"; }
 
-out=$(mktemp)
-for round in $(seq $rounds); do
-  echo "# round $round" >&2
-  "$build/bin/nats-bench" "$url" notify "$events" $size | tee -a "$out"
-  "$build/bin/edri-bench" inproc-notify --events "$events" --size $size | tee -a "$out"
-  "$build/bin/edri-bench" switch --events "$((events))" --size $size | tee -a "$out"
-  "$build/bin/nats-bench" "$url" request "$((events / 50))" $size | tee -a "$out"
-  "$build/bin/edri-bench" inproc-request --events "$((events / 5))" --size $size | tee -a "$out"
+for size in 16 256 4096; do
+  n=$events
+  [[ $size == 4096 ]] && n=$((events / 4))
+  for round in $(seq $rounds); do
+    echo "# size $size, round $round" >&2
+    "$build/bin/nats-bench" "$url" notify "$n" $size | tee -a "$out"
+    bench inproc-notify --events "$n" --size $size
+    bench switch --events "$n" --size $size
+    "$build/bin/nats-bench" "$url" request "$((n / 50))" $size | tee -a "$out"
+    bench inproc-request --events "$((n / 5))" --size $size
+  done
 done
+echo "# once" >&2
+bench switch-replay --events "$((events * 4))" --size 256
+bench inproc-request --events "$events" --size 256 --rate 10000
+bench queued-memory --events "$events" --size 256
+bench executor-thread --events "$events"
+bench executor-process --events "$events"
+bench/footprint.sh "$build" | tee -a "$out"
 
 python3 - "$out" <<'PY'
 import json, statistics, sys
@@ -43,17 +57,35 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def med(scenario, key, **where):
     v = [r[key] for r in rows if r["scenario"] == scenario and all(r.get(k) == x for k, x in where.items())]
     return statistics.median(v) if v else float("nan")
-nats_pub = med("nats-notify", "events_per_s")
-nats_p50 = med("nats-request", "p50_us")
-table = [
-    ("inproc-notify 256 B (events/s)", med("inproc-notify", "events_per_s", fanout=1), nats_pub, "higher"),
-    ("switch-notify 256 B (events/s)", med("switch-notify", "events_per_s"), nats_pub, "higher"),
-    ("switch-request p50 (us)", med("switch-request", "p50_us"), nats_p50, "lower"),
-    ("inproc-request p50 (us)", med("inproc-request", "p50_us"), nats_p50, "lower"),
-]
+def one(scenario, key):
+    v = [r[key] for r in rows if r["scenario"] == scenario]
+    return v[-1] if v else float("nan")
 print()
-print(f"| scenario | edri | NATS | edri / NATS | better is |")
-print(f"|---|---:|---:|---:|---|")
-for name, e, n, better in table:
-    print(f"| {name} | {e:,.1f} | {n:,.1f} | {e / n:.2f} | {better} |")
+print("| scenario | size | edri | NATS | edri / NATS | better is |")
+print("|---|---:|---:|---:|---:|---|")
+for size in (16, 256, 4096):
+    nats_pub = med("nats-notify", "events_per_s", size=size)
+    nats_p50 = med("nats-request", "p50_us", size=size)
+    table = [
+        ("inproc-notify 1->1 (events/s)", med("inproc-notify", "events_per_s", fanout=1, size=size), nats_pub, "higher"),
+        ("inproc-notify 1->4 (deliveries/s)", med("inproc-notify", "deliveries_per_s", fanout=4, size=size), nats_pub, "higher"),
+        ("switch-notify (events/s)", med("switch-notify", "events_per_s", size=size), nats_pub, "higher"),
+        ("switch-request p50 (us)", med("switch-request", "p50_us", size=size), nats_p50, "lower"),
+        ("inproc-request p50 (us)", med("inproc-request", "p50_us", size=size), nats_p50, "lower"),
+    ]
+    for name, e, n, better in table:
+        print(f"| {name} | {size} | {e:,.1f} | {n:,.1f} | {e / n:.2f} | {better} |")
+print()
+lost = sum(r.get("lost", 0) for r in rows)
+replay = one("switch-replay", "events_per_s")
+print("| once | figure |")
+print("|---|---|")
+print(f"| switch-replay 256 B, links cut every 200 ms | {replay:,.0f} events/s = {replay / med('switch-notify', 'events_per_s', size=256):.2f} of switch-notify; "
+      f"lost {one('switch-replay', 'lost')}, duplicates {one('switch-replay', 'duplicates')}, out of order {one('switch-replay', 'out_of_order')}, cuts {one('switch-replay', 'cuts')} |")
+print(f"| inproc-request at 10 000/s (open loop) | p50 {one('inproc-request-rate', 'p50_us'):.1f} us, p99 {one('inproc-request-rate', 'p99_us'):.1f} us, p99.9 {one('inproc-request-rate', 'p999_us'):.1f} us |")
+print(f"| executor-thread, 2 workers | {one('executor-thread', 'tasks_per_s'):,.0f} tasks/s |")
+print(f"| executor-process, 2 workers | {one('executor-process', 'tasks_per_s'):,.0f} tasks/s |")
+print(f"| memory per queued 256 B event | {one('queued-memory', 'bytes_per_queued_event'):.0f} B |")
+print(f"| idle edrid (config/edrid.yaml) | {one('edrid-idle', 'rss_kib') / 1024:.1f} MiB (+ {one('edrid-idle', 'workers_rss_kib') / 1024:.1f} MiB in 2 worker processes) |")
+print(f"| events lost, all runs | {lost} |")
 PY
