@@ -175,7 +175,22 @@ void Switch::send_interest(Slot& slot) {
 
 void Switch::forward(Slot& to, const std::uint8_t* frame, std::size_t len) {
   to.state->enqueue(std::string(reinterpret_cast<const char*>(frame), len), false);
-  if (to.session && to.session->established()) to.session->flush();
+  flush_soon(to);
+}
+
+// One read brings hundreds of frames: writing each on arrival would start
+// a write per frame; flushing after the read's frames are all forwarded
+// writes them together.
+void Switch::flush_soon(Slot& to) {
+  if (to.flush_posted || !to.session || !to.session->established()) return;
+  to.flush_posted = true;
+  boost::asio::post(io_, [this, id = to.id] {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return;
+    Slot& slot = *it->second;
+    slot.flush_posted = false;
+    if (slot.session && slot.session->established()) slot.session->flush();
+  });
 }
 
 void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message) {
@@ -197,7 +212,7 @@ void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, co
   std::string frame;
   if (!encode_event(*resp, EDRI_KIND_RESPONSE, kFlagLast, request.origin_router, incarnation_, frame, nullptr)) return;
   to.state->enqueue(std::move(frame), true);
-  if (to.session && to.session->established()) to.session->flush();
+  flush_soon(to);
 }
 
 void Switch::send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers) {

@@ -65,10 +65,12 @@ class Switch final : public LinkHooks {
     std::vector<Pattern> notifications, requests, tunnels;
     std::vector<SubscriptionEntry> interest_sent;
     bool interest_known = false;
+    bool flush_posted = false;
     std::chrono::steady_clock::time_point down_since;
   };
   void accept();
   void forward(Slot& to, const std::uint8_t* frame, std::size_t len);
+  void flush_soon(Slot& to);
   void answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message);
   void send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers);
   void update_interest();
