@@ -151,7 +151,7 @@ void ProcessExecutor::post(std::function<void()> job) {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
   }
-  changed_.notify_all();
+  jobs_changed_.notify_one();
 }
 
 void ProcessExecutor::keep() {
@@ -159,7 +159,7 @@ void ProcessExecutor::keep() {
     std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return !jobs_.empty() || keeper_done_; });
+      jobs_changed_.wait(lock, [&] { return !jobs_.empty() || keeper_done_; });
       if (jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
@@ -184,6 +184,7 @@ void ProcessExecutor::respawn(std::size_t slot) {
         if (!stopping_) idle_.push_back(slot);
       }
       changed_.notify_all();
+      start_waiting();
       return;
     } catch (const std::exception& e) {
       manager_.logger().error("{}", e.what());
@@ -257,6 +258,20 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   return w;
 }
 
+namespace {
+// Tasks waiting for a worker, per worker. A worker that finishes takes the
+// next one itself (on its watcher thread), so a task costs no wake-up of
+// the dispatch loop; the loop only waits when this backlog is full.
+constexpr std::size_t kBacklogPerWorker = 32;
+}  // namespace
+
+void ProcessExecutor::reject_stopping(Delivery& d) {
+  edri_response resp;
+  resp.status = EDRI_STATUS_REJECTED;
+  resp.message = "manager '" + manager_.name() + "' is stopping";
+  manager_.task_finished(slots_, *d.event, nullptr, &resp);
+}
+
 void ProcessExecutor::run(Delivery&& d) {
   const bool in_worker =
       d.kind == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
@@ -264,32 +279,48 @@ void ProcessExecutor::run(Delivery&& d) {
   std::unique_lock lock(mutex_);
   if (!in_worker) {
     // Timer ticks and response callbacks belong to the instance in this
-    // process; they still take a slot so `sequential` stays one at a time.
-    changed_.wait(lock, [&] { return in_flight_ < slots_; });
+    // process; they still take a slot, after the tasks before them, so
+    // `sequential` stays one at a time in arrival order.
+    changed_.wait(lock, [&] { return (in_flight_ < slots_ && backlog_.empty()) || stopping_; });
     ++in_flight_;
     lock.unlock();
     manager_.execute(d, slots_);
     d = Delivery();
     lock.lock();
     --in_flight_;
-    changed_.notify_all();
-    return;
-  }
-  changed_.wait(lock, [&] { return (in_flight_ < slots_ && !idle_.empty()) || stopping_; });
-  if (stopping_) {
-    edri_response resp;
-    resp.status = EDRI_STATUS_REJECTED;
-    resp.message = "manager '" + manager_.name() + "' is stopping";
     lock.unlock();
-    manager_.task_finished(slots_, *d.event, nullptr, &resp);
+    start_waiting();
     return;
   }
-  const std::size_t slot = idle_.front();
-  idle_.pop_front();
-  ++in_flight_;
-  auto w = workers_[slot];
+  const std::size_t capacity = kBacklogPerWorker * settings_.workers;
+  changed_.wait(lock, [&] { return backlog_.size() < capacity || stopping_; });
+  if (stopping_) {
+    lock.unlock();
+    reject_stopping(d);
+    return;
+  }
+  backlog_.push_back(std::move(d));
   lock.unlock();
-  assign(w, std::move(d));
+  start_waiting();
+}
+
+// Hands waiting tasks to idle workers while slots allow; any thread.
+void ProcessExecutor::start_waiting() {
+  for (;;) {
+    std::shared_ptr<Worker> w;
+    Delivery d;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ || backlog_.empty() || idle_.empty() || in_flight_ >= slots_) break;
+      w = workers_[idle_.front()];
+      idle_.pop_front();
+      ++in_flight_;
+      d = std::move(backlog_.front());
+      backlog_.pop_front();
+    }
+    changed_.notify_all();  // backlog room for the dispatch loop
+    assign(w, std::move(d));
+  }
 }
 
 void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
@@ -323,15 +354,16 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
     }
   }
   if (!encoded) {
-    complete(*w, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
-    make_idle(w->slot);
+    complete(*w, ("cannot encode the event for a worker process: " + err).c_str(), nullptr, true);
     return;
   }
   // If the worker is gone, its watcher answers the task with the cause.
   w->channel->send(f);
 }
 
-void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp) {
+// With now_idle the worker takes new work in the same step, so the
+// dispatch loop is woken once, not once for the slot and again for the worker.
+void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp, bool now_idle) {
   std::optional<Delivery> task;
   {
     std::lock_guard lock(w.mutex);
@@ -339,22 +371,19 @@ void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp
     if (w.timer_id) manager_.router().timers().cancel(w.timer_id);
     w.timer_id = 0;
   }
-  if (!task) return;
-  manager_.task_finished(w.slot, *task->event, error, resp);
-  task.reset();
+  const bool had_task = task.has_value();
+  if (had_task) {
+    manager_.task_finished(w.slot, *task->event, error, resp);
+    task.reset();
+  }
+  if (!had_task && !now_idle) return;
   {
     std::lock_guard lock(mutex_);
-    --in_flight_;
+    if (had_task) --in_flight_;
+    if (now_idle) idle_.push_back(w.slot);
   }
   changed_.notify_all();
-}
-
-void ProcessExecutor::make_idle(std::size_t slot) {
-  {
-    std::lock_guard lock(mutex_);
-    idle_.push_back(slot);
-  }
-  changed_.notify_all();
+  start_waiting();
 }
 
 void ProcessExecutor::on_frame(Worker& w, const json& f) {
@@ -366,8 +395,7 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
     resp.message = f.value("message", "");
     if (f.contains("payload") && !f["payload"].is_null()) resp.data = worker::take_payload(f);
     const std::string error = f.contains("error") && f["error"].is_string() ? f["error"].get<std::string>() : "";
-    complete(w, error.empty() ? nullptr : error.c_str(), &resp);
-    make_idle(w.slot);
+    complete(w, error.empty() ? nullptr : error.c_str(), &resp, true);
     return;
   }
   // Events the worker sends carry the trace of the task it is running.
@@ -533,18 +561,22 @@ void ProcessExecutor::retire_thread(std::thread t) {
 
 bool ProcessExecutor::idle() const {
   std::lock_guard lock(mutex_);
-  return in_flight_ == 0;
+  return in_flight_ == 0 && backlog_.empty();
 }
 
 void ProcessExecutor::stop(std::chrono::milliseconds grace) {
+  std::deque<Delivery> unstarted;
   {
     std::unique_lock lock(mutex_);
     if (stopping_ && !keeper_.joinable()) return;
-    changed_.wait_for(lock, grace, [&] { return in_flight_ == 0; });
+    changed_.wait_for(lock, grace, [&] { return in_flight_ == 0 && backlog_.empty(); });
     stopping_ = true;
     keeper_done_ = true;
+    unstarted.swap(backlog_);
   }
+  for (auto& d : unstarted) reject_stopping(d);
   changed_.notify_all();
+  jobs_changed_.notify_all();
   // After this no worker is spawned any more.
   if (keeper_.joinable()) keeper_.join();
 
@@ -592,6 +624,7 @@ void ProcessExecutor::stats_json(nlohmann::json& out) const {
   for (const auto& w : workers_) pids.push_back(w ? w->pid : -1);
   out = {{"slots", slots_},
          {"in_flight", in_flight_},
+         {"waiting", backlog_.size()},
          {"worker_pids", std::move(pids)},
          {"spawned", spawned_.load()},
          {"timeouts", timeouts_.load()},

@@ -43,8 +43,9 @@ class ProcessExecutor final : public Executor {
   void on_tunnel_frame(Worker& w, const std::string& type, const nlohmann::json& f);
   void decide_tunnel(Worker& w, const nlohmann::json& decision);
   void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
-  void complete(Worker& w, const char* error, edri_response* resp);
-  void make_idle(std::size_t slot);
+  void start_waiting();
+  void reject_stopping(Delivery& d);
+  void complete(Worker& w, const char* error, edri_response* resp, bool now_idle = false);
   void retire_thread(std::thread t);
   void post(std::function<void()> job);
   void keep();
@@ -59,6 +60,7 @@ class ProcessExecutor final : public Executor {
   std::condition_variable changed_;
   std::vector<std::shared_ptr<Worker>> workers_;  // by slot
   std::deque<std::size_t> idle_;                  // slots whose worker waits for work
+  std::deque<Delivery> backlog_;                  // tasks waiting for a worker
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> retired_;
@@ -67,6 +69,8 @@ class ProcessExecutor final : public Executor {
   // long as the executor.
   std::thread keeper_;
   std::deque<std::function<void()>> jobs_;
+  // Apart from changed_, so finishing a task does not wake the keeper.
+  std::condition_variable jobs_changed_;
   bool keeper_done_ = false;
 
   std::atomic<std::uint64_t> spawned_{0};
