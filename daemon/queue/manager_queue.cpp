@@ -74,6 +74,7 @@ std::string_view to_string(WhenFull w) noexcept {
 ManagerQueue::ManagerQueue(QueueOrder order, std::size_t capacity, WhenFull when_full)
     : order_(order),
       capacity_(capacity),
+      resume_depth_(capacity - std::max<std::size_t>(1, capacity / 4)),
       when_full_(when_full),
       ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2) {}
 
@@ -161,7 +162,9 @@ ManagerQueue::Push ManagerQueue::push_slow(Delivery&& d, bool force, bool may_bl
     }
     producers_waiting_.fetch_add(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    not_full_.wait(lock, [&] { return closed_.load(std::memory_order_relaxed) || depth() < capacity_; });
+    // Wait for a quarter of the queue to free up, not one item: a producer
+    // woken per consumer batch would sleep and wake per batch.
+    not_full_.wait(lock, [&] { return closed_.load(std::memory_order_relaxed) || depth() <= resume_depth_; });
     producers_waiting_.fetch_sub(1, std::memory_order_relaxed);
   }
   insert_locked(std::move(d));
@@ -182,7 +185,7 @@ void ManagerQueue::wake_consumer() {
 
 void ManagerQueue::wake_producers() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (producers_waiting_.load(std::memory_order_relaxed) == 0) return;
+  if (producers_waiting_.load(std::memory_order_relaxed) == 0 || depth() > resume_depth_) return;
   std::lock_guard lock(mutex_);
   not_full_.notify_all();
 }

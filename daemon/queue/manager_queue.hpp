@@ -80,6 +80,7 @@ class ManagerQueue {
 
   const QueueOrder order_;
   const std::size_t capacity_;
+  const std::size_t resume_depth_;  // blocked producers wait for the queue to drain to this
   const WhenFull when_full_;
   BoundedRing<Delivery> ring_;  // used only when ring_enabled()
   // Set while overflow_ holds items: producers then append there too, so a
