@@ -67,7 +67,7 @@ Connector::Connector(Router& router, ConnectorSettings settings)
       incarnation_(random_incarnation()),
       share_(parse_patterns(settings_.share)),
       local_(parse_patterns(settings_.local)),
-      state_(settings_.host + ":" + std::to_string(settings_.port), settings_.link.replay),
+      state_(settings_.host + ":" + std::to_string(settings_.port), settings_.link.replay, settings_.link.dead_peer),
       reconnect_timer_(io_),
       backoff_(settings_.reconnect_min) {}
 

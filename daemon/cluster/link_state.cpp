@@ -7,8 +7,8 @@
 
 namespace edrid::cluster {
 
-LinkState::LinkState(std::string peer_id, ReplayLimits limits)
-    : peer_id_(std::move(peer_id)), limits_(limits) {}
+LinkState::LinkState(std::string peer_id, ReplayLimits limits, std::chrono::milliseconds hold_down)
+    : peer_id_(std::move(peer_id)), limits_(limits), hold_down_(hold_down) {}
 
 void LinkState::drop_front_locked() {
   const Entry& e = buffer_.front();
@@ -77,33 +77,39 @@ void LinkState::release_front_locked() {
   buffer_.pop_front();
 }
 
+bool LinkState::holding_locked(std::chrono::steady_clock::time_point now) const {
+  return buffer_bytes_ >= limits_.max_bytes / 2 && (up_ || now - down_since_ < hold_down_);
+}
+
 bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
   std::unique_lock lock(mutex_);
-  auto free = [&] { return closed_ || !up_ || buffer_bytes_ < limits_.max_bytes / 2; };
+  auto free = [&] { return closed_ || !holding_locked(std::chrono::steady_clock::now()); };
   if (free()) return true;
   ++publisher_waits_;
   const auto until = std::chrono::steady_clock::now() + limit;
-  while (!room_.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::seconds(1)), free)) {
+  // Wakes on acks and state changes; the bounded wait also notices the end
+  // of hold_down, which nothing signals.
+  while (!room_.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(250)),
+                           free)) {
     if (std::chrono::steady_clock::now() >= until) {
       ++publisher_wait_timeouts_;
       spdlog::warn("link to '{}': the peer has not acknowledged {} bytes for {} ms; sending anyway", peer_id_,
                    buffer_bytes_, limit.count());
       return false;
     }
-    spdlog::info("link to '{}': publisher waiting for the peer to acknowledge ({} bytes outstanding)", peer_id_,
-                 buffer_bytes_);
   }
   return true;
 }
 
 bool LinkState::congested() const {
   std::lock_guard lock(mutex_);
-  return up_ && buffer_bytes_ >= limits_.max_bytes / 2;
+  return holding_locked(std::chrono::steady_clock::now());
 }
 
 bool LinkState::has_room() const {
   std::lock_guard lock(mutex_);
-  return !up_ || buffer_bytes_ <= limits_.max_bytes / 4;
+  return buffer_bytes_ <= limits_.max_bytes / 4 ||
+         (!up_ && std::chrono::steady_clock::now() - down_since_ >= hold_down_);
 }
 
 std::size_t LinkState::expire(std::chrono::steady_clock::time_point now) {
@@ -232,7 +238,9 @@ LinkState::Rx LinkState::peek(std::uint64_t seq) const {
 void LinkState::set_state(std::string state) {
   {
     std::lock_guard lock(mutex_);
-    up_ = state == "up";
+    const bool up = state == "up";
+    if (up_ && !up) down_since_ = std::chrono::steady_clock::now();
+    up_ = up;
     state_ = std::move(state);
   }
   room_.notify_all();

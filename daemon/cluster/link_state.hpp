@@ -33,7 +33,11 @@ struct Gap {
 
 class LinkState {
  public:
-  LinkState(std::string peer_id, ReplayLimits limits);
+  // `hold_down`: how long after the link went down senders are still held
+  // back (a cut link usually comes back within it; a dead peer must not
+  // stall its senders for longer).
+  LinkState(std::string peer_id, ReplayLimits limits,
+            std::chrono::milliseconds hold_down = std::chrono::milliseconds(5'000));
 
   // ---- Outbound, from any thread.
   // Gives `frame` (an event frame) the next sequence number, also as its
@@ -46,15 +50,17 @@ class LinkState {
   // must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<Frame>& out, std::size_t max_bytes);
   bool has_unwritten() const;
-  // Backpressure. While the link is up and more than half the replay
-  // budget is unacknowledged, the peer is not keeping up: a publisher waits
-  // here (up to `limit`; false when it gave up) rather than let the buffer
-  // overflow and lose events. A link that is down does not block: the
-  // buffer covers the outage, then drops. The limit turns a publisher that
-  // is itself what the peer waits on into a stall, not a deadlock.
+  // Backpressure. While more than half the replay budget is unacknowledged
+  // and the link is up (or went down less than `hold_down` ago), the peer
+  // is not keeping up: a publisher waits here (up to `limit`; false when it
+  // gave up) rather than let the buffer overflow and lose events. A link
+  // down for longer does not block: the buffer covers the rest of the
+  // outage, then drops. The limit turns a publisher that is itself what the
+  // peer waits on into a stall, not a deadlock.
   bool wait_for_room(std::chrono::milliseconds limit);
   bool congested() const;
-  // Unacknowledged bytes fell to a quarter of the budget.
+  // Unacknowledged bytes fell to a quarter of the budget (or holding back
+  // ended: the link has been down for longer than hold_down).
   bool has_room() const;
   // The peer delivered everything up to seq. False if seq was never sent.
   bool acked(std::uint64_t seq);
@@ -103,9 +109,11 @@ class LinkState {
   };
   void drop_front_locked();
   void release_front_locked();
+  bool holding_locked(std::chrono::steady_clock::time_point now) const;
 
   std::string peer_id_;
   const ReplayLimits limits_;
+  const std::chrono::milliseconds hold_down_;
   mutable std::mutex mutex_;
   std::condition_variable room_;
   // Outbound.
@@ -117,6 +125,7 @@ class LinkState {
   bool overflowed_unwritten_ = false;
   bool closed_ = false;
   bool up_ = false;
+  std::chrono::steady_clock::time_point down_since_ = std::chrono::steady_clock::now();
   // Inbound.
   std::uint64_t peer_incarnation_ = 0;
   std::uint64_t rx_last_ = 0;

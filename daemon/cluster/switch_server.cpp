@@ -98,7 +98,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
   if (it == slots_.end()) {
     auto slot = std::make_unique<Slot>();
     slot->id = peer.router_id;
-    slot->state = std::make_unique<LinkState>(peer.router_id, settings_.link.replay);
+    slot->state = std::make_unique<LinkState>(peer.router_id, settings_.link.replay, settings_.link.dead_peer);
     std::lock_guard lock(slots_mutex_);
     it = slots_.emplace(peer.router_id, std::move(slot)).first;
   }

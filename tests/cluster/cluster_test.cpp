@@ -278,6 +278,51 @@ TEST_CASE("a consumer far slower than its producer holds the producer back acros
   for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
 }
 
+TEST_CASE("a slow consumer whose link is cut every 50-200 ms still gets everything from a flooding producer") {
+  // 64 KiB replay buffers fill in a few hundred events: while rb's link is
+  // down the switch must hold ra back too, or its buffer toward rb overflows.
+  const std::string small_replay = "  replay: {max_bytes: 65536}\n";
+  Cluster c;
+  Node hub = c.start_switch(small_replay);
+  probe::FaultProxy proxy_a(hub.link_port), proxy_b(hub.link_port);
+  Node b = c.start_router("rb", proxy_b.port(),
+                          "  - {name: consumer, plugin: cluster_probe, queue: {capacity: 16},"
+                          " config: {role: consumer, delay_us: 20}}\n"
+                          "  - {name: echo, plugin: echo}\n",
+                          kShare + small_replay);
+  Node a = c.start_router("ra", proxy_a.port(), kProducer, kShare + small_replay);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  proxy_a.start_cutting(50ms, 200ms);
+  proxy_b.start_cutting(50ms, 200ms);
+  constexpr std::uint64_t kTotal = 40'000;
+  for (int batch = 0; batch < 4; ++batch) {
+    const json sent = a.post("/events/probe.start", {{"count", kTotal / 4}});
+    INFO("probe.start answered " << sent.dump());
+    CHECK(sent["sent"] == (batch + 1) * kTotal / 4);
+  }
+  wait_received(b, kTotal, 120s);
+  proxy_a.stop_cutting();
+  proxy_b.stop_cutting();
+
+  const json report = b.report();
+  CHECK(report["received"] == kTotal);
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+  INFO("cuts: " << proxy_a.cuts() << " + " << proxy_b.cuts());
+  CHECK(proxy_a.cuts() + proxy_b.cuts() >= 4);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  const json hub_links = hub.stats()["links"];
+  INFO("hub links: " << hub_links.dump());
+  for (const auto& l : hub_links) CHECK(l["replay_dropped"] == 0);
+  CHECK(a.link()["replay_dropped"] == 0);
+  CHECK(b.link()["gaps"] == 0);
+
+  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
+  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+}
+
 TEST_CASE("the switch stopped for 10 s and started again loses nothing and duplicates nothing") {
   Cluster c;
   Node hub = c.start_switch();
