@@ -91,6 +91,17 @@ void emit(nlohmann::json j) {
   std::cout << j.dump() << std::endl;
 }
 
+// Latency samples, sorted once, read by percentile.
+class Percentiles {
+ public:
+  explicit Percentiles(std::vector<double> us) : us_(std::move(us)) { std::sort(us_.begin(), us_.end()); }
+  double at(double p) const { return us_.empty() ? 0 : us_[static_cast<std::size_t>(p * (us_.size() - 1))]; }
+  double max() const { return us_.empty() ? 0 : us_.back(); }
+
+ private:
+  std::vector<double> us_;
+};
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -168,16 +179,15 @@ void inproc_request(std::uint64_t n, std::size_t size) {
     failed += !r.ok();
   }
   const double s = seconds_since(t0);
-  std::sort(us.begin(), us.end());
-  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  const Percentiles pct(std::move(us));
   emit(nlohmann::json{{"scenario", "inproc-request"},
                               {"size", size},
                               {"requests", n},
                               {"seconds", s},
                               {"requests_per_s", n / s},
-                              {"p50_us", pct(0.50)},
-                              {"p99_us", pct(0.99)},
-                              {"max_us", us.back()},
+                              {"p50_us", pct.at(0.50)},
+                              {"p99_us", pct.at(0.99)},
+                              {"max_us", pct.max()},
                               {"failed", failed}});
 }
 
@@ -235,18 +245,17 @@ void inproc_request_at_rate(std::uint64_t n, std::size_t size, double rate) {
   cv.notify_one();
   collector.join();
   const double s = seconds_since(t0);
-  std::sort(us.begin(), us.end());
-  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  const Percentiles pct(std::move(us));
   emit(nlohmann::json{{"scenario", "inproc-request-rate"},
                       {"size", size},
                       {"requests", n},
                       {"rate_target", rate},
                       {"rate_achieved", n / s},
                       {"seconds", s},
-                      {"p50_us", pct(0.50)},
-                      {"p99_us", pct(0.99)},
-                      {"p999_us", pct(0.999)},
-                      {"max_us", us.back()},
+                      {"p50_us", pct.at(0.50)},
+                      {"p99_us", pct.at(0.99)},
+                      {"p999_us", pct.at(0.999)},
+                      {"max_us", pct.max()},
                       {"failed", failed}});
 }
 
@@ -345,8 +354,7 @@ void executor(edrid::ExecutorKind kind, std::uint64_t n) {
     failed += !g_driver->request("demo.echo", text).get().ok();
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
   }
-  std::sort(us.begin(), us.end());
-  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  const Percentiles pct(std::move(us));
   emit(nlohmann::json{{"scenario", std::string("executor-") + std::string(edrid::to_string(kind))},
                               {"workers", 2},
                               {"size", 256},
@@ -354,8 +362,8 @@ void executor(edrid::ExecutorKind kind, std::uint64_t n) {
                               {"seconds", s},
                               {"tasks_per_s", n / s},
                               {"latency_samples", m},
-                              {"p50_us", pct(0.5)},
-                              {"p99_us", pct(0.99)},
+                              {"p50_us", pct.at(0.5)},
+                              {"p99_us", pct.at(0.99)},
                               {"failed", failed}});
   router.reset();
 }
@@ -459,8 +467,7 @@ void across_switch(std::uint64_t n, std::size_t size) {
     failed += !g_driver->request(Blob{payload}).get().ok();
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count());
   }
-  std::sort(us.begin(), us.end());
-  auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+  const Percentiles pct(std::move(us));
   std::deque<std::future<edri::Response<Blob>>> window;
   t0 = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < m * 5; ++i) {
@@ -478,8 +485,8 @@ void across_switch(std::uint64_t n, std::size_t size) {
   emit(nlohmann::json{{"scenario", "switch-request"},
                       {"size", size},
                       {"latency_samples", m},
-                      {"p50_us", pct(0.5)},
-                      {"p99_us", pct(0.99)},
+                      {"p50_us", pct.at(0.5)},
+                      {"p99_us", pct.at(0.99)},
                       {"pipelined_requests", m * 5},
                       {"requests_per_s", m * 5 / s},
                       {"failed", failed}});

@@ -116,6 +116,15 @@ const std::string kConsumer = "  - {name: consumer, plugin: cluster_probe, confi
                               "  - {name: echo, plugin: echo}\n";
 const std::string kProducer = "  - {name: producer, plugin: cluster_probe, config: {role: producer}}\n";
 const std::string kShare = "  share: [\"demo.>\", \"news.>\"]\n";
+// 64 KiB replay buffers fill in a few hundred probe events.
+const std::string kSmallReplay = "  replay: {max_bytes: 65536}\n";
+
+// A consumer that spends `delay_us` on each event behind a 16-event queue.
+std::string slow_consumer(int delay_us) {
+  return "  - {name: consumer, plugin: cluster_probe, queue: {capacity: 16},"
+         " config: {role: consumer, delay_us: " + std::to_string(delay_us) + "}}\n"
+         "  - {name: echo, plugin: echo}\n";
+}
 
 bool link_up(const Node& n) { return n.link().value("state", "") == "up"; }
 
@@ -242,17 +251,11 @@ TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactl
 }
 
 TEST_CASE("a consumer far slower than its producer holds the producer back across the switch and loses nothing") {
-  // Replay buffers of 64 KiB hold about 400 of these events: without
-  // backpressure the switch would overflow its buffer toward rb and drop.
-  const std::string small_replay = "  replay: {max_bytes: 65536}\n";
+  // Without backpressure the switch would overflow its buffer toward rb.
   Cluster c;
-  Node hub = c.start_switch(small_replay);
-  Node b = c.start_router("rb", hub.link_port,
-                          "  - {name: consumer, plugin: cluster_probe, queue: {capacity: 16},"
-                          " config: {role: consumer, delay_us: 100}}\n"
-                          "  - {name: echo, plugin: echo}\n",
-                          kShare + small_replay);
-  Node a = c.start_router("ra", hub.link_port, kProducer, kShare + small_replay);
+  Node hub = c.start_switch(kSmallReplay);
+  Node b = c.start_router("rb", hub.link_port, slow_consumer(100), kShare + kSmallReplay);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare + kSmallReplay);
   REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
   wait_for_route(a);
 
@@ -282,18 +285,13 @@ TEST_CASE("a consumer far slower than its producer holds the producer back acros
 }
 
 TEST_CASE("a slow consumer whose link is cut every 50-200 ms still gets everything from a flooding producer") {
-  // 64 KiB replay buffers fill in a few hundred events: while rb's link is
-  // down the switch must hold ra back too, or its buffer toward rb overflows.
-  const std::string small_replay = "  replay: {max_bytes: 65536}\n";
+  // While rb's link is down the switch must hold ra back too, or its
+  // buffer toward rb overflows.
   Cluster c;
-  Node hub = c.start_switch(small_replay);
+  Node hub = c.start_switch(kSmallReplay);
   probe::FaultProxy proxy_a(hub.link_port), proxy_b(hub.link_port);
-  Node b = c.start_router("rb", proxy_b.port(),
-                          "  - {name: consumer, plugin: cluster_probe, queue: {capacity: 16},"
-                          " config: {role: consumer, delay_us: 20}}\n"
-                          "  - {name: echo, plugin: echo}\n",
-                          kShare + small_replay);
-  Node a = c.start_router("ra", proxy_a.port(), kProducer, kShare + small_replay);
+  Node b = c.start_router("rb", proxy_b.port(), slow_consumer(20), kShare + kSmallReplay);
+  Node a = c.start_router("ra", proxy_a.port(), kProducer, kShare + kSmallReplay);
   REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
   wait_for_route(a);
 
