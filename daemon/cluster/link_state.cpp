@@ -14,6 +14,7 @@ void LinkState::drop_front_locked() {
   const Entry& e = buffer_.front();
   if (e.seq >= write_cursor_) overflowed_unwritten_ = true;
   buffer_bytes_ -= e.frame->size();
+  note_bytes_locked();
   buffer_.pop_front();
   ++dropped_from_buffer_;
 }
@@ -29,6 +30,7 @@ bool LinkState::enqueue(std::string frame, bool origin) {
     if (origin) set_event_origin_seq(frame, seq);
     auto shared = std::make_shared<const std::string>(std::move(frame));
     buffer_bytes_ += shared->size();
+    note_bytes_locked();
     buffer_.push_back(Entry{seq, std::move(shared), now});
     while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
       drop_front_locked();
@@ -74,6 +76,7 @@ bool LinkState::acked(std::uint64_t seq) {
 
 void LinkState::release_front_locked() {
   buffer_bytes_ -= buffer_.front().frame->size();
+  note_bytes_locked();
   buffer_.pop_front();
 }
 
@@ -81,7 +84,13 @@ bool LinkState::holding_locked(std::chrono::steady_clock::time_point now) const 
   return buffer_bytes_ >= limits_.max_bytes / 2 && (up_ || now - down_since_ < hold_down_);
 }
 
+void LinkState::note_bytes_locked() noexcept {
+  over_half_.store(buffer_bytes_ >= limits_.max_bytes / 2, std::memory_order_relaxed);
+}
+
 bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
+  // Every send asks; nearly always the buffer is far from full.
+  if (!over_half_.load(std::memory_order_relaxed)) return true;
   std::unique_lock lock(mutex_);
   auto free = [&] { return closed_ || !holding_locked(std::chrono::steady_clock::now()); };
   if (free()) return true;

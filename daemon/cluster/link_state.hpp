@@ -7,6 +7,7 @@
 
 #include "cluster/cluster_settings.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -110,6 +111,7 @@ class LinkState {
   void drop_front_locked();
   void release_front_locked();
   bool holding_locked(std::chrono::steady_clock::time_point now) const;
+  void note_bytes_locked() noexcept;
 
   std::string peer_id_;
   const ReplayLimits limits_;
@@ -120,6 +122,7 @@ class LinkState {
   std::uint64_t next_seq_ = 1;
   std::deque<Entry> buffer_;
   std::size_t buffer_bytes_ = 0;
+  std::atomic<bool> over_half_{false};  // buffer_bytes_ >= half the budget, read without the lock
   std::uint64_t write_cursor_ = 1;
   std::uint64_t peer_acked_ = 0;
   bool overflowed_unwritten_ = false;
