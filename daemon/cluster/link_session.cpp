@@ -272,9 +272,8 @@ bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
 LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len, std::string* error) {
   auto e = decode_event(body, len, error);
   if (!e) return Offer::invalid;
-  switch (state_->peek(e->seq)) {
+  switch (state_->receive(e->seq)) {
     case LinkState::Rx::duplicate:
-      state_->receive(e->seq);  // counts it
       return Offer::taken;
     case LinkState::Rx::out_of_order:
       *error = "out-of-order event frame (sequence " + std::to_string(e->seq) + ", expected " +
@@ -283,9 +282,11 @@ LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len,
     case LinkState::Rx::deliver:
       break;
   }
-  if (!hooks_.event(*this, *e, body - kFrameHead, len + kFrameHead)) return Offer::refused;
-  state_->receive(e->seq);
-  return Offer::taken;
+  if (hooks_.event(*this, *e, body - kFrameHead, len + kFrameHead)) return Offer::taken;
+  // Held back: not received yet, so not acknowledged (rare; the common
+  // path takes the state's lock once).
+  state_->unreceive(e->seq);
+  return Offer::refused;
 }
 
 void LinkSession::retry_held() {

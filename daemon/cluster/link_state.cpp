@@ -238,10 +238,11 @@ LinkState::Rx LinkState::receive(std::uint64_t seq) {
   return Rx::deliver;
 }
 
-LinkState::Rx LinkState::peek(std::uint64_t seq) const {
+void LinkState::unreceive(std::uint64_t seq) {
   std::lock_guard lock(mutex_);
-  if (seq <= rx_last_) return Rx::duplicate;
-  return seq == rx_last_ + 1 ? Rx::deliver : Rx::out_of_order;
+  if (seq != rx_last_ || seq == 0) return;
+  rx_last_ = seq - 1;
+  --events_received_;
 }
 
 void LinkState::set_state(std::string state) {

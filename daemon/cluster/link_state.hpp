@@ -89,8 +89,9 @@ class LinkState {
   // ---- Inbound (the session's thread).
   enum class Rx { deliver, duplicate, out_of_order };
   Rx receive(std::uint64_t seq);
-  // What receive(seq) would say, without taking it.
-  Rx peek(std::uint64_t seq) const;
+  // Takes back receive(seq) of the last delivered sequence: its event was
+  // not taken after all (held by backpressure), so it must not be acked.
+  void unreceive(std::uint64_t seq);
 
   // ---- Status and counters.
   void set_state(std::string state);

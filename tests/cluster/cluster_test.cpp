@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <regex>
 
 using namespace std::chrono_literals;
@@ -145,6 +146,21 @@ void wait_received(const Node& consumer, std::uint64_t n, std::chrono::milliseco
   REQUIRE(ok);
 }
 
+// SIGTERM to every node at once (so none waits on another), then each must
+// exit cleanly.
+void stop_all(std::initializer_list<Node*> nodes) {
+  for (Node* n : nodes) n->process->signal(SIGTERM);
+  for (Node* n : nodes) CHECK(n->process->wait_exit(15s) == 0);
+}
+
+// The consumer's report: `total` numbered events, each once, in order.
+void check_exactly_once(json report, std::uint64_t total) {
+  INFO("report: " << report.dump());
+  CHECK(report["received"] == total);
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+}
+
 }  // namespace
 
 TEST_CASE("a notification and a request cross the switch and a run-time subscription starts receiving") {
@@ -207,8 +223,7 @@ TEST_CASE("a notification and a request cross the switch and a run-time subscrip
   REQUIRE(links.size() == 2);
   for (auto& l : links) CHECK(l["state"] == "up");
 
-  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub});
 }
 
 TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactly once and in order") {
@@ -233,9 +248,7 @@ TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactl
   proxy_b.stop_cutting();
 
   json report = b.report();
-  CHECK(report["received"] == kTotal);
-  CHECK(report["duplicates"] == 0);
-  CHECK(report["out_of_order"] == 0);
+  check_exactly_once(report, kTotal);
   CHECK(report["senders"]["producer"] == kTotal);
   INFO("cuts: " << proxy_a.cuts() << " + " << proxy_b.cuts());
   CHECK(proxy_a.cuts() + proxy_b.cuts() >= 4);
@@ -246,8 +259,7 @@ TEST_CASE("200 000 notifications through links cut every 50-500 ms arrive exactl
   CHECK(lb["gaps"] == 0);
   CHECK(la["events_lost"] == 0);
 
-  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub});
 }
 
 TEST_CASE("a consumer far slower than its producer holds the producer back across the switch and loses nothing") {
@@ -263,9 +275,7 @@ TEST_CASE("a consumer far slower than its producer holds the producer back acros
   CHECK(a.post("/events/probe.start", {{"count", kTotal}})["sent"] == kTotal);
   wait_received(b, kTotal, 120s);
   json report = b.report();
-  CHECK(report["received"] == kTotal);
-  CHECK(report["duplicates"] == 0);
-  CHECK(report["out_of_order"] == 0);
+  check_exactly_once(report, kTotal);
 
   json la = a.link(), lb = b.link();
   INFO("ra link: " << la.dump() << "\nrb link: " << lb.dump() << "\nhub: " << hub.stats()["links"].dump());
@@ -280,8 +290,7 @@ TEST_CASE("a consumer far slower than its producer holds the producer back acros
     CHECK(l["gaps"] == 0);
   }
 
-  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub});
 }
 
 TEST_CASE("a slow consumer whose link is cut every 50-200 ms still gets everything from a flooding producer") {
@@ -308,9 +317,7 @@ TEST_CASE("a slow consumer whose link is cut every 50-200 ms still gets everythi
   proxy_b.stop_cutting();
 
   json report = b.report();
-  CHECK(report["received"] == kTotal);
-  CHECK(report["duplicates"] == 0);
-  CHECK(report["out_of_order"] == 0);
+  check_exactly_once(report, kTotal);
   INFO("cuts: " << proxy_a.cuts() << " + " << proxy_b.cuts());
   CHECK(proxy_a.cuts() + proxy_b.cuts() >= 4);
   REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
@@ -320,8 +327,7 @@ TEST_CASE("a slow consumer whose link is cut every 50-200 ms still gets everythi
   CHECK(a.link()["replay_dropped"] == 0);
   CHECK(b.link()["gaps"] == 0);
 
-  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub});
 }
 
 TEST_CASE("the switch stopped for 10 s and started again loses nothing and duplicates nothing") {
@@ -347,16 +353,13 @@ TEST_CASE("the switch stopped for 10 s and started again loses nothing and dupli
   Node hub2 = c.start_switch("", link_port, "switch2");
   wait_received(b, 100'000, 60s);
   json report = b.report();
-  CHECK(report["received"] == 100'000);
-  CHECK(report["duplicates"] == 0);
-  CHECK(report["out_of_order"] == 0);
+  check_exactly_once(report, 100'000);
   // The first switch drained before it went: no gap to report.
   CHECK(b.link()["gaps"] == 0);
   CHECK(a.link()["gaps"] == 0);
   CHECK(a.link()["reconnects"].get<int>() >= 1);
 
-  for (Node* n : {&a, &b, &hub2}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub2}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub2});
 }
 
 TEST_CASE("a wrong secret is refused and a 2 GiB frame closes only its own link while the switch keeps serving") {
@@ -425,8 +428,7 @@ TEST_CASE("a wrong secret is refused and a 2 GiB frame closes only its own link 
   CHECK(link_up(a));
   CHECK(link_up(b));
 
-  for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &intruder, &nosecret, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &intruder, &nosecret, &hub});
 }
 
 TEST_CASE("a tunnel crosses the switch through a link cut every 50-500 ms with every byte in order") {
@@ -469,8 +471,7 @@ TEST_CASE("a tunnel crosses the switch through a link cut every 50-500 ms with e
   CHECK(a.stats()["tunnels"]["accepted"] == 1);
   CHECK(b.stats()["tunnels"]["bytes"].get<std::uint64_t>() == kBytes);
 
-  for (Node* n : {&a, &b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&a, &b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&a, &b, &hub});
 }
 
 TEST_CASE("SIGHUP with changed connector settings keeps the link and says they need a restart") {
@@ -489,6 +490,5 @@ TEST_CASE("SIGHUP with changed connector settings keeps the link and says they n
   REQUIRE(b.process->wait_output("take effect at the next restart", 10s));
   CHECK(link_up(b));
   CHECK(b.link()["reconnects"].get<int>() == reconnects);
-  for (Node* n : {&b, &hub}) n->process->signal(SIGTERM);
-  for (Node* n : {&b, &hub}) CHECK(n->process->wait_exit(15s) == 0);
+  stop_all({&b, &hub});
 }
