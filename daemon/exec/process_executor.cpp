@@ -99,21 +99,45 @@ class WorkerTunnelSink final : public TunnelSink {
 
 }  // namespace
 
-struct ProcessExecutor::Worker {
+struct ProcessExecutor::Worker : std::enable_shared_from_this<ProcessExecutor::Worker> {
   std::size_t slot = 0;
   pid_t pid = -1;
   std::shared_ptr<worker::Channel> channel;
   std::shared_ptr<WorkerTunnelSink> tunnels;  // for tunnel ends running in this worker
   std::thread watcher;
-  std::mutex mutex;              // guards task, seq, timer_id
-  std::optional<Delivery> task;  // in flight
-  std::uint64_t seq = 0;
-  std::uint64_t timer_id = 0;
+  struct Sent {
+    Delivery delivery;
+    std::uint64_t seq;
+  };
+  std::mutex mutex;  // guards tasks, timer_id, gone; held while a task frame is written
+  // Tasks sent to the worker, in the order it runs them: the front one is
+  // running, the others wait in its inbox.
+  std::deque<Sent> tasks;
+  std::uint64_t timer_id = 0;  // the front task's timeout
+  bool gone = false;           // its watcher has taken the tasks back
   std::atomic<bool> timed_out{false};
+
+  const Event* running() const { return tasks.empty() ? nullptr : tasks.front().delivery.event.get(); }
 };
 
+namespace {
+// Tasks waiting for a worker, per worker. A worker that finishes takes the
+// next one itself (on its watcher thread), so a task costs no wake-up of
+// the dispatch loop; the loop only waits when this backlog is full.
+constexpr std::size_t kBacklogPerWorker = 32;
+// Tasks a worker holds at once when ordering is concurrent: the one it runs
+// and the next, already in its inbox, so it never sits idle for a round trip
+// to this process between tasks. Deeper would let one slow task hold more
+// work back from an idle worker.
+constexpr std::size_t kPipelineDepth = 2;
+}  // namespace
+
 ProcessExecutor::ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings)
-    : manager_(m), settings_(std::move(settings)), slots_(settings_.slots()) {
+    : manager_(m),
+      settings_(std::move(settings)),
+      slots_(settings_.slots()),
+      depth_(settings_.ordering == Ordering::concurrent ? kPipelineDepth : 1),
+      max_in_flight_(slots_ * depth_) {
   program_ = settings_.worker_program.empty()
                  ? std::filesystem::read_symlink("/proc/self/exe").string()
                  : settings_.worker_program.string();
@@ -136,7 +160,11 @@ void ProcessExecutor::start() {
         auto w = spawn(i);
         std::lock_guard lock(mutex_);
         workers_[i] = w;
-        idle_.push_back(i);
+      }
+      // Interleaved, so the first tasks spread over all workers.
+      std::lock_guard lock(mutex_);
+      for (std::size_t d = 0; d < depth_; ++d) {
+        for (std::size_t i = 0; i < settings_.workers; ++i) idle_.push_back(i);
       }
       started.set_value();
     } catch (...) {
@@ -181,7 +209,7 @@ void ProcessExecutor::respawn(std::size_t slot) {
       {
         std::lock_guard lock(mutex_);
         workers_[slot] = fresh;  // stop() shuts it down if it began meanwhile
-        if (!stopping_) idle_.push_back(slot);
+        if (!stopping_) idle_.insert(idle_.end(), depth_, slot);
       }
       changed_.notify_all();
       start_waiting();
@@ -258,18 +286,11 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   return w;
 }
 
-namespace {
-// Tasks waiting for a worker, per worker. A worker that finishes takes the
-// next one itself (on its watcher thread), so a task costs no wake-up of
-// the dispatch loop; the loop only waits when this backlog is full.
-constexpr std::size_t kBacklogPerWorker = 32;
-}  // namespace
-
 void ProcessExecutor::reject_stopping(Delivery& d) {
   edri_response resp;
   resp.status = EDRI_STATUS_REJECTED;
   resp.message = "manager '" + manager_.name() + "' is stopping";
-  manager_.task_finished(slots_, *d.event, nullptr, &resp);
+  manager_.task_finished(*d.event, nullptr, &resp);
 }
 
 void ProcessExecutor::run(Delivery&& d) {
@@ -281,7 +302,7 @@ void ProcessExecutor::run(Delivery&& d) {
     // Timer ticks and response callbacks belong to the instance in this
     // process; they still take a slot, after the tasks before them, so
     // `sequential` stays one at a time in arrival order.
-    changed_.wait(lock, [&] { return (in_flight_ < slots_ && backlog_.empty()) || stopping_; });
+    changed_.wait(lock, [&] { return (in_flight_ < max_in_flight_ && backlog_.empty()) || stopping_; });
     ++in_flight_;
     lock.unlock();
     manager_.execute(d, slots_);
@@ -311,7 +332,7 @@ void ProcessExecutor::start_waiting() {
     Delivery d;
     {
       std::lock_guard lock(mutex_);
-      if (stopping_ || backlog_.empty() || idle_.empty() || in_flight_ >= slots_) break;
+      if (stopping_ || backlog_.empty() || idle_.empty() || in_flight_ >= max_in_flight_) break;
       w = workers_[idle_.front()];
       idle_.pop_front();
       ++in_flight_;
@@ -332,56 +353,100 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
          {"ts", h.timestamp_ns}, {"deadline", h.deadline_ns}};
   if (h.kind == EDRI_KIND_TUNNEL) f["window"] = manager_.router().tunnels().settings().window;
   std::string err;
-  const bool encoded = worker::put_payload(f, ev, &err);
-  std::uint64_t seq;
-  {
-    std::lock_guard lock(w->mutex);
-    seq = w->seq = task_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
-    f["seq"] = seq;
-    w->task = std::move(d);
-    manager_.task_started(w->slot);
-    if (settings_.timeout.count() > 0 && encoded) {
-      std::weak_ptr<Worker> weak = w;
-      w->timer_id = manager_.router().timers().schedule(
-          std::chrono::steady_clock::now() + settings_.timeout, [weak, seq] {
-            auto sw = weak.lock();
-            if (!sw) return;
-            std::lock_guard l(sw->mutex);
-            if (sw->seq != seq || !sw->task) return;
-            sw->timed_out = true;
-            ::kill(sw->pid, SIGKILL);
-          });
-    }
-  }
-  if (!encoded) {
-    complete(*w, ("cannot encode the event for a worker process: " + err).c_str(), nullptr, true);
+  if (!worker::put_payload(f, ev, &err)) {
+    manager_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
+    d = Delivery();
+    release_position(*w);
     return;
   }
-  // If the worker is gone, its watcher answers the task with the cause.
-  w->channel->send(f);
+  {
+    // Held while writing: the worker must read tasks in the order listed.
+    std::unique_lock lock(w->mutex);
+    if (w->gone) {
+      lock.unlock();
+      std::deque<Delivery> one;
+      one.push_back(std::move(d));
+      requeue(std::move(one));
+      return;
+    }
+    const std::uint64_t seq = task_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    f["seq"] = seq;
+    w->tasks.push_back({std::move(d), seq});
+    if (w->tasks.size() == 1) begin_front(*w);
+    // If the worker is gone, its watcher answers the task with the cause.
+    w->channel->send(f);
+  }
 }
 
-// With now_idle the worker takes new work in the same step, so the
-// dispatch loop is woken once, not once for the slot and again for the worker.
-void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp, bool now_idle) {
+// The front task starts running in the worker: busy time and timeout count
+// from here. w->mutex held.
+void ProcessExecutor::begin_front(Worker& w) {
+  manager_.task_started(w.slot);
+  if (settings_.timeout.count() <= 0) return;
+  std::weak_ptr<Worker> weak = w.weak_from_this();
+  const std::uint64_t seq = w.tasks.front().seq;
+  w.timer_id = manager_.router().timers().schedule(std::chrono::steady_clock::now() + settings_.timeout,
+                                                    [weak, seq] {
+                                                      auto sw = weak.lock();
+                                                      if (!sw) return;
+                                                      std::lock_guard l(sw->mutex);
+                                                      if (sw->tasks.empty() || sw->tasks.front().seq != seq) return;
+                                                      sw->timed_out = true;
+                                                      ::kill(sw->pid, SIGKILL);
+                                                    });
+}
+
+// The worker answered its front task: record it, start the timer of the
+// next, and take one more task in the same step, so the dispatch loop is
+// woken once, not once for the slot and again for the worker.
+void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp) {
   std::optional<Delivery> task;
   {
     std::lock_guard lock(w.mutex);
-    task.swap(w.task);
+    if (w.tasks.empty()) {
+      manager_.logger().warn("worker {} answered a task it was not given", w.pid);
+      return;
+    }
+    task.emplace(std::move(w.tasks.front().delivery));
+    w.tasks.pop_front();
     if (w.timer_id) manager_.router().timers().cancel(w.timer_id);
     w.timer_id = 0;
+    manager_.task_stopped(w.slot);
+    if (!w.tasks.empty()) begin_front(w);
   }
-  const bool had_task = task.has_value();
-  if (had_task) {
-    manager_.task_finished(w.slot, *task->event, error, resp);
-    task.reset();
-  }
-  if (!had_task && !now_idle) return;
+  manager_.task_finished(*task->event, error, resp);
+  task.reset();
   {
     std::lock_guard lock(mutex_);
-    if (had_task) --in_flight_;
-    if (now_idle) idle_.push_back(w.slot);
+    --in_flight_;
   }
+  release_position(w);
+}
+
+// One more task may go to w, if it is still the worker in its slot.
+void ProcessExecutor::release_position(Worker& w) {
+  {
+    std::lock_guard lock(mutex_);
+    if (workers_.size() > w.slot && workers_[w.slot].get() == &w && !stopping_) idle_.push_back(w.slot);
+  }
+  changed_.notify_all();
+  start_waiting();
+}
+
+// Tasks that never started in a worker go back to the front of the backlog,
+// in order, or are rejected when stopping.
+void ProcessExecutor::requeue(std::deque<Delivery> unstarted) {
+  if (unstarted.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_ -= unstarted.size();
+    if (!stopping_) {
+      backlog_.insert(backlog_.begin(), std::make_move_iterator(unstarted.begin()),
+                      std::make_move_iterator(unstarted.end()));
+      unstarted.clear();
+    }
+  }
+  for (auto& d : unstarted) reject_stopping(d);
   changed_.notify_all();
   start_waiting();
 }
@@ -395,14 +460,14 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
     resp.message = f.value("message", "");
     if (f.contains("payload") && !f["payload"].is_null()) resp.data = worker::take_payload(f);
     const std::string error = f.contains("error") && f["error"].is_string() ? f["error"].get<std::string>() : "";
-    complete(w, error.empty() ? nullptr : error.c_str(), &resp, true);
+    complete(w, error.empty() ? nullptr : error.c_str(), &resp);
     return;
   }
   // Events the worker sends carry the trace of the task it is running.
   EventPtr current;
   {
     std::lock_guard lock(w.mutex);
-    if (w.task) current = w.task->event;
+    if (!w.tasks.empty()) current = w.tasks.front().delivery.event;
   }
   DispatchScope scope(&manager_, current.get());
   std::optional<logging::TraceScope> trace;
@@ -433,8 +498,9 @@ void ProcessExecutor::decide_tunnel(Worker& w, const json& decision) {
   std::shared_ptr<Tunnel> t;
   {
     std::lock_guard lock(w.mutex);
-    if (!w.task || w.task->event->header.kind != EDRI_KIND_TUNNEL) return;
-    t = manager_.router().tunnels().find(w.task->event->header.id);
+    const Event* running = w.running();
+    if (!running || running->header.kind != EDRI_KIND_TUNNEL) return;
+    t = manager_.router().tunnels().find(running->header.id);
   }
   if (!t) return;
   if (decision.value("accepted", false)) {
@@ -519,22 +585,36 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     std::lock_guard lock(mutex_);
     stopping = stopping_;
   }
-  bool had_task;
+  // The worker ran its tasks in order, so only the front one had started:
+  // it fails with the cause; the others go to another worker.
+  std::deque<Delivery> taken;
   {
     std::lock_guard lock(w->mutex);
-    had_task = w->task.has_value();
+    w->gone = true;
+    for (auto& t : w->tasks) taken.push_back(std::move(t.delivery));
+    w->tasks.clear();
+    if (w->timer_id) manager_.router().timers().cancel(w->timer_id);
+    w->timer_id = 0;
   }
-  if (had_task || !stopping) {
+  std::optional<Delivery> crashed;
+  if (!taken.empty()) {
+    crashed.emplace(std::move(taken.front()));
+    taken.pop_front();
+  }
+  if (crashed || !stopping) {
     manager_.stats().crashes.fetch_add(1, std::memory_order_relaxed);
     if (w->timed_out) timeouts_.fetch_add(1, std::memory_order_relaxed);
     std::optional<logging::TraceScope> trace;
-    {
-      std::lock_guard lock(w->mutex);
-      if (w->task) trace.emplace(w->task->event->header.trace_id);
-    }
+    if (crashed) trace.emplace(crashed->event->header.trace_id);
     manager_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
   }
-  complete(*w, why.c_str(), nullptr);
+  if (crashed) {
+    manager_.task_finished(w->slot, *crashed->event, why.c_str(), nullptr);
+    crashed.reset();
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+  }
+  requeue(std::move(taken));
   manager_.router().tunnels().sink_gone(w->tunnels.get(), why);
   std::thread self;
   {

@@ -1,8 +1,11 @@
 // Runs handlers in worker processes: fresh `edrid --worker` programs
 // (posix_spawn + exec, never a bare fork of this threaded process) that load
 // the same plugin with the same config and talk frames over a socketpair.
-// A worker that crashes, exits or overruns `timeout` is reaped, its task
-// answered with an `error` naming the cause, and a new worker takes its slot.
+// With ordering `concurrent` each worker holds two tasks: the one it runs and
+// the next, so it never waits for this process between tasks. A worker that
+// crashes, exits or overruns `timeout` is reaped, the task it was running
+// answered with an `error` naming the cause, the task waiting behind it handed
+// to another worker, and a new worker takes its slot.
 // Timer ticks and response callbacks run in this process, where the
 // manager's timers and request callbacks live.
 #pragma once
@@ -45,7 +48,10 @@ class ProcessExecutor final : public Executor {
   void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
   void start_waiting();
   void reject_stopping(Delivery& d);
-  void complete(Worker& w, const char* error, edri_response* resp, bool now_idle = false);
+  void begin_front(Worker& w);
+  void complete(Worker& w, const char* error, edri_response* resp);
+  void release_position(Worker& w);
+  void requeue(std::deque<Delivery> unstarted);
   void retire_thread(std::thread t);
   void post(std::function<void()> job);
   void keep();
@@ -54,12 +60,15 @@ class ProcessExecutor final : public Executor {
   ManagerRuntime& manager_;
   const ExecutorSettings settings_;
   const std::size_t slots_;
+  const std::size_t depth_;          // tasks sent to one worker at once
+  const std::size_t max_in_flight_;  // slots_ * depth_
   std::string program_;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::shared_ptr<Worker>> workers_;  // by slot
-  std::deque<std::size_t> idle_;                  // slots whose worker waits for work
+  // One entry per task a worker can take now: its slot, up to depth_ times.
+  std::deque<std::size_t> idle_;
   std::deque<Delivery> backlog_;                  // tasks waiting for a worker
   std::size_t in_flight_ = 0;
   bool stopping_ = false;

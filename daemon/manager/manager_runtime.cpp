@@ -207,12 +207,14 @@ void ManagerRuntime::task_started(std::size_t slot) noexcept {
   busy_since_ns_[slot].store(steady_ns(), std::memory_order_relaxed);
 }
 
-void ManagerRuntime::task_finished(std::size_t slot, const Event& ev, const char* error,
-                                   edri_response* resp) {
+void ManagerRuntime::task_stopped(std::size_t slot) noexcept {
   const std::int64_t t0 = busy_since_ns_[slot].exchange(0, std::memory_order_relaxed);
   if (t0 != 0) {
     stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(steady_ns() - t0), std::memory_order_relaxed);
   }
+}
+
+void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_response* resp) {
   stats_.handled.fetch_add(1, std::memory_order_relaxed);
   const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
   if (error) {

@@ -123,9 +123,15 @@ class ManagerRuntime final : public HostBackend {
   // handler, a request already past its deadline); resolves response handlers.
   bool admit(Delivery& d);
   void task_started(std::size_t slot) noexcept;
-  // Records the end of a handler run: counts, logs a failure with the trace id,
+  // Ends the busy time task_started began on `slot`.
+  void task_stopped(std::size_t slot) noexcept;
+  // Records the end of a task: counts, logs a failure with the trace id,
   // and answers a request with resp (or with the error).
-  void task_finished(std::size_t slot, const Event& ev, const char* error, edri_response* resp);
+  void task_finished(const Event& ev, const char* error, edri_response* resp);
+  void task_finished(std::size_t slot, const Event& ev, const char* error, edri_response* resp) {
+    task_stopped(slot);
+    task_finished(ev, error, resp);
+  }
   std::size_t busy_slots() const noexcept { return busy_slots_; }
   const std::string& config_json() const noexcept { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }

@@ -186,6 +186,31 @@ TEST_CASE("a worker that crashes gives an error naming the cause and is replaced
   CHECK_THAT(st["last_errors"][0].get<std::string>(), Catch::Contains("work.crash: worker killed by signal 11"));
 }
 
+TEST_CASE("a concurrent worker holds the next task, and when it crashes only the running task fails") {
+  ExecutorRig rig("{type: process, workers: 1, ordering: concurrent}");
+  std::vector<std::future<edri::Response<json>>> replies;
+  replies.push_back(rig.driver().request("work.sleep", json{{"ms", 300}}, {.timeout = 10s}));
+  replies.push_back(rig.driver().request("work.crash", json::object(), {.timeout = 10s}));
+  for (int i = 0; i < 5; ++i) replies.push_back(rig.driver().request("work.echo", json{{"i", i}}, {.timeout = 10s}));
+  // While the first task sleeps, the crashing one already waits in the worker.
+  std::this_thread::sleep_for(100ms);
+  CHECK(rig.stats()["executor"]["in_flight"] == 2);
+  CHECK(replies[0].get().ok());
+  auto crashed = replies[1].get();
+  CHECK(crashed.status() == edri::Status::error);
+  CHECK_THAT(crashed.message(), Catch::StartsWith("worker killed by signal 11"));
+  // Those sent behind it never started there: a new worker runs them.
+  for (std::size_t i = 2; i < replies.size(); ++i) {
+    auto r = replies[i].get();
+    REQUIRE(r.ok());
+    CHECK((*r.data())["data"]["i"] == static_cast<int>(i) - 2);
+  }
+  auto st = rig.stats();
+  CHECK(st["crashes"] == 1);
+  CHECK(st["errors"] == 1);
+  CHECK(st["executor"]["spawned"] == 2);
+}
+
 TEST_CASE("a handler that overruns its time limit is killed and the next request succeeds") {
   ExecutorRig rig("{type: process, workers: 1, timeout_ms: 200}");
   const auto t0 = std::chrono::steady_clock::now();
