@@ -179,6 +179,10 @@ void ManagerQueue::wake_consumer() {
   // so a busy consumer takes new items with its next batch.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!consumer_sleeping_.load(std::memory_order_relaxed)) return;
+  // The first push after the consumer fell asleep wakes it; the pushes made
+  // while it wakes up (tens of microseconds) find the flag clear and pay
+  // nothing, instead of each taking the lock the waking consumer needs.
+  if (!consumer_sleeping_.exchange(false, std::memory_order_acq_rel)) return;
   std::lock_guard lock(mutex_);
   not_empty_.notify_one();
 }
@@ -254,6 +258,10 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
         return false;
       }
       not_empty_.wait(lock);
+      if (has_work()) break;
+      // Woken with nothing to do: the waker may have cleared the flag.
+      consumer_sleeping_.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     consumer_sleeping_.store(false, std::memory_order_relaxed);
   }
