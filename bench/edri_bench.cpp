@@ -2,10 +2,11 @@
 // JSON line with its parameters and results.
 //
 //   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all]
-//              [--events N] [--size BYTES] [--rate REQUESTS_PER_S]
+//              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
 //
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
-// and latency counts from when each was due.
+// and latency counts from when each was due. --fanout runs inproc-notify
+// with that many sinks only (by default 1, then 4).
 //
 // `switch` runs three routers in this process, linked over loopback TCP as in
 // a cluster: a switch, router A (the driver) and router B (the sink).
@@ -543,25 +544,32 @@ int main(int argc, char** argv) {
   std::uint64_t events = 1'000'000;
   std::size_t size = 256;
   double rate = 0;
+  int fanout = 0;  // inproc-notify: 0 = both 1 and 4
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
       events = std::stoull(argv[++i]);
     } else if (!std::strcmp(argv[i], "--rate") && i + 1 < argc) {
       rate = std::stod(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--fanout") && i + 1 < argc) {
+      fanout = std::stoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
       std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S]\n";
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]\n";
       return 2;
     }
   }
   edrid::logging::setup({"warn", "text"});
   if (scenario == "inproc-notify" || scenario == "all") {
-    bench::inproc_notify(events, size, 1);
-    bench::inproc_notify(events / 4, size, 4);
+    if (fanout > 0) {
+      bench::inproc_notify(events / static_cast<std::uint64_t>(fanout), size, fanout);
+    } else {
+      bench::inproc_notify(events, size, 1);
+      bench::inproc_notify(events / 4, size, 4);
+    }
   }
   if (scenario == "inproc-request" || scenario == "all") {
     if (rate > 0) {
