@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace edrid {
@@ -12,6 +13,7 @@ namespace {
 // consumer made 1->1 delivery slower).
 constexpr int kPausesPerCheck = 16;
 constexpr int kSpinChecks = 128;  // with 16 pauses each, roughly 20-60 us
+constexpr std::chrono::microseconds kSpinWindow{20};
 // A consumer that may not spin yields the CPU a few times before it sleeps:
 // on a machine with more busy threads than cores, its producer usually
 // pushes again within those turns, and a consumer that finds work after a
@@ -87,7 +89,8 @@ ManagerQueue::ManagerQueue(QueueOrder order, std::size_t capacity, WhenFull when
       capacity_(capacity),
       resume_depth_(capacity - std::max<std::size_t>(1, capacity / 4)),
       when_full_(when_full),
-      ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2) {}
+      ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2),
+      spin_checks_(kSpinChecks) {}
 
 std::size_t ManagerQueue::depth() const noexcept {
   return (fifo() ? ring_.size() : 0) + locked_depth_.load(std::memory_order_relaxed);
@@ -256,8 +259,14 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     // A short spin before sleeping: under steady load the next item arrives
     // within microseconds, and catching it here saves the producer a futex
     // wake and this thread a sleep/wake round trip.
-    if (SpinSlot slot; slot) {
-      for (int i = 0; i < kSpinChecks && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
+    // The spin adapts: it is halved after each wait it could not have
+    // covered and restored when a full spin would have caught the next
+    // item, so a consumer fed in bursts farther apart (a link's reads)
+    // stops burning the core its producers need.
+    bool spun = false;
+    if (SpinSlot slot; slot && spin_checks_ > 0) {
+      spun = true;
+      for (int i = 0; i < spin_checks_ && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
         for (int p = 0; p < kPausesPerCheck; ++p) cpu_relax();
       }
       if (has_work()) continue;
@@ -267,6 +276,7 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
       }
       if (has_work()) continue;
     }
+    const auto slept_at = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     consumer_sleeping_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -282,6 +292,12 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     consumer_sleeping_.store(false, std::memory_order_relaxed);
+    lock.unlock();
+    if (std::chrono::steady_clock::now() - slept_at < kSpinWindow) {
+      spin_checks_ = kSpinChecks;
+    } else if (spun) {
+      spin_checks_ /= 2;
+    }
   }
 }
 

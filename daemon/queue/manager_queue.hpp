@@ -88,6 +88,7 @@ class ManagerQueue {
   std::atomic<bool> overflowing_{false};
   std::atomic<bool> closed_{false};
   alignas(64) std::atomic<bool> consumer_sleeping_{false};
+  int spin_checks_;  // the consumer's current spin length (it alone uses it)
   std::atomic<std::size_t> producers_waiting_{0};
   alignas(64) mutable std::mutex mutex_;
   std::condition_variable not_empty_;
