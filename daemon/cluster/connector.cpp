@@ -300,17 +300,16 @@ void Connector::on_served(void* user, const edri_event* response, int is_last) {
 void Connector::send_response(const Event& request, const Event& response, bool last) {
   std::string frame;
   std::string error;
-  if (!encode_event(response, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.origin_router, incarnation_,
+  if (!encode_event(response, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.header.origin_router, incarnation_,
                     frame, &error)) {
     // The requester must still hear the end of this router's part.
     spdlog::error("connector: response to {} could not be encoded: {}", request.payload_type, error);
     EventPtr plain(event_from_bytes("", nullptr, 0));
     plain->header = response.header;
-    plain->message = "response could not be encoded: " + error;
     plain->header.status = EDRI_STATUS_ERROR;
-    plain->header.message = plain->message.c_str();
+    plain->header.message = event_set_message(*plain, "response could not be encoded: " + error);
     plain->header.payload_type = "";
-    if (!encode_event(*plain, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.origin_router, incarnation_,
+    if (!encode_event(*plain, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.header.origin_router, incarnation_,
                       frame, &error)) {
       return;
     }

@@ -196,7 +196,6 @@ void Switch::flush_soon(Slot& to) {
 void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message) {
   EventPtr resp(event_from_bytes("", nullptr, 0));
   resp->type = std::string(request.type);
-  resp->message = message;
   auto& h = resp->header;
   h.id = next_id();
   h.trace_id = request.trace_id;
@@ -208,7 +207,7 @@ void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, co
   h.origin_router = router_.id().c_str();
   h.sender = "";
   h.status = status;
-  h.message = resp->message.c_str();
+  h.message = event_set_message(*resp, message);
   std::string frame;
   if (!encode_event(*resp, EDRI_KIND_RESPONSE, kFlagLast, request.origin_router, incarnation_, frame, nullptr)) return;
   to.state->enqueue(std::move(frame), true);

@@ -435,9 +435,10 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
 EventPtr make_event(const WireEvent& w) {
   EventPtr ev(event_from_bytes(std::string(w.payload_type), w.payload, w.payload_len));
   ev->type = std::string(w.type);
-  ev->message = std::string(w.message);
-  ev->origin_router = std::string(w.origin_router);
-  ev->sender = std::string(w.sender);
+  EventText& text = event_text(*ev);
+  text.message = std::string(w.message);
+  text.origin_router = std::string(w.origin_router);
+  text.sender = std::string(w.sender);
   ev->shareable = true;  // it crossed a link already
   auto& h = ev->header;
   h.id = w.id;
@@ -447,12 +448,12 @@ EventPtr make_event(const WireEvent& w) {
   h.payload_type = ev->payload_type.c_str();
   h.kind = w.kind;
   h.priority = w.priority;
-  h.origin_router = ev->origin_router.c_str();
-  h.sender = ev->sender.c_str();
+  h.origin_router = text.origin_router.c_str();
+  h.sender = text.sender.c_str();
   h.timestamp_ns = w.timestamp_ns;
   h.deadline_ns = w.deadline_ns;
   h.status = w.status;
-  h.message = ev->message.c_str();
+  h.message = text.message.c_str();
   return ev;
 }
 

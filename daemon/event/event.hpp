@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,14 @@ namespace edrid {
 struct EncodedPayload {
   std::vector<std::uint8_t> bytes;
 };
+// Header strings most events do not own: a response's message, and the
+// router and manager names of an event that came from another router (local
+// events point at the router's and manager's own names instead).
+struct EventText {
+  std::string message;
+  std::string origin_router;
+  std::string sender;
+};
 }  // namespace edrid
 
 struct edri_event {
@@ -26,11 +35,9 @@ struct edri_event {
   edri_event_header header{};
   std::string type;          // routing type name (header.type points here)
   std::string payload_type;  // for payloads given as bytes
-  std::string message;       // responses
-  // Header strings of events that arrived from another router (local events
-  // point at the router's and manager's own names instead).
-  std::string origin_router;
-  std::string sender;
+  // Allocated only when needed, so a local event's header stays in the
+  // allocator's 320 B class with a small payload object beside it.
+  std::unique_ptr<edrid::EventText> text;
   // Whether the payload's type was declared shareable (EDRI_TYPE_SHAREABLE),
   // the default for leaving this router over a cluster link.
   bool shareable = false;
@@ -59,6 +66,18 @@ const EncodedPayload* event_encoded(const Event* ev, std::string* err = nullptr)
 // How many payloads have been encoded since start (a test and stats figure:
 // in-process delivery between matching types must keep it at zero).
 std::uint64_t encode_count() noexcept;
+
+inline EventText& event_text(Event& ev) {
+  if (!ev.text) ev.text = std::make_unique<EventText>();
+  return *ev.text;
+}
+// Keeps a response's message; returns what header.message should point at.
+inline const char* event_set_message(Event& ev, std::string message) {
+  if (message.empty()) return "";
+  EventText& t = event_text(ev);
+  t.message = std::move(message);
+  return t.message.c_str();
+}
 
 // Owning smart pointer on an Event.
 class EventPtr {

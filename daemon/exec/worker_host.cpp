@@ -449,13 +449,12 @@ class WorkerHost final : public HostBackend {
                           const std::string& sender, EventPtr data) {
     EventPtr ev = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
     ev->type = type;
-    ev->message = message;
     auto& h = ev->header;
     h.type = ev->type.c_str();
     h.payload_type = ev->payload_type.c_str();
     h.kind = EDRI_KIND_RESPONSE;
     h.status = status;
-    h.message = ev->message.c_str();
+    h.message = event_set_message(*ev, message);
     h.sender = intern(sender);
     h.origin_router = intern("");
     return ev;

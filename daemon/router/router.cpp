@@ -485,7 +485,6 @@ EventPtr Router::make_response(const Event& request, std::uint32_t status, std::
                                const char* sender, EventPtr data) {
   EventPtr resp = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
   resp->type = request.payload_type;
-  resp->message = std::move(message);
   auto& h = resp->header;
   h.id = next_id();
   h.trace_id = request.header.trace_id;
@@ -498,7 +497,7 @@ EventPtr Router::make_response(const Event& request, std::uint32_t status, std::
   h.sender = sender;
   h.timestamp_ns = realtime_ns();
   h.status = status;
-  h.message = resp->message.c_str();
+  h.message = event_set_message(*resp, std::move(message));
   return resp;
 }
 

@@ -28,7 +28,6 @@ EventPtr sample_event() {
   const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", "hello"}});
   EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
   ev->type = "demo.echo";
-  ev->message = "a message";
   auto& h = ev->header;
   h.id = {1, 2};
   h.trace_id = {3, 4};
@@ -42,7 +41,7 @@ EventPtr sample_event() {
   h.timestamp_ns = 123456789;
   h.deadline_ns = 987654321;
   h.status = EDRI_STATUS_TIMEOUT;
-  h.message = ev->message.c_str();
+  h.message = event_set_message(*ev, "a message");
   return ev;
 }
 
