@@ -4,6 +4,7 @@
 #include "log/logging.hpp"
 #include "manager/dispatch_context.hpp"
 #include "router/router.hpp"
+#include "timer/clock.hpp"
 
 #include <future>
 
@@ -12,18 +13,6 @@
 
 namespace edrid {
 namespace {
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t realtime_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr std::size_t kBatch = 64;
 

@@ -2,9 +2,11 @@
 
 namespace edrid {
 
-void PendingRequests::add(const std::shared_ptr<PendingRequest>& p) {
+void PendingRequests::add(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns) {
   auto& s = shard(p->id);
   std::lock_guard lock(s.mutex);
+  p->due = s.deadlines.emplace(deadline_ns, p->id);
+  p->has_due = true;
   s.map.emplace(p->id, p);
 }
 
@@ -18,7 +20,11 @@ std::shared_ptr<PendingRequest> PendingRequests::find(const edri_id128& id) cons
 void PendingRequests::erase(const edri_id128& id) {
   auto& s = shard(id);
   std::lock_guard lock(s.mutex);
-  s.map.erase(id);
+  auto it = s.map.find(id);
+  if (it == s.map.end()) return;
+  if (it->second->has_due) s.deadlines.erase(it->second->due);
+  it->second->has_due = false;
+  s.map.erase(it);
 }
 
 std::size_t PendingRequests::size() const {
@@ -28,6 +34,31 @@ std::size_t PendingRequests::size() const {
     n += s.map.size();
   }
   return n;
+}
+
+std::vector<edri_id128> PendingRequests::take_due(std::int64_t now_ns) {
+  std::vector<edri_id128> due;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    auto end = s.deadlines.upper_bound(now_ns);
+    for (auto it = s.deadlines.begin(); it != end; ++it) {
+      due.push_back(it->second);
+      if (auto p = s.map.find(it->second); p != s.map.end()) p->second->has_due = false;
+    }
+    s.deadlines.erase(s.deadlines.begin(), end);
+  }
+  return due;
+}
+
+std::optional<std::int64_t> PendingRequests::earliest() const {
+  std::optional<std::int64_t> first;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    if (!s.deadlines.empty() && (!first || s.deadlines.begin()->first < *first)) {
+      first = s.deadlines.begin()->first;
+    }
+  }
+  return first;
 }
 
 }  // namespace edrid

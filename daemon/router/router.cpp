@@ -4,6 +4,7 @@
 #include "log/logging.hpp"
 #include "manager/dispatch_context.hpp"
 #include "plugin/host_api.hpp"
+#include "timer/clock.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -17,12 +18,6 @@ namespace {
 // Table versions are unique across every Router in the process, so a
 // thread's cache can never mistake one router's table for another's.
 std::atomic<std::uint64_t> g_table_versions{0};
-
-std::int64_t realtime_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct StringHash {
   using is_transparent = void;
@@ -342,14 +337,9 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const 
   p->timeout_ms = std::max<std::int64_t>(
       1, (ev->header.deadline_ns - realtime_ns() + 999'999) / 1'000'000);
   p->request = ev;
-  pending_.add(p);
-  {
-    std::lock_guard lock(p->mutex);
-    const edri_id128 id = p->id;
-    p->timer_id = timers_.schedule(
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(p->timeout_ms),
-        [this, id] { expire(id); });
-  }
+  const std::int64_t deadline = steady_ns() + p->timeout_ms * 1'000'000;
+  pending_.add(p, deadline);
+  arm_sweep(deadline);
   if (remote) {
     counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
     remote->send(*ev);
@@ -535,9 +525,28 @@ void Router::complete(const edri_id128& request_id, EventPtr response, bool coun
   if (last) {
     p->done = true;
     pending_.erase(request_id);
-    timers_.cancel(p->timer_id);
   }
   deliver(*p, std::move(response), last);
+}
+
+// Requests mostly share one timeout, so deadlines come in rising order and
+// the sweep armed for an earlier one already covers a new request: the
+// common case is one atomic load.
+void Router::arm_sweep(std::int64_t deadline_ns) {
+  std::int64_t armed = sweep_at_.load(std::memory_order_acquire);
+  for (;;) {
+    if (armed != 0 && armed <= deadline_ns) return;
+    if (sweep_at_.compare_exchange_weak(armed, deadline_ns, std::memory_order_acq_rel)) break;
+  }
+  // A sweep armed for later still runs; it finds nothing due, or re-arms.
+  timers_.schedule(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)),
+                   [this] { sweep(); });
+}
+
+void Router::sweep() {
+  sweep_at_.store(0, std::memory_order_release);
+  for (const edri_id128& id : pending_.take_due(steady_ns())) expire(id);
+  if (auto next = pending_.earliest()) arm_sweep(*next);
 }
 
 void Router::expire(const edri_id128& request_id) {

@@ -156,6 +156,9 @@ class Router {
   // counts: the response ends one responder's part (see remote_response).
   void complete(const edri_id128& request_id, EventPtr response, bool counts = true);
   void expire(const edri_id128& request_id);
+  // Request deadlines: one timer for the router, set for the earliest.
+  void arm_sweep(std::int64_t deadline_ns);
+  void sweep();
   void deliver(PendingRequest& p, EventPtr response, bool is_last);
   EventPtr make_response(const Event& request, std::uint32_t status, std::string message,
                          const char* sender, EventPtr data);
@@ -177,6 +180,7 @@ class Router {
   std::atomic<std::uint64_t> table_version_{0};
 
   PendingRequests pending_;
+  std::atomic<std::int64_t> sweep_at_{0};  // steady ns of the armed sweep, 0 = none
   TunnelTable tunnels_;
   std::atomic<std::uint64_t> tunnel_rr_{0};
   std::atomic<ClusterUplink*> uplink_{nullptr};

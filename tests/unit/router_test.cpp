@@ -103,6 +103,21 @@ TEST_CASE("a request past its deadline gets timeout") {
   CHECK(f.stats()["events"]["late_responses"] == 1);
 }
 
+TEST_CASE("a short timeout sent after a long one still times out at its own deadline") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("slow", {{"requests", {"slow.op"}}, {"sleep_ms", 400}});
+  f.router->start();
+  auto first = f.ctx("driver").request("slow.op", json::object(), edri::SendOptions{.timeout = 5s});
+  auto second = f.ctx("driver").request("slow.op", json::object(), edri::SendOptions{.timeout = 50ms});
+  // The slow manager is busy with the first for 400 ms; the second must not
+  // wait for a deadline check armed for the first.
+  REQUIRE(second.wait_for(300ms) == std::future_status::ready);
+  CHECK(second.get().status() == edri::Status::timeout);
+  CHECK(first.get().ok());
+  CHECK(f.stats()["events"]["timeouts"] == 1);
+  CHECK(f.stats()["events"]["pending_requests"] == 0);
+}
+
 TEST_CASE("a handler that throws gives an error response, is counted, and the manager goes on") {
   RouterFixture f;
   f.add("driver", json::object()).add("picky", {{"requests", {"picky.op"}}, {"throw_on", "bad"}});
