@@ -239,6 +239,15 @@ std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max
     if (r == BoundedRing<Delivery>::Pop::busy || !overflowing_.load(std::memory_order_acquire)) break;
     // Every ring item is taken: the overflow list comes next, in order.
     auto lock = lock_spinning(mutex_);
+    // But first the ring again: a producer that read overflowing_ before it
+    // was set can have put an item there since the ring looked empty, and
+    // its next item can already be in the overflow list. Under the lock,
+    // such a producer's later items are either visible here or not yet
+    // pushed (a cell still being written holds back only that producer).
+    while (n < max_batch && ring_.try_pop(d) == BoundedRing<Delivery>::Pop::item) {
+      out.push_back(std::move(d));
+      ++n;
+    }
     for (; n < max_batch && !overflow_.empty(); ++n) {
       out.push_back(std::move(overflow_.front()));
       overflow_.pop_front();
