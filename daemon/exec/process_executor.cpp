@@ -356,6 +356,10 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
   if (!worker::put_payload(f, ev, &err)) {
     manager_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
     d = Delivery();
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+    }
     release_position(*w);
     return;
   }

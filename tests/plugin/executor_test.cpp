@@ -53,6 +53,17 @@ struct ExecutorRig : probe::DaemonRig {
   }
 };
 
+// A field that cannot be encoded, to send a worker something it cannot get.
+struct Unencodable {
+  friend void to_json(json&, const Unencodable&) { throw std::runtime_error("this field has no encoding"); }
+  friend void from_json(const json&, Unencodable&) {}
+};
+struct UnencodableEcho {
+  using response = json;
+  Unencodable field;
+};
+EDRI_EVENT(UnencodableEcho, "work.echo", field)
+
 const char* kInline = "{type: inline}";
 const char* kThread = "{type: thread, workers: 2, ordering: concurrent}";
 const char* kProcess = "{type: process, workers: 2, ordering: concurrent}";
@@ -209,6 +220,18 @@ TEST_CASE("a concurrent worker holds the next task, and when it crashes only the
   CHECK(st["crashes"] == 1);
   CHECK(st["errors"] == 1);
   CHECK(st["executor"]["spawned"] == 2);
+}
+
+TEST_CASE("an event that cannot be encoded for a worker fails alone and the worker takes the next") {
+  ExecutorRig rig("{type: process, workers: 1}");
+  auto bad = rig.driver().request(UnencodableEcho{}, {.timeout = 10s}).get();
+  CHECK(bad.status() == edri::Status::error);
+  CHECK_THAT(bad.message(), Catch::Contains("cannot encode the event for a worker process"));
+  // With one slot, a slot not given back would leave this waiting forever.
+  auto next = rig.driver().request("work.echo", json{{"i", 1}}, {.timeout = 10s}).get();
+  REQUIRE(next.ok());
+  CHECK((*next.data())["data"]["i"] == 1);
+  CHECK(rig.stats()["crashes"] == 0);
 }
 
 TEST_CASE("a handler that overruns its time limit is killed and the next request succeeds") {
