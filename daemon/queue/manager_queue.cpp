@@ -273,18 +273,20 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     // item, so a consumer fed in bursts farther apart (a link's reads)
     // stops burning the core its producers need.
     bool spun = false;
-    if (SpinSlot slot; slot && spin_checks_ > 0) {
-      spun = true;
-      for (int i = 0; i < spin_checks_ && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
-        for (int p = 0; p < kPausesPerCheck; ++p) cpu_relax();
+    if (spin_checks_ > 0) {
+      if (SpinSlot slot; slot) {
+        spun = true;
+        for (int i = 0; i < spin_checks_ && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
+          for (int p = 0; p < kPausesPerCheck; ++p) cpu_relax();
+        }
       }
-      if (has_work()) continue;
-    } else {
+    }
+    if (!spun) {
       for (int i = 0; i < kYields && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
         std::this_thread::yield();
       }
-      if (has_work()) continue;
     }
+    if (has_work()) continue;
     const auto slept_at = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     consumer_sleeping_.store(true, std::memory_order_relaxed);
