@@ -192,14 +192,17 @@ bool ManagerRuntime::admit(Delivery& d) {
   return true;
 }
 
+// Busy time is read per task, twice, on every executor: the coarse clock
+// keeps that off the dispatch loop's profile. Liveness compares it with
+// steady_ns() (the same clock), so a stuck handler is seen a tick late at most.
 void ManagerRuntime::task_started(std::size_t slot) noexcept {
-  busy_since_ns_[slot].store(steady_ns(), std::memory_order_relaxed);
+  busy_since_ns_[slot].store(coarse_steady_ns(), std::memory_order_relaxed);
 }
 
 void ManagerRuntime::task_stopped(std::size_t slot) noexcept {
   const std::int64_t t0 = busy_since_ns_[slot].exchange(0, std::memory_order_relaxed);
   if (t0 != 0) {
-    stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(steady_ns() - t0), std::memory_order_relaxed);
+    stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(coarse_steady_ns() - t0), std::memory_order_relaxed);
   }
 }
 

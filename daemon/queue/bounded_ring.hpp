@@ -59,26 +59,18 @@ class BoundedRing {
     }
   }
 
-  Pop try_pop(T& out) {
-    std::size_t pos = head_.load(std::memory_order_relaxed);
-    for (;;) {
-      Cell& c = cells_[index(pos)];
-      const std::size_t seq = c.seq.load(std::memory_order_acquire);
-      const auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
-      if (dif == 0) {
-        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-          T* p = std::launder(reinterpret_cast<T*>(c.storage));
-          out = std::move(*p);
-          p->~T();
-          c.seq.store(pos + n_, std::memory_order_release);
-          return Pop::item;
-        }
-      } else if (dif < 0) {
-        return tail_.load(std::memory_order_acquire) == pos ? Pop::empty : Pop::busy;
-      } else {
-        pos = head_.load(std::memory_order_relaxed);
-      }
-    }
+  Pop try_pop(T& out) { return pop<true>(out); }
+
+  // try_pop without telling "empty" from "busy" (both give false): that
+  // needs the producers' position, whose cache line every push writes, so
+  // a consumer polling with this leaves it alone.
+  bool try_take(T& out) { return pop<false>(out) == Pop::item; }
+
+  // Whether the oldest claimed cell is filled: what try_take would take.
+  // Like try_take, reads only the consumers' position and that cell.
+  bool front_ready() const noexcept {
+    const std::size_t pos = head_.load(std::memory_order_relaxed);
+    return cells_[index(pos)].seq.load(std::memory_order_acquire) == pos + 1;
   }
 
   // Exact when no push or pop runs at the same time.
@@ -96,6 +88,30 @@ class BoundedRing {
     alignas(T) unsigned char storage[sizeof(T)];
   };
   std::size_t index(std::size_t pos) const noexcept { return pow2_ ? pos & (n_ - 1) : pos % n_; }
+
+  template <bool TellBusy>
+  Pop pop(T& out) {
+    std::size_t pos = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& c = cells_[index(pos)];
+      const std::size_t seq = c.seq.load(std::memory_order_acquire);
+      const auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
+      if (dif == 0) {
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          T* p = std::launder(reinterpret_cast<T*>(c.storage));
+          out = std::move(*p);
+          p->~T();
+          c.seq.store(pos + n_, std::memory_order_release);
+          return Pop::item;
+        }
+      } else if (dif < 0) {
+        if constexpr (!TellBusy) return Pop::busy;
+        return tail_.load(std::memory_order_acquire) == pos ? Pop::empty : Pop::busy;
+      } else {
+        pos = head_.load(std::memory_order_relaxed);
+      }
+    }
+  }
 
   const std::size_t n_;
   const bool pow2_;

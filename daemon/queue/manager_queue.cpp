@@ -215,10 +215,19 @@ bool ManagerQueue::has_work() const noexcept {
                 : locked_depth_.load(std::memory_order_acquire) > 0;
 }
 
+// For the waiting consumer: unlike has_work(), it leaves alone the ring's
+// producer position, which each of its reads would take from the producer
+// about to push. A cell claimed but not yet filled does not count: its
+// producer wakes the consumer once it is.
+bool ManagerQueue::has_ready() const noexcept {
+  return fifo() ? ring_.front_ready() || overflowing_.load(std::memory_order_acquire)
+                : locked_depth_.load(std::memory_order_acquire) > 0;
+}
+
 std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max_batch) {
-  note_depth(depth());  // only pushes happened since the last batch: this is the peak
   std::size_t n = 0;
   if (!fifo()) {
+    note_depth(depth());  // only pushes happened since the last batch: this is the peak
     auto lock = lock_spinning(mutex_);
     for (; n < max_batch && !heap_.empty(); ++n) {
       std::pop_heap(heap_.begin(), heap_.end(), Later{});
@@ -230,13 +239,20 @@ std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max
   }
   Delivery d;
   while (n < max_batch) {
+    if (ring_.try_take(d)) {
+      out.push_back(std::move(d));
+      ++n;
+      continue;
+    }
+    if (!overflowing_.load(std::memory_order_acquire)) break;
+    // Before the overflow list, the ring must be seen empty, not just busy.
     const auto r = ring_.try_pop(d);
     if (r == BoundedRing<Delivery>::Pop::item) {
       out.push_back(std::move(d));
       ++n;
       continue;
     }
-    if (r == BoundedRing<Delivery>::Pop::busy || !overflowing_.load(std::memory_order_acquire)) break;
+    if (r == BoundedRing<Delivery>::Pop::busy) break;
     // Every ring item is taken: the overflow list comes next, in order.
     auto lock = lock_spinning(mutex_);
     // But first the ring again: a producer that read overflowing_ before it
@@ -256,6 +272,11 @@ std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max
     if (overflow_.empty()) overflowing_.store(false, std::memory_order_release);
     break;
   }
+  // Only pushes happened since the last batch, so the depth before this one
+  // was its peak. A batch that stopped short emptied the ring, and its size
+  // is that depth; only a full one needs what is left, whose count costs a
+  // read of the producers' position.
+  note_depth(n < max_batch ? n + locked_depth_.load(std::memory_order_relaxed) : n + depth());
   return n;
 }
 
@@ -276,28 +297,28 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     if (spin_checks_ > 0) {
       if (SpinSlot slot; slot) {
         spun = true;
-        for (int i = 0; i < spin_checks_ && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
+        for (int i = 0; i < spin_checks_ && !has_ready() && !closed_.load(std::memory_order_relaxed); ++i) {
           for (int p = 0; p < kPausesPerCheck; ++p) cpu_relax();
         }
       }
     }
     if (!spun) {
-      for (int i = 0; i < kYields && !has_work() && !closed_.load(std::memory_order_relaxed); ++i) {
+      for (int i = 0; i < kYields && !has_ready() && !closed_.load(std::memory_order_relaxed); ++i) {
         std::this_thread::yield();
       }
     }
-    if (has_work()) continue;
+    if (has_ready()) continue;
     const auto slept_at = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     consumer_sleeping_.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    while (!has_work()) {
+    while (!has_ready()) {
       if (closed_.load(std::memory_order_relaxed)) {
         consumer_sleeping_.store(false, std::memory_order_relaxed);
         return false;
       }
       not_empty_.wait(lock);
-      if (has_work()) break;
+      if (has_ready()) break;
       // Woken with nothing to do: the waker may have cleared the flag.
       consumer_sleeping_.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);

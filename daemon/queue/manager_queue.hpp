@@ -69,7 +69,8 @@ class ManagerQueue {
   // FIFO path.
   Push push_slow(Delivery&& d, bool force, bool may_block, std::optional<Delivery>* dropped);
   std::size_t take_ready(std::vector<Delivery>& out, std::size_t max_batch);
-  bool has_work() const noexcept;
+  bool has_work() const noexcept;   // anything claimed, even a cell still being filled
+  bool has_ready() const noexcept;  // anything take_ready can take now
   void wake_consumer();
   void wake_producers();
   // Priority path (and the overflow list), under mutex_.

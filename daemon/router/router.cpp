@@ -35,6 +35,12 @@ struct Router::RouteCache {
   std::uint64_t version = 0;
   std::shared_ptr<const SubscriptionTable> table;
   std::unordered_map<std::string, CachedRoutes, StringHash, std::equal_to<>> routes[3];
+  // The last lookup per kind: a sender mostly sends one type in a row, and
+  // comparing its name is cheaper than hashing it. `type` views the map's key.
+  struct Last {
+    std::string_view type;
+    const CachedRoutes* routes = nullptr;
+  } last[3];
 };
 
 Router::Router(RouterOptions options) : options_(std::move(options)), tunnels_(options_.tunnels) {
@@ -198,22 +204,35 @@ const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view 
     cache.table = table_;
     cache.version = table_->version();
     for (auto& m : cache.routes) m.clear();
+    for (auto& l : cache.last) l = {};
   }
-  auto& map = cache.routes[kind == EDRI_KIND_REQUEST ? 1 : kind == EDRI_KIND_TUNNEL ? 2 : 0];
-  if (auto it = map.find(type); it != map.end()) return it->second;
-  if (map.size() >= RouteCache::kMaxTypes) map.clear();
-  ClusterUplink* up = uplink_.load(std::memory_order_acquire);
-  return map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
+  const int k = kind == EDRI_KIND_REQUEST ? 1 : kind == EDRI_KIND_TUNNEL ? 2 : 0;
+  auto& last = cache.last[k];
+  if (last.routes && last.type == type) return *last.routes;
+  auto& map = cache.routes[k];
+  auto it = map.find(type);
+  if (it == map.end()) {
+    if (map.size() >= RouteCache::kMaxTypes) map.clear();
+    ClusterUplink* up = uplink_.load(std::memory_order_acquire);
+    it = map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
                                                      up ? up->remote_route(kind, type) : RemoteRoute::none})
-      .first->second;
+             .first;
+  }
+  last = {it->first, &it->second};
+  return it->second;
 }
 
 bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
                      const edri_send_options* opts) {
-  if (!is_valid_type_name(ev.payload_type)) {
-    counters_.invalid.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("refused to send an event with invalid type name '{}'", ev.payload_type);
-    return false;
+  // A sender mostly sends one type in a row: check each name once per run.
+  thread_local std::string last_valid_type;
+  if (ev.payload_type != last_valid_type) {
+    if (!is_valid_type_name(ev.payload_type)) {
+      counters_.invalid.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("refused to send an event with invalid type name '{}'", ev.payload_type);
+      return false;
+    }
+    last_valid_type = ev.payload_type;
   }
   auto& h = ev.header;
   h.id = next_id();
@@ -236,12 +255,12 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
   return true;
 }
 
-bool Router::enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender) {
+bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender) {
   Delivery d;
   d.kind = Delivery::Kind::event;
   d.handler_id = r.handler_id;
   d.priority = ev->header.priority;
-  d.event = ev;
+  d.event = std::move(ev);
   std::optional<Delivery> dropped;
   const bool may_block = !r.manager->runs_here();
   const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
@@ -273,13 +292,17 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   std::uint32_t n = 0;
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  for (const Route& r : cached.routes) {
-    if (enqueue(r, ev, sender)) ++n;
-  }
   if (ClusterUplink* up = remote_uplink(cached, *ev)) {
     counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
     up->send(*ev);
     ++n;
+  }
+  // The last receiver takes the sender's reference: two atomic operations
+  // on the event fewer for the common one-receiver case.
+  const std::size_t routes = cached.routes.size();
+  for (std::size_t i = 0; i < routes; ++i) {
+    const Route& r = cached.routes[i];
+    if (enqueue(r, i + 1 == routes ? std::move(ev) : ev, sender)) ++n;
   }
   if (delivered) *delivered = n;
   return EDRI_OK;

@@ -147,7 +147,7 @@ class Router {
   const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
-  bool enqueue(const Route& r, const EventPtr& ev, ManagerRuntime* sender);
+  bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender);
   void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
                         ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery);
   // The uplink to send ev through when it should leave this router, else
