@@ -195,12 +195,11 @@ void Switch::flush_soon(Slot& to) {
 
 void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message) {
   EventPtr resp(event_from_bytes("", nullptr, 0));
-  resp->type = std::string(request.type);
   auto& h = resp->header;
   h.id = next_id();
   h.trace_id = request.trace_id;
   h.correlation_id = request.id;
-  h.type = resp->type.c_str();
+  h.type = event_set_type(*resp, std::string(request.type));
   h.payload_type = "";
   h.kind = EDRI_KIND_RESPONSE;
   h.priority = request.priority;

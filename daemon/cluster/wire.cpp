@@ -217,7 +217,7 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   if (!payload) return false;
   const auto& h = ev.header;
   const std::string_view message = h.message ? h.message : "";
-  Writer w(FrameType::event, 140 + ev.type.size() + payload->bytes.size() + message.size());
+  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->bytes.size() + message.size());
   event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
   w.id(h.id);
   w.id(h.trace_id);
@@ -434,7 +434,6 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
 
 EventPtr make_event(const WireEvent& w) {
   EventPtr ev(event_from_bytes(std::string(w.payload_type), w.payload, w.payload_len));
-  ev->type = std::string(w.type);
   EventText& text = event_text(*ev);
   text.message = std::string(w.message);
   text.origin_router = std::string(w.origin_router);
@@ -444,7 +443,7 @@ EventPtr make_event(const WireEvent& w) {
   h.id = w.id;
   h.trace_id = w.trace_id;
   h.correlation_id = w.correlation_id;
-  h.type = ev->type.c_str();
+  h.type = event_set_type(*ev, std::string(w.type));
   h.payload_type = ev->payload_type.c_str();
   h.kind = w.kind;
   h.priority = w.priority;

@@ -20,10 +20,12 @@ namespace edrid {
 struct EncodedPayload {
   std::vector<std::uint8_t> bytes;
 };
-// Header strings most events do not own: a response's message, and the
+// Header strings most events do not own: a routing type other than the
+// payload's (tunnel offers, some responses), a response's message, and the
 // router and manager names of an event that came from another router (local
 // events point at the router's and manager's own names instead).
 struct EventText {
+  std::string type;  // routing type, when it is not the payload's type
   std::string message;
   std::string origin_router;
   std::string sender;
@@ -33,8 +35,7 @@ struct EventText {
 struct edri_event {
   std::atomic<std::uint32_t> refs{1};
   edri_event_header header{};
-  std::string type;          // routing type name (header.type points here)
-  std::string payload_type;  // for payloads given as bytes
+  std::string payload_type;  // also the routing type, unless event_set_type says otherwise
   // Allocated only when needed, so a local event's header stays in the
   // allocator's 320 B class with a small payload object beside it.
   std::unique_ptr<edrid::EventText> text;
@@ -70,6 +71,13 @@ std::uint64_t encode_count() noexcept;
 inline EventText& event_text(Event& ev) {
   if (!ev.text) ev.text = std::make_unique<EventText>();
   return *ev.text;
+}
+// Keeps the routing type; returns what header.type should point at.
+inline const char* event_set_type(Event& ev, std::string type) {
+  if (type == ev.payload_type) return ev.payload_type.c_str();
+  EventText& t = event_text(ev);
+  t.type = std::move(type);
+  return t.type.c_str();
 }
 // Keeps a response's message; returns what header.message should point at.
 inline const char* event_set_message(Event& ev, std::string message) {

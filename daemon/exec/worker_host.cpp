@@ -448,9 +448,8 @@ class WorkerHost final : public HostBackend {
   EventPtr response_event(const std::string& type, std::uint32_t status, const std::string& message,
                           const std::string& sender, EventPtr data) {
     EventPtr ev = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
-    ev->type = type;
     auto& h = ev->header;
-    h.type = ev->type.c_str();
+    h.type = event_set_type(*ev, type);
     h.payload_type = ev->payload_type.c_str();
     h.kind = EDRI_KIND_RESPONSE;
     h.status = status;
@@ -555,11 +554,10 @@ class WorkerHost final : public HostBackend {
 
   void run_task(const json& f) {
     EventPtr ev = worker::take_payload(f);
-    ev->type = f.value("type", "");
     auto& h = ev->header;
     h.id = id_of(f.value("id", json()));
     h.trace_id = id_of(f.value("trace", json()));
-    h.type = ev->type.c_str();
+    h.type = event_set_type(*ev, f.value("type", ""));
     h.payload_type = ev->payload_type.c_str();
     h.kind = f.value("kind", 0u);
     h.priority = f.value("priority", 0);

@@ -143,12 +143,12 @@ void ManagerRuntime::run() {
 void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
   switch (d.kind) {
     case Delivery::Kind::timer: {
-      d.timer->tick_queued.store(false, std::memory_order_relaxed);
-      if (d.timer->cancelled.load(std::memory_order_acquire)) return;
-      if (d.timer->interval.count() == 0) forget_timer(*d.timer);
+      d.timer().tick_queued.store(false, std::memory_order_relaxed);
+      if (d.timer().cancelled.load(std::memory_order_acquire)) return;
+      if (d.timer().interval.count() == 0) forget_timer(d.timer());
       DispatchScope scope(this, nullptr);
       task_started(slot);
-      d.timer->fn(d.timer->user);
+      d.timer().fn(d.timer().user);
       busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
@@ -166,7 +166,7 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
     case Delivery::Kind::tunnel: {
       DispatchScope scope(this, nullptr);
       task_started(slot);
-      d.tunnel->run_end(d.tunnel_side);
+      d.tunnel().run_end(d.tunnel_side);
       busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
@@ -394,7 +394,7 @@ void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
   if (!t->tick_queued.exchange(true, std::memory_order_acq_rel)) {
     Delivery d;
     d.kind = Delivery::Kind::timer;
-    d.timer = t;
+    d.owner = t;
     d.priority = std::numeric_limits<std::int32_t>::min();
     if (queue_.push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
       t->tick_queued.store(false, std::memory_order_relaxed);

@@ -387,8 +387,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
     return;
   }
   // The offer routes by the tunnel type; its payload keeps its own type.
-  ev->type = type;
-  ev->header.type = ev->type.c_str();
+  ev->header.type = event_set_type(*ev, type);
   const std::int64_t ms = timeout_ms > 0 ? timeout_ms : options_.request_timeout.count();
   ev->header.deadline_ns = ev->header.timestamp_ns + ms * 1'000'000;
   const CachedRoutes& cached = routes_for(EDRI_KIND_TUNNEL, type);
@@ -424,7 +423,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
 
 void Router::serve_remote_tunnel(EventPtr ev, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
-  const std::string type = ev->type;
+  const std::string type = ev->header.type;
   const std::vector<Route> routes = routes_for(EDRI_KIND_TUNNEL, type).routes;
   if (routes.empty()) {
     done(EDRI_STATUS_NOT_FOUND, "no manager on router '" + options_.id + "' serves tunnel '" + type + "'", nullptr);
@@ -497,12 +496,11 @@ void Router::set_link_stats(std::function<void(nlohmann::json&)> fn) {
 EventPtr Router::make_response(const Event& request, std::uint32_t status, std::string message,
                                const char* sender, EventPtr data) {
   EventPtr resp = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
-  resp->type = request.payload_type;
   auto& h = resp->header;
   h.id = next_id();
   h.trace_id = request.header.trace_id;
   h.correlation_id = request.header.id;
-  h.type = resp->type.c_str();
+  h.type = event_set_type(*resp, request.payload_type);
   h.payload_type = resp->payload_type.c_str();
   h.kind = EDRI_KIND_RESPONSE;
   h.priority = request.header.priority;

@@ -123,7 +123,7 @@ void Tunnel::schedule(int side) {
   if (e.scheduled || !e.bind.manager) return;
   Delivery d;
   d.kind = Delivery::Kind::tunnel;
-  d.tunnel = shared_from_this();
+  d.owner = shared_from_this();
   d.tunnel_side = static_cast<std::uint8_t>(side);
   e.scheduled = true;
   if (e.bind.manager->queue().push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {

@@ -27,12 +27,11 @@ FrameSplitter::Frame only_frame(const std::string& bytes, std::uint32_t max = 1 
 EventPtr sample_event() {
   const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", "hello"}});
   EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
-  ev->type = "demo.echo";
   auto& h = ev->header;
   h.id = {1, 2};
   h.trace_id = {3, 4};
   h.correlation_id = {5, 6};
-  h.type = ev->type.c_str();
+  h.type = event_set_type(*ev, "demo.echo");
   h.payload_type = ev->payload_type.c_str();
   h.kind = EDRI_KIND_REQUEST;
   h.priority = -7;
