@@ -9,7 +9,9 @@
 
 #include <edri/abi.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,28 +36,43 @@ struct EventText {
 
 struct edri_event {
   std::atomic<std::uint32_t> refs{1};
-  edri_event_header header{};
-  std::string payload_type;  // also the routing type, unless event_set_type says otherwise
-  // Allocated only when needed, so a local event's header stays in the
-  // allocator's 320 B class with a small payload object beside it.
-  std::unique_ptr<edrid::EventText> text;
   // Whether the payload's type was declared shareable (EDRI_TYPE_SHAREABLE),
   // the default for leaving this router over a cluster link.
   bool shareable = false;
+  // The allocation's alignment (the payload's, at least the header's).
+  // These two fill the gap before the header: every byte here counts, since
+  // a local event's header and a small payload object share one block.
+  std::uint16_t alloc_align = alignof(std::max_align_t);
+  edri_event_header header{};
+  std::string payload_type;  // also the routing type, unless event_set_type says otherwise
+  // Allocated only when needed, so a local event's header (192 B) and a
+  // payload object of up to 32 B fit the allocator's 224 B class.
+  std::unique_ptr<edrid::EventText> text;
+  // Set for a typed payload, whose object follows the header in the same
+  // block (see event_object); null for a payload given as bytes.
   const edri_type_ops* ops = nullptr;
-  void* object = nullptr;  // inline storage; constructed by the plugin
   std::atomic<edrid::EncodedPayload*> encoded{nullptr};
-  std::size_t alloc_align = alignof(edri_event);
 };
 
 namespace edrid {
 
 using Event = edri_event;
 
-// Typed payload: storage for ops->object_size bytes follows the header.
+// Typed payload: storage for ops->object_size bytes follows the header, for
+// the caller to construct the object in (or to give back with event_discard).
 Event* event_alloc(const edri_type_ops* ops);
 // Payload given as its MessagePack encoding (or empty: len 0).
 Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len);
+// Where a typed event's payload object lives: after the header, at its
+// alignment. Null for an event whose payload is bytes only.
+inline std::size_t event_object_offset(std::size_t align) noexcept {
+  const std::size_t a = std::max(align, alignof(Event));
+  return (sizeof(Event) + a - 1) / a * a;
+}
+inline void* event_object(const Event* ev) noexcept {
+  if (!ev->ops) return nullptr;
+  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(ev->alloc_align);
+}
 // Frees an allocated event whose object was never constructed.
 void event_discard(Event* ev) noexcept;
 inline void event_retain(const Event* ev) noexcept {

@@ -23,8 +23,7 @@ edri_event* h_event_alloc(edri_host_ctx*, const edri_type_ops* ops, void** objec
   }
   try {
     Event* ev = event_alloc(ops);
-    ev->ops = ops;
-    *object_out = ev->object;
+    *object_out = event_object(ev);
     return ev;
   } catch (const std::bad_alloc&) {
     return nullptr;
@@ -48,7 +47,7 @@ void h_event_release(const edri_event* ev) { event_release(ev); }
 const edri_event_header* h_event_header(const edri_event* ev) { return &ev->header; }
 
 const void* h_event_object(const edri_event* ev, std::uint64_t fingerprint) {
-  return ev->ops && ev->object && ev->ops->fingerprint == fingerprint ? ev->object : nullptr;
+  return ev->ops && ev->ops->fingerprint == fingerprint ? event_object(ev) : nullptr;
 }
 
 int h_event_encoded(const edri_event* ev, std::uint32_t format, edri_bytes* out) {
