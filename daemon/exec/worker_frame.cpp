@@ -1,5 +1,7 @@
 #include "exec/worker_frame.hpp"
 
+#include <edri/detail/msgpack_reader.hpp>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,12 +22,15 @@ std::string encode(const nlohmann::json& msg) {
 
 std::optional<nlohmann::json> decode(const std::uint8_t* data, std::size_t len, std::string* error) {
   try {
-    auto j = nlohmann::json::from_msgpack(data, data + len);
+    auto j = edri::detail::from_msgpack(data, len);
     if (!j.is_object() || !j.contains("t") || !j["t"].is_string()) {
       if (error) *error = "frame is not a message map";
       return std::nullopt;
     }
     return j;
+  } catch (const edri::detail::MsgpackError& e) {
+    if (error) *error = std::string("malformed frame: ") + e.what();
+    return std::nullopt;
   } catch (const nlohmann::json::exception& e) {
     if (error) *error = std::string("malformed frame: ") + e.what();
     return std::nullopt;

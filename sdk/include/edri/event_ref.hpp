@@ -1,6 +1,7 @@
 // Owning handles on host events and read access to their headers and payloads.
 #pragma once
 
+#include <edri/detail/msgpack_reader.hpp>
 #include <edri/event.hpp>
 #include <edri/status.hpp>
 
@@ -69,7 +70,7 @@ class PayloadView {
       }
       return;
     }
-    json j = json::from_msgpack(bytes.data, bytes.data + bytes.len);
+    json j = detail::from_msgpack(bytes.data, bytes.len);
     if constexpr (std::is_same_v<T, json>) {
       owned_.emplace(std::move(j));
     } else {

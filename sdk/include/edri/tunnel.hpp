@@ -51,7 +51,7 @@ std::vector<std::uint8_t> encode(const T& value) {
 }
 template <TypedEvent T>
 T decode(Bytes bytes) {
-  return json::from_msgpack(bytes.begin(), bytes.end()).get<T>();
+  return detail::from_msgpack(bytes.data(), bytes.size()).get<T>();
 }
 
 // One end of an open tunnel.
