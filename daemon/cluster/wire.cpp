@@ -44,8 +44,12 @@ class Writer {
   }
 
  private:
+  // Bytes built in a register and appended once: a push_back per byte
+  // checked the capacity each time, and ids and headers are most of a frame.
   void le(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    out_.append(b, static_cast<std::size_t>(n));
   }
   std::string out_;
 };
@@ -217,7 +221,7 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   if (!payload) return false;
   const auto& h = ev.header;
   const std::string_view message = h.message ? h.message : "";
-  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->bytes.size() + message.size());
+  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->size() + message.size());
   event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
   w.id(h.id);
   w.id(h.trace_id);
@@ -230,8 +234,8 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   w.str8(h.sender ? h.sender : "");
   w.str8(target_router);
   w.str32(message);
-  w.u32(static_cast<std::uint32_t>(payload->bytes.size()));
-  w.bytes(payload->bytes.data(), payload->bytes.size());
+  w.u32(static_cast<std::uint32_t>(payload->size()));
+  w.bytes(payload->data(), payload->size());
   out = w.finish();
   return true;
 }

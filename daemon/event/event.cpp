@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <new>
 
 namespace edrid {
@@ -29,7 +30,7 @@ Event* construct(std::size_t extra, std::size_t align) {
 
 void destruct(Event* ev) noexcept {
   const std::size_t a = ev->alloc_align;
-  delete ev->encoded.load(std::memory_order_acquire);
+  EncodedPayload::destroy(ev->encoded.load(std::memory_order_acquire));
   ev->~Event();
   if (a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     ::operator delete(static_cast<void*>(ev));
@@ -52,7 +53,7 @@ Event* event_alloc(const edri_type_ops* ops) {
 Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len) {
   Event* ev = construct(0, alignof(Event));
   ev->payload_type = std::move(payload_type);
-  auto* enc = new EncodedPayload{std::vector<std::uint8_t>(data, data + len)};
+  auto* enc = EncodedPayload::make(data, len);
   ev->encoded.store(enc, std::memory_order_release);
   return ev;
 }
@@ -72,27 +73,42 @@ void event_release(const Event* cev) noexcept {
 
 const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
   if (auto* enc = ev->encoded.load(std::memory_order_acquire)) return enc;
-  auto* fresh = new EncodedPayload{};
+  // The plugin may write in pieces; they gather here, then take one block.
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.clear();
   if (ev->ops) {
     edri_error e{sizeof(edri_error), {}, {}};
     auto write = [](void* sink, const std::uint8_t* d, std::size_t n) {
-      auto& v = static_cast<EncodedPayload*>(sink)->bytes;
+      auto& v = *static_cast<std::vector<std::uint8_t>*>(sink);
       v.insert(v.end(), d, d + n);
     };
-    if (ev->ops->encode(event_object(ev), EDRI_FORMAT_MSGPACK, write, fresh, &e) != EDRI_OK) {
+    if (ev->ops->encode(event_object(ev), EDRI_FORMAT_MSGPACK, write, &scratch, &e) != EDRI_OK) {
       if (err) *err = e.message[0] ? e.message : "payload encoding failed";
-      delete fresh;
       return nullptr;
     }
     g_encodes.fetch_add(1, std::memory_order_relaxed);
   }
+  EncodedPayload* fresh = EncodedPayload::make(scratch.data(), scratch.size());
+  if (scratch.capacity() > (1u << 20)) std::vector<std::uint8_t>().swap(scratch);  // not hold a rare big one
   EncodedPayload* expected = nullptr;
   auto& slot = const_cast<Event*>(ev)->encoded;
   if (!slot.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
-    delete fresh;  // another thread won the race; use its copy
+    EncodedPayload::destroy(fresh);  // another thread won the race; use its copy
     return expected;
   }
   return fresh;
+}
+
+EncodedPayload* EncodedPayload::make(const std::uint8_t* data, std::size_t len) {
+  static_assert(alignof(EncodedPayload) >= alignof(std::uint8_t));
+  void* mem = ::operator new(sizeof(EncodedPayload) + len);
+  auto* p = ::new (mem) EncodedPayload(len);
+  if (len) std::memcpy(p + 1, data, len);
+  return p;
+}
+
+void EncodedPayload::destroy(const EncodedPayload* p) noexcept {
+  if (p) ::operator delete(const_cast<EncodedPayload*>(p));
 }
 
 std::uint64_t encode_count() noexcept { return g_encodes.load(std::memory_order_relaxed); }

@@ -19,8 +19,19 @@
 #include <vector>
 
 namespace edrid {
-struct EncodedPayload {
-  std::vector<std::uint8_t> bytes;
+// An event's MessagePack encoding: the length and the bytes in one block,
+// so an event that crosses a link costs one allocation here, not two.
+class EncodedPayload {
+ public:
+  static EncodedPayload* make(const std::uint8_t* data, std::size_t len);
+  static void destroy(const EncodedPayload* p) noexcept;
+  const std::uint8_t* data() const noexcept { return reinterpret_cast<const std::uint8_t*>(this + 1); }
+  std::size_t size() const noexcept { return len_; }
+  bool empty() const noexcept { return len_ == 0; }
+
+ private:
+  explicit EncodedPayload(std::size_t len) : len_(len) {}
+  std::size_t len_;
 };
 // Header strings most events do not own: a routing type other than the
 // payload's (tunnel offers, some responses), a response's message, and the

@@ -111,10 +111,10 @@ bool put_payload(nlohmann::json& msg, const Event& ev, std::string* error) {
   if (!enc) return false;
   msg["payload_type"] = ev.payload_type;
   if (ev.shareable) msg["shared"] = true;
-  if (enc->bytes.empty()) {
+  if (enc->empty()) {
     msg["payload"] = nullptr;
   } else {
-    msg["payload"] = nlohmann::json::binary(enc->bytes);
+    msg["payload"] = nlohmann::json::binary(std::vector<std::uint8_t>(enc->data(), enc->data() + enc->size()));
   }
   return true;
 }

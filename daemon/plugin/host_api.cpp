@@ -59,8 +59,8 @@ int h_event_encoded(const edri_event* ev, std::uint32_t format, edri_bytes* out)
       spdlog::error("{}", err);
       return EDRI_E_ENCODE;
     }
-    out->data = enc->bytes.data();
-    out->len = enc->bytes.size();
+    out->data = enc->data();
+    out->len = enc->size();
     return EDRI_OK;
   } catch (const std::exception& e) {
     spdlog::error("encoding {} failed: {}", ev->payload_type, e.what());

@@ -114,7 +114,7 @@ TEST_CASE("an event frame carries the whole header and the payload bytes") {
   CHECK(std::string(back->header.message) == "a message");
   const auto* enc = event_encoded(back.get());
   REQUIRE(enc);
-  CHECK(nlohmann::json::from_msgpack(enc->bytes) == nlohmann::json{{"text", "hello"}});
+  CHECK(nlohmann::json::from_msgpack(enc->data(), enc->data() + enc->size()) == nlohmann::json{{"text", "hello"}});
 }
 
 TEST_CASE("every truncation and corruption of a frame is refused without a crash") {

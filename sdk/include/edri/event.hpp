@@ -172,8 +172,13 @@ int encode_object(const void* object, std::uint32_t format,
   if (format != EDRI_FORMAT_MSGPACK) return EDRI_E_ENCODE;
   try {
     json j = *static_cast<const T*>(object);
-    std::vector<std::uint8_t> bytes = json::to_msgpack(j);
+    // One buffer per thread, kept: an encoding is handed on at once (the
+    // host copies it), so the buffer need not be allocated per event.
+    thread_local std::vector<std::uint8_t> bytes;
+    bytes.clear();
+    json::to_msgpack(j, bytes);
     write(sink, bytes.data(), bytes.size());
+    if (bytes.capacity() > 1u << 20) std::vector<std::uint8_t>().swap(bytes);  // not hold a rare big one
     return EDRI_OK;
   } catch (const std::exception& e) {
     if (err) {
