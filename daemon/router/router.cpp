@@ -9,11 +9,16 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include <boost/container/small_vector.hpp>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace edrid {
 namespace {
+// A copy of a route list taken before enqueueing (which can run code that
+// refreshes this thread's route cache): on the stack for the usual few.
+using RouteCopy = boost::container::small_vector<Route, 4>;
 
 // Table versions are unique across every Router in the process, so a
 // thread's cache can never mistake one router's table for another's.
@@ -334,7 +339,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   // this thread's route cache.
   const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const std::vector<Route> routes = cached.routes;
+  const RouteCopy routes(cached.routes.begin(), cached.routes.end());
   ClusterUplink* const remote = remote_uplink(cached, *ev);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
@@ -346,7 +351,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   return EDRI_OK;
 }
 
-void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
+void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
                               ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery) {
   auto p = std::make_shared<PendingRequest>();
   p->id = ev->header.id;
@@ -424,7 +429,8 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
 void Router::serve_remote_tunnel(EventPtr ev, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
   const std::string type = ev->header.type;
-  const std::vector<Route> routes = routes_for(EDRI_KIND_TUNNEL, type).routes;
+  const auto& cached = routes_for(EDRI_KIND_TUNNEL, type).routes;
+  const RouteCopy routes(cached.begin(), cached.end());
   if (routes.empty()) {
     done(EDRI_STATUS_NOT_FOUND, "no manager on router '" + options_.id + "' serves tunnel '" + type + "'", nullptr);
     return;
@@ -464,7 +470,8 @@ void Router::deliver_remote(EventPtr ev) {
 void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
   counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
   counters_.requests.add();
-  const std::vector<Route> routes = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
+  const auto& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
+  const RouteCopy routes(cached.begin(), cached.end());
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -148,7 +149,7 @@ class Router {
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
   bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender);
-  void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, const std::vector<Route>& routes,
+  void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
                         ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery);
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
