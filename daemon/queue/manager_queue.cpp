@@ -1,5 +1,7 @@
 #include "queue/manager_queue.hpp"
 
+#include <edri/detail/cpu_relax.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -46,11 +48,7 @@ class SpinSlot {
   const bool held_;
 };
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
+using edri::detail::cpu_relax;
 
 // The lock is held for a few moves at a time, so a waiter that spins briefly
 // gets it without sleeping; a sleeping waiter would cost the holder a futex

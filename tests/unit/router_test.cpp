@@ -118,6 +118,31 @@ TEST_CASE("a short timeout sent after a long one still times out at its own dead
   CHECK(f.stats()["events"]["pending_requests"] == 0);
 }
 
+TEST_CASE("call waits for the first response, whether it comes at once or after the caller went to sleep") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("quick", {{"requests", {"calc.add"}}})
+      .add("slow", {{"requests", {"slow.op"}}, {"sleep_ms", 50}});
+  f.router->start();
+  auto& ctx = f.ctx("driver");
+  for (int i = 0; i < 200; ++i) {
+    const auto r = ctx.call("calc.add", {{"i", i}});
+    REQUIRE(r.ok());
+    REQUIRE((*r.data())["echo"] == json{{"i", i}});
+  }
+  // 50 ms is far past the watch: the answer has to wake the sleeping caller.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto slow = ctx.call("slow.op", {{"x", 1}});
+  CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+  CHECK(slow.ok());
+  CHECK((*slow.data())["by"] == "slow");
+  CHECK(ctx.call("calc.mul", json::object()).status() == edri::Status::not_found);
+  CHECK(ctx.call("slow.op", json::object(), edri::SendOptions{.timeout = 10ms}).status() == edri::Status::timeout);
+  CHECK_THROWS(ctx.call("bad..type", json::object()));
+  std::this_thread::sleep_for(100ms);  // the late answer to the timed-out call
+  CHECK(f.stats()["events"]["pending_requests"] == 0);
+}
+
 TEST_CASE("a handler that throws gives an error response, is counted, and the manager goes on") {
   RouterFixture f;
   f.add("driver", json::object()).add("picky", {{"requests", {"picky.op"}}, {"throw_on", "bad"}});
