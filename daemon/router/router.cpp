@@ -297,17 +297,19 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   std::uint32_t n = 0;
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  if (ClusterUplink* up = remote_uplink(cached, *ev)) {
-    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
-    up->send(*ev);
-    ++n;
-  }
-  // The last receiver takes the sender's reference: two atomic operations
-  // on the event fewer for the common one-receiver case.
+  ClusterUplink* const up = remote_uplink(cached, *ev);
+  // The last local receiver takes the sender's reference when no link needs
+  // the event after it: two atomic operations fewer for one receiver.
   const std::size_t routes = cached.routes.size();
   for (std::size_t i = 0; i < routes; ++i) {
     const Route& r = cached.routes[i];
-    if (enqueue(r, i + 1 == routes ? std::move(ev) : ev, sender)) ++n;
+    if (enqueue(r, i + 1 == routes && !up ? std::move(ev) : ev, sender)) ++n;
+  }
+  if (up) {
+    // After the local receivers: a congested link holds the sender here.
+    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    up->send(*ev);
+    ++n;
   }
   if (delivered) *delivered = n;
   return EDRI_OK;
