@@ -74,7 +74,10 @@ void event_release(const Event* cev) noexcept {
 const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
   if (auto* enc = ev->encoded.load(std::memory_order_acquire)) return enc;
   // The plugin may write in pieces; they gather here, then take one block.
-  thread_local std::vector<std::uint8_t> scratch;
+  // The thread's spare buffer is taken, not used in place: type ops that
+  // asked for another event's encoding from inside encode get their own.
+  thread_local std::vector<std::uint8_t> spare;
+  std::vector<std::uint8_t> scratch = std::move(spare);
   scratch.clear();
   if (ev->ops) {
     edri_error e{sizeof(edri_error), {}, {}};
@@ -89,7 +92,7 @@ const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
     g_encodes.fetch_add(1, std::memory_order_relaxed);
   }
   EncodedPayload* fresh = EncodedPayload::make(scratch.data(), scratch.size());
-  if (scratch.capacity() > (1u << 20)) std::vector<std::uint8_t>().swap(scratch);  // not hold a rare big one
+  if (scratch.capacity() <= (1u << 20)) spare = std::move(scratch);  // not keep a rare big one
   EncodedPayload* expected = nullptr;
   auto& slot = const_cast<Event*>(ev)->encoded;
   if (!slot.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {

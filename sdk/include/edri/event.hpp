@@ -172,13 +172,15 @@ int encode_object(const void* object, std::uint32_t format,
   if (format != EDRI_FORMAT_MSGPACK) return EDRI_E_ENCODE;
   try {
     json j = *static_cast<const T*>(object);
-    // One buffer per thread, kept: an encoding is handed on at once (the
-    // host copies it), so the buffer need not be allocated per event.
-    thread_local std::vector<std::uint8_t> bytes;
+    // A buffer kept per thread: an encoding is handed on at once (the host
+    // copies it), so it need not be allocated per event. Taken, not used in
+    // place, so an encoding started from inside this one gets its own.
+    thread_local std::vector<std::uint8_t> spare;
+    std::vector<std::uint8_t> bytes = std::move(spare);
     bytes.clear();
     json::to_msgpack(j, bytes);
     write(sink, bytes.data(), bytes.size());
-    if (bytes.capacity() > 1u << 20) std::vector<std::uint8_t>().swap(bytes);  // not hold a rare big one
+    if (bytes.capacity() <= 1u << 20) spare = std::move(bytes);  // not keep a rare big one
     return EDRI_OK;
   } catch (const std::exception& e) {
     if (err) {
