@@ -199,7 +199,7 @@ void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, co
   h.id = next_id();
   h.trace_id = request.trace_id;
   h.correlation_id = request.id;
-  h.type = event_set_type(*resp, std::string(request.type));
+  h.type = event_set_type(*resp, request.type);
   h.payload_type = "";
   h.kind = EDRI_KIND_RESPONSE;
   h.priority = request.priority;

@@ -447,7 +447,7 @@ EventPtr make_event(const WireEvent& w) {
   h.id = w.id;
   h.trace_id = w.trace_id;
   h.correlation_id = w.correlation_id;
-  h.type = event_set_type(*ev, std::string(w.type));
+  h.type = event_set_type(*ev, w.type);
   h.payload_type = ev->payload_type.c_str();
   h.kind = w.kind;
   h.priority = w.priority;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace edrid {
 namespace {

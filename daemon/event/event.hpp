@@ -15,8 +15,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
-#include <vector>
 
 namespace edrid {
 // An event's MessagePack encoding: the length and the bytes in one block,
@@ -100,11 +100,13 @@ inline EventText& event_text(Event& ev) {
   if (!ev.text) ev.text = std::make_unique<EventText>();
   return *ev.text;
 }
-// Keeps the routing type; returns what header.type should point at.
-inline const char* event_set_type(Event& ev, std::string type) {
+// Keeps the routing type; returns what header.type should point at. A view,
+// since the type nearly always equals the payload's and then costs no copy
+// (every event received over a link and every response comes through here).
+inline const char* event_set_type(Event& ev, std::string_view type) {
   if (type == ev.payload_type) return ev.payload_type.c_str();
   EventText& t = event_text(ev);
-  t.type = std::move(type);
+  t.type.assign(type);
   return t.type.c_str();
 }
 // Keeps a response's message; returns what header.message should point at.
