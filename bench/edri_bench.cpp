@@ -1,7 +1,7 @@
 // edri-bench: in-process figures for the router. Each scenario prints one
 // JSON line with its parameters and results.
 //
-//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all]
+//   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
 //
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
@@ -455,27 +455,28 @@ struct SwitchRig {
 };
 
 // Router A's driver sends to router B's sink through a switch, over real
-// loopback TCP links: notification throughput, then request latency
-// (sequential) and throughput (512 in flight).
-void across_switch(std::uint64_t n, std::size_t size) {
-  SwitchRig rig(false);
+// loopback TCP links: notification throughput.
+void switch_notify(std::uint64_t n, std::size_t size) {
   const std::string payload(size, 'x');
   std::promise<void> done;
   g_done = &done;
   g_received = 0;
   g_expect = n;
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
   await_deliveries(done);
-  double s = seconds_since(t0);
+  const double s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-notify"},
                       {"size", size},
                       {"events", n},
                       {"seconds", s},
                       {"events_per_s", n / s},
                       {"lost", n - std::min(n, g_received.load())}});
+}
 
-  const std::uint64_t m = std::max<std::uint64_t>(n / 50, 1000);
+// Sequential requests for p50/p99, then `m * 5` with 512 in flight.
+void switch_request(std::uint64_t m, std::size_t size) {
+  const std::string payload(size, 'x');
   std::vector<double> us;
   std::uint64_t failed = 0;
   for (std::uint64_t i = 0; i < m; ++i) {
@@ -485,7 +486,7 @@ void across_switch(std::uint64_t n, std::size_t size) {
   }
   const Percentiles pct(std::move(us));
   std::deque<std::future<edri::Response<Blob>>> window;
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < m * 5; ++i) {
     if (window.size() >= 512) {
       failed += !window.front().get().ok();
@@ -497,7 +498,7 @@ void across_switch(std::uint64_t n, std::size_t size) {
     failed += !window.front().get().ok();
     window.pop_front();
   }
-  s = seconds_since(t0);
+  const double s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-request"},
                       {"size", size},
                       {"latency_samples", m},
@@ -506,6 +507,12 @@ void across_switch(std::uint64_t n, std::size_t size) {
                       {"pipelined_requests", m * 5},
                       {"requests_per_s", m * 5 / s},
                       {"failed", failed}});
+}
+
+void across_switch(std::uint64_t n, std::size_t size, bool notify, bool request) {
+  SwitchRig rig(false);
+  if (notify) switch_notify(n, size);
+  if (request) switch_request(std::max<std::uint64_t>(n / 50, 1000), size);
 }
 
 // switch-notify while a proxy cuts both routers' links every 200 ms: the
@@ -566,7 +573,7 @@ int main(int argc, char** argv) {
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-replay|queued-memory|all] "
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
                    "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]\n";
       return 2;
     }
@@ -594,7 +601,9 @@ int main(int argc, char** argv) {
   if (scenario == "executor-process" || scenario == "all") {
     bench::executor(edrid::ExecutorKind::process, events / 20);
   }
-  if (scenario == "switch" || scenario == "all") bench::across_switch(events / 4, size);
+  if (scenario == "switch" || scenario == "switch-notify" || scenario == "switch-request" || scenario == "all") {
+    bench::across_switch(events / 4, size, scenario != "switch-request", scenario != "switch-notify");
+  }
   if (scenario == "switch-replay" || scenario == "all") bench::switch_replay(events / 4, size);
   return 0;
 }

@@ -288,7 +288,7 @@ void Connector::send_tunnel_open(const Event& offer) {
     if (auto t = router_.tunnels().find(offer.header.id)) t->refuse(EDRI_STATUS_ERROR, error);
     return;
   }
-  enqueue(std::move(frame));
+  enqueue(frame);
 }
 
 void Connector::on_served(void* user, const edri_event* response, int is_last) {
@@ -314,7 +314,7 @@ void Connector::send_response(const Event& request, const Event& response, bool 
       return;
     }
   }
-  enqueue(std::move(frame));
+  enqueue(frame);
 }
 
 RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const {
@@ -335,17 +335,21 @@ void Connector::send(const Event& ev) {
   // Publishers wait for a slow link rather than overflow its replay buffer;
   // the io thread never waits (it is what reads the acks).
   if (!io_.get_executor().running_in_this_thread()) state_.wait_for_room(settings_.link.dead_peer);
-  std::string frame;
+  // The replay buffer keeps its own copy: this thread's last frame lends
+  // its storage to the next one.
+  thread_local std::string spare;
+  std::string frame = std::move(spare);
   std::string error;
   if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error)) {
     spdlog::error("connector: {} not sent to other routers: {}", ev.payload_type, error);
     return;
   }
-  enqueue(std::move(frame));
+  enqueue(frame);
+  if (frame.capacity() <= 64 * 1024) spare = std::move(frame);  // not a rare huge one for good
 }
 
-void Connector::enqueue(std::string frame) {
-  if (!state_.enqueue(std::move(frame), true)) return;
+void Connector::enqueue(std::string_view frame) {
+  if (!state_.enqueue(frame, true)) return;
   wake();
 }
 

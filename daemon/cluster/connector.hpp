@@ -67,7 +67,7 @@ class Connector final : public ClusterUplink,
   void on_tunnel_frame(const WireEvent& e);
   static void on_served(void* user, const edri_event* response, int is_last);
   void send_response(const Event& request, const Event& response, bool last);
-  void enqueue(std::string frame);
+  void enqueue(std::string_view frame);
   void wake();
   void connect();
   void schedule_reconnect();

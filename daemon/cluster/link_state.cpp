@@ -1,6 +1,7 @@
 #include "cluster/link_state.hpp"
 
 #include "cluster/wire.hpp"
+#include "timer/clock.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -19,19 +20,21 @@ void LinkState::drop_front_locked() {
   ++dropped_from_buffer_;
 }
 
-bool LinkState::enqueue(std::string frame, bool origin) {
-  const auto now = std::chrono::steady_clock::now();
+bool LinkState::enqueue(std::string_view frame, bool origin) {
+  // Only compared against max_age (seconds): tick resolution is plenty, and
+  // the precise clock cost as much as the rest of a switch's forward.
+  const std::int64_t now = coarse_steady_ns();
+  auto copy = OutFrame::copy_of(frame);  // outside the lock publishers share
   std::size_t dropped = 0;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
     const std::uint64_t seq = next_seq_++;
-    set_event_seq(frame, seq);
-    if (origin) set_event_origin_seq(frame, seq);
-    auto shared = std::make_shared<const std::string>(std::move(frame));
-    buffer_bytes_ += shared->size();
+    set_event_seq(copy->mutable_data(), copy->size(), seq);
+    if (origin) set_event_origin_seq(copy->mutable_data(), copy->size(), seq);
+    buffer_bytes_ += copy->size();
     note_bytes_locked();
-    buffer_.push_back(Entry{seq, std::move(shared), now});
+    buffer_.push_back(Entry{seq, Frame(std::move(copy)), now});
     while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
       drop_front_locked();
       ++dropped;
@@ -111,6 +114,8 @@ bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
 }
 
 bool LinkState::congested() const {
+  // Asked for every event a switch forwards; holding needs over half anyway.
+  if (!over_half_.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(mutex_);
   return holding_locked(std::chrono::steady_clock::now());
 }
@@ -125,7 +130,8 @@ std::size_t LinkState::expire(std::chrono::steady_clock::time_point now) {
   std::size_t n = 0;
   {
     std::lock_guard lock(mutex_);
-    while (!buffer_.empty() && now - buffer_.front().at > limits_.max_age) {
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    while (!buffer_.empty() && std::chrono::nanoseconds(now_ns - buffer_.front().at_ns) > limits_.max_age) {
       drop_front_locked();
       ++n;
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "cluster/cluster_settings.hpp"
+#include "cluster/out_frame.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -21,7 +22,7 @@
 
 namespace edrid::cluster {
 
-using Frame = std::shared_ptr<const std::string>;
+using Frame = boost::intrusive_ptr<const OutFrame>;
 
 // Why an inbound gap happened, for the log and the link.gap notification.
 struct Gap {
@@ -41,10 +42,10 @@ class LinkState {
             std::chrono::milliseconds hold_down = std::chrono::milliseconds(5'000));
 
   // ---- Outbound, from any thread.
-  // Gives `frame` (an event frame) the next sequence number, also as its
-  // origin sequence when `origin` is set, and keeps it for replay. Returns
-  // false when the link is closed for good (stopping).
-  bool enqueue(std::string frame, bool origin);
+  // Keeps a copy of `frame` (an event frame) for replay, with the next
+  // sequence number, also as its origin sequence when `origin` is set.
+  // Returns false when the link is closed for good (stopping).
+  bool enqueue(std::string_view frame, bool origin);
   // Frames not yet written on the current connection, oldest first, about
   // `max_bytes` at most; advances the write cursor. Returns false when the
   // buffer dropped frames this connection had not written yet (the caller
@@ -107,7 +108,7 @@ class LinkState {
   struct Entry {
     std::uint64_t seq;
     Frame frame;
-    std::chrono::steady_clock::time_point at;
+    std::int64_t at_ns;  // coarse steady clock (same epoch as steady_clock)
   };
   void drop_front_locked();
   void release_front_locked();

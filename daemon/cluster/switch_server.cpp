@@ -174,7 +174,7 @@ void Switch::send_interest(Slot& slot) {
 }
 
 void Switch::forward(Slot& to, const std::uint8_t* frame, std::size_t len) {
-  to.state->enqueue(std::string(reinterpret_cast<const char*>(frame), len), false);
+  to.state->enqueue(std::string_view(reinterpret_cast<const char*>(frame), len), false);
   flush_soon(to);
 }
 
@@ -209,7 +209,7 @@ void Switch::answer(Slot& to, const WireEvent& request, std::uint32_t status, co
   h.message = event_set_message(*resp, message);
   std::string frame;
   if (!encode_event(*resp, EDRI_KIND_RESPONSE, kFlagLast, request.origin_router, incarnation_, frame, nullptr)) return;
-  to.state->enqueue(std::move(frame), true);
+  to.state->enqueue(frame, true);
   flush_soon(to);
 }
 
@@ -218,16 +218,16 @@ void Switch::send_fanout(Slot& to, const WireEvent& request, std::uint32_t route
 }
 
 // Every router but `from` with a pattern in `patterns` that matches `type`.
-std::vector<Switch::Slot*> Switch::others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns,
-                                                   std::string_view type) {
-  std::vector<Slot*> out;
+Switch::Targets Switch::others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns,
+                                        std::string_view type) {
+  Targets out;
   for (auto& [id, slot] : slots_) {
     if (slot.get() != &from && matches_any((*slot).*patterns, type)) out.push_back(slot.get());
   }
   return out;
 }
 
-bool Switch::any_congested(const std::vector<Slot*>& slots) {
+bool Switch::any_congested(const Targets& slots) {
   return std::any_of(slots.begin(), slots.end(), [](const Slot* s) { return s->state->congested(); });
 }
 
@@ -244,13 +244,13 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
   };
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION: {
-      const std::vector<Slot*> targets = others_matching(*from, &Slot::notifications, e.type);
+      const Targets targets = others_matching(*from, &Slot::notifications, e.type);
       if (any_congested(targets)) return hold();
       for (Slot* to : targets) forward(*to, frame, len);
       break;
     }
     case EDRI_KIND_REQUEST: {
-      const std::vector<Slot*> targets = others_matching(*from, &Slot::requests, e.type);
+      const Targets targets = others_matching(*from, &Slot::requests, e.type);
       if (targets.empty()) {
         answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
         break;
@@ -263,7 +263,7 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
     }
     case kWireTunnelOpen: {
       // A tunnel has one server: the routers that serve its type take turns.
-      const std::vector<Slot*> targets = others_matching(*from, &Slot::tunnels, e.type);
+      const Targets targets = others_matching(*from, &Slot::tunnels, e.type);
       if (targets.empty()) {
         from->state->enqueue(encode_tunnel_frame(kWireTunnelRefuse, e.id, EDRI_STATUS_NOT_FOUND,
                                                  "no router in the cluster serves tunnel '" + std::string(e.type) + "'",

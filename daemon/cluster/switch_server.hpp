@@ -14,6 +14,8 @@
 #include "cluster/link_session.hpp"
 #include "router/pattern.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -78,9 +80,11 @@ class Switch final : public LinkHooks {
   void sweep();
   // Gives sessions held by backpressure another try (a link drained or went down).
   void retry_held();
-  static bool any_congested(const std::vector<Slot*>& slots);
+  // Per event: most clusters have a handful of routers, kept off the heap.
+  using Targets = boost::container::small_vector<Slot*, 8>;
+  static bool any_congested(const Targets& slots);
   Slot* slot_of(LinkSession& s);
-  std::vector<Slot*> others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns, std::string_view type);
+  Targets others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns, std::string_view type);
 
   Router& router_;
   const SwitchSettings settings_;

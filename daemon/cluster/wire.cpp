@@ -3,6 +3,7 @@
 #include "router/pattern.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace edrid::cluster {
@@ -11,7 +12,9 @@ namespace {
 // Appends little-endian fields to a frame under construction.
 class Writer {
  public:
-  explicit Writer(FrameType type, std::size_t reserve = 64) {
+  // `reuse`: a buffer whose capacity the frame may take over.
+  explicit Writer(FrameType type, std::size_t reserve = 64, std::string reuse = {}) : out_(std::move(reuse)) {
+    out_.clear();
     out_.reserve(kFrameHead + reserve);
     out_.append(4, '\0');
     out_.push_back(static_cast<char>(type));
@@ -48,7 +51,11 @@ class Writer {
   // checked the capacity each time, and ids and headers are most of a frame.
   void le(std::uint64_t v, int n) {
     char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(b, &v, 8);
+    } else {
+      for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    }
     out_.append(b, static_cast<std::size_t>(n));
   }
   std::string out_;
@@ -63,8 +70,14 @@ class Reader {
 
   std::uint64_t le(int width) {
     if (!take(width)) return 0;
+    const std::uint8_t* b = p_ + pos_ - width;
     std::uint64_t v = 0;
-    for (int i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(p_[pos_ - width + i]) << (8 * i);
+    if constexpr (std::endian::native == std::endian::little) {
+      // One load: the byte loop was most of a switch's decode.
+      std::memcpy(&v, b, static_cast<std::size_t>(width));
+    } else {
+      for (int i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
+    }
     return v;
   }
   std::uint8_t u8() { return static_cast<std::uint8_t>(le(1)); }
@@ -105,17 +118,22 @@ class Reader {
   bool ok_ = true;
 };
 
-template <class T>
-std::optional<T> finish(Reader& r, T value, const char* what, std::string* error) {
+bool finished(const Reader& r, const char* what, std::string* error) {
   if (!r.ok()) {
     if (error) *error = std::string("truncated ") + what + " frame";
-    return std::nullopt;
+    return false;
   }
   if (!r.at_end()) {
     if (error) *error = std::string("trailing bytes in ") + what + " frame";
-    return std::nullopt;
+    return false;
   }
-  return value;
+  return true;
+}
+
+template <class T>
+std::optional<T> finish(const Reader& r, T value, const char* what, std::string* error) {
+  if (!finished(r, what, error)) return std::nullopt;
+  return std::optional<T>(std::move(value));
 }
 
 bool valid_text(std::string_view s) {
@@ -125,8 +143,8 @@ bool valid_text(std::string_view s) {
   return true;
 }
 
-void put_le64(std::string& frame, std::size_t at, std::uint64_t v) noexcept {
-  if (frame.size() < at + 8) return;
+void put_le64(char* frame, std::size_t size, std::size_t at, std::uint64_t v) noexcept {
+  if (size < at + 8) return;
   for (int i = 0; i < 8; ++i) frame[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
@@ -221,7 +239,7 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   if (!payload) return false;
   const auto& h = ev.header;
   const std::string_view message = h.message ? h.message : "";
-  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->size() + message.size());
+  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->size() + message.size(), std::move(out));
   event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
   w.id(h.id);
   w.id(h.trace_id);
@@ -282,12 +300,12 @@ std::string encode_tunnel_frame(std::uint8_t wire_kind, const edri_id128& tunnel
   return w.finish();
 }
 
-void set_event_seq(std::string& frame, std::uint64_t seq) noexcept {
-  put_le64(frame, kEventSeqOffset, seq);
+void set_event_seq(char* frame, std::size_t size, std::uint64_t seq) noexcept {
+  put_le64(frame, size, kEventSeqOffset, seq);
 }
 
-void set_event_origin_seq(std::string& frame, std::uint64_t origin_seq) noexcept {
-  put_le64(frame, kEventOriginSeqOffset, origin_seq);
+void set_event_origin_seq(char* frame, std::size_t size, std::uint64_t origin_seq) noexcept {
+  put_le64(frame, size, kEventOriginSeqOffset, origin_seq);
 }
 
 std::optional<Hello> decode_hello(const std::uint8_t* p, std::size_t n, std::string* error) {
@@ -390,7 +408,9 @@ std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, st
 
 std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std::string* error) {
   Reader r(p, n);
-  WireEvent e;
+  // Filled in place: WireEvent is 200 bytes, and a switch decodes every frame.
+  std::optional<WireEvent> out(std::in_place);
+  WireEvent& e = *out;
   e.seq = r.u64();
   e.kind = r.u8();
   e.flags = r.u8();
@@ -412,8 +432,7 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
   e.message = r.str32();
   e.payload_len = r.u32();
   e.payload = r.bytes(e.payload_len);
-  auto out = finish(r, e, "event", error);
-  if (!out) return out;
+  if (!finished(r, "event", error)) return std::nullopt;
   const bool event_kind = out->kind == EDRI_KIND_NOTIFICATION || out->kind == EDRI_KIND_REQUEST ||
                           out->kind == EDRI_KIND_RESPONSE || out->kind == kWireTunnelOpen;
   if (!event_kind && out->kind != kWireFanout && !is_tunnel_control(out->kind)) {
@@ -425,7 +444,8 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
     return std::nullopt;
   }
   if (event_kind && (!is_valid_type_name(out->type) ||
-                     (!out->payload_type.empty() && !is_valid_type_name(out->payload_type)))) {
+                     (!out->payload_type.empty() && out->payload_type != out->type &&
+                      !is_valid_type_name(out->payload_type)))) {
     if (error) *error = "event frame with an invalid type name";
     return std::nullopt;
   }

@@ -114,7 +114,8 @@ std::string encode_u64_frame(FrameType type, std::uint64_t value);  // ack, hear
 std::string encode_close(std::string_view reason);
 // An event frame with sequence numbers 0; the link fills them in
 // (set_event_seq) when the frame enters its replay buffer. Returns false
-// with *error when the payload cannot be encoded.
+// with *error when the payload cannot be encoded. The frame replaces what
+// `out` held, in its storage when that is large enough.
 bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
                   std::string& out, std::string* error);
@@ -127,8 +128,8 @@ std::string encode_tunnel_frame(std::uint8_t wire_kind, const edri_id128& tunnel
                                 std::string_view message, std::string_view target_router,
                                 std::string_view origin_router, std::uint64_t origin_incarnation,
                                 const std::uint8_t* data = nullptr, std::size_t len = 0);
-void set_event_seq(std::string& frame, std::uint64_t seq) noexcept;
-void set_event_origin_seq(std::string& frame, std::uint64_t origin_seq) noexcept;
+void set_event_seq(char* frame, std::size_t size, std::uint64_t seq) noexcept;
+void set_event_origin_seq(char* frame, std::size_t size, std::uint64_t origin_seq) noexcept;
 
 // ---- Decoding of one frame body (after the length prefix and type byte).
 // Each returns nullopt with *error on malformed input.

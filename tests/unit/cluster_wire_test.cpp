@@ -87,8 +87,8 @@ TEST_CASE("an event frame carries the whole header and the payload bytes") {
   EventPtr ev = sample_event();
   std::string frame;
   REQUIRE(encode_event(*ev, EDRI_KIND_REQUEST, kFlagLast, "rb", 99, frame, nullptr));
-  set_event_seq(frame, 11);
-  set_event_origin_seq(frame, 5);
+  set_event_seq(frame.data(), frame.size(), 11);
+  set_event_origin_seq(frame.data(), frame.size(), 5);
   auto f = only_frame(frame);
   std::string error;
   auto w = decode_event(f.body, f.len, &error);
@@ -121,8 +121,8 @@ TEST_CASE("every truncation and corruption of a frame is refused without a crash
   EventPtr ev = sample_event();
   std::string frame;
   REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, nullptr));
-  set_event_seq(frame, 1);
-  set_event_origin_seq(frame, 1);
+  set_event_seq(frame.data(), frame.size(), 1);
+  set_event_origin_seq(frame.data(), frame.size(), 1);
   const auto* body = reinterpret_cast<const std::uint8_t*>(frame.data()) + kFrameHead;
   const std::size_t len = frame.size() - kFrameHead;
   std::string error;
