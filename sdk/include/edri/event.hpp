@@ -29,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <edri/detail/msgpack_writer.hpp>
+
 namespace edri {
 
 using json = nlohmann::json;
@@ -171,14 +173,19 @@ int encode_object(const void* object, std::uint32_t format,
                   edri_error* err) noexcept {
   if (format != EDRI_FORMAT_MSGPACK) return EDRI_E_ENCODE;
   try {
-    json j = *static_cast<const T*>(object);
     // A buffer kept per thread: an encoding is handed on at once (the host
     // copies it), so it need not be allocated per event. Taken, not used in
     // place, so an encoding started from inside this one gets its own.
     thread_local std::vector<std::uint8_t> spare;
     std::vector<std::uint8_t> bytes = std::move(spare);
     bytes.clear();
-    json::to_msgpack(j, bytes);
+    const T& value = *static_cast<const T*>(object);
+    if constexpr (DirectMsgpack<T>) {
+      MsgpackWriter w(bytes);
+      edri_write_msgpack(w, value);
+    } else {
+      json::to_msgpack(json(value), bytes);
+    }
     write(sink, bytes.data(), bytes.size());
     if (bytes.capacity() <= 1u << 20) spare = std::move(bytes);  // not keep a rare big one
     return EDRI_OK;
@@ -259,6 +266,12 @@ struct adl_serializer<std::optional<T>> {
 };
 }  // namespace nlohmann
 
+// Pieces of EDRI_EVENT's direct MessagePack writer, one per field.
+#define EDRI_DETAIL_COUNT_FIELD(field) +1
+#define EDRI_DETAIL_WRITE_FIELD(field) \
+  edri_w.string(#field);               \
+  ::edri::detail::write_msgpack_value(edri_w, edri_v.field);
+
 // Declares Type as an edri event named TypeName with the listed fields.
 // Missing fields decode to the struct's default member values.
 #define EDRI_EVENT(Type, TypeName, ...)                                                       \
@@ -276,6 +289,12 @@ struct adl_serializer<std::optional<T>> {
     (void)nlohmann_json_t;                                                                    \
     __VA_OPT__(NLOHMANN_JSON_EXPAND(                                                          \
         NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, __VA_ARGS__)))                   \
+  }                                                                                           \
+  inline void edri_write_msgpack(::edri::detail::MsgpackWriter& edri_w, const Type& edri_v) {  \
+    (void)edri_v;                                                                             \
+    edri_w.map_header(0 __VA_OPT__(NLOHMANN_JSON_EXPAND(                                      \
+        NLOHMANN_JSON_PASTE(EDRI_DETAIL_COUNT_FIELD, __VA_ARGS__))));                         \
+    __VA_OPT__(NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(EDRI_DETAIL_WRITE_FIELD, __VA_ARGS__))) \
   }                                                                                           \
   inline constexpr ::edri::TypeDecl edri_type_decl(const Type*) noexcept {                    \
     return ::edri::TypeDecl{TypeName, #__VA_ARGS__};                                          \

@@ -47,7 +47,10 @@ struct TunnelHandlers {
 // A typed message's MessagePack encoding, and back.
 template <TypedEvent T>
 std::vector<std::uint8_t> encode(const T& value) {
-  return json::to_msgpack(json(value));
+  std::vector<std::uint8_t> out;
+  detail::MsgpackWriter w(out);
+  detail::write_msgpack_value(w, value);
+  return out;
 }
 template <TypedEvent T>
 T decode(Bytes bytes) {
