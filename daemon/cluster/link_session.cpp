@@ -270,8 +270,9 @@ bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
 }
 
 LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len, std::string* error) {
-  auto e = decode_event(body, len, error);
-  if (!e) return Offer::invalid;
+  WireEvent ev;
+  if (!decode_event(body, len, ev, error)) return Offer::invalid;
+  const WireEvent* e = &ev;
   switch (state_->receive(e->seq)) {
     case LinkState::Rx::duplicate:
       return Offer::taken;

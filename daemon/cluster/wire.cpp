@@ -406,11 +406,8 @@ std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, st
   return finish(r, std::move(reason), "close", error);
 }
 
-std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std::string* error) {
+bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::string* error) {
   Reader r(p, n);
-  // Filled in place: WireEvent is 200 bytes, and a switch decodes every frame.
-  std::optional<WireEvent> out(std::in_place);
-  WireEvent& e = *out;
   e.seq = r.u64();
   e.kind = r.u8();
   e.flags = r.u8();
@@ -432,28 +429,28 @@ std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std:
   e.message = r.str32();
   e.payload_len = r.u32();
   e.payload = r.bytes(e.payload_len);
-  if (!finished(r, "event", error)) return std::nullopt;
-  const bool event_kind = out->kind == EDRI_KIND_NOTIFICATION || out->kind == EDRI_KIND_REQUEST ||
-                          out->kind == EDRI_KIND_RESPONSE || out->kind == kWireTunnelOpen;
-  if (!event_kind && out->kind != kWireFanout && !is_tunnel_control(out->kind)) {
-    if (error) *error = "event frame of unknown kind " + std::to_string(out->kind);
-    return std::nullopt;
+  if (!finished(r, "event", error)) return false;
+  const bool event_kind = e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST ||
+                          e.kind == EDRI_KIND_RESPONSE || e.kind == kWireTunnelOpen;
+  if (!event_kind && e.kind != kWireFanout && !is_tunnel_control(e.kind)) {
+    if (error) *error = "event frame of unknown kind " + std::to_string(e.kind);
+    return false;
   }
-  if (out->seq == 0 || out->origin_seq == 0) {
+  if (e.seq == 0 || e.origin_seq == 0) {
     if (error) *error = "event frame without a sequence number";
-    return std::nullopt;
+    return false;
   }
-  if (event_kind && (!is_valid_type_name(out->type) ||
-                     (!out->payload_type.empty() && out->payload_type != out->type &&
-                      !is_valid_type_name(out->payload_type)))) {
+  if (event_kind && (!is_valid_type_name(e.type) ||
+                     (!e.payload_type.empty() && e.payload_type != e.type &&
+                      !is_valid_type_name(e.payload_type)))) {
     if (error) *error = "event frame with an invalid type name";
-    return std::nullopt;
+    return false;
   }
-  if (!valid_text(out->origin_router) || !valid_text(out->sender) || !valid_text(out->target_router)) {
+  if (!valid_text(e.origin_router) || !valid_text(e.sender) || !valid_text(e.target_router)) {
     if (error) *error = "event frame with unprintable names";
-    return std::nullopt;
+    return false;
   }
-  return out;
+  return true;
 }
 
 EventPtr make_event(const WireEvent& w) {

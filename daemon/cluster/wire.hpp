@@ -141,7 +141,8 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
                                                                    std::string* error);
 std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error);
-std::optional<WireEvent> decode_event(const std::uint8_t* p, std::size_t n, std::string* error);
+// Fills every field of `out`; false with *error for a malformed frame.
+bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& out, std::string* error);
 
 // A new event (one reference) holding a decoded notification, request or
 // response: header from the wire, payload as its encoding.

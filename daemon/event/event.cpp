@@ -29,9 +29,15 @@ Event* construct(std::size_t extra, std::size_t align) {
   return ev;
 }
 
+// An event made from bytes keeps them where a typed event keeps its object.
+void* inline_encoding(const Event* ev) noexcept {
+  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(ev->alloc_align);
+}
+
 void destruct(Event* ev) noexcept {
   const std::size_t a = ev->alloc_align;
-  EncodedPayload::destroy(ev->encoded.load(std::memory_order_acquire));
+  const EncodedPayload* enc = ev->encoded.load(std::memory_order_acquire);
+  if (enc != inline_encoding(ev)) EncodedPayload::destroy(enc);
   ev->~Event();
   if (a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     ::operator delete(static_cast<void*>(ev));
@@ -52,9 +58,10 @@ Event* event_alloc(const edri_type_ops* ops) {
 }
 
 Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len) {
-  Event* ev = construct(0, alignof(Event));
+  // One allocation: the bytes go where a typed event's object would be.
+  Event* ev = construct(EncodedPayload::footprint(len), alignof(Event));
   ev->payload_type = std::move(payload_type);
-  auto* enc = EncodedPayload::make(data, len);
+  auto* enc = EncodedPayload::make_at(inline_encoding(ev), data, len);
   ev->encoded.store(enc, std::memory_order_release);
   return ev;
 }
@@ -105,7 +112,10 @@ const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
 
 EncodedPayload* EncodedPayload::make(const std::uint8_t* data, std::size_t len) {
   static_assert(alignof(EncodedPayload) >= alignof(std::uint8_t));
-  void* mem = ::operator new(sizeof(EncodedPayload) + len);
+  return make_at(::operator new(footprint(len)), data, len);
+}
+
+EncodedPayload* EncodedPayload::make_at(void* mem, const std::uint8_t* data, std::size_t len) {
   auto* p = ::new (mem) EncodedPayload(len);
   if (len) std::memcpy(p + 1, data, len);
   return p;

@@ -24,6 +24,9 @@ namespace edrid {
 class EncodedPayload {
  public:
   static EncodedPayload* make(const std::uint8_t* data, std::size_t len);
+  // In `mem`, which has room for footprint(len) bytes; not for destroy().
+  static EncodedPayload* make_at(void* mem, const std::uint8_t* data, std::size_t len);
+  static std::size_t footprint(std::size_t len) noexcept { return sizeof(EncodedPayload) + len; }
   static void destroy(const EncodedPayload* p) noexcept;
   const std::uint8_t* data() const noexcept { return reinterpret_cast<const std::uint8_t*>(this + 1); }
   std::size_t size() const noexcept { return len_; }

@@ -24,8 +24,8 @@ void drain(FrameSplitter& s) {
       case FrameType::goodbye: (void)decode_u64(f.body, f.len, &error); break;
       case FrameType::close: (void)decode_close(f.body, f.len, &error); break;
       case FrameType::event:
-        if (auto e = decode_event(f.body, f.len, &error); e && e->kind != kWireFanout) {
-          auto ev = make_event(*e);
+        if (WireEvent e; decode_event(f.body, f.len, e, &error) && e.kind != kWireFanout) {
+          auto ev = make_event(e);
           (void)edrid::event_encoded(ev.get());
         }
         break;

@@ -91,8 +91,9 @@ TEST_CASE("an event frame carries the whole header and the payload bytes") {
   set_event_origin_seq(frame.data(), frame.size(), 5);
   auto f = only_frame(frame);
   std::string error;
-  auto w = decode_event(f.body, f.len, &error);
-  REQUIRE(w);
+  WireEvent decoded;
+  REQUIRE(decode_event(f.body, f.len, decoded, &error));
+  const WireEvent* w = &decoded;
   CHECK(w->seq == 11);
   CHECK(w->origin_seq == 5);
   CHECK(w->origin_incarnation == 99);
@@ -126,22 +127,23 @@ TEST_CASE("every truncation and corruption of a frame is refused without a crash
   const auto* body = reinterpret_cast<const std::uint8_t*>(frame.data()) + kFrameHead;
   const std::size_t len = frame.size() - kFrameHead;
   std::string error;
+  WireEvent w;
   for (std::size_t n = 0; n < len; ++n) {
     INFO("truncated to " << n);
-    CHECK_FALSE(decode_event(body, n, &error));
+    CHECK_FALSE(decode_event(body, n, w, &error));
   }
   // Trailing garbage, an unknown kind, an invalid type name, sequence 0.
   std::string longer(reinterpret_cast<const char*>(body), len);
   longer.push_back('x');
-  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size(), &error));
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size(), w, &error));
   CHECK_THAT(error, Catch::Contains("trailing bytes"));
   std::string bad_kind(reinterpret_cast<const char*>(body), len);
   bad_kind[8] = 9;
-  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(bad_kind.data()), len, &error));
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(bad_kind.data()), len, w, &error));
   CHECK_THAT(error, Catch::Contains("unknown kind"));
   std::string no_seq(reinterpret_cast<const char*>(body), len);
   for (int i = 0; i < 8; ++i) no_seq[i] = 0;
-  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(no_seq.data()), len, &error));
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(no_seq.data()), len, w, &error));
   CHECK_THAT(error, Catch::Contains("without a sequence"));
 
   // A hello from something that is not edri, and a subscriptions frame whose
