@@ -272,6 +272,12 @@ struct adl_serializer<std::optional<T>> {
   edri_w.string(#field);               \
   ::edri::detail::write_msgpack_value(edri_w, edri_v.field);
 
+#define EDRI_DETAIL_READ_FIELD(field)                                         \
+  if (edri_key == #field) {                                                   \
+    ::edri::detail::read_msgpack_value(edri_r, edri_v.field, edri_depth + 1); \
+    return true;                                                              \
+  }
+
 // Declares Type as an edri event named TypeName with the listed fields.
 // Missing fields decode to the struct's default member values.
 #define EDRI_EVENT(Type, TypeName, ...)                                                       \
@@ -295,6 +301,15 @@ struct adl_serializer<std::optional<T>> {
     edri_w.map_header(0 __VA_OPT__(NLOHMANN_JSON_EXPAND(                                      \
         NLOHMANN_JSON_PASTE(EDRI_DETAIL_COUNT_FIELD, __VA_ARGS__))));                         \
     __VA_OPT__(NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(EDRI_DETAIL_WRITE_FIELD, __VA_ARGS__))) \
+  }                                                                                           \
+  inline void edri_read_msgpack(::edri::detail::MsgpackReader& edri_r, Type& edri_v, int edri_depth) { \
+    /* Fields absent from a nested object get Type{}'s values, as from_json gives. */         \
+    if (edri_depth > 0) edri_v = Type{};                                                      \
+    ::edri::detail::read_msgpack_object(edri_r, TypeName, edri_depth, [&](::std::string_view edri_key) { \
+      (void)edri_key;                                                                         \
+      __VA_OPT__(NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(EDRI_DETAIL_READ_FIELD, __VA_ARGS__))) \
+      return false;                                                                           \
+    });                                                                                       \
   }                                                                                           \
   inline constexpr ::edri::TypeDecl edri_type_decl(const Type*) noexcept {                    \
     return ::edri::TypeDecl{TypeName, #__VA_ARGS__};                                          \

@@ -70,11 +70,10 @@ class PayloadView {
       }
       return;
     }
-    json j = detail::from_msgpack(bytes.data, bytes.len);
     if constexpr (std::is_same_v<T, json>) {
-      owned_.emplace(std::move(j));
+      owned_.emplace(detail::from_msgpack(bytes.data, bytes.len));
     } else {
-      owned_.emplace(j.get<T>());
+      owned_.emplace(detail::read_msgpack<T>(bytes.data, bytes.len));
     }
     ptr_ = &*owned_;
   }

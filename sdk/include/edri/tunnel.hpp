@@ -54,7 +54,7 @@ std::vector<std::uint8_t> encode(const T& value) {
 }
 template <TypedEvent T>
 T decode(Bytes bytes) {
-  return detail::from_msgpack(bytes.data(), bytes.size()).get<T>();
+  return detail::read_msgpack<T>(bytes.data(), bytes.size());
 }
 
 // One end of an open tunnel.

@@ -14,8 +14,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <string_view>
 #include <vector>
 
 namespace edri::detail {
@@ -32,13 +35,104 @@ class MsgpackReader {
   // The whole input as one value; anything after it is an error.
   nlohmann::json read_all() {
     nlohmann::json v = value(0);
-    if (p_ != end_) fail("bytes after the value");
+    finish();
     return v;
+  }
+
+  // ---- Piece by piece, for typed decoding (read_msgpack below).
+  void finish() const {
+    if (p_ != end_) fail("bytes after the value");
+  }
+  std::uint8_t peek() const {
+    need(1);
+    return *p_;
+  }
+  // One whole value as JSON, at nesting `depth`.
+  nlohmann::json read_value(int depth) { return value(depth); }
+  // A map's entry count if a map comes next (consumed); -1 for nil
+  // (consumed); otherwise nothing is consumed and -2 comes back.
+  std::int64_t map_or_nil() {
+    const std::uint8_t b = peek();
+    if (b >= 0x80 && b <= 0x8f) return (++p_, counted(b & 0x0fu));
+    if (b == 0xde) return (++p_, counted(be<std::uint16_t>()));
+    if (b == 0xdf) return (++p_, counted(be<std::uint32_t>()));
+    if (b == 0xc0) {
+      ++p_;
+      return -1;
+    }
+    return -2;
+  }
+  // An array's element count if an array comes next (consumed), else -1.
+  std::int64_t array_count() {
+    const std::uint8_t b = peek();
+    if (b >= 0x90 && b <= 0x9f) return (++p_, counted(b & 0x0fu));
+    if (b == 0xdc) return (++p_, counted(be<std::uint16_t>()));
+    if (b == 0xdd) return (++p_, counted(be<std::uint32_t>()));
+    return -1;
+  }
+  // A map key, valid until the input goes away.
+  std::string_view key() {
+    const std::size_t n = key_length();
+    std::string_view s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+  // The next value if it is a string (consumed).
+  bool string_into(std::string& out) {
+    const std::uint8_t b = peek();
+    if (!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) return false;
+    const std::size_t n = key_length();
+    out.assign(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return true;
+  }
+  // The next value if it is a number (consumed), as nlohmann would give it
+  // to an arithmetic target: a static_cast of the stored integer or double.
+  template <class A>
+  bool number_into(A& out) {
+    const std::uint8_t b = peek();
+    if (b <= 0x7f) return (++p_, out = static_cast<A>(b), true);
+    if (b >= 0xe0) return (++p_, out = static_cast<A>(static_cast<std::int8_t>(b)), true);
+    switch (b) {
+      case 0xca: ++p_; out = static_cast<A>(static_cast<double>(bits<float, std::uint32_t>())); return true;
+      case 0xcb: ++p_; out = static_cast<A>(bits<double, std::uint64_t>()); return true;
+      case 0xcc: ++p_; out = static_cast<A>(be<std::uint8_t>()); return true;
+      case 0xcd: ++p_; out = static_cast<A>(be<std::uint16_t>()); return true;
+      case 0xce: ++p_; out = static_cast<A>(be<std::uint32_t>()); return true;
+      case 0xcf: ++p_; out = static_cast<A>(be<std::uint64_t>()); return true;
+      case 0xd0: ++p_; out = static_cast<A>(static_cast<std::int8_t>(be<std::uint8_t>())); return true;
+      case 0xd1: ++p_; out = static_cast<A>(static_cast<std::int16_t>(be<std::uint16_t>())); return true;
+      case 0xd2: ++p_; out = static_cast<A>(static_cast<std::int32_t>(be<std::uint32_t>())); return true;
+      case 0xd3: ++p_; out = static_cast<A>(static_cast<std::int64_t>(be<std::uint64_t>())); return true;
+      default: return false;
+    }
+  }
+  bool bool_into(bool& out) {
+    const std::uint8_t b = peek();
+    if (b != 0xc2 && b != 0xc3) return false;
+    ++p_;
+    out = b == 0xc3;
+    return true;
+  }
+  bool nil() {
+    if (peek() != 0xc0) return false;
+    ++p_;
+    return true;
+  }
+  void check_depth(int depth) const {
+    if (depth > kMaxDepth) fail("nested too deeply");
   }
 
  private:
   // Deeper nesting than this is refused rather than recursed into.
   static constexpr int kMaxDepth = 512;
+
+  // A count just read: each entry takes at least a byte, so a count beyond
+  // the input is refused before anything is reserved for it.
+  std::int64_t counted(std::size_t n) const {
+    need(n);
+    return static_cast<std::int64_t>(n);
+  }
 
   [[noreturn]] void fail(const char* what) const {
     throw MsgpackError(std::string("MessagePack payload: ") + what);
@@ -99,6 +193,13 @@ class MsgpackReader {
     return m;
   }
   std::string key_string() {
+    const std::size_t n = key_length();
+    std::string s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+  // Reads a string's head and checks its bytes are there.
+  std::size_t key_length() {
     need(1);
     const std::uint8_t b = *p_++;
     std::size_t n = 0;
@@ -114,9 +215,7 @@ class MsgpackReader {
       fail("a map key that is not a string");
     }
     need(n);
-    std::string s(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return s;
+    return n;
   }
 
   nlohmann::json value(int depth) {
@@ -170,6 +269,87 @@ class MsgpackReader {
 
 inline nlohmann::json from_msgpack(const std::uint8_t* data, std::size_t len) {
   return MsgpackReader(data, len).read_all();
+}
+
+// ---- Typed decoding: straight into the struct EDRI_EVENT declared, with
+// nlohmann's results (its conversions, its errors). The forms nlohmann
+// would accept for a field but this does not read directly, and field types
+// it does not know, go through a JSON value and the type's from_json.
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class A>
+struct is_vector<std::vector<bool, A>> : std::false_type {};  // nlohmann's own way
+// Integers nlohmann keeps as numbers (character types it treats otherwise).
+template <class T>
+inline constexpr bool is_plain_integer =
+    std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+    !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> &&
+    !std::is_same_v<T, char32_t>;
+
+// EDRI_EVENT declares edri_read_msgpack(MsgpackReader&, Type&, int depth).
+template <class T>
+concept DirectMsgpackRead = requires(MsgpackReader& r, T& v) { edri_read_msgpack(r, v, 0); };
+
+template <class T>
+void read_msgpack_value(MsgpackReader& r, T& out, int depth) {
+  r.check_depth(depth);
+  if constexpr (std::is_same_v<T, bool>) {
+    if (r.bool_into(out)) return;
+  } else if constexpr (is_plain_integer<T> || (std::is_floating_point_v<T> && sizeof(T) <= sizeof(double))) {
+    if (r.number_into(out)) return;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (r.string_into(out)) return;
+  } else if constexpr (is_optional<T>::value) {
+    if (r.nil()) {
+      out.reset();
+    } else {
+      if (!out) out.emplace();
+      read_msgpack_value(r, *out, depth);
+    }
+    return;
+  } else if constexpr (is_vector<T>::value) {
+    const std::int64_t n = r.array_count();
+    if (n >= 0) {
+      out.clear();
+      out.reserve(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i) read_msgpack_value(r, out.emplace_back(), depth + 1);
+      return;
+    }
+  } else if constexpr (DirectMsgpackRead<T>) {
+    edri_read_msgpack(r, out, depth);
+    return;
+  }
+  r.read_value(depth).get_to(out);
+}
+
+// The body of EDRI_EVENT's reader: a map of fields (unknown keys are read
+// and dropped, missing ones keep their defaults) or nil (all defaults).
+template <class Field>
+void read_msgpack_object(MsgpackReader& r, const char* type_name, int depth, Field&& field) {
+  const std::int64_t n = r.map_or_nil();
+  if (n == -1) return;
+  if (n < 0) throw std::invalid_argument(std::string("expected an object for ") + type_name);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::string_view key = r.key();
+    if (!field(key)) (void)r.read_value(depth + 1);
+  }
+}
+
+// A whole payload into T; anything after it is an error.
+template <class T>
+T read_msgpack(const std::uint8_t* data, std::size_t len) {
+  MsgpackReader r(data, len);
+  T out{};
+  read_msgpack_value(r, out, 0);
+  r.finish();
+  return out;
 }
 
 }  // namespace edri::detail

@@ -10,6 +10,7 @@
 // nlohmann as before, so their encoding is unchanged.
 #pragma once
 
+#include <edri/detail/msgpack_reader.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -119,17 +120,6 @@ class MsgpackWriter {
   std::vector<std::uint8_t>& out_;
 };
 
-template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
-template <class T>
-struct is_vector : std::false_type {};
-template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
-template <class A>
-struct is_vector<std::vector<bool, A>> : std::false_type {};  // nlohmann's own way
-
 // EDRI_EVENT declares edri_write_msgpack(MsgpackWriter&, const Type&).
 template <class T>
 concept DirectMsgpack = requires(MsgpackWriter& w, const T& v) { edri_write_msgpack(w, v); };
@@ -138,9 +128,7 @@ template <class T>
 void write_msgpack_value(MsgpackWriter& w, const T& v) {
   if constexpr (std::is_same_v<T, bool>) {
     w.boolean(v);
-  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, wchar_t> &&
-                       !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> &&
-                       !std::is_same_v<T, char32_t>) {
+  } else if constexpr (is_plain_integer<T>) {
     if constexpr (std::is_signed_v<T>) {
       w.signed_integer(v);
     } else {

@@ -1,6 +1,8 @@
-// The direct MessagePack writer against nlohmann's: the same bytes for every
-// scalar and container form, and the same decoded value for whole typed
-// events (only the order of a struct's keys may differ).
+// Typed events to and from MessagePack without a JSON document, against
+// nlohmann: the writer gives the same bytes for every scalar and container
+// form and the same value for whole structs (only the order of a struct's
+// keys may differ); the reader gives the same struct, or fails where
+// nlohmann fails, for well-formed, odd and broken input alike.
 #include <edri/detail/msgpack_writer.hpp>
 #include <edri/event.hpp>
 #include <edri/tunnel.hpp>
@@ -49,6 +51,37 @@ EDRI_EVENT(Everything, "wtest.everything", flag, i8, u16, i64, u64, letter, rati
 
 struct Empty {};
 EDRI_EVENT(Empty, "wtest.empty")
+
+struct Outer {
+  Point where{7.0, 8.0f};  // a nested object's absent fields get Point{}'s values
+  std::optional<Point> maybe_point;
+  int count = 3;
+};
+EDRI_EVENT(Outer, "wtest.outer", where, maybe_point, count)
+
+// The direct reader's result equals nlohmann's (both through json(value)),
+// or both fail.
+template <class T>
+void check_reads_like_nlohmann(const std::vector<std::uint8_t>& bytes) {
+  std::optional<nlohmann::json> old_way, new_way;
+  try {
+    old_way = nlohmann::json(edri::detail::from_msgpack(bytes.data(), bytes.size()).get<T>());
+  } catch (const std::exception&) {
+  }
+  try {
+    new_way = nlohmann::json(edri::detail::read_msgpack<T>(bytes.data(), bytes.size()));
+  } catch (const std::exception&) {
+  }
+  INFO("input " << nlohmann::json::binary(bytes).dump());
+  CHECK(old_way.has_value() == new_way.has_value());
+  if (old_way && new_way) CHECK(*old_way == *new_way);
+}
+
+template <class T>
+void check_reads_like_nlohmann(const nlohmann::json& doc) {
+  INFO("document " << doc.dump());
+  check_reads_like_nlohmann<T>(nlohmann::json::to_msgpack(doc));
+}
 
 template <class T>
 std::vector<std::uint8_t> direct(const T& v) {
@@ -151,4 +184,59 @@ TEST_CASE("a typed event written directly decodes to the value nlohmann encodes"
   CHECK_FALSE(back.none.has_value());
 
   CHECK(direct(wtest::Empty{}) == via_json(wtest::Empty{}));
+}
+
+TEST_CASE("the direct MessagePack reader gives the struct nlohmann gives, or fails where it fails") {
+  using nlohmann::json;
+  using wtest::check_reads_like_nlohmann;
+  check_reads_like_nlohmann<wtest::Everything>(json::object());
+  check_reads_like_nlohmann<wtest::Everything>(nullptr);
+  check_reads_like_nlohmann<wtest::Everything>(json::array());
+  check_reads_like_nlohmann<wtest::Everything>(42);
+  check_reads_like_nlohmann<wtest::Everything>({{"unknown", {1, 2, {{"x", nullptr}}}}, {"text", "kept"}});
+  check_reads_like_nlohmann<wtest::Everything>({{"i64", 2.7}, {"u16", -1}, {"ratio", 3}, {"i8", 300}});
+  check_reads_like_nlohmann<wtest::Everything>({{"i64", true}});
+  check_reads_like_nlohmann<wtest::Everything>({{"flag", 1}});
+  check_reads_like_nlohmann<wtest::Everything>({{"text", 5}});
+  check_reads_like_nlohmann<wtest::Everything>({{"text", nullptr}});
+  check_reads_like_nlohmann<wtest::Everything>({{"maybe", nullptr}, {"none", 4}});
+  check_reads_like_nlohmann<wtest::Everything>({{"numbers", "no"}});
+  check_reads_like_nlohmann<wtest::Everything>({{"numbers", {1, 2.5, -3}}});
+  check_reads_like_nlohmann<wtest::Everything>({{"numbers", {1, "x"}}});
+  check_reads_like_nlohmann<wtest::Everything>({{"points", {{{"x", 1}}, nullptr, json::object()}}});
+  check_reads_like_nlohmann<wtest::Everything>({{"points", {1}}});
+  check_reads_like_nlohmann<wtest::Everything>({{"color", "green"}, {"plain", 1}, {"counts", {{"a", 1}}}});
+  check_reads_like_nlohmann<wtest::Everything>({{"color", 7}});
+  check_reads_like_nlohmann<wtest::Everything>({{"letter", 65}, {"bits", {true, false}}, {"raw", {1, 2}}});
+  check_reads_like_nlohmann<wtest::Outer>({{"where", {{"y", 1.5}}}});
+  check_reads_like_nlohmann<wtest::Outer>({{"where", nullptr}, {"maybe_point", {{"x", 2}}}});
+  check_reads_like_nlohmann<wtest::Outer>({{"maybe_point", nullptr}, {"count", -9}});
+  check_reads_like_nlohmann<wtest::Outer>(json::object());
+  {
+    // The last of duplicate keys counts, as in nlohmann's document.
+    const std::vector<std::uint8_t> dup{0x82, 0xa5, 'c', 'o', 'u', 'n', 't', 0x01, 0xa5, 'c', 'o', 'u', 'n', 't', 0x02};
+    check_reads_like_nlohmann<wtest::Outer>(dup);
+    CHECK(edri::detail::read_msgpack<wtest::Outer>(dup.data(), dup.size()).count == 2);
+  }
+
+  wtest::Everything e;
+  e.text = std::string(300, 't');
+  e.numbers = {1, 2, 3};
+  e.points = {{1.5, 2.5f}};
+  e.extra = {{"k", 1}};
+  auto bytes = wtest::direct(e);
+  check_reads_like_nlohmann<wtest::Everything>(bytes);
+  // Every truncation fails, and so do trailing bytes and a key that is not a string.
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    INFO("cut at " << n);
+    CHECK_THROWS(edri::detail::read_msgpack<wtest::Everything>(bytes.data(), n));
+  }
+  bytes.push_back(0xc0);
+  CHECK_THROWS_AS(edri::detail::read_msgpack<wtest::Everything>(bytes.data(), bytes.size()),
+                  edri::detail::MsgpackError);
+  const std::vector<std::uint8_t> int_key{0x81, 0x01, 0x02};
+  CHECK_THROWS_AS(edri::detail::read_msgpack<wtest::Outer>(int_key.data(), int_key.size()), edri::detail::MsgpackError);
+  // A count larger than the input is refused before anything is reserved.
+  const std::vector<std::uint8_t> liar{0x81, 0xa7, 'n', 'u', 'm', 'b', 'e', 'r', 's', 0xdd, 0x7f, 0xff, 0xff, 0xff};
+  CHECK_THROWS_AS(edri::detail::read_msgpack<wtest::Everything>(liar.data(), liar.size()), edri::detail::MsgpackError);
 }
