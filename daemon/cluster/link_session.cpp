@@ -270,23 +270,22 @@ bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
 }
 
 LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len, std::string* error) {
-  WireEvent ev;
-  if (!decode_event(body, len, ev, error)) return Offer::invalid;
-  const WireEvent* e = &ev;
-  switch (state_->receive(e->seq)) {
+  WireEvent e;
+  if (!decode_event(body, len, e, error)) return Offer::invalid;
+  switch (state_->receive(e.seq)) {
     case LinkState::Rx::duplicate:
       return Offer::taken;
     case LinkState::Rx::out_of_order:
-      *error = "out-of-order event frame (sequence " + std::to_string(e->seq) + ", expected " +
+      *error = "out-of-order event frame (sequence " + std::to_string(e.seq) + ", expected " +
                std::to_string(state_->rx_last() + 1) + ")";
       return Offer::invalid;
     case LinkState::Rx::deliver:
       break;
   }
-  if (hooks_.event(*this, *e, body - kFrameHead, len + kFrameHead)) return Offer::taken;
+  if (hooks_.event(*this, e, body - kFrameHead, len + kFrameHead)) return Offer::taken;
   // Held back: not received yet, so not acknowledged (rare; the common
   // path takes the state's lock once).
-  state_->unreceive(e->seq);
+  state_->unreceive(e.seq);
   return Offer::refused;
 }
 

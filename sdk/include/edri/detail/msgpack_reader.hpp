@@ -1,4 +1,5 @@
-// MessagePack to nlohmann::json, for payloads that arrive encoded (from
+// MessagePack to nlohmann::json, and straight into EDRI_EVENT structs
+// (read_msgpack, at the end), for payloads that arrive encoded (from
 // another router, a worker process, or a plugin built from another type
 // declaration). Not for plugin code: use the typed handlers.
 //
@@ -72,7 +73,7 @@ class MsgpackReader {
   }
   // A map key, valid until the input goes away.
   std::string_view key() {
-    const std::size_t n = key_length();
+    const std::size_t n = string_length();
     std::string_view s(reinterpret_cast<const char*>(p_), n);
     p_ += n;
     return s;
@@ -81,7 +82,7 @@ class MsgpackReader {
   bool string_into(std::string& out) {
     const std::uint8_t b = peek();
     if (!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) return false;
-    const std::size_t n = key_length();
+    const std::size_t n = string_length();
     out.assign(reinterpret_cast<const char*>(p_), n);
     p_ += n;
     return true;
@@ -193,13 +194,13 @@ class MsgpackReader {
     return m;
   }
   std::string key_string() {
-    const std::size_t n = key_length();
+    const std::size_t n = string_length();
     std::string s(reinterpret_cast<const char*>(p_), n);
     p_ += n;
     return s;
   }
-  // Reads a string's head and checks its bytes are there.
-  std::size_t key_length() {
+  // Reads a string's head (keys and values alike) and checks its bytes are there.
+  std::size_t string_length() {
     need(1);
     const std::uint8_t b = *p_++;
     std::size_t n = 0;
