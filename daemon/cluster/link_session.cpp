@@ -22,6 +22,7 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
       hooks_(hooks),
       splitter_(settings.max_frame),
       read_buf_(kReadChunk),
+      held_(settings.max_frame),
       heartbeat_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto ep = socket_.remote_endpoint(ec);
@@ -254,7 +255,7 @@ void LinkSession::maybe_established() {
 }
 
 bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
-  if (held_.empty()) {
+  if (!holding()) {
     switch (offer(f.body, f.len, error)) {
       case Offer::taken:
         return true;
@@ -265,7 +266,7 @@ bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
     }
   }
   // Behind a held event, or refused itself: keep it in order.
-  held_.emplace_back(reinterpret_cast<const char*>(f.body - kFrameHead), f.len + kFrameHead);
+  held_.feed(f.body - kFrameHead, f.len + kFrameHead);
   return true;
 }
 
@@ -291,20 +292,22 @@ LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len,
 
 void LinkSession::retry_held() {
   if (phase_ != Phase::established) return;
-  const bool was_holding = !held_.empty();
-  while (!held_.empty()) {
-    const std::string& frame = held_.front();
-    const auto* data = reinterpret_cast<const std::uint8_t*>(frame.data());
-    std::string error;
-    const Offer o = offer(data + kFrameHead, frame.size() - kFrameHead, &error);
-    if (o == Offer::refused) break;
+  const bool was_holding = holding();
+  FrameSplitter::Frame f{};
+  std::string error;
+  while (held_.next(f, &error) == FrameSplitter::Next::frame) {
+    const Offer o = offer(f.body, f.len, &error);
+    if (o == Offer::refused) {
+      held_.unget(f);
+      break;
+    }
     if (o == Offer::invalid) {
       spdlog::warn("link {} ({}): {}; closing", peer_.router_id, address_, error);
       close(error, true);
       return;
     }
-    held_.pop_front();
   }
+  held_.release_if_empty(1u << 20);
   if (was_holding) send_ack_if_due();
 }
 

@@ -60,7 +60,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void pause_events();
   // io thread: offers the held events to the hooks again, in order.
   void retry_held();
-  bool holding() const noexcept { return !held_.empty(); }
+  bool holding() const noexcept { return held_.buffered() != 0; }
   // io thread: send our resume now (a switch holds it back while it settles).
   void release_resume();
   void set_hold_resume(bool hold) { hold_resume_ = hold; }
@@ -115,9 +115,11 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   FrameSplitter splitter_;
   std::vector<std::uint8_t> read_buf_;
   std::vector<std::string> control_out_;
-  // Whole event frames the hooks had no room for, oldest first. They are not
-  // acknowledged, so the peer's own backpressure bounds them.
-  std::deque<std::string> held_;
+  // Whole event frames the hooks had no room for, oldest first, as read: one
+  // buffer, not an allocation per frame (a switch whose destination lags
+  // holds most of what it reads). They are not acknowledged, so the peer's
+  // own backpressure bounds them.
+  FrameSplitter held_;
   std::vector<Frame> writing_frames_;
   std::vector<std::string> writing_control_;
   bool writing_ = false;

@@ -15,6 +15,7 @@ void LinkState::drop_front_locked() {
   const Entry& e = buffer_.front();
   if (e.seq >= write_cursor_) overflowed_unwritten_ = true;
   buffer_bytes_ -= e.frame->size();
+  replay_left_ -= std::min(replay_left_, e.frame->size());
   note_bytes_locked();
   buffer_.pop_front();
   ++dropped_from_buffer_;
@@ -79,21 +80,28 @@ bool LinkState::acked(std::uint64_t seq) {
 
 void LinkState::release_front_locked() {
   buffer_bytes_ -= buffer_.front().frame->size();
+  replay_left_ -= std::min(replay_left_, buffer_.front().frame->size());
   note_bytes_locked();
   buffer_.pop_front();
 }
 
+std::size_t LinkState::hold_at_locked() const noexcept {
+  const std::size_t half = limits_.max_bytes / 2;
+  return up_ ? std::min(limits_.window_bytes + replay_left_, half) : half;
+}
+
 bool LinkState::holding_locked(std::chrono::steady_clock::time_point now) const {
-  return buffer_bytes_ >= limits_.max_bytes / 2 && (up_ || now - down_since_ < hold_down_);
+  return buffer_bytes_ >= hold_at_locked() && (up_ || now - down_since_ < hold_down_);
 }
 
 void LinkState::note_bytes_locked() noexcept {
-  over_half_.store(buffer_bytes_ >= limits_.max_bytes / 2, std::memory_order_relaxed);
+  may_hold_.store(buffer_bytes_ >= std::min(limits_.window_bytes, limits_.max_bytes / 2),
+                  std::memory_order_relaxed);
 }
 
 bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
   // Every send asks; nearly always the buffer is far from full.
-  if (!over_half_.load(std::memory_order_relaxed)) return true;
+  if (!may_hold_.load(std::memory_order_relaxed)) return true;
   std::unique_lock lock(mutex_);
   auto free = [&] { return closed_ || !holding_locked(std::chrono::steady_clock::now()); };
   if (free()) return true;
@@ -114,15 +122,15 @@ bool LinkState::wait_for_room(std::chrono::milliseconds limit) {
 }
 
 bool LinkState::congested() const {
-  // Asked for every event a switch forwards; holding needs over half anyway.
-  if (!over_half_.load(std::memory_order_relaxed)) return false;
+  // Asked for every event a switch forwards; holding needs this anyway.
+  if (!may_hold_.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(mutex_);
   return holding_locked(std::chrono::steady_clock::now());
 }
 
 bool LinkState::has_room() const {
   std::lock_guard lock(mutex_);
-  return buffer_bytes_ <= limits_.max_bytes / 4 ||
+  return buffer_bytes_ <= hold_at_locked() / 2 ||
          (!up_ && std::chrono::steady_clock::now() - down_since_ >= hold_down_);
 }
 
@@ -256,6 +264,7 @@ void LinkState::set_state(std::string state) {
     std::lock_guard lock(mutex_);
     const bool up = state == "up";
     if (up_ && !up) down_since_ = std::chrono::steady_clock::now();
+    if (!up_ && up) replay_left_ = buffer_bytes_;
     up_ = up;
     state_ = std::move(state);
   }

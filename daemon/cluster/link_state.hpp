@@ -52,17 +52,19 @@ class LinkState {
   // must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<Frame>& out, std::size_t max_bytes);
   bool has_unwritten() const;
-  // Backpressure. While more than half the replay budget is unacknowledged
-  // and the link is up (or went down less than `hold_down` ago), the peer
-  // is not keeping up: a publisher waits here (up to `limit`; false when it
+  // Backpressure. While the link is up and more than the window is
+  // unacknowledged, or it went down less than `hold_down` ago and more
+  // than half the replay budget is, the peer is not keeping up: a
+  // publisher waits here (up to `limit`; false when it
   // gave up) rather than let the buffer overflow and lose events. A link
   // down for longer does not block: the buffer covers the rest of the
   // outage, then drops. The limit turns a publisher that is itself what the
   // peer waits on into a stall, not a deadlock.
   bool wait_for_room(std::chrono::milliseconds limit);
   bool congested() const;
-  // Unacknowledged bytes fell to a quarter of the budget (or holding back
-  // ended: the link has been down for longer than hold_down).
+  // Unacknowledged bytes fell to half the threshold that held senders back
+  // (or holding back ended: the link has been down for longer than
+  // hold_down).
   bool has_room() const;
   // The peer delivered everything up to seq. False if seq was never sent.
   bool acked(std::uint64_t seq);
@@ -113,6 +115,11 @@ class LinkState {
   void drop_front_locked();
   void release_front_locked();
   bool holding_locked(std::chrono::steady_clock::time_point now) const;
+  // The unacknowledged bytes at which senders are held back: the window
+  // while the link is up (plus what is left of the replay it came up
+  // with, so new events flow while the replay drains, as they would have
+  // before the cut), half the budget while it is down.
+  std::size_t hold_at_locked() const noexcept;
   void note_bytes_locked() noexcept;
 
   std::string peer_id_;
@@ -124,7 +131,10 @@ class LinkState {
   std::uint64_t next_seq_ = 1;
   std::deque<Entry> buffer_;
   std::size_t buffer_bytes_ = 0;
-  std::atomic<bool> over_half_{false};  // buffer_bytes_ >= half the budget, read without the lock
+  // buffer_bytes_ at or above the lower of the two hold thresholds, read
+  // without the lock: below it nothing is held.
+  std::atomic<bool> may_hold_{false};
+  std::size_t replay_left_ = 0;  // bytes buffered when the link came up, not yet acknowledged
   std::uint64_t write_cursor_ = 1;
   std::uint64_t peer_acked_ = 0;
   bool overflowed_unwritten_ = false;

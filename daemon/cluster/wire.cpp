@@ -454,26 +454,18 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
 }
 
 EventPtr make_event(const WireEvent& w) {
-  EventPtr ev(event_from_bytes(std::string(w.payload_type), w.payload, w.payload_len));
-  EventText& text = event_text(*ev);
-  text.message = std::string(w.message);
-  text.origin_router = std::string(w.origin_router);
-  text.sender = std::string(w.sender);
+  const WireText text{w.type, w.origin_router, w.sender, w.message};
+  EventPtr ev(event_from_bytes(w.payload_type, w.payload, w.payload_len, &text));
   ev->shareable = true;  // it crossed a link already
   auto& h = ev->header;
   h.id = w.id;
   h.trace_id = w.trace_id;
   h.correlation_id = w.correlation_id;
-  h.type = event_set_type(*ev, w.type);
-  h.payload_type = ev->payload_type.c_str();
   h.kind = w.kind;
   h.priority = w.priority;
-  h.origin_router = text.origin_router.c_str();
-  h.sender = text.sender.c_str();
   h.timestamp_ns = w.timestamp_ns;
   h.deadline_ns = w.deadline_ns;
   h.status = w.status;
-  h.message = text.message.c_str();
   return ev;
 }
 
@@ -486,6 +478,12 @@ void FrameSplitter::feed(const std::uint8_t* data, std::size_t n) {
     pos_ = 0;
   }
   buf_.insert(buf_.end(), data, data + n);
+}
+
+void FrameSplitter::release_if_empty(std::size_t keep) {
+  if (buffered() != 0 || buf_.capacity() <= keep) return;
+  std::vector<std::uint8_t>().swap(buf_);
+  pos_ = 0;
 }
 
 FrameSplitter::Next FrameSplitter::next(Frame& out, std::string* error) {

@@ -165,7 +165,12 @@ class FrameSplitter {
   // `frame` (valid until the next feed or next call), `need_more`, or `error`
   // with *error set (the stream is unusable after it).
   Next next(Frame& out, std::string* error);
+  // Gives back the frame next() just returned: the next call returns it again.
+  void unget(const Frame& f) noexcept { pos_ -= kFrameHead + f.len; }
   std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+  // Frees the buffer while it holds no bytes and has grown past `keep`
+  // bytes (a burst made it large).
+  void release_if_empty(std::size_t keep);
 
  private:
   std::uint32_t max_frame_;

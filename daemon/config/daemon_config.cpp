@@ -201,10 +201,15 @@ void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, c
     }
   }
   if (const auto rp = n["replay"]) {
-    if (r.map(rp, section + ".replay", {"max_bytes", "max_age_ms"})) {
+    if (r.map(rp, section + ".replay", {"max_bytes", "max_age_ms", "window_bytes"})) {
       if (rp["max_bytes"]) {
         if (auto v = r.integer(rp["max_bytes"], section + ".replay.max_bytes", 1024, 1ll << 40)) {
           link.replay.max_bytes = static_cast<std::size_t>(*v);
+        }
+      }
+      if (rp["window_bytes"]) {
+        if (auto v = r.integer(rp["window_bytes"], section + ".replay.window_bytes", 1024, 1ll << 40)) {
+          link.replay.window_bytes = static_cast<std::size_t>(*v);
         }
       }
       read_ms(r, rp, "max_age_ms", section + ".replay.max_age_ms", 10, link.replay.max_age);

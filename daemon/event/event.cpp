@@ -51,16 +51,41 @@ void destruct(Event* ev) noexcept {
 Event* event_alloc(const edri_type_ops* ops) {
   Event* ev = construct(ops->object_size, ops->object_align);
   ev->ops = ops;
-  ev->payload_type = ops->type_name ? ops->type_name : "";
+  ev->payload_type = ops->type_name ? ops->type_name : "";  // lives as long as ops
   ev->shareable = ops->struct_size > offsetof(edri_type_ops, flags) &&
                   (ops->flags & EDRI_TYPE_SHAREABLE) != 0;
   return ev;
 }
 
-Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len) {
-  // One allocation: the bytes go where a typed event's object would be.
-  Event* ev = construct(EncodedPayload::footprint(len), alignof(Event));
-  ev->payload_type = std::move(payload_type);
+Event* event_from_bytes(std::string_view payload_type, const std::uint8_t* data, std::size_t len,
+                        const WireText* text) {
+  // One allocation: the bytes go where a typed event's object would be, and
+  // the strings after them, each NUL-terminated for the C header.
+  const bool own_type = text && text->type != payload_type;
+  std::size_t strings = payload_type.size() + 1;
+  if (text) {
+    strings += text->origin_router.size() + text->sender.size() + text->message.size() + 3;
+    if (own_type) strings += text->type.size() + 1;
+  }
+  const std::size_t footprint = EncodedPayload::footprint(len);
+  Event* ev = construct(footprint + strings, alignof(Event));
+  char* at = static_cast<char*>(inline_encoding(ev)) + footprint;
+  auto keep = [&at](std::string_view v) {
+    char* copy = at;
+    if (!v.empty()) std::memcpy(copy, v.data(), v.size());
+    copy[v.size()] = '\0';
+    at += v.size() + 1;
+    return copy;
+  };
+  ev->payload_type = std::string_view(keep(payload_type), payload_type.size());
+  if (text) {
+    auto& h = ev->header;
+    h.payload_type = ev->payload_type.data();
+    h.type = own_type ? keep(text->type) : h.payload_type;
+    h.origin_router = keep(text->origin_router);
+    h.sender = keep(text->sender);
+    h.message = keep(text->message);
+  }
   auto* enc = EncodedPayload::make_at(inline_encoding(ev), data, len);
   ev->encoded.store(enc, std::memory_order_release);
   return ev;

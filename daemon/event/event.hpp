@@ -36,15 +36,19 @@ class EncodedPayload {
   explicit EncodedPayload(std::size_t len) : len_(len) {}
   std::size_t len_;
 };
-// Header strings most events do not own: a routing type other than the
-// payload's (tunnel offers, some responses), a response's message, and the
-// router and manager names of an event that came from another router (local
-// events point at the router's and manager's own names instead).
+// Header strings most events do not own, set after the event is made: a
+// routing type other than the payload's (tunnel offers, some responses) and
+// a response's message. Local events point at the router's and manager's
+// own names; an event from another router carries its names (WireText).
 struct EventText {
   std::string type;  // routing type, when it is not the payload's type
   std::string message;
-  std::string origin_router;
-  std::string sender;
+};
+// The header strings an event from another router comes with. Kept in the
+// event's own allocation, after its bytes: one allocation per received
+// event, and no copy beyond the one from the frame.
+struct WireText {
+  std::string_view type, origin_router, sender, message;
 };
 }  // namespace edrid
 
@@ -58,9 +62,12 @@ struct edri_event {
   // a local event's header and a small payload object share one block.
   std::uint16_t alloc_align = alignof(std::max_align_t);
   edri_event_header header{};
-  std::string payload_type;  // also the routing type, unless event_set_type says otherwise
-  // Allocated only when needed, so a local event's header (192 B) and a
-  // payload object of up to 32 B fit the allocator's 224 B class.
+  // Also the routing type, unless event_set_type says otherwise. NUL-
+  // terminated: a typed event's points at its type ops' name, an event made
+  // from bytes at a copy after the bytes (no allocation or copy per event).
+  std::string_view payload_type;
+  // Allocated only when needed, so a local event's header (176 B) and a
+  // payload object of up to 48 B fit the allocator's 224 B class.
   std::unique_ptr<edrid::EventText> text;
   // Set for a typed payload, whose object follows the header in the same
   // block (see event_object); null for a payload given as bytes.
@@ -75,8 +82,11 @@ using Event = edri_event;
 // Typed payload: storage for ops->object_size bytes follows the header, for
 // the caller to construct the object in (or to give back with event_discard).
 Event* event_alloc(const edri_type_ops* ops);
-// Payload given as its MessagePack encoding (or empty: len 0).
-Event* event_from_bytes(std::string payload_type, const std::uint8_t* data, std::size_t len);
+// Payload given as its MessagePack encoding (or empty: len 0). With text,
+// the header's type, origin_router, sender and message point at copies of
+// it in the event.
+Event* event_from_bytes(std::string_view payload_type, const std::uint8_t* data, std::size_t len,
+                        const WireText* text = nullptr);
 // Where a typed event's payload object lives: after the header, at its
 // alignment. Null for an event whose payload is bytes only.
 inline std::size_t event_object_offset(std::size_t align) noexcept {
@@ -107,7 +117,7 @@ inline EventText& event_text(Event& ev) {
 // since the type nearly always equals the payload's and then costs no copy
 // (every event received over a link and every response comes through here).
 inline const char* event_set_type(Event& ev, std::string_view type) {
-  if (type == ev.payload_type) return ev.payload_type.c_str();
+  if (type == ev.payload_type) return ev.payload_type.data();
   EventText& t = event_text(ev);
   t.type.assign(type);
   return t.type.c_str();

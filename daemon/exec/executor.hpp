@@ -1,7 +1,8 @@
-// Where a manager's handlers run. The dispatch loop hands each Delivery to
-// the manager's executor: inline (on the loop), thread (a pool), or process
-// (a pool of `edrid --worker` processes). Ordering `sequential` allows one
-// piece of work at a time in arrival order; `concurrent` up to `workers`.
+// Where a manager's handlers run. A dispatch loop hands each Delivery to
+// the manager's executor: inline (on the loop), thread (one loop per
+// thread, each running what it takes), or process (a pool of
+// `edrid --worker` processes). Ordering `sequential` allows one piece of
+// work at a time in arrival order; `concurrent` up to `workers`.
 #pragma once
 
 #include "queue/delivery.hpp"
@@ -41,8 +42,14 @@ class Executor {
   virtual ~Executor() = default;
   // Throws ManagerError when workers cannot be started.
   virtual void start() {}
-  // Runs or hands off d; blocks while the executor has no room for more.
-  virtual void run(Delivery&& d) = 0;
+  // How many dispatch loops take work from the manager's queue. An executor
+  // that runs work on the loop that took it gets its concurrency from more
+  // loops: a handoff from one loop to a pool cost a lock and, as often as
+  // not, a wake-up per task on each side.
+  virtual std::size_t loops() const { return 1; }
+  // Runs or hands off d, taken by dispatch loop `loop` (0 .. loops()-1);
+  // blocks while the executor has no room for more.
+  virtual void run(Delivery&& d, std::size_t loop) = 0;
   // True when nothing is running or handed off.
   virtual bool idle() const = 0;
   // Called after the dispatch loop ended: finish, then release workers.

@@ -8,7 +8,7 @@ namespace edrid {
 class InlineExecutor final : public Executor {
  public:
   explicit InlineExecutor(ManagerRuntime& m) : manager_(m) {}
-  void run(Delivery&& d) override;
+  void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override { return true; }  // run() returns only when done
 
  private:

@@ -293,7 +293,7 @@ void ProcessExecutor::reject_stopping(Delivery& d) {
   manager_.task_finished(*d.event, nullptr, &resp);
 }
 
-void ProcessExecutor::run(Delivery&& d) {
+void ProcessExecutor::run(Delivery&& d, std::size_t) {
   const bool in_worker =
       d.kind == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
   if (in_worker && !manager_.admit(d)) return;

@@ -32,7 +32,7 @@ class ProcessExecutor final : public Executor {
   ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings);
   ~ProcessExecutor() override;
   void start() override;
-  void run(Delivery&& d) override;
+  void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
   void stop(std::chrono::milliseconds grace) override;
   void stats_json(nlohmann::json& out) const override;

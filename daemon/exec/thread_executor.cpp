@@ -4,8 +4,6 @@
 #include "exec/process_executor.hpp"
 #include "manager/manager_runtime.hpp"
 
-#include <thread>
-
 #include <nlohmann/json.hpp>
 
 namespace edrid {
@@ -34,99 +32,17 @@ std::unique_ptr<Executor> make_executor(ManagerRuntime& m, const ExecutorSetting
   return std::make_unique<InlineExecutor>(m);
 }
 
-void InlineExecutor::run(Delivery&& d) { manager_.execute(d, 0); }
-
-namespace {
-// Work handed to the pool ahead of the threads. One task per thread would
-// make every handoff a sleep and a wake on both sides; a short backlog lets
-// the dispatch loop and the threads run without waiting for each other.
-// The manager's queue stays where events wait (and where when_full acts).
-constexpr std::size_t kBacklogPerThread = 32;
-constexpr int kYieldsBeforeSleep = 8;
-}  // namespace
+void InlineExecutor::run(Delivery&& d, std::size_t loop) { manager_.execute(d, loop); }
 
 ThreadExecutor::ThreadExecutor(ManagerRuntime& m, std::size_t slots)
-    : manager_(m), slots_(slots == 0 ? 1 : slots), capacity_(slots_ * kBacklogPerThread) {}
+    : manager_(m), slots_(slots == 0 ? 1 : slots) {}
 
-ThreadExecutor::~ThreadExecutor() { stop(std::chrono::milliseconds(0)); }
+void ThreadExecutor::run(Delivery&& d, std::size_t loop) { manager_.execute(d, loop); }
 
-void ThreadExecutor::start() {
-  for (std::size_t i = 0; i < slots_; ++i) threads_.emplace_back([this, i] { work(i); });
-}
-
-// With sequential ordering there is one thread: it takes tasks in arrival
-// order, one at a time, so the backlog keeps that order.
-void ThreadExecutor::run(Delivery&& d) {
-  std::unique_lock lock(mutex_);
-  if (in_flight_ >= capacity_ && !stopping_) {
-    dispatcher_waiting_ = true;
-    has_room_.wait(lock, [&] { return in_flight_ < capacity_ || stopping_; });
-    dispatcher_waiting_ = false;
-  }
-  if (stopping_) return;
-  ++in_flight_;
-  tasks_.push_back(std::move(d));
-  const bool wake = idle_threads_ > 0;
-  lock.unlock();
-  if (wake) has_work_.notify_one();
-}
-
-void ThreadExecutor::work(std::size_t slot) {
-  for (;;) {
-    Delivery d;
-    {
-      std::unique_lock lock(mutex_);
-      // As in the manager queue: a few turns of the CPU before sleeping,
-      // since a task that comes within them costs the dispatch loop no wake.
-      for (int y = 0; y < kYieldsBeforeSleep && tasks_.empty() && !stopping_; ++y) {
-        lock.unlock();
-        std::this_thread::yield();
-        lock.lock();
-      }
-      if (tasks_.empty() && !stopping_) {
-        ++idle_threads_;
-        has_work_.wait(lock, [&] { return !tasks_.empty() || stopping_; });
-        --idle_threads_;
-      }
-      if (tasks_.empty()) return;
-      d = std::move(tasks_.front());
-      tasks_.pop_front();
-    }
-    manager_.execute(d, slot);
-    d = Delivery();  // release the event before the slot
-    bool wake;
-    {
-      std::lock_guard lock(mutex_);
-      --in_flight_;
-      // Wake the dispatch loop only once half the backlog is free: a wake
-      // per task would cost more than the task.
-      wake = dispatcher_waiting_ && in_flight_ <= capacity_ / 2;
-    }
-    if (wake) has_room_.notify_one();
-  }
-}
-
-bool ThreadExecutor::idle() const {
-  std::lock_guard lock(mutex_);
-  return in_flight_ == 0;
-}
-
-void ThreadExecutor::stop(std::chrono::milliseconds) {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;  // threads finish what is queued here, then exit
-  }
-  has_work_.notify_all();
-  has_room_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
-}
+bool ThreadExecutor::idle() const { return manager_.running_tasks() == 0; }
 
 void ThreadExecutor::stats_json(nlohmann::json& out) const {
-  std::lock_guard lock(mutex_);
-  out = {{"threads", threads_.size()}, {"slots", slots_}, {"in_flight", in_flight_}};
+  out = {{"threads", slots_}, {"slots", slots_}, {"in_flight", manager_.running_tasks()}};
 }
 
 }  // namespace edrid

@@ -137,7 +137,8 @@ class WorkerHost final : public HostBackend {
               std::uint32_t delivery, edri_id128* id_out) override {
     if (id_out) *id_out = edri_id128{0, 0};
     if (!is_valid_type_name(ev->payload_type)) {
-      answer_locally(ev->payload_type, fn, user, delivery, "invalid event type name '" + ev->payload_type + "'");
+      answer_locally(ev->payload_type, fn, user, delivery,
+                     "invalid event type name '" + std::string(ev->payload_type) + "'");
       return EDRI_E_INVALID;
     }
     const std::uint64_t rid = next_rid_++;
@@ -445,12 +446,12 @@ class WorkerHost final : public HostBackend {
     return strings_.insert(s).first->c_str();
   }
 
-  EventPtr response_event(const std::string& type, std::uint32_t status, const std::string& message,
+  EventPtr response_event(std::string_view type, std::uint32_t status, const std::string& message,
                           const std::string& sender, EventPtr data) {
     EventPtr ev = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
     auto& h = ev->header;
     h.type = event_set_type(*ev, type);
-    h.payload_type = ev->payload_type.c_str();
+    h.payload_type = ev->payload_type.data();
     h.kind = EDRI_KIND_RESPONSE;
     h.status = status;
     h.message = event_set_message(*ev, message);
@@ -459,7 +460,7 @@ class WorkerHost final : public HostBackend {
     return ev;
   }
 
-  void answer_locally(const std::string& type, edri_response_fn fn, void* user,
+  void answer_locally(std::string_view type, edri_response_fn fn, void* user,
                       std::uint32_t delivery, const std::string& why) {
     if (!fn) return;
     EventPtr ev = response_event(type, EDRI_STATUS_ERROR, why, manager_, EventPtr());
@@ -558,7 +559,7 @@ class WorkerHost final : public HostBackend {
     h.id = id_of(f.value("id", json()));
     h.trace_id = id_of(f.value("trace", json()));
     h.type = event_set_type(*ev, f.value("type", ""));
-    h.payload_type = ev->payload_type.c_str();
+    h.payload_type = ev->payload_type.data();
     h.kind = f.value("kind", 0u);
     h.priority = f.value("priority", 0);
     h.sender = intern(f.value("sender", ""));

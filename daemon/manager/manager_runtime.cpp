@@ -40,7 +40,7 @@ ManagerRuntime::ManagerRuntime(Router& router, std::string name,
 
 ManagerRuntime::~ManagerRuntime() {
   queue_.close();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : loops_) t.join();
   executor_->stop(std::chrono::milliseconds(0));
   destroy();
 }
@@ -52,6 +52,12 @@ bool ManagerRuntime::any_busy() const noexcept {
     if (busy_since_ns_[i].load(std::memory_order_relaxed) != 0) return true;
   }
   return false;
+}
+
+std::size_t ManagerRuntime::running_tasks() const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < busy_slots_; ++i) n += busy_since_ns_[i].load(std::memory_order_relaxed) != 0;
+  return n;
 }
 
 void ManagerRuntime::create(const std::string& config_json) {
@@ -70,7 +76,7 @@ void ManagerRuntime::create(const std::string& config_json) {
 
 void ManagerRuntime::start() {
   executor_->start();
-  thread_ = std::thread([this] { run(); });
+  for (std::size_t i = 0; i < executor_->loops(); ++i) loops_.emplace_back([this, i] { run(i); });
   edri_error err = empty_error();
   if (plugin_->start(instance_, &err) != EDRI_OK) {
     throw ManagerError("manager '" + name_ + "': start failed: " + err.message);
@@ -87,7 +93,7 @@ void ManagerRuntime::after_start() {
 
 void ManagerRuntime::stop(std::chrono::milliseconds grace) {
   cancel_all_timers();
-  if (thread_.joinable()) {
+  if (!loops_.empty()) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (std::chrono::steady_clock::now() < deadline &&
            (queue_.depth() > 0 || any_busy() || !executor_->idle())) {
@@ -100,7 +106,8 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
                     left.size(), grace.count());
     }
     for (auto& d : left) hand_back(d);
-    thread_.join();
+    for (auto& t : loops_) t.join();
+    loops_.clear();
     executor_->stop(grace);
   } else {
     queue_.close();
@@ -131,11 +138,21 @@ void ManagerRuntime::hand_back(Delivery& d) {
   }
 }
 
-void ManagerRuntime::run() {
+void ManagerRuntime::run(std::size_t loop) {
   std::vector<Delivery> batch;
   batch.reserve(kBatch);
-  while (queue_.pop_batch(batch, kBatch)) {
-    for (auto& d : batch) executor_->run(std::move(d));
+  if (executor_->loops() == 1) {
+    while (queue_.pop_batch(batch, kBatch)) {
+      for (auto& d : batch) executor_->run(std::move(d), loop);
+      batch.clear();
+    }
+    return;
+  }
+  // Several loops take one item at a time: a batch would wait behind a slow
+  // handler while another loop had nothing to do.
+  int spin_checks = ManagerQueue::kSpinChecks;
+  while (queue_.pop_shared(batch, 1, spin_checks)) {
+    executor_->run(std::move(batch.front()), loop);
     batch.clear();
   }
 }

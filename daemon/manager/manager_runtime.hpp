@@ -1,6 +1,6 @@
-// One running manager: its plugin instance, its queue, its dispatch loop,
-// its subscriptions, timers and counters. Handlers run on the dispatch loop
-// one at a time in queue order (the inline executor).
+// One running manager: its plugin instance, its queue, its dispatch loops,
+// its subscriptions, timers and counters. Handlers run where its executor
+// says (on the loop, one at a time in queue order, by default).
 #pragma once
 
 #include "exec/executor.hpp"
@@ -133,6 +133,8 @@ class ManagerRuntime final : public HostBackend {
     task_finished(ev, error, resp);
   }
   std::size_t busy_slots() const noexcept { return busy_slots_; }
+  // Handlers running in this process now.
+  std::size_t running_tasks() const noexcept;
   const std::string& config_json() const noexcept { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
   const edri_plugin_descriptor* plugin() const noexcept { return plugin_; }
@@ -150,7 +152,7 @@ class ManagerRuntime final : public HostBackend {
     std::uint32_t handler_id;
   };
 
-  void run();
+  void run(std::size_t loop);
   void handle_event(Delivery& d, std::size_t slot);
   bool any_busy() const noexcept;
   void hand_back(Delivery& d);
@@ -170,7 +172,7 @@ class ManagerRuntime final : public HostBackend {
   ManagerStats stats_;
   std::shared_ptr<spdlog::logger> logger_;
 
-  std::thread thread_;
+  std::vector<std::thread> loops_;  // the dispatch loops (Executor::loops())
   std::atomic<bool> started_{false};
   ExecutorSettings executor_settings_;
   std::unique_ptr<Executor> executor_;  // set in the constructor, never replaced

@@ -14,7 +14,6 @@ namespace {
 // into this core, and polling it flat out slowed the producer (a faster
 // consumer made 1->1 delivery slower).
 constexpr int kPausesPerCheck = 16;
-constexpr int kSpinChecks = 128;  // with 16 pauses each, roughly 20-60 us
 constexpr std::chrono::microseconds kSpinWindow{20};
 // A consumer that may not spin yields the CPU a few times before it sleeps:
 // on a machine with more busy threads than cores, its producer usually
@@ -87,8 +86,7 @@ ManagerQueue::ManagerQueue(QueueOrder order, std::size_t capacity, WhenFull when
       capacity_(capacity),
       resume_depth_(capacity - std::max<std::size_t>(1, capacity / 4)),
       when_full_(when_full),
-      ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2),
-      spin_checks_(kSpinChecks) {}
+      ring_(order == QueueOrder::fifo ? std::clamp<std::size_t>(capacity, 2, kMaxRingCells) : 2) {}
 
 std::size_t ManagerQueue::depth() const noexcept {
   return (fifo() ? ring_.size() : 0) + locked_depth_.load(std::memory_order_relaxed);
@@ -191,6 +189,9 @@ void ManagerQueue::wake_consumer() {
   // so a busy consumer takes new items with its next batch.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!consumer_sleeping_.load(std::memory_order_relaxed)) return;
+  // A consumer awake (pop_shared) takes the item: waking a sleeper as well
+  // would cost this push a futex call and the sleeper a round trip.
+  if (awake_.load(std::memory_order_relaxed) > 0) return;
   // The first push after the consumer fell asleep wakes it; the pushes made
   // while it wakes up (tens of microseconds) find the flag clear and pay
   // nothing, instead of each taking the lock the waking consumer needs.
@@ -279,10 +280,38 @@ std::size_t ManagerQueue::take_ready(std::vector<Delivery>& out, std::size_t max
 }
 
 bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) {
+  return pop<false>(out, max_batch, spin_checks_);
+}
+
+bool ManagerQueue::pop_shared(std::vector<Delivery>& out, std::size_t max_batch, int& spin_checks) {
+  return pop<true>(out, max_batch, spin_checks);
+}
+
+// Pairs with the fence in wake_consumer: a push either sees this consumer no
+// longer awake (and wakes a sleeper itself) or is seen ready here.
+void ManagerQueue::pass_on() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_relaxed) == 0 || !has_ready()) return;
+  if (!consumer_sleeping_.exchange(false, std::memory_order_acq_rel)) return;
+  std::lock_guard lock(mutex_);
+  not_empty_.notify_one();
+}
+
+template <bool Shared>
+bool ManagerQueue::pop(std::vector<Delivery>& out, std::size_t max_batch, int& spin_checks) {
+  bool awake = false;  // counted in awake_
   for (;;) {
     if (take_ready(out, max_batch) > 0) {
       wake_producers();
+      if constexpr (Shared) {
+        if (awake) awake_.fetch_sub(1, std::memory_order_relaxed);
+        pass_on();
+      }
       return true;
+    }
+    if constexpr (Shared) {
+      if (!awake) awake_.fetch_add(1, std::memory_order_relaxed);
+      awake = true;
     }
     // A short spin before sleeping: under steady load the next item arrives
     // within microseconds, and catching it here saves the producer a futex
@@ -292,10 +321,10 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     // item, so a consumer fed in bursts farther apart (a link's reads)
     // stops burning the core its producers need.
     bool spun = false;
-    if (spin_checks_ > 0) {
+    if (spin_checks > 0) {
       if (SpinSlot slot; slot) {
         spun = true;
-        for (int i = 0; i < spin_checks_ && !has_ready() && !closed_.load(std::memory_order_relaxed); ++i) {
+        for (int i = 0; i < spin_checks && !has_ready() && !closed_.load(std::memory_order_relaxed); ++i) {
           for (int p = 0; p < kPausesPerCheck; ++p) cpu_relax();
         }
       }
@@ -308,12 +337,18 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
     if (has_ready()) continue;
     const auto slept_at = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
+    if constexpr (Shared) sleepers_.fetch_add(1, std::memory_order_relaxed);
     consumer_sleeping_.store(true, std::memory_order_relaxed);
+    if constexpr (Shared) {
+      awake_.fetch_sub(1, std::memory_order_relaxed);
+      awake = false;
+    }
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool closed = false;
     while (!has_ready()) {
       if (closed_.load(std::memory_order_relaxed)) {
-        consumer_sleeping_.store(false, std::memory_order_relaxed);
-        return false;
+        closed = true;
+        break;
       }
       not_empty_.wait(lock);
       if (has_ready()) break;
@@ -321,12 +356,16 @@ bool ManagerQueue::pop_batch(std::vector<Delivery>& out, std::size_t max_batch) 
       consumer_sleeping_.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
-    consumer_sleeping_.store(false, std::memory_order_relaxed);
+    // Another consumer still asleep keeps the flag up, so the next push
+    // wakes it; pass_on covers what was pushed while the flag was down.
+    const bool others_asleep = Shared && sleepers_.fetch_sub(1, std::memory_order_relaxed) > 1;
+    consumer_sleeping_.store(others_asleep, std::memory_order_relaxed);
     lock.unlock();
+    if (closed) return false;
     if (std::chrono::steady_clock::now() - slept_at < kSpinWindow) {
-      spin_checks_ = kSpinChecks;
+      spin_checks = kSpinChecks;
     } else if (spun) {
-      spin_checks_ /= 2;
+      spin_checks /= 2;
     }
   }
 }

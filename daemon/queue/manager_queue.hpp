@@ -1,6 +1,7 @@
 // A manager's inbox: FIFO or priority order (lower number first, FIFO among
-// equals), bounded, with a policy for a full queue. Many producers, one
-// consumer; the consumer takes a batch per wake-up.
+// equals), bounded, with a policy for a full queue. Many producers; one
+// consumer that takes a batch per wake-up (pop_batch), or several that
+// share the queue (pop_shared).
 //
 // FIFO, the default, is lock-free on the way in and out: a bounded ring as
 // large as the capacity (up to kMaxRingCells). A lock is taken only when the
@@ -46,7 +47,15 @@ class ManagerQueue {
 
   // Waits for work and moves up to max_batch items, in order, into out.
   // Returns false once the queue is closed and empty.
+  // One consumer only.
   bool pop_batch(std::vector<Delivery>& out, std::size_t max_batch);
+  // pop_batch for a queue with several consumers (each calls only this).
+  // A consumer that leaves ready work behind wakes a sleeping one, and a
+  // push wakes a sleeper only while no consumer is awake to take it. Each
+  // consumer keeps its own spin length between calls, since it tells how
+  // that consumer's waits went (start at kSpinChecks).
+  bool pop_shared(std::vector<Delivery>& out, std::size_t max_batch, int& spin_checks);
+  static constexpr int kSpinChecks = 128;  // with 16 pauses each, roughly 20-60 us
 
   // Refuses new work and wakes everyone; queued work can still be popped.
   void close();
@@ -68,7 +77,10 @@ class ManagerQueue {
   bool ring_enabled() const noexcept { return fifo() && capacity_ >= 2; }
   // FIFO path.
   Push push_slow(Delivery&& d, bool force, bool may_block, std::optional<Delivery>* dropped);
+  template <bool Shared>
+  bool pop(std::vector<Delivery>& out, std::size_t max_batch, int& spin_checks);
   std::size_t take_ready(std::vector<Delivery>& out, std::size_t max_batch);
+  void pass_on();  // pop_shared: wakes a sleeper for work left ready
   bool has_work() const noexcept;   // anything claimed, even a cell still being filled
   bool has_ready() const noexcept;  // anything take_ready can take now
   void wake_consumer();
@@ -88,8 +100,13 @@ class ManagerQueue {
   // producer's items never overtake each other.
   std::atomic<bool> overflowing_{false};
   std::atomic<bool> closed_{false};
+  // Set while a consumer sleeps and no push has woken it yet.
   alignas(64) std::atomic<bool> consumer_sleeping_{false};
-  int spin_checks_;  // the consumer's current spin length (it alone uses it)
+  // pop_shared only: consumers waiting for work without sleeping (spinning
+  // or yielding), and consumers asleep (changed under mutex_).
+  std::atomic<int> awake_{0};
+  std::atomic<int> sleepers_{0};
+  int spin_checks_ = kSpinChecks;  // pop_batch's consumer's current spin length
   std::atomic<std::size_t> producers_waiting_{0};
   alignas(64) mutable std::mutex mutex_;
   std::condition_variable not_empty_;

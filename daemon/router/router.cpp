@@ -243,8 +243,8 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
   h.id = next_id();
   const DispatchContext& cur = current_dispatch();
   h.trace_id = cur.event ? cur.event->header.trace_id : h.id;
-  h.type = ev.payload_type.c_str();
-  h.payload_type = ev.payload_type.c_str();
+  h.type = ev.payload_type.data();
+  h.payload_type = ev.payload_type.data();
   h.kind = kind;
   h.priority = opts && opts->has_priority ? opts->priority : 0;
   h.origin_router = options_.id.c_str();
@@ -326,13 +326,13 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
                     edri_id128* id_out) {
   if (!prepare(sender, *ev, EDRI_KIND_REQUEST, opts)) {
     // Still answer, so a callback attached to the request is released.
-    ev->header.type = ev->payload_type.c_str();
+    ev->header.type = ev->payload_type.data();
     ev->header.payload_type = ev->header.type;
     ev->header.origin_router = options_.id.c_str();
     ev->header.sender = sender ? sender->name_cstr() : "";
     ev->header.message = "";
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_ERROR,
-              "invalid event type name '" + ev->payload_type + "'");
+              "invalid event type name '" + std::string(ev->payload_type) + "'");
     return EDRI_E_INVALID;
   }
   counters_.requests.add();
@@ -346,7 +346,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
-              "no manager serves '" + ev->payload_type + "'");
+              "no manager serves '" + std::string(ev->payload_type) + "'");
     return EDRI_OK;
   }
   dispatch_request(sender, ev, routes, remote, fn, user, delivery);
@@ -390,7 +390,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
     return;
   }
   if (!prepare(opener, *ev, EDRI_KIND_TUNNEL, nullptr)) {
-    done(EDRI_STATUS_ERROR, "invalid payload type name '" + ev->payload_type + "'", nullptr);
+    done(EDRI_STATUS_ERROR, "invalid payload type name '" + std::string(ev->payload_type) + "'", nullptr);
     return;
   }
   // The offer routes by the tunnel type; its payload keeps its own type.
@@ -477,7 +477,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
-              "no manager on router '" + options_.id + "' serves '" + ev->payload_type + "'");
+              "no manager on router '" + options_.id + "' serves '" + std::string(ev->payload_type) + "'");
     return;
   }
   dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT);
@@ -510,7 +510,7 @@ EventPtr Router::make_response(const Event& request, std::uint32_t status, std::
   h.trace_id = request.header.trace_id;
   h.correlation_id = request.header.id;
   h.type = event_set_type(*resp, request.payload_type);
-  h.payload_type = resp->payload_type.c_str();
+  h.payload_type = resp->payload_type.data();
   h.kind = EDRI_KIND_RESPONSE;
   h.priority = request.header.priority;
   h.origin_router = options_.id.c_str();

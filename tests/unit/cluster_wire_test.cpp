@@ -32,7 +32,7 @@ EventPtr sample_event() {
   h.trace_id = {3, 4};
   h.correlation_id = {5, 6};
   h.type = event_set_type(*ev, "demo.echo");
-  h.payload_type = ev->payload_type.c_str();
+  h.payload_type = ev->payload_type.data();
   h.kind = EDRI_KIND_REQUEST;
   h.priority = -7;
   h.origin_router = "ra";
@@ -118,6 +118,44 @@ TEST_CASE("an event frame carries the whole header and the payload bytes") {
   CHECK(nlohmann::json::from_msgpack(enc->data(), enc->data() + enc->size()) == nlohmann::json{{"text", "hello"}});
 }
 
+TEST_CASE("an event from a frame keeps its own copy of every header string, long or empty") {
+  // A routing type other than the payload's (as some responses have), names past
+  // the small-string size, no message: each must come back as sent, and
+  // outlive the frame it was read from.
+  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"n", 7}});
+  const std::string payload_type = "factory.line.sensor.temperature.reading";
+  EventPtr ev(event_from_bytes(payload_type, payload.data(), payload.size()));
+  auto& h = ev->header;
+  h.type = event_set_type(*ev, "the.request.type.this.answers.long");
+  h.payload_type = ev->payload_type.data();
+  h.kind = EDRI_KIND_RESPONSE;
+  h.origin_router = "router-in-the-building-across-the-street";
+  h.sender = "a-manager-with-a-long-descriptive-name";
+  h.message = "";
+  std::string frame;
+  REQUIRE(encode_event(*ev, EDRI_KIND_RESPONSE, 0, "", 1, frame, nullptr));
+  set_event_seq(frame.data(), frame.size(), 1);
+  set_event_origin_seq(frame.data(), frame.size(), 1);
+  const auto f = only_frame(frame);
+  std::vector<std::uint8_t> body(f.body, f.body + f.len);
+  std::string error;
+  WireEvent w;
+  const bool decoded = decode_event(body.data(), body.size(), w, &error);
+  INFO(error);
+  REQUIRE(decoded);
+  EventPtr back = make_event(w);
+  std::fill(body.begin(), body.end(), 0);
+  CHECK(back->payload_type == payload_type);
+  CHECK(std::string(back->header.payload_type) == payload_type);
+  CHECK(std::string(back->header.type) == "the.request.type.this.answers.long");
+  CHECK(std::string(back->header.origin_router) == "router-in-the-building-across-the-street");
+  CHECK(std::string(back->header.sender) == "a-manager-with-a-long-descriptive-name");
+  CHECK(std::string(back->header.message).empty());
+  const auto* enc = event_encoded(back.get());
+  REQUIRE(enc);
+  CHECK(nlohmann::json::from_msgpack(enc->data(), enc->data() + enc->size()) == nlohmann::json{{"n", 7}});
+}
+
 TEST_CASE("every truncation and corruption of a frame is refused without a crash") {
   EventPtr ev = sample_event();
   std::string frame;
@@ -179,6 +217,46 @@ TEST_CASE("the frame splitter reassembles byte by byte and refuses lengths out o
     CHECK(t.next(f, &error) == FrameSplitter::Next::error);
     CHECK_THAT(error, Catch::Contains("out of range"));
   }
+}
+
+TEST_CASE("a frame given back to the splitter comes out again, in order, until taken") {
+  // How a link session keeps event frames it could not deliver yet.
+  FrameSplitter held(1 << 20);
+  std::string stream;
+  for (std::uint64_t i = 1; i <= 3; ++i) stream += encode_u64_frame(FrameType::ack, i);
+  held.feed(reinterpret_cast<const std::uint8_t*>(stream.data()), stream.size());
+  auto ack_in = [](const FrameSplitter::Frame& f) {
+    std::string error;
+    return decode_u64(f.body, f.len, &error).value();
+  };
+  FrameSplitter::Frame f{};
+  std::string error;
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(ack_in(f) == 1);
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(ack_in(f) == 2);
+  held.unget(f);
+  CHECK(held.buffered() == 2 * stream.size() / 3);
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(ack_in(f) == 2);
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(ack_in(f) == 3);
+  CHECK(held.next(f, &error) == FrameSplitter::Next::need_more);
+  // Emptied, it keeps a small buffer and frees a large one; either way it
+  // takes frames again.
+  held.release_if_empty(1u << 20);
+  const std::string big(2u << 20, 'x');
+  const std::string frame = encode_close(big);
+  held.feed(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
+  held.release_if_empty(1u << 20);  // not empty: kept
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(f.type == static_cast<std::uint8_t>(FrameType::close));
+  CHECK(f.len == frame.size() - kFrameHead);
+  held.release_if_empty(1u << 20);
+  CHECK(held.buffered() == 0);
+  held.feed(reinterpret_cast<const std::uint8_t*>(stream.data()), stream.size());
+  REQUIRE(held.next(f, &error) == FrameSplitter::Next::frame);
+  CHECK(ack_in(f) == 1);
 }
 
 TEST_CASE("HMAC-SHA256 matches RFC 4231 and the handshake MAC binds secret and nonces") {
@@ -262,6 +340,64 @@ TEST_CASE("the replay buffer keeps within its byte and age limits") {
   CHECK(st.resume_tx(true, 5) > 0);
   CHECK(st.expire(std::chrono::steady_clock::now() + std::chrono::seconds(1)) > 0);
   CHECK(st.drained());
+}
+
+TEST_CASE("an up link holds senders back at its window and a down one at half its budget") {
+  // 100-byte frames; a 10 000-byte budget with a 1 000-byte window.
+  ReplayLimits limits{10'000, std::chrono::milliseconds(60'000)};
+  limits.window_bytes = 1'000;
+  LinkState st("peer", limits, std::chrono::milliseconds(60'000));
+  const std::string frame(100, 'x');
+  auto fill_to = [&](std::uint64_t frames) {
+    while (st.last_sent() < frames) REQUIRE(st.enqueue(frame, true));
+  };
+  st.set_state("up");
+  fill_to(9);
+  CHECK_FALSE(st.congested());
+  CHECK(st.wait_for_room(std::chrono::milliseconds(1)));
+  fill_to(10);
+  CHECK(st.congested());
+  CHECK_FALSE(st.wait_for_room(std::chrono::milliseconds(1)));
+  CHECK_FALSE(st.has_room());
+  CHECK(st.acked(4));  // 600 bytes left: not yet half the window
+  CHECK_FALSE(st.has_room());
+  CHECK_FALSE(st.congested());
+  CHECK(st.acked(5));  // 500
+  CHECK(st.has_room());
+  // Down (within hold_down): what is held back is half the budget, so an
+  // outage does not stall senders at the first few frames.
+  st.set_state("down");
+  fill_to(54);  // 4 900 bytes unacknowledged
+  CHECK_FALSE(st.congested());
+  fill_to(55);
+  CHECK(st.congested());
+  // Back up with 5 000 bytes to replay: the window rides on top of what is
+  // left of the replay (capped at half the budget here).
+  st.set_state("up");
+  CHECK(st.congested());
+  CHECK(st.acked(50));
+  CHECK(st.has_room());
+  CHECK_FALSE(st.congested());
+
+  // A smaller replay: new frames may add a window on top of it while it
+  // drains, as they could have before the cut.
+  LinkState re("peer", limits, std::chrono::milliseconds(60'000));
+  auto refill_to = [&](std::uint64_t frames) {
+    while (re.last_sent() < frames) REQUIRE(re.enqueue(frame, true));
+  };
+  refill_to(30);  // down: 3 000 bytes
+  re.set_state("up");
+  refill_to(39);
+  CHECK_FALSE(re.congested());
+  refill_to(40);  // 3 000 of replay + 1 000
+  CHECK(re.congested());
+  CHECK(re.acked(25));  // 1 500 left, 500 of them replay: held at 1 500
+  CHECK(re.congested());
+  CHECK(re.acked(33));  // 700 left, replay done: held at 1 000, free at 500
+  CHECK_FALSE(re.congested());
+  CHECK_FALSE(re.has_room());
+  CHECK(re.acked(35));
+  CHECK(re.has_room());
 }
 
 TEST_CASE("the origin filter drops what was delivered before and stale incarnations") {

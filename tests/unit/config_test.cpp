@@ -141,7 +141,7 @@ TEST_CASE("switch and connector sections are read and checked") {
   dir.write("cluster.key", "s3cret\n");
   auto sw = dir.write("switch.yaml",
                       "switch:\n  listen: \"0.0.0.0:7401\"\n  secret_file: cluster.key\n  settle_ms: 50\n"
-                      "  replay: {max_bytes: 1048576, max_age_ms: 5000}\n");
+                      "  replay: {max_bytes: 1048576, max_age_ms: 5000, window_bytes: 65536}\n");
   const auto s = edrid::load_config(sw);  // a switch needs no managers
   REQUIRE(s.switch_settings);
   CHECK(s.switch_settings->host == "0.0.0.0");
@@ -149,6 +149,7 @@ TEST_CASE("switch and connector sections are read and checked") {
   CHECK(s.switch_settings->link.secret == "s3cret");
   CHECK(s.switch_settings->link.replay.max_bytes == 1048576);
   CHECK(s.switch_settings->link.replay.max_age == std::chrono::milliseconds(5000));
+  CHECK(s.switch_settings->link.replay.window_bytes == 65536);
   CHECK(s.switch_settings->settle == std::chrono::milliseconds(50));
 
   auto bad = dir.write("bad.yaml",

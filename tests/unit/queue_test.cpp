@@ -185,3 +185,84 @@ TEST_CASE("a queue larger than the ring spills into the overflow list and keeps 
   for (std::uint32_t i = 0; i < cap; ++i) in_order = in_order && tags[i] == i;
   CHECK(in_order);
 }
+
+TEST_CASE("consumers sharing a queue take every item exactly once") {
+  constexpr int kProducers = 3, kConsumers = 3;
+  constexpr std::uint32_t kPerProducer = 100'000;
+  ManagerQueue q(QueueOrder::fifo, 64, WhenFull::block);
+  std::vector<std::atomic<std::uint8_t>> seen(kProducers * kPerProducer);
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < kConsumers; ++c) {
+    consumers.emplace_back([&q, &seen, c] {
+      std::vector<Delivery> out;
+      int spin = ManagerQueue::kSpinChecks;
+      while (q.pop_shared(out, static_cast<std::size_t>(1 + c), spin)) {
+        for (auto& d : out) seen[d.handler_id].fetch_add(1, std::memory_order_relaxed);
+        out.clear();
+      }
+    });
+  }
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&q, p] {
+      for (std::uint32_t i = 0; i < kPerProducer; ++i) {
+        q.push(item(0, static_cast<std::uint32_t>(p) * kPerProducer + i), (i % 11) == 0, true, nullptr);
+        // Now and then a pause long enough for the consumers to fall asleep.
+        if (i % 20'000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (q.depth() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  q.close();
+  for (auto& t : consumers) t.join();
+  std::size_t once = 0, more = 0;
+  for (auto& s : seen) {
+    once += s.load() == 1;
+    more += s.load() > 1;
+  }
+  CHECK(once == seen.size());
+  CHECK(more == 0);
+}
+
+TEST_CASE("a consumer sharing a queue wakes for work another consumer cannot take while busy") {
+  // Two consumers asleep; item 0 holds whichever takes it until released.
+  // Item 1, pushed with it or while it runs, must not wait for it.
+  auto second_taken_while_first_runs = [](bool pushed_together) {
+    ManagerQueue q(QueueOrder::fifo, 8, WhenFull::block);
+    std::atomic<bool> release{false}, first_taken{false}, second_taken{false};
+    std::vector<std::thread> consumers;
+    for (int c = 0; c < 2; ++c) {
+      consumers.emplace_back([&] {
+        std::vector<Delivery> out;
+        int spin = ManagerQueue::kSpinChecks;
+        while (q.pop_shared(out, 1, spin)) {
+          if (out.front().handler_id == 0) {
+            first_taken = true;
+            while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          } else {
+            second_taken = true;
+          }
+          out.clear();
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both asleep
+    q.push(item(0, 0), false, true, nullptr);
+    if (!pushed_together) {
+      while (!first_taken) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the other asleep again
+    }
+    q.push(item(0, 1), false, true, nullptr);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!second_taken && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    const bool ok = second_taken && !release;
+    release = true;
+    q.close();
+    for (auto& t : consumers) t.join();
+    return ok;
+  };
+  CHECK(second_taken_while_first_runs(true));
+  CHECK(second_taken_while_first_runs(false));
+}
