@@ -282,7 +282,11 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
                        (err.empty() ? describe_exit(status) : err));
   }
   if ((*first)["t"] != "ready") return fail(first->value("message", std::string("bad first frame")));
+  // Under the lock: a worker that dies at once has its watcher retire the
+  // handle (under the same lock) only after it is stored.
+  std::lock_guard lock(mutex_);
   w->watcher = std::thread([this, w] { watch(w); });
+  ++live_watchers_;
   return w;
 }
 
@@ -620,24 +624,25 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
   }
   requeue(std::move(taken));
   manager_.router().tunnels().sink_gone(w->tunnels.get(), why);
-  std::thread self;
-  {
-    std::lock_guard lock(mutex_);
-    self = std::move(w->watcher);
-  }
   if (!stopping) post([this, slot = w->slot] { respawn(slot); });
   changed_.notify_all();
-  retire_thread(std::move(self));
+  retire_watcher(*w);
 }
 
-void ProcessExecutor::retire_thread(std::thread t) {
+// The watcher's handle moves to retired_ in the same step that makes
+// stop() count this watcher as done: stop() then joins it from retired_.
+// Had the handle been taken out first and listed later, stop() could finish
+// in between and the executor die with this thread unjoined (std::terminate).
+void ProcessExecutor::retire_watcher(Worker& w) {
   std::vector<std::thread> older;
   {
     std::lock_guard lock(mutex_);
     older.swap(retired_);
-    retired_.push_back(std::move(t));
+    retired_.push_back(std::move(w.watcher));
+    --live_watchers_;
   }
-  // Earlier watchers have finished their work; joining them frees their stacks.
+  // From here on this thread touches nothing of the executor's. Earlier
+  // watchers are past this point too; joining them frees their stacks.
   for (auto& o : older) {
     if (o.joinable()) o.join();
   }
@@ -677,11 +682,9 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      bool all_done = true;
-      for (auto& w : workers_) {
-        if (w && w->watcher.joinable()) all_done = false;
-      }
-      if (all_done) break;
+      // Counted, not looked up in workers_: the watcher of a worker already
+      // replaced there may still be finishing.
+      if (live_watchers_ == 0) break;
       if (std::chrono::steady_clock::now() > deadline) {
         for (auto& w : workers_) {
           if (w && w->watcher.joinable()) ::kill(w->pid, SIGKILL);

@@ -52,7 +52,7 @@ class ProcessExecutor final : public Executor {
   void complete(Worker& w, const char* error, edri_response* resp);
   void release_position(Worker& w);
   void requeue(std::deque<Delivery> unstarted);
-  void retire_thread(std::thread t);
+  void retire_watcher(Worker& w);
   void post(std::function<void()> job);
   void keep();
   void respawn(std::size_t slot);
@@ -72,7 +72,8 @@ class ProcessExecutor final : public Executor {
   std::deque<Delivery> backlog_;                  // tasks waiting for a worker
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
-  std::vector<std::thread> retired_;
+  std::vector<std::thread> retired_;  // watchers done with their worker, to join
+  std::size_t live_watchers_ = 0;     // watchers not yet in retired_
   // Every worker is spawned by this one thread: a worker's PR_SET_PDEATHSIG
   // fires when the thread that spawned it ends, so that thread must live as
   // long as the executor.
