@@ -1,5 +1,7 @@
 #include "event/event.hpp"
 
+#include "event/event_blocks.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -21,9 +23,13 @@ Event* construct(std::size_t extra, std::size_t align) {
   // The plain operator new for ordinary alignments: the aligned one costs a
   // larger size class with mimalloc (a 224 B block took 256 B).
   const std::size_t size = event_object_offset(a) + extra;
-  void* mem = a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ ? ::operator new(size)
-                                                    : ::operator new(size, std::align_val_t{a});
+  const bool pooled = size <= event_blocks::kBlockSize && a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ &&
+                      event_blocks::enabled();
+  void* mem = pooled                                 ? event_blocks::take()
+              : a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ ? ::operator new(size)
+                                                      : ::operator new(size, std::align_val_t{a});
   Event* ev = ::new (mem) Event();
+  ev->pooled = pooled;
   ev->alloc_align = static_cast<std::uint16_t>(a);
   ev->header.struct_size = sizeof(edri_event_header);
   return ev;
@@ -36,10 +42,13 @@ void* inline_encoding(const Event* ev) noexcept {
 
 void destruct(Event* ev) noexcept {
   const std::size_t a = ev->alloc_align;
+  const bool pooled = ev->pooled;
   const EncodedPayload* enc = ev->encoded.load(std::memory_order_acquire);
   if (enc != inline_encoding(ev)) EncodedPayload::destroy(enc);
   ev->~Event();
-  if (a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+  if (pooled) {
+    event_blocks::give(static_cast<void*>(ev));
+  } else if (a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
     ::operator delete(static_cast<void*>(ev));
   } else {
     ::operator delete(static_cast<void*>(ev), std::align_val_t{a});

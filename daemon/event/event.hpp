@@ -57,8 +57,10 @@ struct edri_event {
   // Whether the payload's type was declared shareable (EDRI_TYPE_SHAREABLE),
   // the default for leaving this router over a cluster link.
   bool shareable = false;
+  // The block came from event_blocks (recycled between threads).
+  bool pooled = false;
   // The allocation's alignment (the payload's, at least the header's).
-  // These two fill the gap before the header: every byte here counts, since
+  // These three fill the gap before the header: every byte here counts, since
   // a local event's header and a small payload object share one block.
   std::uint16_t alloc_align = alignof(std::max_align_t);
   edri_event_header header{};

@@ -14,7 +14,7 @@ bin="$work/frame_fuzzer"
 if ! "$cxx" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
      -I"$src/daemon" -I"$src/sdk/include" \
      "$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" \
-     "$src/daemon/event/event.cpp" "$src/daemon/router/pattern.cpp" -o "$bin" 2> "$work/build.log"; then
+     "$src/daemon/event/event.cpp" "$src/daemon/event/event_blocks.cpp" "$src/daemon/router/pattern.cpp" -o "$bin" 2> "$work/build.log"; then
   if grep -q "libclang_rt.fuzzer\|fsanitize=fuzzer" "$work/build.log"; then
     echo "clang's libFuzzer runtime is missing (libclang-rt-dev): fuzzing skipped"; cat "$work/build.log"; exit 77
   fi
