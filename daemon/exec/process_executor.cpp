@@ -236,7 +236,12 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);  // edrid blocks signals for sigwait
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // A process group of its own: a Ctrl-C in the terminal, or a signal to
+  // edrid's group, reaches only edrid, which drains the workers and stops
+  // them in order; it used to kill them mid-task as well, and edrid then
+  // started replacements while it was stopping.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<std::string> args{program_, "--worker", settings_.plugin_path.string(),
                                 manager_.name(), std::to_string(kWorkerFd)};
   std::vector<char*> argv;

@@ -314,3 +314,19 @@ TEST_CASE("stopping a process executor while its workers crash and are replaced 
   CHECK(zombies == 0);
   CHECK(open_fds() == fds_before);
 }
+
+// A Ctrl-C in a terminal signals the whole foreground process group; a
+// worker in edrid's group died of it mid-task while edrid was still
+// draining, and edrid started replacements while stopping.
+TEST_CASE("workers run in a process group of their own, out of reach of a signal to the router's group") {
+  ExecutorRig rig("{type: process, workers: 2}");
+  const auto pids = rig.stats()["executor"]["worker_pids"];
+  REQUIRE(pids.size() == 2);
+  for (const auto& p : pids) {
+    const pid_t pid = p.get<int>();
+    CHECK(::getpgid(pid) == pid);
+    CHECK(::getpgid(pid) != ::getpgid(0));
+  }
+  CHECK(rig.ask("work.echo").ok());
+  CHECK(rig.stats()["executor"]["spawned"] == 2);
+}
