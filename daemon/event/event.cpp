@@ -24,7 +24,7 @@ Event* construct(std::size_t extra, std::size_t align) {
   // larger size class with mimalloc (a 224 B block took 256 B).
   const std::size_t size = event_object_offset(a) + extra;
   const bool pooled = size <= event_blocks::kBlockSize && a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ &&
-                      event_blocks::enabled();
+                      event_blocks::kEnabled;
   void* mem = pooled                                 ? event_blocks::take()
               : a <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ ? ::operator new(size)
                                                       : ::operator new(size, std::align_val_t{a});

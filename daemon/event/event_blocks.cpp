@@ -95,22 +95,6 @@ Batch* take_shared() noexcept {
 
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EDRI_EVENT_BLOCKS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EDRI_EVENT_BLOCKS_ASAN 1
-#endif
-#endif
-
-bool enabled() noexcept {
-#ifdef EDRI_EVENT_BLOCKS_ASAN
-  return false;
-#else
-  return true;
-#endif
-}
-
 void* take() {
   Local& l = t_local;
   if (l.count > 0) return l.ready[--l.count];

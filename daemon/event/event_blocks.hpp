@@ -19,9 +19,20 @@ namespace edrid::event_blocks {
 // Every recycled block has this size (mimalloc's 224 B class).
 inline constexpr std::size_t kBlockSize = 224;
 
-// Whether blocks are recycled at all (not under AddressSanitizer, which
-// should see each event's memory freed).
-bool enabled() noexcept;
+// Whether blocks are recycled at all: not under AddressSanitizer, which
+// should see each event's memory freed. A constant, so the allocation path
+// pays no call to ask.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kEnabled = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kEnabled = false;
+#else
+inline constexpr bool kEnabled = true;
+#endif
+#else
+inline constexpr bool kEnabled = true;
+#endif
 // A block of kBlockSize bytes, aligned for any ordinary type.
 void* take();
 // Gives back a block from take(), for this or another thread to reuse.
