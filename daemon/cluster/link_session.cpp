@@ -353,9 +353,9 @@ void LinkSession::flush() {
     bufs.emplace_back(c.data(), c.size());
     total += c.size();
   }
-  for (const auto& fr : writing_frames_) {
-    bufs.emplace_back(fr->data(), fr->size());
-    total += fr->size();
+  for (const auto& span : writing_frames_) {
+    bufs.emplace_back(span.data(), span.size);
+    total += span.size;
   }
   writing_ = true;
   boost::asio::async_write(socket_, bufs,

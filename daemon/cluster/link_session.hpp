@@ -120,7 +120,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   // holds most of what it reads). They are not acknowledged, so the peer's
   // own backpressure bounds them.
   FrameSplitter held_;
-  std::vector<Frame> writing_frames_;
+  std::vector<FrameSpan> writing_frames_;
   std::vector<std::string> writing_control_;
   bool writing_ = false;
   std::uint64_t last_ack_sent_ = 0;

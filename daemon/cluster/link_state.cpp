@@ -12,30 +12,46 @@ LinkState::LinkState(std::string peer_id, ReplayLimits limits, std::chrono::mill
     : peer_id_(std::move(peer_id)), limits_(limits), hold_down_(hold_down) {}
 
 void LinkState::drop_front_locked() {
-  const Entry& e = buffer_.front();
-  if (e.seq >= write_cursor_) overflowed_unwritten_ = true;
-  buffer_bytes_ -= e.frame->size();
-  replay_left_ -= std::min(replay_left_, e.frame->size());
+  if (buffer_.front().seq >= write_cursor_) overflowed_unwritten_ = true;
+  pop_front_locked();
+  ++dropped_from_buffer_;
+}
+
+void LinkState::pop_front_locked() {
+  const std::size_t size = buffer_.front().size;
+  buffer_bytes_ -= size;
+  replay_left_ -= std::min(replay_left_, size);
   note_bytes_locked();
   buffer_.pop_front();
-  ++dropped_from_buffer_;
+  // A chunk none of whose frames is buffered any more goes (a write in
+  // flight may still hold it); the last one stays to take new frames.
+  while (chunks_.size() > 1 && (buffer_.empty() || buffer_.front().chunk != chunks_.front().get())) {
+    chunks_.pop_front();
+  }
 }
 
 bool LinkState::enqueue(std::string_view frame, bool origin) {
   // Only compared against max_age (seconds): tick resolution is plenty, and
   // the precise clock cost as much as the rest of a switch's forward.
   const std::int64_t now = coarse_steady_ns();
-  auto copy = OutFrame::copy_of(frame);  // outside the lock publishers share
   std::size_t dropped = 0;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
+    if (chunks_.empty() || chunks_.back()->room() < frame.size()) {
+      // A frame too big for a quarter of a chunk gets a chunk of its own
+      // size, so little of a chunk is ever left unused.
+      const bool own = frame.size() > ReplayChunk::kCapacity / 4;
+      chunks_.push_back(ReplayChunk::make(own ? frame.size() : ReplayChunk::kCapacity));
+    }
+    ReplayChunk& chunk = *chunks_.back();
+    const std::uint32_t offset = chunk.append(frame);
     const std::uint64_t seq = next_seq_++;
-    set_event_seq(copy->mutable_data(), copy->size(), seq);
-    if (origin) set_event_origin_seq(copy->mutable_data(), copy->size(), seq);
-    buffer_bytes_ += copy->size();
+    set_event_seq(chunk.at(offset), frame.size(), seq);
+    if (origin) set_event_origin_seq(chunk.at(offset), frame.size(), seq);
+    buffer_bytes_ += frame.size();
     note_bytes_locked();
-    buffer_.push_back(Entry{seq, Frame(std::move(copy)), now});
+    buffer_.push_back(Entry{seq, &chunk, offset, static_cast<std::uint32_t>(frame.size()), now});
     while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
       drop_front_locked();
       ++dropped;
@@ -48,17 +64,24 @@ bool LinkState::enqueue(std::string_view frame, bool origin) {
   return true;
 }
 
-bool LinkState::take_unwritten(std::vector<Frame>& out, std::size_t max_bytes) {
+bool LinkState::take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames) {
   std::lock_guard lock(mutex_);
   if (overflowed_unwritten_) return false;
   if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return true;
   std::size_t i = write_cursor_ >= buffer_.front().seq ? write_cursor_ - buffer_.front().seq : 0;
+  const std::size_t first = i;
   std::size_t bytes = 0;
   for (; i < buffer_.size() && bytes < max_bytes; ++i) {
-    bytes += buffer_[i].frame->size();
-    out.push_back(buffer_[i].frame);
-    write_cursor_ = buffer_[i].seq + 1;
+    const Entry& e = buffer_[i];
+    bytes += e.size;
+    if (i > first && out.back().chunk.get() == e.chunk && out.back().offset + out.back().size == e.offset) {
+      out.back().size += e.size;
+    } else {
+      out.push_back(FrameSpan{boost::intrusive_ptr<const ReplayChunk>(e.chunk), e.offset, e.size});
+    }
+    write_cursor_ = e.seq + 1;
   }
+  if (frames) *frames += i - first;
   return true;
 }
 
@@ -72,17 +95,10 @@ bool LinkState::acked(std::uint64_t seq) {
     std::lock_guard lock(mutex_);
     if (seq >= next_seq_) return false;
     if (seq > peer_acked_) peer_acked_ = seq;
-    while (!buffer_.empty() && buffer_.front().seq <= seq) release_front_locked();
+    while (!buffer_.empty() && buffer_.front().seq <= seq) pop_front_locked();
   }
   room_.notify_all();
   return true;
-}
-
-void LinkState::release_front_locked() {
-  buffer_bytes_ -= buffer_.front().frame->size();
-  replay_left_ -= std::min(replay_left_, buffer_.front().frame->size());
-  note_bytes_locked();
-  buffer_.pop_front();
 }
 
 std::size_t LinkState::hold_at_locked() const noexcept {
@@ -196,7 +212,7 @@ std::uint64_t LinkState::resume_tx(bool peer_knows_us, std::uint64_t peer_rx_las
     return 0;
   }
   // Whatever the peer has is acknowledged now.
-  while (!buffer_.empty() && buffer_.front().seq <= peer_rx_last) release_front_locked();
+  while (!buffer_.empty() && buffer_.front().seq <= peer_rx_last) pop_front_locked();
   if (peer_rx_last > peer_acked_ && peer_rx_last < next_seq_) peer_acked_ = peer_rx_last;
   const std::uint64_t now_front = buffer_.empty() ? next_seq_ : buffer_.front().seq;
   write_cursor_ = std::max(now_front, peer_rx_last + 1);

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "cluster/cluster_settings.hpp"
-#include "cluster/out_frame.hpp"
+#include "cluster/replay_chunk.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -21,8 +21,6 @@
 #include <nlohmann/json_fwd.hpp>
 
 namespace edrid::cluster {
-
-using Frame = boost::intrusive_ptr<const OutFrame>;
 
 // Why an inbound gap happened, for the log and the link.gap notification.
 struct Gap {
@@ -47,10 +45,11 @@ class LinkState {
   // Returns false when the link is closed for good (stopping).
   bool enqueue(std::string_view frame, bool origin);
   // Frames not yet written on the current connection, oldest first, about
-  // `max_bytes` at most; advances the write cursor. Returns false when the
-  // buffer dropped frames this connection had not written yet (the caller
-  // must reconnect so the peer learns of the gap).
-  bool take_unwritten(std::vector<Frame>& out, std::size_t max_bytes);
+  // `max_bytes` at most, appended to `out` as spans of adjacent frames;
+  // advances the write cursor and adds the number of frames to *frames.
+  // Returns false when the buffer dropped frames this connection had not
+  // written yet (the caller must reconnect so the peer learns of the gap).
+  bool take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames = nullptr);
   bool has_unwritten() const;
   // Backpressure. While the link is up and more than the window is
   // unacknowledged, or it went down less than `hold_down` ago and more
@@ -109,11 +108,12 @@ class LinkState {
  private:
   struct Entry {
     std::uint64_t seq;
-    Frame frame;
+    const ReplayChunk* chunk;  // kept by chunks_
+    std::uint32_t offset, size;
     std::int64_t at_ns;  // coarse steady clock (same epoch as steady_clock)
   };
   void drop_front_locked();
-  void release_front_locked();
+  void pop_front_locked();
   bool holding_locked(std::chrono::steady_clock::time_point now) const;
   // The unacknowledged bytes at which senders are held back: the window
   // while the link is up (plus what is left of the replay it came up
@@ -130,6 +130,9 @@ class LinkState {
   // Outbound.
   std::uint64_t next_seq_ = 1;
   std::deque<Entry> buffer_;
+  // The chunks buffer_'s frames lie in, oldest first; the last one takes
+  // new frames.
+  std::deque<boost::intrusive_ptr<ReplayChunk>> chunks_;
   std::size_t buffer_bytes_ = 0;
   // buffer_bytes_ at or above the lower of the two hold thresholds, read
   // without the lock: below it nothing is held.

@@ -289,22 +289,27 @@ TEST_CASE("HMAC-SHA256 matches RFC 4231 and the handshake MAC binds secret and n
 TEST_CASE("link state resends what the peer lacks and counts what is gone") {
   LinkState st("peer", ReplayLimits{1 << 20, std::chrono::milliseconds(60'000)});
   for (int i = 0; i < 5; ++i) REQUIRE(st.enqueue(std::string(64, 'x'), true));
-  std::vector<Frame> out;
-  REQUIRE(st.take_unwritten(out, 1 << 20));
-  CHECK(out.size() == 5);
+  std::vector<FrameSpan> out;
+  std::size_t frames = 0;
+  REQUIRE(st.take_unwritten(out, 1 << 20, &frames));
+  CHECK(frames == 5);
+  CHECK(out.size() == 1);  // back to back in one chunk: one buffer for the write
+  CHECK(out[0].size == 5 * 64);
   CHECK(st.acked(2));
   CHECK_FALSE(st.acked(99));  // never sent
   CHECK(st.tx_next() == 3);
   // Reconnect: the peer knows us and has 3.
   CHECK(st.resume_tx(true, 3) == 0);
   out.clear();
-  REQUIRE(st.take_unwritten(out, 1 << 20));
-  CHECK(out.size() == 2);  // 4 and 5
+  frames = 0;
+  REQUIRE(st.take_unwritten(out, 1 << 20, &frames));
+  CHECK(frames == 2);  // 4 and 5
   // A new incarnation of the peer gets everything still buffered.
   CHECK(st.resume_tx(false, 0) == 0);
   out.clear();
-  REQUIRE(st.take_unwritten(out, 1 << 20));
-  CHECK(out.size() == 2);
+  frames = 0;
+  REQUIRE(st.take_unwritten(out, 1 << 20, &frames));
+  CHECK(frames == 2);
 
   // Inbound: in order, duplicates, out of order.
   Gap gap;
@@ -409,4 +414,113 @@ TEST_CASE("the origin filter drops what was delivered before and stale incarnati
   CHECK(f.accept("rb", 3, 1));
   CHECK(f.accept("ra", 11, 1));   // restarted
   CHECK_FALSE(f.accept("ra", 10, 9));  // its previous life
+}
+
+namespace {
+// What a write would send: the spans' bytes one after another.
+std::string written(const std::vector<FrameSpan>& spans) {
+  std::string out;
+  for (const auto& s : spans) out.append(s.data(), s.size);
+  return out;
+}
+
+// Decodes every event frame in `bytes`; their sequence numbers and payload sizes.
+std::vector<std::pair<std::uint64_t, std::size_t>> decode_all(const std::string& bytes) {
+  FrameSplitter splitter(1 << 24);
+  splitter.feed(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  std::vector<std::pair<std::uint64_t, std::size_t>> out;
+  FrameSplitter::Frame f{};
+  std::string error;
+  for (;;) {
+    const auto r = splitter.next(f, &error);
+    if (r == FrameSplitter::Next::need_more) break;
+    REQUIRE(r == FrameSplitter::Next::frame);
+    WireEvent e;
+    REQUIRE(decode_event(f.body, f.len, e, &error));
+    CHECK(e.origin_seq == e.seq);
+    out.emplace_back(e.seq, e.payload_len);
+  }
+  CHECK(splitter.buffered() == 0);
+  return out;
+}
+
+std::string event_frame(std::size_t payload_size) {
+  EventPtr ev = sample_event();
+  const std::string text(payload_size, 'p');
+  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", text}});
+  EventPtr big(event_from_bytes("demo.echo", payload.data(), payload.size()));
+  big->header = ev->header;
+  big->header.type = event_set_type(*big, "demo.echo");
+  big->header.payload_type = big->payload_type.data();
+  big->header.message = "";
+  std::string frame, error;
+  REQUIRE(encode_event(*big, EDRI_KIND_NOTIFICATION, 0, "", 9, frame, &error));
+  return frame;
+}
+}  // namespace
+
+TEST_CASE("the replay buffer writes its frames whole and in order across chunks") {
+  LinkState st("peer", ReplayLimits{64 << 20, std::chrono::milliseconds(60'000)});
+  // Sizes that fill chunks unevenly, and some big enough for a chunk of their own.
+  std::vector<std::size_t> sizes;
+  for (std::size_t i = 0; i < 2000; ++i) sizes.push_back(i % 97 == 0 ? 40'000 + i : (i * 37) % 700);
+  std::vector<std::uint64_t> payload_len;
+  for (std::size_t s : sizes) {
+    const std::string frame = event_frame(s);
+    REQUIRE(st.enqueue(frame, true));
+  }
+  std::vector<FrameSpan> spans;
+  std::size_t frames = 0;
+  // Taken in several writes, as a session does.
+  std::string bytes;
+  while (frames < sizes.size()) {
+    const std::size_t before = frames;
+    spans.clear();
+    REQUIRE(st.take_unwritten(spans, 100'000, &frames));
+    REQUIRE(frames > before);
+    bytes += written(spans);
+  }
+  CHECK(spans.size() < frames);  // adjacent frames went out as one buffer
+  const auto got = decode_all(bytes);
+  REQUIRE(got.size() == sizes.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].first == i + 1);
+    CHECK(got[i].second >= sizes[i]);
+  }
+  // Acknowledged frames go; a peer that knows us and has 1500 gets the rest.
+  CHECK(st.acked(1000));
+  CHECK(st.resume_tx(true, 1500) == 0);
+  spans.clear();
+  frames = 0;
+  REQUIRE(st.take_unwritten(spans, 64 << 20, &frames));
+  CHECK(frames == 500);
+  const auto rest = decode_all(written(spans));
+  REQUIRE(rest.size() == 500);
+  CHECK(rest.front().first == 1501);
+  CHECK(rest.back().first == 2000);
+  CHECK(st.acked(2000));
+  CHECK(st.drained());
+  // The write in flight still holds its chunks after the buffer let go of them.
+  CHECK(decode_all(written(spans)).size() == 500);
+}
+
+TEST_CASE("a write in flight keeps frames the buffer dropped on overflow") {
+  const std::string frame = event_frame(1000);
+  LinkState st("peer", ReplayLimits{frame.size() * 100, std::chrono::milliseconds(60'000)});
+  for (int i = 0; i < 100; ++i) REQUIRE(st.enqueue(frame, true));
+  std::vector<FrameSpan> spans;
+  std::size_t frames = 0;
+  REQUIRE(st.take_unwritten(spans, 1 << 20, &frames));
+  REQUIRE(frames == 100);
+  const std::string before = written(spans);
+  // 300 more push every frame above out of the buffer, and reuse nothing it holds.
+  for (int i = 0; i < 300; ++i) REQUIRE(st.enqueue(frame, true));
+  CHECK(st.tx_next() == 301);
+  CHECK(written(spans) == before);
+  const auto got = decode_all(before);
+  REQUIRE(got.size() == 100);
+  CHECK(got.back().first == 100);
+  // Frames this connection never wrote were dropped: it must reconnect.
+  spans.clear();
+  CHECK_FALSE(st.take_unwritten(spans, 1 << 20));
 }
