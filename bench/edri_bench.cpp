@@ -387,6 +387,13 @@ void executor(edrid::ExecutorKind kind, std::uint64_t n) {
 // Three routers in this process linked over loopback TCP as in a cluster:
 // a switch, router A (the driver) and router B (the sink); with `faulty`,
 // each router's link runs through a proxy that can cut it.
+// --coalesce-us: the links' coalesce_us (default: LinkSettings's).
+long g_coalesce_us = -1;
+
+long coalesce_us() {
+  return g_coalesce_us >= 0 ? g_coalesce_us : edrid::cluster::LinkSettings{}.coalesce.count();
+}
+
 struct SwitchRig {
   explicit SwitchRig(bool faulty) {
     edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
@@ -397,6 +404,7 @@ struct SwitchRig {
     edrid::cluster::SwitchSettings ss;
     ss.port = 0;
     ss.settle = std::chrono::milliseconds(0);
+    ss.link.coalesce = std::chrono::microseconds(coalesce_us());
     sw = std::make_unique<edrid::cluster::Switch>(*hub, ss);
     sw->start();
     edrid::RouterOptions bo;
@@ -412,6 +420,7 @@ struct SwitchRig {
     edrid::cluster::ConnectorSettings cs;
     cs.reconnect_min = std::chrono::milliseconds(10);
     cs.reconnect_max = std::chrono::milliseconds(50);
+    cs.link.coalesce = std::chrono::microseconds(coalesce_us());
     if (faulty) {
       proxy_a = std::make_unique<probe::FaultProxy>(sw->port());
       proxy_b = std::make_unique<probe::FaultProxy>(sw->port());
@@ -467,6 +476,7 @@ void switch_notify(std::uint64_t n, std::size_t size) {
   await_deliveries(done);
   const double s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-notify"},
+                      {"coalesce_us", coalesce_us()},
                       {"size", size},
                       {"events", n},
                       {"seconds", s},
@@ -500,6 +510,7 @@ void switch_request(std::uint64_t m, std::size_t size) {
   }
   const double s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-request"},
+                      {"coalesce_us", coalesce_us()},
                       {"size", size},
                       {"latency_samples", m},
                       {"p50_us", pct.at(0.5)},
@@ -537,6 +548,7 @@ void switch_replay(std::uint64_t n, std::size_t size) {
   rig.proxy_b->stop_cutting();
   g_numbered = false;
   emit(nlohmann::json{{"scenario", "switch-replay"},
+                      {"coalesce_us", coalesce_us()},
                       {"size", size},
                       {"events", n},
                       {"seconds", s},
@@ -568,13 +580,15 @@ int main(int argc, char** argv) {
       rate = std::stod(argv[++i]);
     } else if (!std::strcmp(argv[i], "--fanout") && i + 1 < argc) {
       fanout = std::stoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--coalesce-us") && i + 1 < argc) {
+      bench::g_coalesce_us = std::stol(argv[++i]);
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
       std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]\n";
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US]\n";
       return 2;
     }
   }

@@ -349,14 +349,9 @@ void Connector::send(const Event& ev) {
 }
 
 void Connector::enqueue(std::string_view frame) {
-  if (!state_.enqueue(frame, true)) return;
-  wake();
-}
-
-void Connector::wake() {
-  if (wake_posted_.exchange(true, std::memory_order_acq_rel)) return;
+  bool wake = false;
+  if (!state_.enqueue(frame, true, &wake) || !wake) return;
   boost::asio::post(io_, [this] {
-    wake_posted_.store(false, std::memory_order_release);
     if (session_) session_->flush();
   });
 }

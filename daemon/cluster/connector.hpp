@@ -68,7 +68,6 @@ class Connector final : public ClusterUplink,
   static void on_served(void* user, const edri_event* response, int is_last);
   void send_response(const Event& request, const Event& response, bool last);
   void enqueue(std::string_view frame);
-  void wake();
   void connect();
   void schedule_reconnect();
   std::string subscriptions_frame() const;
@@ -90,7 +89,6 @@ class Connector final : public ClusterUplink,
   std::shared_ptr<LinkSession> session_;  // io thread only
   bool stopping_ = false;                 // io thread only
   bool inbound_paused_ = false;           // io thread only
-  std::atomic<bool> wake_posted_{false};
   OriginFilter seen_;                     // io thread only
 
   std::mutex sinks_mutex_;

@@ -23,7 +23,8 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
       splitter_(settings.max_frame),
       read_buf_(kReadChunk),
       held_(settings.max_frame),
-      heartbeat_(socket_.get_executor()) {
+      heartbeat_(socket_.get_executor()),
+      coalesce_timer_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -325,8 +326,29 @@ void LinkSession::send_control(std::string frame) {
   flush();
 }
 
+// Whether to leave the frames waiting for the coalesce timer: while frames
+// keep coming, the last write of frames was under `coalesce` ago.
+bool LinkSession::hold_back_frames() {
+  if (coalescing_) return true;
+  if (settings_.coalesce.count() == 0 || !control_out_.empty() || phase_ != Phase::established ||
+      closing_after_write_) {
+    return false;
+  }
+  const auto due = last_frames_write_ + settings_.coalesce;
+  if (std::chrono::steady_clock::now() >= due || !state_->has_unwritten()) return false;
+  coalescing_ = true;
+  state_->defer_writer();
+  coalesce_timer_.expires_at(due);
+  coalesce_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->coalescing_ = false;
+    if (!ec) self->flush();
+  });
+  return true;
+}
+
 void LinkSession::flush() {
   if (writing_ || (phase_ == Phase::closed && !closing_after_write_)) return;
+  if (hold_back_frames()) return;
   writing_control_.swap(control_out_);
   control_out_.clear();
   writing_frames_.clear();
@@ -338,6 +360,7 @@ void LinkSession::flush() {
       return;
     }
   }
+  if (!writing_frames_.empty()) last_frames_write_ = std::chrono::steady_clock::now();
   if (writing_control_.empty() && writing_frames_.empty()) {
     if (closing_after_write_) {
       boost::system::error_code ec;
@@ -410,6 +433,7 @@ void LinkSession::close(const std::string& reason, bool tell_peer) {
   if (tell_peer) control_out_.push_back(encode_close(reason));
   phase_ = Phase::closed;
   heartbeat_.cancel();
+  coalesce_timer_.cancel();
   if (state_) state_->set_state("down");
   if (tell_peer) {
     // Say why, then close once the write is done.

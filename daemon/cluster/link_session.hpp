@@ -92,6 +92,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void maybe_established();
   void arm_heartbeat();
   void send_ack_if_due();
+  bool hold_back_frames();
 
   tcp::socket socket_;
   const LinkSettings& settings_;
@@ -126,6 +127,10 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   std::uint64_t last_ack_sent_ = 0;
 
   boost::asio::steady_timer heartbeat_;
+  // Holds event frames back to gather more (LinkSettings::coalesce).
+  boost::asio::steady_timer coalesce_timer_;
+  bool coalescing_ = false;
+  std::chrono::steady_clock::time_point last_frames_write_{};
   std::chrono::steady_clock::time_point last_rx_;
 };
 

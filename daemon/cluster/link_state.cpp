@@ -30,7 +30,7 @@ void LinkState::pop_front_locked() {
   }
 }
 
-bool LinkState::enqueue(std::string_view frame, bool origin) {
+bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer) {
   // Only compared against max_age (seconds): tick resolution is plenty, and
   // the precise clock cost as much as the rest of a switch's forward.
   const std::int64_t now = coarse_steady_ns();
@@ -52,6 +52,10 @@ bool LinkState::enqueue(std::string_view frame, bool origin) {
     buffer_bytes_ += frame.size();
     note_bytes_locked();
     buffer_.push_back(Entry{seq, &chunk, offset, static_cast<std::uint32_t>(frame.size()), now});
+    if (wake_writer) {
+      *wake_writer = !writer_due_;
+      writer_due_ = true;
+    }
     while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
       drop_front_locked();
       ++dropped;
@@ -66,6 +70,7 @@ bool LinkState::enqueue(std::string_view frame, bool origin) {
 
 bool LinkState::take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames) {
   std::lock_guard lock(mutex_);
+  writer_due_ = false;
   if (overflowed_unwritten_) return false;
   if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return true;
   std::size_t i = write_cursor_ >= buffer_.front().seq ? write_cursor_ - buffer_.front().seq : 0;
@@ -83,6 +88,11 @@ bool LinkState::take_unwritten(std::vector<FrameSpan>& out, std::size_t max_byte
   }
   if (frames) *frames += i - first;
   return true;
+}
+
+void LinkState::defer_writer() {
+  std::lock_guard lock(mutex_);
+  writer_due_ = true;
 }
 
 bool LinkState::has_unwritten() const {
@@ -297,6 +307,7 @@ void LinkState::count_bytes(std::size_t in, std::size_t out) {
   std::lock_guard lock(mutex_);
   bytes_in_ += in;
   bytes_out_ += out;
+  if (out) ++writes_;
 }
 
 void LinkState::count_gap(const Gap& gap) {
@@ -340,7 +351,8 @@ void LinkState::stats_json(nlohmann::json& out) const {
          {"gaps", gaps_},
          {"events_lost", lost_},
          {"bytes_in", bytes_in_},
-         {"bytes_out", bytes_out_}};
+         {"bytes_out", bytes_out_},
+         {"writes", writes_}};
 }
 
 }  // namespace edrid::cluster

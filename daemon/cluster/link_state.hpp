@@ -42,8 +42,12 @@ class LinkState {
   // ---- Outbound, from any thread.
   // Keeps a copy of `frame` (an event frame) for replay, with the next
   // sequence number, also as its origin sequence when `origin` is set.
-  // Returns false when the link is closed for good (stopping).
-  bool enqueue(std::string_view frame, bool origin);
+  // Returns false when the link is closed for good (stopping). With
+  // `wake_writer`, says whether the caller must wake the writer: only the
+  // first frame since the writer last took frames (or said it will come
+  // back for them, defer_writer) does, so a busy publisher wakes it once
+  // per write, not once per frame.
+  bool enqueue(std::string_view frame, bool origin, bool* wake_writer = nullptr);
   // Frames not yet written on the current connection, oldest first, about
   // `max_bytes` at most, appended to `out` as spans of adjacent frames;
   // advances the write cursor and adds the number of frames to *frames.
@@ -51,6 +55,9 @@ class LinkState {
   // written yet (the caller must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames = nullptr);
   bool has_unwritten() const;
+  // The writer will take frames soon without being woken (a write it held
+  // back to gather more): publishers need not wake it until it has.
+  void defer_writer();
   // Backpressure. While the link is up and more than the window is
   // unacknowledged, or it went down less than `hold_down` ago and more
   // than half the replay budget is, the peer is not keeping up: a
@@ -98,6 +105,7 @@ class LinkState {
   // ---- Status and counters.
   void set_state(std::string state);
   void note_connected(const std::string& address);
+  // A read of `in` bytes, or a write of `out` bytes (counted as a write).
   void count_bytes(std::size_t in, std::size_t out);
   void count_gap(const Gap& gap);
   void count_duplicate();
@@ -141,6 +149,7 @@ class LinkState {
   std::uint64_t write_cursor_ = 1;
   std::uint64_t peer_acked_ = 0;
   bool overflowed_unwritten_ = false;
+  bool writer_due_ = false;  // woken, or deferred, and not back yet
   bool closed_ = false;
   bool up_ = false;
   std::chrono::steady_clock::time_point down_since_ = std::chrono::steady_clock::now();
@@ -161,6 +170,7 @@ class LinkState {
   std::uint64_t publisher_waits_ = 0;
   std::uint64_t publisher_wait_timeouts_ = 0;
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  std::uint64_t writes_ = 0;
 };
 
 }  // namespace edrid::cluster

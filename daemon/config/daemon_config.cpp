@@ -195,6 +195,11 @@ void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, c
   if (link.dead_peer <= link.heartbeat && n["dead_peer_ms"]) {
     r.error(n["dead_peer_ms"], section + ".dead_peer_ms must be above heartbeat_ms");
   }
+  if (n["coalesce_us"]) {
+    if (auto v = r.integer(n["coalesce_us"], section + ".coalesce_us", 0, 100'000)) {
+      link.coalesce = std::chrono::microseconds(*v);
+    }
+  }
   if (n["max_frame_bytes"]) {
     if (auto v = r.integer(n["max_frame_bytes"], section + ".max_frame_bytes", 4096, 1ll << 30)) {
       link.max_frame = static_cast<std::uint32_t>(*v);
@@ -219,7 +224,7 @@ void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, c
 
 void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!r.map(n, "switch", {"listen", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "settle_ms",
-                           "replay", "max_frame_bytes"})) {
+                           "replay", "max_frame_bytes", "coalesce_us"})) {
     return;
   }
   cluster::SwitchSettings s;
@@ -231,7 +236,7 @@ void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
 
 void read_connector(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!r.map(n, "connector", {"switch", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "reconnect",
-                              "replay", "max_frame_bytes", "share", "local"})) {
+                              "replay", "max_frame_bytes", "coalesce_us", "share", "local"})) {
     return;
   }
   cluster::ConnectorSettings c;

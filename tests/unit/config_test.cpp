@@ -140,7 +140,7 @@ TEST_CASE("switch and connector sections are read and checked") {
   probe::TempDir dir;
   dir.write("cluster.key", "s3cret\n");
   auto sw = dir.write("switch.yaml",
-                      "switch:\n  listen: \"0.0.0.0:7401\"\n  secret_file: cluster.key\n  settle_ms: 50\n"
+                      "switch:\n  listen: \"0.0.0.0:7401\"\n  secret_file: cluster.key\n  settle_ms: 50\n  coalesce_us: 0\n"
                       "  replay: {max_bytes: 1048576, max_age_ms: 5000, window_bytes: 65536}\n");
   const auto s = edrid::load_config(sw);  // a switch needs no managers
   REQUIRE(s.switch_settings);
@@ -151,6 +151,7 @@ TEST_CASE("switch and connector sections are read and checked") {
   CHECK(s.switch_settings->link.replay.max_age == std::chrono::milliseconds(5000));
   CHECK(s.switch_settings->link.replay.window_bytes == 65536);
   CHECK(s.switch_settings->settle == std::chrono::milliseconds(50));
+  CHECK(s.switch_settings->link.coalesce == std::chrono::microseconds(0));
 
   auto bad = dir.write("bad.yaml",
                        "switch: {listen: \"nowhere\", secret_file: missing.key}\n"

@@ -1,0 +1,151 @@
+// Two ends of a link over a real loopback connection, driven as the
+// connector drives its end: how often a stream of events is written.
+#include "cluster/link_session.hpp"
+#include "cluster/link_state.hpp"
+#include "cluster/wire.hpp"
+#include "event/event.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace edrid;
+using namespace edrid::cluster;
+using namespace std::chrono_literals;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+class End : public LinkHooks {
+ public:
+  explicit End(const std::string& peer) : state(peer, ReplayLimits{}) {}
+  LinkState* attach(LinkSession&, const Hello&, std::string*) override { return &state; }
+  void established(LinkSession&) override { up = true; }
+  void subscriptions(LinkSession&, std::vector<SubscriptionEntry>) override {}
+  bool event(LinkSession&, const WireEvent&, const std::uint8_t*, std::size_t) override {
+    ++received;
+    return true;
+  }
+  void gap(LinkSession&, const Gap&) override {}
+  void closed(LinkSession&, const std::string&) override {}
+
+  LinkState state;
+  std::atomic<bool> up{false};
+  std::atomic<std::uint64_t> received{0};
+};
+
+std::string event_frame() {
+  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", std::string(200, 'p')}});
+  EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
+  auto& h = ev->header;
+  h.id = {1, 2};
+  h.type = event_set_type(*ev, "demo.echo");
+  h.payload_type = ev->payload_type.data();
+  h.kind = EDRI_KIND_NOTIFICATION;
+  h.origin_router = "ra";
+  h.sender = "api";
+  h.message = "";
+  std::string frame, error;
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, &error));
+  return frame;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// Router "ra" linked to switch "sw"; events go from ra to sw.
+class Link {
+ public:
+  explicit Link(std::chrono::microseconds coalesce) : ra_end("sw"), sw_end("ra") {
+    settings.coalesce = coalesce;
+    tcp::acceptor acceptor(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    tcp::socket client(io), server(io);
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+    Hello ra_hello, sw_hello;
+    ra_hello.role = Role::router;
+    ra_hello.incarnation = 11;
+    ra_hello.router_id = "ra";
+    sw_hello.role = Role::switch_;
+    sw_hello.incarnation = 22;
+    sw_hello.router_id = "sw";
+    ra = std::make_shared<LinkSession>(std::move(client), settings, ra_hello, Role::switch_, ra_end);
+    sw = std::make_shared<LinkSession>(std::move(server), settings, sw_hello, Role::router, sw_end);
+    ra->start();
+    sw->start();
+    thread = std::thread([this] { io.run(); });
+    REQUIRE(wait_until([&] { return ra_end.up.load() && sw_end.up.load(); }, 5s));
+  }
+  ~Link() {
+    boost::asio::post(io, [this] {
+      ra->close("test over", false);
+      sw->close("test over", false);
+    });
+    work.reset();
+    thread.join();
+  }
+  // As the connector sends: wake the io thread only when the state says so.
+  void send(const std::string& frame) {
+    bool wake = false;
+    REQUIRE(ra_end.state.enqueue(frame, true, &wake));
+    if (wake) boost::asio::post(io, [this] { ra->flush(); });
+  }
+  std::uint64_t writes() {
+    nlohmann::json j;
+    ra_end.state.stats_json(j);
+    return j["writes"].get<std::uint64_t>();
+  }
+
+  LinkSettings settings;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  End ra_end, sw_end;
+  std::shared_ptr<LinkSession> ra, sw;
+  std::thread thread;
+};
+
+}  // namespace
+
+TEST_CASE("a stream of events is written in a few writes, and an event after a quiet spell at once") {
+  const std::string frame = event_frame();
+  Link link(1s);
+  const std::uint64_t before = link.writes();  // the handshake's
+  // 300 events over about 300 ms: within one coalescing interval of the first.
+  for (int i = 0; i < 300; ++i) {
+    link.send(frame);
+    std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(wait_until([&] { return link.sw_end.received == 300; }, 10s));
+  // The first went at once; the rest waited for the interval to end.
+  CHECK(link.writes() - before <= 3);
+
+  // Quiet for longer than the interval: the next event goes without waiting for it.
+  std::this_thread::sleep_for(1100ms);
+  const auto sent_at = std::chrono::steady_clock::now();
+  link.send(frame);
+  REQUIRE(wait_until([&] { return link.sw_end.received == 301; }, 10s));
+  CHECK(std::chrono::steady_clock::now() - sent_at < 500ms);
+}
+
+TEST_CASE("without coalescing a paced stream of events is written as it comes") {
+  const std::string frame = event_frame();
+  Link link(0us);
+  const std::uint64_t before = link.writes();
+  for (int i = 0; i < 100; ++i) {
+    link.send(frame);
+    std::this_thread::sleep_for(2ms);
+  }
+  REQUIRE(wait_until([&] { return link.sw_end.received == 100; }, 10s));
+  CHECK(link.writes() - before > 10);
+}
