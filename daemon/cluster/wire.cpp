@@ -40,6 +40,20 @@ class Writer {
     u32(static_cast<std::uint32_t>(s.size()));
     bytes(s.data(), s.size());
   }
+  // Appends what `fill(buffer)` adds after a 4-byte length, and sets that
+  // length; false (and nothing appended) when fill fails.
+  template <class Fill>
+  bool sized32(Fill&& fill) {
+    const std::size_t at = out_.size();
+    u32(0);
+    if (!fill(out_)) {
+      out_.resize(at);
+      return false;
+    }
+    const auto n = static_cast<std::uint32_t>(out_.size() - at - 4);
+    for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    return true;
+  }
   std::string finish() {
     const auto n = static_cast<std::uint32_t>(out_.size() - 4);
     for (int i = 0; i < 4; ++i) out_[i] = static_cast<char>((n >> (8 * i)) & 0xff);
@@ -235,11 +249,9 @@ void event_head(Writer& w, std::uint8_t wire_kind, std::uint8_t flags, std::uint
 bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
                   std::string& out, std::string* error) {
-  const EncodedPayload* payload = event_encoded(&ev, error);
-  if (!payload) return false;
   const auto& h = ev.header;
   const std::string_view message = h.message ? h.message : "";
-  Writer w(FrameType::event, 140 + ev.payload_type.size() * 2 + payload->size() + message.size(), std::move(out));
+  Writer w(FrameType::event, 400 + ev.payload_type.size() * 2 + message.size(), std::move(out));
   event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
   w.id(h.id);
   w.id(h.trace_id);
@@ -252,8 +264,8 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   w.str8(h.sender ? h.sender : "");
   w.str8(target_router);
   w.str32(message);
-  w.u32(static_cast<std::uint32_t>(payload->size()));
-  w.bytes(payload->data(), payload->size());
+  // Encoded straight into the frame: the event is encoded once, for its link.
+  if (!w.sized32([&](std::string& buf) { return event_encode_to(&ev, buf, error); })) return false;
   out = w.finish();
   return true;
 }

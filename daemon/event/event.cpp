@@ -144,6 +144,26 @@ const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
   return fresh;
 }
 
+bool event_encode_to(const Event* ev, std::string& out, std::string* err) {
+  if (const auto* enc = ev->encoded.load(std::memory_order_acquire)) {
+    out.append(reinterpret_cast<const char*>(enc->data()), enc->size());
+    return true;
+  }
+  if (!ev->ops) return true;  // no payload
+  const std::size_t before = out.size();
+  edri_error e{sizeof(edri_error), {}, {}};
+  auto write = [](void* sink, const std::uint8_t* d, std::size_t n) {
+    static_cast<std::string*>(sink)->append(reinterpret_cast<const char*>(d), n);
+  };
+  if (ev->ops->encode(event_object(ev), EDRI_FORMAT_MSGPACK, write, &out, &e) != EDRI_OK) {
+    out.resize(before);
+    if (err) *err = e.message[0] ? e.message : "payload encoding failed";
+    return false;
+  }
+  g_encodes.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 EncodedPayload* EncodedPayload::make(const std::uint8_t* data, std::size_t len) {
   static_assert(alignof(EncodedPayload) >= alignof(std::uint8_t));
   return make_at(::operator new(footprint(len)), data, len);

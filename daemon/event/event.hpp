@@ -107,6 +107,12 @@ inline void event_retain(const Event* ev) noexcept {
 void event_release(const Event* ev) noexcept;
 // The cached MessagePack encoding; nullptr (and err filled) if encoding failed.
 const EncodedPayload* event_encoded(const Event* ev, std::string* err = nullptr);
+// Appends the MessagePack encoding to `out`: the cached one if there is
+// one, else a fresh one that is not kept. For an event that is encoded once,
+// into a link frame: keeping it cost an allocation, two copies, and a free
+// on whichever thread released the event last. False (err filled, `out` as
+// it was) if encoding failed.
+bool event_encode_to(const Event* ev, std::string& out, std::string* err = nullptr);
 // How many payloads have been encoded since start (a test and stats figure:
 // in-process delivery between matching types must keep it at zero).
 std::uint64_t encode_count() noexcept;
