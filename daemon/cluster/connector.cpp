@@ -173,8 +173,8 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
 }
 
 bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
-  const std::uint64_t known = seen_.incarnation_of(e.origin_router);
-  if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq)) {
+  std::uint64_t known = 0;
+  if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq, &known)) {
     state_.count_duplicate();
     return true;
   }

@@ -326,16 +326,19 @@ void LinkSession::send_control(std::string frame) {
   flush();
 }
 
-// Whether to leave the frames waiting for the coalesce timer: while frames
-// keep coming, the last write of frames was under `coalesce` ago.
+// Whether to leave the frames waiting for the coalesce timer: they are all
+// notifications, and the last write of frames was under `coalesce` ago (they
+// keep coming). Requests, responses and the rest go at once: someone waits
+// on each, and two of them often follow within the interval (a fanout,
+// then the response).
 bool LinkSession::hold_back_frames() {
-  if (coalescing_) return true;
   if (settings_.coalesce.count() == 0 || !control_out_.empty() || phase_ != Phase::established ||
-      closing_after_write_) {
+      closing_after_write_ || state_->unwritten() != LinkState::Unwritten::notifications) {
     return false;
   }
+  if (coalescing_) return true;
   const auto due = last_frames_write_ + settings_.coalesce;
-  if (std::chrono::steady_clock::now() >= due || !state_->has_unwritten()) return false;
+  if (std::chrono::steady_clock::now() >= due) return false;
   coalescing_ = true;
   state_->defer_writer();
   coalesce_timer_.expires_at(due);

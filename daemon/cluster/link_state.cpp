@@ -52,9 +52,12 @@ bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer) 
     buffer_bytes_ += frame.size();
     note_bytes_locked();
     buffer_.push_back(Entry{seq, &chunk, offset, static_cast<std::uint32_t>(frame.size()), now});
+    const bool urgent = !is_notification_frame(frame.data(), frame.size());
+    if (urgent) urgent_seq_ = seq;
     if (wake_writer) {
-      *wake_writer = !writer_due_;
+      *wake_writer = !writer_due_ || (urgent && writer_deferred_);
       writer_due_ = true;
+      if (urgent) writer_deferred_ = false;
     }
     while (buffer_bytes_ > limits_.max_bytes && buffer_.size() > 1) {
       drop_front_locked();
@@ -71,6 +74,7 @@ bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer) 
 bool LinkState::take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames) {
   std::lock_guard lock(mutex_);
   writer_due_ = false;
+  writer_deferred_ = false;
   if (overflowed_unwritten_) return false;
   if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return true;
   std::size_t i = write_cursor_ >= buffer_.front().seq ? write_cursor_ - buffer_.front().seq : 0;
@@ -93,6 +97,14 @@ bool LinkState::take_unwritten(std::vector<FrameSpan>& out, std::size_t max_byte
 void LinkState::defer_writer() {
   std::lock_guard lock(mutex_);
   writer_due_ = true;
+  writer_deferred_ = true;
+}
+
+LinkState::Unwritten LinkState::unwritten() const {
+  std::lock_guard lock(mutex_);
+  if (overflowed_unwritten_) return Unwritten::urgent;
+  if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return Unwritten::none;
+  return urgent_seq_ >= write_cursor_ ? Unwritten::urgent : Unwritten::notifications;
 }
 
 bool LinkState::has_unwritten() const {

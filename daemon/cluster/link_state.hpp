@@ -44,9 +44,10 @@ class LinkState {
   // sequence number, also as its origin sequence when `origin` is set.
   // Returns false when the link is closed for good (stopping). With
   // `wake_writer`, says whether the caller must wake the writer: only the
-  // first frame since the writer last took frames (or said it will come
-  // back for them, defer_writer) does, so a busy publisher wakes it once
-  // per write, not once per frame.
+  // first frame since the writer last took frames does, so a busy
+  // publisher wakes it once per write, not once per frame; after the
+  // writer said it will come back for them (defer_writer), only the first
+  // frame that is not a notification does.
   bool enqueue(std::string_view frame, bool origin, bool* wake_writer = nullptr);
   // Frames not yet written on the current connection, oldest first, about
   // `max_bytes` at most, appended to `out` as spans of adjacent frames;
@@ -55,6 +56,10 @@ class LinkState {
   // written yet (the caller must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames = nullptr);
   bool has_unwritten() const;
+  // What waits to be written: nothing, only notifications (which a writer
+  // may hold back briefly to write more at once), or something urgent.
+  enum class Unwritten { none, notifications, urgent };
+  Unwritten unwritten() const;
   // The writer will take frames soon without being woken (a write it held
   // back to gather more): publishers need not wake it until it has.
   void defer_writer();
@@ -149,7 +154,9 @@ class LinkState {
   std::uint64_t write_cursor_ = 1;
   std::uint64_t peer_acked_ = 0;
   bool overflowed_unwritten_ = false;
-  bool writer_due_ = false;  // woken, or deferred, and not back yet
+  bool writer_due_ = false;       // woken, or deferred, and not back yet
+  bool writer_deferred_ = false;  // deferred: an urgent frame still wakes it
+  std::uint64_t urgent_seq_ = 0;  // the newest frame that is not a notification
   bool closed_ = false;
   bool up_ = false;
   std::chrono::steady_clock::time_point down_since_ = std::chrono::steady_clock::now();

@@ -15,27 +15,23 @@ namespace edrid::cluster {
 class OriginFilter {
  public:
   // True the first time (origin, incarnation, seq) is seen in order. An older
-  // incarnation of an origin than one already seen is stale.
-  // The incarnation last seen from `origin`, 0 if none.
-  std::uint64_t incarnation_of(std::string_view origin) const {
-    auto it = seen_.find(origin);
-    return it == seen_.end() ? 0 : it->second.incarnation;
-  }
-
-  bool accept(std::string_view origin, std::uint64_t incarnation, std::uint64_t seq) {
-    auto it = seen_.find(origin);
-    if (it == seen_.end()) {
+  // incarnation of an origin than one already seen is stale. *previous gets
+  // the incarnation seen from `origin` before this call (0 if none).
+  bool accept(std::string_view origin, std::uint64_t incarnation, std::uint64_t seq,
+              std::uint64_t* previous = nullptr) {
+    Seen* s = find(origin);
+    if (previous) *previous = s ? s->incarnation : 0;
+    if (!s) {
       seen_.emplace(std::string(origin), Seen{incarnation, seq});
       return true;
     }
-    Seen& s = it->second;
-    if (incarnation != s.incarnation) {
-      if (incarnation < s.incarnation) return false;
-      s = Seen{incarnation, seq};
+    if (incarnation != s->incarnation) {
+      if (incarnation < s->incarnation) return false;
+      *s = Seen{incarnation, seq};
       return true;
     }
-    if (seq <= s.seq) return false;
-    s.seq = seq;
+    if (seq <= s->seq) return false;
+    s->seq = seq;
     return true;
   }
 
@@ -48,7 +44,20 @@ class OriginFilter {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, Seen, Hash, std::equal_to<>> seen_;
+  using Table = std::unordered_map<std::string, Seen, Hash, std::equal_to<>>;
+
+  // Nearly every event comes from the origin of the one before: the entry
+  // found last is tried first, without hashing the name.
+  Seen* find(std::string_view origin) {
+    if (last_ && last_->first == origin) return &last_->second;
+    auto it = seen_.find(origin);
+    if (it == seen_.end()) return nullptr;
+    last_ = &*it;
+    return &it->second;
+  }
+
+  Table seen_;
+  Table::value_type* last_ = nullptr;
 };
 
 }  // namespace edrid::cluster

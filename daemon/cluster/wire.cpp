@@ -316,6 +316,11 @@ void set_event_seq(char* frame, std::size_t size, std::uint64_t seq) noexcept {
   put_le64(frame, size, kEventSeqOffset, seq);
 }
 
+bool is_notification_frame(const char* frame, std::size_t size) noexcept {
+  constexpr std::size_t kKindOffset = kEventSeqOffset + 8;
+  return size > kKindOffset && static_cast<std::uint8_t>(frame[kKindOffset]) == EDRI_KIND_NOTIFICATION;
+}
+
 void set_event_origin_seq(char* frame, std::size_t size, std::uint64_t origin_seq) noexcept {
   put_le64(frame, size, kEventOriginSeqOffset, origin_seq);
 }
@@ -418,6 +423,18 @@ std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, st
   return finish(r, std::move(reason), "close", error);
 }
 
+namespace {
+// A link carries few types, mostly one after another: the last name found
+// valid on this thread is not scanned again.
+bool valid_type_name_memo(std::string_view name) {
+  thread_local std::string last_valid;
+  if (!name.empty() && name == last_valid) return true;
+  if (!is_valid_type_name(name)) return false;
+  last_valid.assign(name);
+  return true;
+}
+}  // namespace
+
 bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::string* error) {
   Reader r(p, n);
   e.seq = r.u64();
@@ -452,9 +469,9 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
     if (error) *error = "event frame without a sequence number";
     return false;
   }
-  if (event_kind && (!is_valid_type_name(e.type) ||
+  if (event_kind && (!valid_type_name_memo(e.type) ||
                      (!e.payload_type.empty() && e.payload_type != e.type &&
-                      !is_valid_type_name(e.payload_type)))) {
+                      !valid_type_name_memo(e.payload_type)))) {
     if (error) *error = "event frame with an invalid type name";
     return false;
   }

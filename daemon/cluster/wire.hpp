@@ -129,6 +129,10 @@ std::string encode_tunnel_frame(std::uint8_t wire_kind, const edri_id128& tunnel
                                 std::string_view origin_router, std::uint64_t origin_incarnation,
                                 const std::uint8_t* data = nullptr, std::size_t len = 0);
 void set_event_seq(char* frame, std::size_t size, std::uint64_t seq) noexcept;
+// Whether a whole event frame carries a notification (the kind a link may
+// hold back briefly to write with others; everything else is answered or
+// waited on by someone).
+bool is_notification_frame(const char* frame, std::size_t size) noexcept;
 void set_event_origin_seq(char* frame, std::size_t size, std::uint64_t origin_seq) noexcept;
 
 // ---- Decoding of one frame body (after the length prefix and type byte).

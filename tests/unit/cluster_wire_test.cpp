@@ -412,8 +412,19 @@ TEST_CASE("the origin filter drops what was delivered before and stale incarnati
   CHECK_FALSE(f.accept("ra", 10, 5));
   CHECK_FALSE(f.accept("ra", 10, 3));
   CHECK(f.accept("rb", 3, 1));
-  CHECK(f.accept("ra", 11, 1));   // restarted
+  std::uint64_t previous = 0;
+  CHECK(f.accept("ra", 11, 1, &previous));  // restarted
+  CHECK(previous == 10);
   CHECK_FALSE(f.accept("ra", 10, 9));  // its previous life
+  // Many origins (the table grows and rehashes), in turns and in runs.
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    for (int r = 0; r < 200; ++r) CHECK(f.accept("r" + std::to_string(r), 1, seq));
+  }
+  CHECK_FALSE(f.accept("r7", 1, 3));
+  CHECK(f.accept("r7", 1, 4, &previous));
+  CHECK(previous == 1);
+  CHECK(f.accept("nobody-yet", 5, 1, &previous));
+  CHECK(previous == 0);
 }
 
 namespace {

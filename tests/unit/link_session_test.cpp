@@ -27,7 +27,8 @@ class End : public LinkHooks {
   LinkState* attach(LinkSession&, const Hello&, std::string*) override { return &state; }
   void established(LinkSession&) override { up = true; }
   void subscriptions(LinkSession&, std::vector<SubscriptionEntry>) override {}
-  bool event(LinkSession&, const WireEvent&, const std::uint8_t*, std::size_t) override {
+  bool event(LinkSession&, const WireEvent& e, const std::uint8_t*, std::size_t) override {
+    last_kind = e.kind;
     ++received;
     return true;
   }
@@ -37,21 +38,22 @@ class End : public LinkHooks {
   LinkState state;
   std::atomic<bool> up{false};
   std::atomic<std::uint64_t> received{0};
+  std::atomic<int> last_kind{-1};
 };
 
-std::string event_frame() {
+std::string event_frame(edri_kind kind = EDRI_KIND_NOTIFICATION) {
   const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", std::string(200, 'p')}});
   EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
   auto& h = ev->header;
   h.id = {1, 2};
   h.type = event_set_type(*ev, "demo.echo");
   h.payload_type = ev->payload_type.data();
-  h.kind = EDRI_KIND_NOTIFICATION;
+  h.kind = kind;
   h.origin_router = "ra";
   h.sender = "api";
   h.message = "";
   std::string frame, error;
-  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, &error));
+  REQUIRE(encode_event(*ev, static_cast<std::uint8_t>(kind), 0, "", 1, frame, &error));
   return frame;
 }
 
@@ -148,4 +150,20 @@ TEST_CASE("without coalescing a paced stream of events is written as it comes") 
   }
   REQUIRE(wait_until([&] { return link.sw_end.received == 100; }, 10s));
   CHECK(link.writes() - before > 10);
+}
+
+TEST_CASE("a request is written at once and takes the notifications held back with it") {
+  const std::string note = event_frame();
+  Link link(1s);
+  link.send(note);  // the first goes at once
+  REQUIRE(wait_until([&] { return link.sw_end.received == 1; }, 10s));
+  for (int i = 0; i < 5; ++i) link.send(note);
+  // Within the interval of the first write: held back.
+  std::this_thread::sleep_for(100ms);
+  CHECK(link.sw_end.received == 1);
+  const auto sent_at = std::chrono::steady_clock::now();
+  link.send(event_frame(EDRI_KIND_REQUEST));
+  REQUIRE(wait_until([&] { return link.sw_end.received == 7; }, 10s));
+  CHECK(std::chrono::steady_clock::now() - sent_at < 500ms);
+  CHECK(link.sw_end.last_kind == EDRI_KIND_REQUEST);  // in order, after the notifications
 }
