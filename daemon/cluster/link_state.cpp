@@ -107,11 +107,6 @@ LinkState::Unwritten LinkState::unwritten() const {
   return urgent_seq_ >= write_cursor_ ? Unwritten::urgent : Unwritten::notifications;
 }
 
-bool LinkState::has_unwritten() const {
-  std::lock_guard lock(mutex_);
-  return overflowed_unwritten_ || (!buffer_.empty() && write_cursor_ <= buffer_.back().seq);
-}
-
 bool LinkState::acked(std::uint64_t seq) {
   {
     std::lock_guard lock(mutex_);
@@ -217,10 +212,7 @@ std::uint64_t LinkState::peer_incarnation() const {
   return peer_incarnation_;
 }
 
-std::uint64_t LinkState::rx_last() const {
-  std::lock_guard lock(mutex_);
-  return rx_last_;
-}
+std::uint64_t LinkState::rx_last() const { return rx_last_.load(std::memory_order_relaxed); }
 
 std::uint64_t LinkState::resume_tx(bool peer_knows_us, std::uint64_t peer_rx_last) {
   std::lock_guard lock(mutex_);
@@ -279,22 +271,21 @@ bool LinkState::peer_leaving() const {
 }
 
 LinkState::Rx LinkState::receive(std::uint64_t seq) {
-  std::lock_guard lock(mutex_);
-  if (seq <= rx_last_) {
-    ++duplicates_;
+  const std::uint64_t last = rx_last_.load(std::memory_order_relaxed);
+  if (seq <= last) {
+    duplicates_.fetch_add(1, std::memory_order_relaxed);
     return Rx::duplicate;
   }
-  if (seq != rx_last_ + 1) return Rx::out_of_order;
-  rx_last_ = seq;
-  ++events_received_;
+  if (seq != last + 1) return Rx::out_of_order;
+  rx_last_.store(seq, std::memory_order_relaxed);
+  events_received_.store(events_received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return Rx::deliver;
 }
 
 void LinkState::unreceive(std::uint64_t seq) {
-  std::lock_guard lock(mutex_);
-  if (seq != rx_last_ || seq == 0) return;
-  rx_last_ = seq - 1;
-  --events_received_;
+  if (seq != rx_last_.load(std::memory_order_relaxed) || seq == 0) return;
+  rx_last_.store(seq - 1, std::memory_order_relaxed);
+  events_received_.store(events_received_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 void LinkState::set_state(std::string state) {
@@ -329,8 +320,7 @@ void LinkState::count_gap(const Gap& gap) {
 }
 
 void LinkState::count_duplicate() {
-  std::lock_guard lock(mutex_);
-  ++duplicates_;
+  duplicates_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void LinkState::set_peer_id(std::string id) {
@@ -351,14 +341,14 @@ void LinkState::stats_json(nlohmann::json& out) const {
          {"peer_incarnation", peer_incarnation_},
          {"sent_seq", next_seq_ - 1},
          {"acked_seq", peer_acked_},
-         {"received_seq", rx_last_},
-         {"events_received", events_received_},
+         {"received_seq", rx_last_.load(std::memory_order_relaxed)},
+         {"events_received", events_received_.load(std::memory_order_relaxed)},
          {"replay_frames", buffer_.size()},
          {"replay_bytes", buffer_bytes_},
          {"replay_dropped", dropped_from_buffer_},
          {"publisher_waits", publisher_waits_},
          {"publisher_wait_timeouts", publisher_wait_timeouts_},
-         {"duplicates_dropped", duplicates_},
+         {"duplicates_dropped", duplicates_.load(std::memory_order_relaxed)},
          {"reconnects", connects_ > 0 ? connects_ - 1 : 0},
          {"gaps", gaps_},
          {"events_lost", lost_},

@@ -55,7 +55,6 @@ class LinkState {
   // Returns false when the buffer dropped frames this connection had not
   // written yet (the caller must reconnect so the peer learns of the gap).
   bool take_unwritten(std::vector<FrameSpan>& out, std::size_t max_bytes, std::size_t* frames = nullptr);
-  bool has_unwritten() const;
   // What waits to be written: nothing, only notifications (which a writer
   // may hold back briefly to write more at once), or something urgent.
   enum class Unwritten { none, notifications, urgent };
@@ -100,7 +99,7 @@ class LinkState {
   // The peer said goodbye on this connection (it is stopping, not failing).
   bool peer_leaving() const;
 
-  // ---- Inbound (the session's thread).
+  // ---- Inbound (the session's thread only).
   enum class Rx { deliver, duplicate, out_of_order };
   Rx receive(std::uint64_t seq);
   // Takes back receive(seq) of the last delivered sequence: its event was
@@ -162,15 +161,17 @@ class LinkState {
   std::chrono::steady_clock::time_point down_since_ = std::chrono::steady_clock::now();
   // Inbound.
   std::uint64_t peer_incarnation_ = 0;
-  std::uint64_t rx_last_ = 0;
+  // Written only by the session's io thread (receive is per frame, so it
+  // takes no lock); read by others for resumes and stats.
+  std::atomic<std::uint64_t> rx_last_{0};
   bool peer_said_goodbye_ = false;
   std::uint64_t peer_goodbye_seq_ = 0;
   // Counters.
   std::string state_ = "connecting";
   std::string address_;
   std::uint64_t connects_ = 0;
-  std::uint64_t events_received_ = 0;
-  std::uint64_t duplicates_ = 0;
+  std::atomic<std::uint64_t> events_received_{0};  // io thread only writes, as rx_last_
+  std::atomic<std::uint64_t> duplicates_{0};
   std::uint64_t gaps_ = 0;
   std::uint64_t lost_ = 0;
   std::uint64_t dropped_from_buffer_ = 0;
