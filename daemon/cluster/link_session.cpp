@@ -9,6 +9,12 @@ namespace edrid::cluster {
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kWriteBatch = 256 * 1024;
+// How long an ack may wait for a frame to ride with, and how much may be
+// read meanwhile. Far below what holds a sender back (replay.window_bytes),
+// so senders never notice; but a request's round trip no longer wakes each
+// hop's peer an extra time for an ack of its own.
+constexpr auto kAckDelay = std::chrono::milliseconds(1);
+constexpr std::size_t kAckBytes = 256 * 1024;
 
 const char* role_name(Role r) { return r == Role::switch_ ? "switch" : "router"; }
 }  // namespace
@@ -24,6 +30,7 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
       read_buf_(kReadChunk),
       held_(settings.max_frame),
       heartbeat_(socket_.get_executor()),
+      ack_timer_(socket_.get_executor()),
       coalesce_timer_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto ep = socket_.remote_endpoint(ec);
@@ -47,7 +54,7 @@ void LinkSession::start() {
 }
 
 void LinkSession::read() {
-  if (reading_ || phase_ == Phase::closed || events_paused_) return;
+  if (reading_ || phase_ == Phase::closed) return;
   reading_ = true;
   socket_.async_read_some(boost::asio::buffer(read_buf_),
                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
@@ -65,12 +72,13 @@ void LinkSession::read() {
 
 void LinkSession::on_read(std::size_t n) {
   last_rx_ = std::chrono::steady_clock::now();
+  read_since_ack_ += n;
   if (state_) state_->count_bytes(n, 0);
   splitter_.feed(read_buf_.data(), n);
   FrameSplitter::Frame f{};
   std::string error;
   for (;;) {
-    if (events_paused_ || phase_ == Phase::closed) break;
+    if (phase_ == Phase::closed) break;
     const auto r = splitter_.next(f, &error);
     if (r == FrameSplitter::Next::need_more) break;
     if (r == FrameSplitter::Next::error || !handle(f, &error)) {
@@ -256,7 +264,7 @@ void LinkSession::maybe_established() {
 }
 
 bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
-  if (!holding()) {
+  if (!holding() && !events_paused_) {
     switch (offer(f.body, f.len, error)) {
       case Offer::taken:
         return true;
@@ -292,7 +300,7 @@ LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len,
 }
 
 void LinkSession::retry_held() {
-  if (phase_ != Phase::established) return;
+  if (phase_ != Phase::established || events_paused_) return;
   const bool was_holding = holding();
   FrameSplitter::Frame f{};
   std::string error;
@@ -312,12 +320,36 @@ void LinkSession::retry_held() {
   if (was_holding) send_ack_if_due();
 }
 
+// An ack goes with the next write, or on its own after kAckDelay, or at
+// once when kAckBytes were read since the last.
 void LinkSession::send_ack_if_due() {
   if (!state_ || !resume_sent_ || phase_ == Phase::closed) return;
+  if (state_->rx_last() <= last_ack_sent_) return;
+  if (read_since_ack_ >= kAckBytes) {
+    add_ack(control_out_);
+    flush();
+    return;
+  }
+  if (ack_timer_armed_) return;
+  ack_timer_armed_ = true;
+  ack_timer_.expires_after(kAckDelay);
+  ack_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->ack_timer_armed_ = false;
+    if (ec || self->phase_ == Phase::closed || !self->state_) return;
+    if (self->state_->rx_last() > self->last_ack_sent_) {
+      self->add_ack(self->control_out_);
+      self->flush();
+    }
+  });
+}
+
+void LinkSession::add_ack(std::vector<std::string>& control) {
+  if (!state_ || !resume_sent_) return;
   const std::uint64_t rx = state_->rx_last();
   if (rx <= last_ack_sent_) return;
   last_ack_sent_ = rx;
-  send_control(encode_u64_frame(FrameType::ack, rx));
+  read_since_ack_ = 0;
+  control.push_back(encode_u64_frame(FrameType::ack, rx));
 }
 
 void LinkSession::send_control(std::string frame) {
@@ -364,6 +396,9 @@ void LinkSession::flush() {
     }
   }
   if (!writing_frames_.empty()) last_frames_write_ = std::chrono::steady_clock::now();
+  if ((!writing_control_.empty() || !writing_frames_.empty()) && phase_ == Phase::established) {
+    add_ack(writing_control_);  // a write is going out anyway: a waiting ack rides with it
+  }
   if (writing_control_.empty() && writing_frames_.empty()) {
     if (closing_after_write_) {
       boost::system::error_code ec;
@@ -423,6 +458,7 @@ void LinkSession::pause_events() { events_paused_ = true; }
 
 void LinkSession::goodbye() {
   if (phase_ == Phase::closed) return;
+  add_ack(control_out_);  // one may be waiting for a write to ride with
   if (state_) control_out_.push_back(encode_u64_frame(FrameType::goodbye, state_->last_sent()));
   closing_after_write_ = true;
   close("stopping", false);
@@ -436,6 +472,7 @@ void LinkSession::close(const std::string& reason, bool tell_peer) {
   if (tell_peer) control_out_.push_back(encode_close(reason));
   phase_ = Phase::closed;
   heartbeat_.cancel();
+  ack_timer_.cancel();
   coalesce_timer_.cancel();
   if (state_) state_->set_state("down");
   if (tell_peer) {

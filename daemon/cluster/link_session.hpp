@@ -56,7 +56,10 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void flush();
   // io thread: a frame outside the sequence (subscriptions).
   void send_control(std::string frame);
-  // io thread: stop taking events from the peer (it keeps them buffered).
+  // io thread: stop taking events from the peer: they are held here, not
+  // acknowledged, so the peer keeps them for a resend. Acks, heartbeats and
+  // goodbyes are still read: a stopping side waits for the acks of what it
+  // sent last.
   void pause_events();
   // io thread: offers the held events to the hooks again, in order.
   void retry_held();
@@ -92,6 +95,8 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void maybe_established();
   void arm_heartbeat();
   void send_ack_if_due();
+  // Adds an ack of what was received, if not acked yet, to `control`.
+  void add_ack(std::vector<std::string>& control);
   bool hold_back_frames();
 
   tcp::socket socket_;
@@ -127,6 +132,10 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   std::uint64_t last_ack_sent_ = 0;
 
   boost::asio::steady_timer heartbeat_;
+  // An ack waits up to kAckDelay for a write to ride on (see send_ack_if_due).
+  boost::asio::steady_timer ack_timer_;
+  bool ack_timer_armed_ = false;
+  std::size_t read_since_ack_ = 0;
   // Holds event frames back to gather more (LinkSettings::coalesce).
   boost::asio::steady_timer coalesce_timer_;
   bool coalescing_ = false;

@@ -6,8 +6,10 @@
 #include "event/event.hpp"
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <memory>
+#include <future>
 #include <thread>
 
 #include <boost/asio/post.hpp>
@@ -27,9 +29,10 @@ class End : public LinkHooks {
   LinkState* attach(LinkSession&, const Hello&, std::string*) override { return &state; }
   void established(LinkSession&) override { up = true; }
   void subscriptions(LinkSession&, std::vector<SubscriptionEntry>) override {}
-  bool event(LinkSession&, const WireEvent& e, const std::uint8_t*, std::size_t) override {
+  bool event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) override {
     last_kind = e.kind;
     ++received;
+    if (on_event) on_event(s);
     return true;
   }
   void gap(LinkSession&, const Gap&) override {}
@@ -39,6 +42,7 @@ class End : public LinkHooks {
   std::atomic<bool> up{false};
   std::atomic<std::uint64_t> received{0};
   std::atomic<int> last_kind{-1};
+  std::function<void(LinkSession&)> on_event;  // io thread
 };
 
 std::string event_frame(edri_kind kind = EDRI_KIND_NOTIFICATION) {
@@ -103,9 +107,10 @@ class Link {
     REQUIRE(ra_end.state.enqueue(frame, true, &wake));
     if (wake) boost::asio::post(io, [this] { ra->flush(); });
   }
-  std::uint64_t writes() {
+  std::uint64_t writes() { return writes_of(ra_end); }
+  static std::uint64_t writes_of(const End& end) {
     nlohmann::json j;
-    ra_end.state.stats_json(j);
+    end.state.stats_json(j);
     return j["writes"].get<std::uint64_t>();
   }
 
@@ -166,4 +171,39 @@ TEST_CASE("a request is written at once and takes the notifications held back wi
   REQUIRE(wait_until([&] { return link.sw_end.received == 7; }, 10s));
   CHECK(std::chrono::steady_clock::now() - sent_at < 500ms);
   CHECK(link.sw_end.last_kind == EDRI_KIND_REQUEST);  // in order, after the notifications
+}
+
+TEST_CASE("an ack rides with the answer it precedes, and a paused side still reads acks") {
+  const std::string note = event_frame();
+  const std::string answer = event_frame(EDRI_KIND_RESPONSE);
+  Link link(0us);
+  // The switch side answers each event at once, as a responder would.
+  link.sw_end.on_event = [&](LinkSession& s) {
+    REQUIRE(link.sw_end.state.enqueue(answer, true));
+    s.flush();
+  };
+  std::this_thread::sleep_for(50ms);
+  const std::uint64_t before = Link::writes_of(link.sw_end);
+  link.send(note);
+  REQUIRE(wait_until([&] { return link.ra_end.received == 1; }, 10s));
+  // The sender hears the ack (its buffer drains) without a write of its own.
+  REQUIRE(wait_until([&] { return link.ra_end.state.drained(); }, 10s));
+  std::this_thread::sleep_for(20ms);  // past the ack delay: nothing more is written
+  CHECK(Link::writes_of(link.sw_end) - before == 1);
+
+  // A side that stops taking events still reads the acks of what it sent.
+  std::promise<void> paused;
+  boost::asio::post(link.io, [&] {
+    link.ra->pause_events();
+    paused.set_value();
+  });
+  paused.get_future().wait();
+  // Twice: the read pending when it paused takes the first replies.
+  for (int round = 1; round <= 2; ++round) {
+    for (int i = 0; i < 10; ++i) link.send(note);
+    REQUIRE(wait_until([&] { return link.sw_end.received == 1u + 10 * round; }, 10s));
+    CHECK(wait_until([&] { return link.ra_end.state.drained(); }, 5s));
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(link.ra_end.received == 1);  // the answers wait, unacknowledged, for a resend
 }
