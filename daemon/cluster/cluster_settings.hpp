@@ -31,11 +31,11 @@ struct LinkSettings {
   std::chrono::milliseconds dead_peer{5'000};
   ReplayLimits replay;
   std::uint32_t max_frame = 16u << 20;
-  // While events keep coming, a link writes at most once per this interval
-  // (unless a control frame is due), so each write carries many frames:
-  // a write per handful of frames cost two wake-ups and a system call each.
-  // A frame after a quiet spell goes at once, so a lone request waits for
-  // nothing. 0 writes whenever frames are ready.
+  // While notifications keep coming, a link writes them at most once per
+  // this interval, so each write carries many: a write per handful of
+  // frames cost two wake-ups and a system call each. Requests, responses,
+  // tunnel and control frames go at once, as does a notification after a
+  // quiet spell. 0 writes whenever frames are ready.
   std::chrono::microseconds coalesce{100};
   bool operator==(const LinkSettings&) const = default;
 };
