@@ -50,17 +50,20 @@ class Writer {
       out_.resize(at);
       return false;
     }
-    const auto n = static_cast<std::uint32_t>(out_.size() - at - 4);
-    for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    length_at(at);
     return true;
   }
   std::string finish() {
-    const auto n = static_cast<std::uint32_t>(out_.size() - 4);
-    for (int i = 0; i < 4; ++i) out_[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    length_at(0);
     return std::move(out_);
   }
 
  private:
+  // Sets the 4-byte length at `at` to the number of bytes after it.
+  void length_at(std::size_t at) {
+    const auto n = static_cast<std::uint32_t>(out_.size() - at - 4);
+    for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  }
   // Bytes built in a register and appended once: a push_back per byte
   // checked the capacity each time, and ids and headers are most of a frame.
   void le(std::uint64_t v, int n) {

@@ -118,22 +118,12 @@ const EncodedPayload* event_encoded(const Event* ev, std::string* err) {
   // The plugin may write in pieces; they gather here, then take one block.
   // The thread's spare buffer is taken, not used in place: type ops that
   // asked for another event's encoding from inside encode get their own.
-  thread_local std::vector<std::uint8_t> spare;
-  std::vector<std::uint8_t> scratch = std::move(spare);
+  thread_local std::string spare;
+  std::string scratch = std::move(spare);
   scratch.clear();
-  if (ev->ops) {
-    edri_error e{sizeof(edri_error), {}, {}};
-    auto write = [](void* sink, const std::uint8_t* d, std::size_t n) {
-      auto& v = *static_cast<std::vector<std::uint8_t>*>(sink);
-      v.insert(v.end(), d, d + n);
-    };
-    if (ev->ops->encode(event_object(ev), EDRI_FORMAT_MSGPACK, write, &scratch, &e) != EDRI_OK) {
-      if (err) *err = e.message[0] ? e.message : "payload encoding failed";
-      return nullptr;
-    }
-    g_encodes.fetch_add(1, std::memory_order_relaxed);
-  }
-  EncodedPayload* fresh = EncodedPayload::make(scratch.data(), scratch.size());
+  if (!event_encode_to(ev, scratch, err)) return nullptr;
+  EncodedPayload* fresh =
+      EncodedPayload::make(reinterpret_cast<const std::uint8_t*>(scratch.data()), scratch.size());
   if (scratch.capacity() <= (1u << 20)) spare = std::move(scratch);  // not keep a rare big one
   EncodedPayload* expected = nullptr;
   auto& slot = const_cast<Event*>(ev)->encoded;

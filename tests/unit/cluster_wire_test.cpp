@@ -3,6 +3,7 @@
 #include "cluster/link_state.hpp"
 #include "cluster/origin_filter.hpp"
 #include "cluster/wire.hpp"
+#include "support/event_frames.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -455,19 +456,6 @@ std::vector<std::pair<std::uint64_t, std::size_t>> decode_all(const std::string&
   return out;
 }
 
-std::string event_frame(std::size_t payload_size) {
-  EventPtr ev = sample_event();
-  const std::string text(payload_size, 'p');
-  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", text}});
-  EventPtr big(event_from_bytes("demo.echo", payload.data(), payload.size()));
-  big->header = ev->header;
-  big->header.type = event_set_type(*big, "demo.echo");
-  big->header.payload_type = big->payload_type.data();
-  big->header.message = "";
-  std::string frame, error;
-  REQUIRE(encode_event(*big, EDRI_KIND_NOTIFICATION, 0, "", 9, frame, &error));
-  return frame;
-}
 }  // namespace
 
 TEST_CASE("the replay buffer writes its frames whole and in order across chunks") {
@@ -477,7 +465,7 @@ TEST_CASE("the replay buffer writes its frames whole and in order across chunks"
   for (std::size_t i = 0; i < 2000; ++i) sizes.push_back(i % 97 == 0 ? 40'000 + i : (i * 37) % 700);
   std::vector<std::uint64_t> payload_len;
   for (std::size_t s : sizes) {
-    const std::string frame = event_frame(s);
+    const std::string frame = probe::event_frame(s);
     REQUIRE(st.enqueue(frame, true));
   }
   std::vector<FrameSpan> spans;
@@ -516,7 +504,7 @@ TEST_CASE("the replay buffer writes its frames whole and in order across chunks"
 }
 
 TEST_CASE("a write in flight keeps frames the buffer dropped on overflow") {
-  const std::string frame = event_frame(1000);
+  const std::string frame = probe::event_frame(1000);
   LinkState st("peer", ReplayLimits{frame.size() * 100, std::chrono::milliseconds(60'000)});
   for (int i = 0; i < 100; ++i) REQUIRE(st.enqueue(frame, true));
   std::vector<FrameSpan> spans;

@@ -4,6 +4,7 @@
 #include "cluster/link_state.hpp"
 #include "cluster/wire.hpp"
 #include "event/event.hpp"
+#include "support/event_frames.hpp"
 
 #include <atomic>
 #include <functional>
@@ -44,22 +45,6 @@ class End : public LinkHooks {
   std::atomic<int> last_kind{-1};
   std::function<void(LinkSession&)> on_event;  // io thread
 };
-
-std::string event_frame(edri_kind kind = EDRI_KIND_NOTIFICATION) {
-  const auto payload = nlohmann::json::to_msgpack(nlohmann::json{{"text", std::string(200, 'p')}});
-  EventPtr ev(event_from_bytes("demo.echo", payload.data(), payload.size()));
-  auto& h = ev->header;
-  h.id = {1, 2};
-  h.type = event_set_type(*ev, "demo.echo");
-  h.payload_type = ev->payload_type.data();
-  h.kind = kind;
-  h.origin_router = "ra";
-  h.sender = "api";
-  h.message = "";
-  std::string frame, error;
-  REQUIRE(encode_event(*ev, static_cast<std::uint8_t>(kind), 0, "", 1, frame, &error));
-  return frame;
-}
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within) {
   const auto until = std::chrono::steady_clock::now() + within;
@@ -125,7 +110,7 @@ class Link {
 }  // namespace
 
 TEST_CASE("a stream of events is written in a few writes, and an event after a quiet spell at once") {
-  const std::string frame = event_frame();
+  const std::string frame = probe::event_frame();
   Link link(1s);
   const std::uint64_t before = link.writes();  // the handshake's
   // 300 events over about 300 ms: within one coalescing interval of the first.
@@ -146,7 +131,7 @@ TEST_CASE("a stream of events is written in a few writes, and an event after a q
 }
 
 TEST_CASE("without coalescing a paced stream of events is written as it comes") {
-  const std::string frame = event_frame();
+  const std::string frame = probe::event_frame();
   Link link(0us);
   const std::uint64_t before = link.writes();
   for (int i = 0; i < 100; ++i) {
@@ -158,7 +143,7 @@ TEST_CASE("without coalescing a paced stream of events is written as it comes") 
 }
 
 TEST_CASE("a request is written at once and takes the notifications held back with it") {
-  const std::string note = event_frame();
+  const std::string note = probe::event_frame();
   Link link(1s);
   link.send(note);  // the first goes at once
   REQUIRE(wait_until([&] { return link.sw_end.received == 1; }, 10s));
@@ -167,15 +152,15 @@ TEST_CASE("a request is written at once and takes the notifications held back wi
   std::this_thread::sleep_for(100ms);
   CHECK(link.sw_end.received == 1);
   const auto sent_at = std::chrono::steady_clock::now();
-  link.send(event_frame(EDRI_KIND_REQUEST));
+  link.send(probe::event_frame(200, EDRI_KIND_REQUEST));
   REQUIRE(wait_until([&] { return link.sw_end.received == 7; }, 10s));
   CHECK(std::chrono::steady_clock::now() - sent_at < 500ms);
   CHECK(link.sw_end.last_kind == EDRI_KIND_REQUEST);  // in order, after the notifications
 }
 
 TEST_CASE("an ack rides with the answer it precedes, and a paused side still reads acks") {
-  const std::string note = event_frame();
-  const std::string answer = event_frame(EDRI_KIND_RESPONSE);
+  const std::string note = probe::event_frame();
+  const std::string answer = probe::event_frame(200, EDRI_KIND_RESPONSE);
   Link link(0us);
   // The switch side answers each event at once, as a responder would.
   link.sw_end.on_event = [&](LinkSession& s) {
