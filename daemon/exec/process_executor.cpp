@@ -304,7 +304,7 @@ void ProcessExecutor::reject_stopping(Delivery& d) {
 
 void ProcessExecutor::run(Delivery&& d, std::size_t) {
   const bool in_worker =
-      d.kind == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
+      d.kind() == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
   if (in_worker && !manager_.admit(d)) return;
   std::unique_lock lock(mutex_);
   if (!in_worker) {

@@ -125,16 +125,16 @@ void ManagerRuntime::destroy() noexcept {
 }
 
 void ManagerRuntime::hand_back(Delivery& d) {
-  if (d.kind == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
+  if (d.kind() == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
     edri_response resp;
     resp.status = EDRI_STATUS_REJECTED;
     resp.message = "manager '" + name_ + "' stopped before handling the request";
     router_.respond(*d.event, std::move(resp), *this);
-  } else if (d.kind == Delivery::Kind::response_callback) {
+  } else if (d.kind() == Delivery::Kind::response_callback) {
     // The requester is this manager and it is stopping; let the plugin free
     // what it attached to the request.
     DispatchScope scope(this, d.event.get());
-    d.fn(d.user, d.event.get(), d.is_last ? 1 : 0);
+    d.run_callback();
   }
 }
 
@@ -158,7 +158,7 @@ void ManagerRuntime::run(std::size_t loop) {
 }
 
 void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
-  switch (d.kind) {
+  switch (d.kind()) {
     case Delivery::Kind::timer: {
       d.timer().tick_queued.store(false, std::memory_order_relaxed);
       if (d.timer().cancelled.load(std::memory_order_acquire)) return;
@@ -173,7 +173,7 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
       DispatchScope scope(this, d.event.get());
       logging::TraceScope trace(d.event->header.trace_id);
       task_started(slot);
-      d.fn(d.user, d.event.get(), d.is_last ? 1 : 0);
+      d.run_callback();
       busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
@@ -410,8 +410,7 @@ void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
   // one tick when it catches up, not a burst.
   if (!t->tick_queued.exchange(true, std::memory_order_acq_rel)) {
     Delivery d;
-    d.kind = Delivery::Kind::timer;
-    d.owner = t;
+    d.set_timer(t);
     d.priority = std::numeric_limits<std::int32_t>::min();
     if (queue_.push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
       t->tick_queued.store(false, std::memory_order_relaxed);

@@ -268,7 +268,6 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
 
 bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender) {
   Delivery d;
-  d.kind = Delivery::Kind::event;
   d.handler_id = r.handler_id;
   d.priority = ev->header.priority;
   d.event = std::move(ev);
@@ -277,7 +276,7 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender) {
   const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
   if (dropped) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
-    if (dropped->kind == Delivery::Kind::event &&
+    if (dropped->kind() == Delivery::Kind::event &&
         dropped->event->header.kind == EDRI_KIND_REQUEST) {
       edri_response resp;
       resp.status = EDRI_STATUS_REJECTED;
@@ -614,12 +613,7 @@ void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {
   Delivery d;
   d.priority = response->header.priority;
   d.event = std::move(response);
-  if (p.fn) {
-    d.kind = Delivery::Kind::response_callback;
-    d.fn = p.fn;
-    d.user = p.user;
-    d.is_last = is_last;
-  }
+  if (p.fn) d.set_callback(p.fn, p.user, is_last);
   if (p.sender->queue().push(std::move(d), true, false, nullptr) !=
       ManagerQueue::Push::accepted) {
     spdlog::debug("response for stopped manager '{}' dropped", p.sender->name());

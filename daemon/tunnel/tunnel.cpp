@@ -122,9 +122,7 @@ void Tunnel::schedule(int side) {
   End& e = ends_[side];
   if (e.scheduled || !e.bind.manager) return;
   Delivery d;
-  d.kind = Delivery::Kind::tunnel;
-  d.owner = shared_from_this();
-  d.tunnel_side = static_cast<std::uint8_t>(side);
+  d.set_tunnel(shared_from_this(), static_cast<std::uint8_t>(side));
   e.scheduled = true;
   if (e.bind.manager->queue().push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
     // The manager is stopping; its end cannot run any more.
