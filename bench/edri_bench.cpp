@@ -3,10 +3,13 @@
 //
 //   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
+//              [--coalesce-us US] [--payload string|bytes]
 //
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
 // and latency counts from when each was due. --fanout runs inproc-notify
-// with that many sinks only (by default 1, then 4).
+// with that many sinks only (by default 1, then 4). --payload bytes sends
+// inproc-notify's and queued-memory's payload as an edri::ByteString written by a
+// Draft instead of a std::string.
 //
 // `switch` runs three routers in this process, linked over loopback TCP as in
 // a cluster: a switch, router A (the driver) and router B (the sink).
@@ -46,6 +49,14 @@ struct Blob {
 };
 EDRI_EVENT(Blob, "bench.blob", data)
 
+// The same payload as an edri::ByteString written into the event by a Draft
+// (--payload bytes): one allocation per event instead of two.
+struct Chunk {
+  edri::ByteString data;
+};
+EDRI_EVENT(Chunk, "bench.chunk", data)
+bool g_payload_bytes = false;
+
 struct Sink;
 std::atomic<std::uint64_t> g_received{0};
 std::promise<void>* g_done = nullptr;
@@ -82,9 +93,24 @@ struct Sink : edri::Manager {
       if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
     });
     ctx.on_request<Blob>([](const Blob& b, edri::Reply<Blob>& r) { r.set(b); });
+    ctx.on_notification<Chunk>([](const Chunk&) {
+      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
+    });
   }
   std::uint64_t last_ = 0;
 };
+
+// One notification of `payload` from the driver, as --payload says.
+void send_payload(const std::string& payload) {
+  if (g_payload_bytes) {
+    auto d = g_driver->draft<Chunk>(payload.size());
+    d->data = d.bytes(payload);
+    g_driver->notify(std::move(d));
+  } else {
+    g_driver->notify(Blob{payload});
+  }
+}
+const char* payload_name() { return g_payload_bytes ? "edri::ByteString in a Draft" : "std::string"; }
 
 // One JSON line per scenario; each names the allocator, which moves these
 // figures more than most code changes.
@@ -150,13 +176,14 @@ void inproc_notify(std::uint64_t n, std::size_t size, int fanout) {
   const std::uint64_t expected = g_expect;
   const std::string payload(size, 'x');
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  for (std::uint64_t i = 0; i < n; ++i) send_payload(payload);
   await_deliveries(done);
   const double s = seconds_since(t0);
   nlohmann::json st;
   router->stats_json(st);
   emit(nlohmann::json{{"scenario", "inproc-notify"},
                               {"size", size},
+                              {"payload", payload_name()},
                               {"fanout", fanout},
                               {"events", n},
                               {"deliveries", expected},
@@ -276,13 +303,15 @@ void inproc_request_at_rate(std::uint64_t n, std::size_t size, double rate) {
 std::promise<void>* g_gate = nullptr;
 struct Holder : edri::Manager {
   Holder(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
-    ctx.on_notification<Blob>([this](const Blob&) {
-      if (!held_) {
-        held_ = true;
-        g_gate->get_future().wait();
-      }
-      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
-    });
+    ctx.on_notification<Blob>([this](const Blob&) { take(); });
+    ctx.on_notification<Chunk>([this](const Chunk&) { take(); });
+  }
+  void take() {
+    if (!held_) {
+      held_ = true;
+      g_gate->get_future().wait();
+    }
+    if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
   }
   bool held_ = false;
 };
@@ -308,15 +337,16 @@ void queued_memory(std::uint64_t n, std::size_t size) {
   g_received = 0;
   g_expect = n + 1;
   const std::string payload(size, 'x');
-  g_driver->notify(Blob{payload});  // the holder takes it and waits
+  send_payload(payload);  // the holder takes it and waits
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::size_t before = resident_bytes();
-  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  for (std::uint64_t i = 0; i < n; ++i) send_payload(payload);
   const std::size_t after = resident_bytes();
   gate.set_value();
   await_deliveries(done);
   emit(nlohmann::json{{"scenario", "queued-memory"},
                       {"size", size},
+                      {"payload", payload_name()},
                       {"queued", n},
                       {"rss_before_bytes", before},
                       {"rss_after_bytes", after},
@@ -582,13 +612,20 @@ int main(int argc, char** argv) {
       fanout = std::stoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--coalesce-us") && i + 1 < argc) {
       bench::g_coalesce_us = std::stol(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--payload") && i + 1 < argc) {
+      const std::string_view p = argv[++i];
+      if (p != "string" && p != "bytes") {
+        std::cerr << "edri-bench: --payload is string or bytes\n";
+        return 2;
+      }
+      bench::g_payload_bytes = p == "bytes";
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
       std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US]\n";
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes]\n";
       return 2;
     }
   }

@@ -16,6 +16,9 @@ std::atomic<std::uint64_t> g_encodes{0};
 // Alignments beyond this (a payload type declared alignas(8192)?) are
 // refused: the header keeps the alignment in 16 bits.
 constexpr std::size_t kMaxAlign = 4096;
+// A plugin's request for room past the object: far beyond any event, and
+// small enough that adding the header's size cannot wrap.
+constexpr std::size_t kMaxRoom = std::size_t{1} << 40;
 
 Event* construct(std::size_t extra, std::size_t align) {
   const std::size_t a = std::max(align, alignof(Event));
@@ -57,8 +60,9 @@ void destruct(Event* ev) noexcept {
 
 }  // namespace
 
-Event* event_alloc(const edri_type_ops* ops) {
-  Event* ev = construct(ops->object_size, ops->object_align);
+Event* event_alloc(const edri_type_ops* ops, std::size_t room) {
+  if (room > kMaxRoom) throw std::bad_alloc();
+  Event* ev = construct(ops->object_size + room, ops->object_align);
   ev->ops = ops;
   ev->payload_type = ops->type_name ? ops->type_name : "";  // lives as long as ops
   ev->shareable = ops->struct_size > offsetof(edri_type_ops, flags) &&

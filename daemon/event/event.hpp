@@ -82,8 +82,10 @@ namespace edrid {
 using Event = edri_event;
 
 // Typed payload: storage for ops->object_size bytes follows the header, for
-// the caller to construct the object in (or to give back with event_discard).
-Event* event_alloc(const edri_type_ops* ops);
+// the caller to construct the object in (or to give back with event_discard),
+// then `room` bytes more for the object's own data (event_room). Throws
+// std::bad_alloc.
+Event* event_alloc(const edri_type_ops* ops, std::size_t room = 0);
 // Payload given as its MessagePack encoding (or empty: len 0). With text,
 // the header's type, origin_router, sender and message point at copies of
 // it in the event.
@@ -98,6 +100,10 @@ inline std::size_t event_object_offset(std::size_t align) noexcept {
 inline void* event_object(const Event* ev) noexcept {
   if (!ev->ops) return nullptr;
   return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(ev->alloc_align);
+}
+// The room event_alloc gave after a typed event's object.
+inline void* event_room(const Event* ev) noexcept {
+  return static_cast<char*>(event_object(ev)) + ev->ops->object_size;
 }
 // Frees an allocated event whose object was never constructed.
 void event_discard(Event* ev) noexcept;

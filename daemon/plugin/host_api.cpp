@@ -16,18 +16,24 @@ namespace {
 
 HostBackend& backend(edri_host_ctx* ctx) noexcept { return *ctx->backend; }
 
-edri_event* h_event_alloc(edri_host_ctx*, const edri_type_ops* ops, void** object_out) {
+edri_event* h_event_alloc_room(edri_host_ctx*, const edri_type_ops* ops, std::size_t room,
+                               void** object_out, void** room_out) {
   if (!ops || !object_out || ops->struct_size < sizeof(edri_type_ops) || !ops->destroy ||
-      !ops->encode) {
+      !ops->encode || (room > 0 && !room_out)) {
     return nullptr;
   }
   try {
-    Event* ev = event_alloc(ops);
+    Event* ev = event_alloc(ops, room);
     *object_out = event_object(ev);
+    if (room_out) *room_out = event_room(ev);
     return ev;
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
+}
+
+edri_event* h_event_alloc(edri_host_ctx* ctx, const edri_type_ops* ops, void** object_out) {
+  return h_event_alloc_room(ctx, ops, 0, object_out, nullptr);
 }
 
 void h_event_discard(edri_event* ev) { event_discard(ev); }
@@ -268,7 +274,7 @@ const edri_host_api kHostApi{
     &h_response_set_data,  &h_current_event,    &h_log_enabled,     &h_log,
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
-    &h_tunnel_close,       &h_tunnel_release,
+    &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room,
 };
 
 }  // namespace

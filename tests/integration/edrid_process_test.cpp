@@ -104,7 +104,7 @@ TEST_CASE("edrid --version and bad arguments") {
   probe::TempDir dir;
   auto [rc, out] = probe::run_to_end({kEdrid, "--version"}, dir.path() / "v.log");
   CHECK(rc == 0);
-  CHECK_THAT(out, Catch::StartsWith("edrid 0.1.0 (plugin ABI 1.1)"));
+  CHECK_THAT(out, Catch::StartsWith("edrid 0.1.0 (plugin ABI 1.2)"));
   std::tie(rc, out) = probe::run_to_end({kEdrid, "--frobnicate"}, dir.path() / "f.log");
   CHECK(rc == 2);
   CHECK_THAT(out, Catch::Contains("unknown argument '--frobnicate'"));

@@ -28,7 +28,7 @@ extern "C" {
 
 #define EDRI_ABI_MAGIC 0x49524445u /* "EDRI" little endian */
 #define EDRI_ABI_MAJOR 1
-#define EDRI_ABI_MINOR 1
+#define EDRI_ABI_MINOR 2
 #define EDRI_ENTRY_SYMBOL "edri_plugin_entry"
 
 #if defined(_WIN32)
@@ -262,6 +262,14 @@ typedef struct edri_host_api {
   /* The plugin lets go of the end (closing the tunnel if it is still open);
    * the handle is invalid afterwards. */
   void (*tunnel_release)(edri_tunnel* t);
+
+  /* ---- ABI 1.2. event_alloc with `room` more bytes after the object, in
+   * the same allocation, for the object's own data (edri::Draft writes
+   * edri::Bytes fields there): *room_out points at them, valid as long as
+   * the event. The host never moves the object. Check struct_size before
+   * calling: older hosts lack it. */
+  edri_event* (*event_alloc_room)(edri_host_ctx* ctx, const edri_type_ops* ops, size_t room,
+                                  void** object_out, void** room_out);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

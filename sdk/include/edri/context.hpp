@@ -3,6 +3,7 @@
 #pragma once
 
 #include <edri/detail/cpu_relax.hpp>
+#include <edri/draft.hpp>
 #include <edri/event_ref.hpp>
 #include <edri/log.hpp>
 #include <edri/reply.hpp>
@@ -121,10 +122,18 @@ class Context {
     host_->unsubscribe(ctx_, kind, std::string(pattern).c_str());
   }
 
-  // ---- Sending. Safe from any thread of this manager.
+  // ---- Sending. Safe from any thread of this manager. Each takes an event
+  // or a Draft of one.
+
+  // An event of type T to build in place, with `room` bytes in the same
+  // allocation for its Bytes fields (see edri/draft.hpp).
+  template <TypedEvent T>
+  Draft<T> draft(std::size_t room = 0) {
+    return Draft<T>(host_, ctx_, room);
+  }
 
   // Returns how many managers it was delivered to.
-  template <TypedEvent T>
+  template <Sendable T>
   std::uint32_t notify(T ev, const SendOptions& opts = {}) {
     return send_notification(make_event(std::move(ev)), opts);
   }
@@ -134,10 +143,10 @@ class Context {
 
   // Sends a request; on_response(const Response<R>&) runs on this manager's
   // dispatch loop once per responder (or once with not_found / timeout).
-  template <TypedEvent T, class F>
-    requires std::is_invocable_v<F, const Response<response_t<T>>&>
+  template <Sendable T, class F>
+    requires std::is_invocable_v<F, const Response<response_t<payload_t<T>>>&>
   void request(T ev, F on_response, const SendOptions& opts = {}) {
-    send_request_cb<response_t<T>>(make_event(std::move(ev)), std::move(on_response), opts);
+    send_request_cb<response_t<payload_t<T>>>(make_event(std::move(ev)), std::move(on_response), opts);
   }
   template <class F>
     requires std::is_invocable_v<F, const Response<json>&>
@@ -147,9 +156,9 @@ class Context {
   }
   // Sends a request; the future holds the first response. It always becomes
   // ready: at the latest with status timeout at the deadline.
-  template <TypedEvent T>
-  std::future<Response<response_t<T>>> request(T ev, const SendOptions& opts = {}) {
-    return send_request_future<response_t<T>>(make_event(std::move(ev)), opts);
+  template <Sendable T>
+  std::future<Response<response_t<payload_t<T>>>> request(T ev, const SendOptions& opts = {}) {
+    return send_request_future<response_t<payload_t<T>>>(make_event(std::move(ev)), opts);
   }
   std::future<Response<json>> request(std::string_view type, const json& data,
                                       const SendOptions& opts = {}) {
@@ -161,15 +170,15 @@ class Context {
   // sleep, and a responder that answers within them does not have to wake a
   // sleeping thread (a futex wake, the larger part of an in-process round
   // trip). As with get(), never wait for a manager that needs this thread.
-  template <TypedEvent T>
-  Response<response_t<T>> call(T ev, const SendOptions& opts = {}) {
-    return send_request_wait<response_t<T>>(make_event(std::move(ev)), opts);
+  template <Sendable T>
+  Response<response_t<payload_t<T>>> call(T ev, const SendOptions& opts = {}) {
+    return send_request_wait<response_t<payload_t<T>>>(make_event(std::move(ev)), opts);
   }
   Response<json> call(std::string_view type, const json& data, const SendOptions& opts = {}) {
     return send_request_wait<json>(make_generic(type, data), opts);
   }
   // Sends a request whose responses go to the on_response handlers.
-  template <TypedEvent T>
+  template <Sendable T>
   void request_detached(T ev, const SendOptions& opts = {}) {
     auto o = to_c(opts);
     check_send(host_->request(ctx_, make_event(std::move(ev)), &o, nullptr, nullptr,
@@ -246,6 +255,10 @@ class Context {
   template <TypedEvent T>
   edri_event* make_event(T&& value) {
     return detail::make_typed_event(host_, ctx_, std::move(value));
+  }
+  template <class T>
+  static edri_event* make_event(Draft<T>&& draft) noexcept {
+    return draft.take();
   }
   edri_event* make_generic(std::string_view type, const json& data) {
     std::vector<std::uint8_t> bytes = json::to_msgpack(data);

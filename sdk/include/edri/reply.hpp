@@ -2,6 +2,7 @@
 // The host sends it when the handler returns.
 #pragma once
 
+#include <edri/draft.hpp>
 #include <edri/event.hpp>
 #include <edri/status.hpp>
 
@@ -28,6 +29,12 @@ class Reply {
     } else {
       host_->response_set_data(resp_, detail::make_typed_event(host_, ctx_, std::move(value)));
     }
+  }
+  // Sets the response data, built in place (see edri/draft.hpp), and status ok.
+  template <class U = R>
+    requires TypedEvent<U>
+  void set(Draft<U> draft) {
+    host_->response_set_data(resp_, draft.take());
   }
   void set_status(Status status, const std::string& message = {}) {
     host_->response_set_status(resp_, static_cast<std::uint32_t>(status), message.c_str());

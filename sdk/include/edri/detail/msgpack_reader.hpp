@@ -10,6 +10,7 @@
 // most of what a receiving manager did per event.
 #pragma once
 
+#include <edri/byte_string.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -84,6 +85,23 @@ class MsgpackReader {
     if (!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) return false;
     const std::size_t n = string_length();
     out.assign(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return true;
+  }
+  // The next value if it is a string or a binary (consumed).
+  bool bytes_into(ByteString& out) {
+    const std::uint8_t b = peek();
+    std::size_t n = 0;
+    if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
+      n = string_length();
+    } else if (b >= 0xc4 && b <= 0xc6) {
+      ++p_;
+      n = b == 0xc4 ? be<std::uint8_t>() : b == 0xc5 ? be<std::uint16_t>() : be<std::uint32_t>();
+      need(n);
+    } else {
+      return false;
+    }
+    out = ByteString(p_, n);
     p_ += n;
     return true;
   }
@@ -307,6 +325,8 @@ void read_msgpack_value(MsgpackReader& r, T& out, int depth) {
     if (r.number_into(out)) return;
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (r.string_into(out)) return;
+  } else if constexpr (std::is_same_v<T, ByteString>) {
+    if (r.bytes_into(out)) return;
   } else if constexpr (is_optional<T>::value) {
     if (r.nil()) {
       out.reset();

@@ -10,6 +10,7 @@
 // nlohmann as before, so their encoding is unchanged.
 #pragma once
 
+#include <edri/byte_string.hpp>
 #include <edri/detail/msgpack_reader.hpp>
 #include <nlohmann/json.hpp>
 
@@ -136,7 +137,7 @@ void write_msgpack_value(MsgpackWriter& w, const T& v) {
     }
   } else if constexpr (std::is_floating_point_v<T> && sizeof(T) <= sizeof(double)) {
     w.floating(static_cast<double>(v));
-  } else if constexpr (std::is_same_v<T, std::string>) {
+  } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, ByteString>) {
     w.string(v);
   } else if constexpr (is_optional<T>::value) {
     if (v) {
