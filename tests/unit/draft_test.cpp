@@ -1,7 +1,8 @@
 // edri::ByteString and edri::Draft: byte fields that live inside their
-// event, written once by the sender and read in place by the receiver;
-// their encoding, which is a std::string field's; and what happens past a
-// draft's room, to a draft never sent, and on a host older than ABI 1.2.
+// event, written once by the sender and read in place by the receiver, or
+// read uncopied from the encoding of an event that arrived encoded; their
+// encoding, which is a std::string field's; and what happens past a draft's
+// room, to a draft never sent, and on a host older than ABI 1.2.
 #include "plugin/host_api.hpp"
 #include "router/router.hpp"
 
@@ -195,4 +196,27 @@ TEST_CASE("on a host older than ABI 1.2 a draft works, with bytes in allocations
   d->body = d.bytes("still works");
   CHECK(d->body == std::string_view("still works"));
   CHECK(d->body.data() != reinterpret_cast<const char*>(&*d) + sizeof(Frame));
+}
+
+TEST_CASE("a handler reads the ByteString of an event that arrived encoded in the encoding itself") {
+  // As from a link or a worker: the payload arrives as its MessagePack bytes.
+  TextFrame t;
+  t.channel = 9;
+  t.body = std::string(300, 'e');
+  const auto bytes = draft_probe::encode(t);
+  edri_event* ev = edrid::host_api().event_from_bytes(nullptr, "probe.frame", EDRI_FORMAT_MSGPACK, bytes.data(),
+                                                      bytes.size());
+  REQUIRE(ev);
+  edri_bytes enc{};
+  REQUIRE(edrid::host_api().event_encoded(ev, EDRI_FORMAT_MSGPACK, &enc) == EDRI_OK);
+  edri::detail::PayloadView<Frame> view(&edrid::host_api(), ev);
+  CHECK(view.get()->channel == 9);
+  CHECK(view.get()->body == t.body);
+  const auto* at = reinterpret_cast<const char*>(enc.data);
+  CHECK(view.get()->body.data() > at);
+  CHECK(view.get()->body.data() + 300 == at + enc.len);  // the last field: the encoding's tail
+  const Frame copy = *view.get();
+  CHECK(copy.body.data() != view.get()->body.data());  // a copy owns its bytes
+  edrid::host_api().event_release(ev);
+  CHECK(copy.body == t.body);
 }

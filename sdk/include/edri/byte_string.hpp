@@ -8,14 +8,15 @@
 //
 // It encodes exactly as a std::string field does (a MessagePack string), so
 // a field can change from one to the other without changing what other
-// routers and workers see. What it adds: a ByteString can live inside its event's
-// own allocation (see edri::Draft), so a large payload costs the sender no
-// allocation and the router no memory of its own while the event is queued.
+// routers and workers see. What it adds: its bytes can stay where they are.
+// A Draft writes them into the event's own allocation, so a large payload
+// costs the sender no allocation of its own and the router no second block
+// while the event is queued; and a handler given an event that arrived
+// encoded (from a link, a worker) reads them in the encoding, uncopied.
 //
-// A ByteString either owns its bytes or, when a Draft wrote them, lives in the
-// event and is valid as long as the event (in a handler, as long as the
-// `const T&` it was given). Copying always gives an owning ByteString, so a copy
-// may outlive the event.
+// Such a ByteString is valid as long as its event: in a handler, as long as
+// the `const T&` it was given. Copying always gives a ByteString that owns
+// its bytes, so a copy may outlive the event.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,9 @@ namespace edri {
 
 template <class T>
 class Draft;
+namespace detail {
+class MsgpackReader;
+}
 
 class ByteString {
  public:
@@ -72,6 +76,7 @@ class ByteString {
  private:
   template <class T>
   friend class Draft;
+  friend class detail::MsgpackReader;
 
   // Whether the bytes are this object's to free rides in the size's top bit:
   // a ByteString is two words, so an event struct holding one plus a 256 B body
@@ -87,7 +92,8 @@ class ByteString {
     std::memcpy(copy, data, size);
     return ByteString(copy, size, true);
   }
-  // ByteString kept elsewhere (in a Draft's event), not freed by this object.
+  // Bytes kept elsewhere (in a Draft's event, in an event's encoding), not
+  // freed by this object.
   static ByteString borrow(const char* data, std::size_t size) noexcept { return ByteString(data, size, false); }
 
   const char* data_ = nullptr;

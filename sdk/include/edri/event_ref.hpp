@@ -73,7 +73,9 @@ class PayloadView {
     if constexpr (std::is_same_v<T, json>) {
       owned_.emplace(detail::from_msgpack(bytes.data, bytes.len));
     } else {
-      owned_.emplace(detail::read_msgpack<T>(bytes.data, bytes.len));
+      // ByteString fields point into the encoding: it is the event's, and
+      // the event outlives this view (a handler's call, a Response's life).
+      owned_.emplace(detail::read_msgpack<T>(bytes.data, bytes.len, detail::ByteFields::borrow));
     }
     ptr_ = &*owned_;
   }

@@ -30,9 +30,15 @@ class MsgpackError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where ByteString fields read by read_msgpack keep their bytes: copies of
+// their own, or the input's, for input that outlives the object (an
+// event's encoding, read for a handler while the event lives).
+enum class ByteFields { copy, borrow };
+
 class MsgpackReader {
  public:
-  MsgpackReader(const std::uint8_t* data, std::size_t len) : p_(data), end_(data + len) {}
+  MsgpackReader(const std::uint8_t* data, std::size_t len, ByteFields fields = ByteFields::copy)
+      : p_(data), end_(data + len), borrow_(fields == ByteFields::borrow) {}
 
   // The whole input as one value; anything after it is an error.
   nlohmann::json read_all() {
@@ -101,7 +107,7 @@ class MsgpackReader {
     } else {
       return false;
     }
-    out = ByteString(p_, n);
+    out = borrow_ ? ByteString::borrow(reinterpret_cast<const char*>(p_), n) : ByteString(p_, n);
     p_ += n;
     return true;
   }
@@ -284,6 +290,7 @@ class MsgpackReader {
 
   const std::uint8_t* p_;
   const std::uint8_t* end_;
+  bool borrow_;
 };
 
 inline nlohmann::json from_msgpack(const std::uint8_t* data, std::size_t len) {
@@ -365,8 +372,8 @@ void read_msgpack_object(MsgpackReader& r, const char* type_name, int depth, Fie
 
 // A whole payload into T; anything after it is an error.
 template <class T>
-T read_msgpack(const std::uint8_t* data, std::size_t len) {
-  MsgpackReader r(data, len);
+T read_msgpack(const std::uint8_t* data, std::size_t len, ByteFields fields = ByteFields::copy) {
+  MsgpackReader r(data, len, fields);
   T out{};
   read_msgpack_value(r, out, 0);
   r.finish();
