@@ -8,8 +8,8 @@
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
 // and latency counts from when each was due. --fanout runs inproc-notify
 // with that many sinks only (by default 1, then 4). --payload bytes sends
-// inproc-notify's and queued-memory's payload as an edri::ByteString written by a
-// Draft instead of a std::string.
+// the payload of inproc-notify, switch-notify and queued-memory as an
+// edri::ByteString written by a Draft instead of a std::string.
 //
 // `switch` runs three routers in this process, linked over loopback TCP as in
 // a cluster: a switch, router A (the driver) and router B (the sink).
@@ -52,6 +52,7 @@ EDRI_EVENT(Blob, "bench.blob", data)
 // The same payload as an edri::ByteString written into the event by a Draft
 // (--payload bytes): one allocation per event instead of two.
 struct Chunk {
+  static constexpr bool shareable = true;
   edri::ByteString data;
 };
 EDRI_EVENT(Chunk, "bench.chunk", data)
@@ -79,23 +80,22 @@ std::string numbered(std::string payload, std::uint64_t n) {
 
 struct Sink : edri::Manager {
   Sink(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
-    ctx.on_notification<Blob>([this](const Blob& b) {
-      if (g_numbered) {
-        std::uint64_t n = 0;
-        std::memcpy(&n, b.data.data(), sizeof n);
-        if (n <= last_) {
-          g_duplicates.fetch_add(1, std::memory_order_relaxed);
-          return;
-        }
-        if (n != last_ + 1) g_out_of_order.fetch_add(1, std::memory_order_relaxed);
-        last_ = n;
-      }
-      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
-    });
+    ctx.on_notification<Blob>([this](const Blob& b) { receive(b.data); });
+    ctx.on_notification<Chunk>([this](const Chunk& c) { receive(c.data); });
     ctx.on_request<Blob>([](const Blob& b, edri::Reply<Blob>& r) { r.set(b); });
-    ctx.on_notification<Chunk>([](const Chunk&) {
-      if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
-    });
+  }
+  void receive(std::string_view data) {
+    if (g_numbered) {
+      std::uint64_t n = 0;
+      std::memcpy(&n, data.data(), sizeof n);
+      if (n <= last_) {
+        g_duplicates.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (n != last_ + 1) g_out_of_order.fetch_add(1, std::memory_order_relaxed);
+      last_ = n;
+    }
+    if (g_received.fetch_add(1, std::memory_order_relaxed) + 1 == g_expect) g_done->set_value();
   }
   std::uint64_t last_ = 0;
 };
@@ -502,12 +502,13 @@ void switch_notify(std::uint64_t n, std::size_t size) {
   g_received = 0;
   g_expect = n;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < n; ++i) g_driver->notify(Blob{payload});
+  for (std::uint64_t i = 0; i < n; ++i) send_payload(payload);
   await_deliveries(done);
   const double s = seconds_since(t0);
   emit(nlohmann::json{{"scenario", "switch-notify"},
                       {"coalesce_us", coalesce_us()},
                       {"size", size},
+                      {"payload", payload_name()},
                       {"events", n},
                       {"seconds", s},
                       {"events_per_s", n / s},
