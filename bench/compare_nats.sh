@@ -46,7 +46,9 @@ done
 echo "# once" >&2
 bench switch-replay --events "$((events * 4))" --size 256
 bench inproc-request --events "$events" --size 256 --rate 10000
-bench queued-memory --events "$events" --size 256
+bench inproc-notify --fanout 1 --events "$events" --size 256 --payload bytes
+bench queued-memory --events "$events" --size 256 --payload string
+bench queued-memory --events "$events" --size 256 --payload bytes
 bench executor-thread --events "$events"
 bench executor-process --events "$events"
 bench/footprint.sh "$build" | tee -a "$out"
@@ -57,8 +59,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def med(scenario, key, **where):
     v = [r[key] for r in rows if r["scenario"] == scenario and all(r.get(k) == x for k, x in where.items())]
     return statistics.median(v) if v else float("nan")
-def one(scenario, key):
-    v = [r[key] for r in rows if r["scenario"] == scenario]
+def one(scenario, key, **where):
+    v = [r[key] for r in rows if r["scenario"] == scenario and all(r.get(k) == x for k, x in where.items())]
     return v[-1] if v else float("nan")
 print()
 print("| scenario | size | edri | NATS | edri / NATS | better is |")
@@ -67,8 +69,8 @@ for size in (16, 256, 4096):
     nats_pub = med("nats-notify", "events_per_s", size=size)
     nats_p50 = med("nats-request", "p50_us", size=size)
     table = [
-        ("inproc-notify 1->1 (events/s)", med("inproc-notify", "events_per_s", fanout=1, size=size), nats_pub, "higher"),
-        ("inproc-notify 1->4 (deliveries/s)", med("inproc-notify", "deliveries_per_s", fanout=4, size=size), nats_pub, "higher"),
+        ("inproc-notify 1->1 (events/s)", med("inproc-notify", "events_per_s", fanout=1, size=size, payload="std::string"), nats_pub, "higher"),
+        ("inproc-notify 1->4 (deliveries/s)", med("inproc-notify", "deliveries_per_s", fanout=4, size=size, payload="std::string"), nats_pub, "higher"),
         ("switch-notify (events/s)", med("switch-notify", "events_per_s", size=size), nats_pub, "higher"),
         ("switch-request p50 (us)", med("switch-request", "p50_us", size=size), nats_p50, "lower"),
         ("inproc-request p50 (us)", med("inproc-request", "p50_us", size=size), nats_p50, "lower"),
@@ -85,7 +87,9 @@ print(f"| switch-replay 256 B, links cut every 200 ms | {replay:,.0f} events/s =
 print(f"| inproc-request at 10 000/s (open loop) | p50 {one('inproc-request-rate', 'p50_us'):.1f} us, p99 {one('inproc-request-rate', 'p99_us'):.1f} us, p99.9 {one('inproc-request-rate', 'p999_us'):.1f} us |")
 print(f"| executor-thread, 2 workers | {one('executor-thread', 'tasks_per_s'):,.0f} tasks/s |")
 print(f"| executor-process, 2 workers | {one('executor-process', 'tasks_per_s'):,.0f} tasks/s |")
-print(f"| memory per queued 256 B event | {one('queued-memory', 'bytes_per_queued_event'):.0f} B |")
+print(f"| inproc-notify 1->1 256 B, edri::ByteString in a Draft | {one('inproc-notify', 'events_per_s', payload='edri::ByteString in a Draft'):,.0f} events/s |")
+print(f"| memory per queued 256 B event, std::string payload | {one('queued-memory', 'bytes_per_queued_event', payload='std::string'):.0f} B |")
+print(f"| memory per queued 256 B event, edri::ByteString in a Draft | {one('queued-memory', 'bytes_per_queued_event', payload='edri::ByteString in a Draft'):.0f} B |")
 print(f"| idle edrid (config/edrid.yaml) | {one('edrid-idle', 'rss_kib') / 1024:.1f} MiB (+ {one('edrid-idle', 'workers_rss_kib') / 1024:.1f} MiB in 2 worker processes) |")
 print(f"| events lost, all runs | {lost} |")
 PY
