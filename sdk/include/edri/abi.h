@@ -265,9 +265,9 @@ typedef struct edri_host_api {
 
   /* ---- ABI 1.2. event_alloc with `room` more bytes after the object, in
    * the same allocation, for the object's own data (edri::Draft writes
-   * edri::Bytes fields there): *room_out points at them, valid as long as
-   * the event. The host never moves the object. Check struct_size before
-   * calling: older hosts lack it. */
+   * edri::ByteString fields there): *room_out points at them, valid as long
+   * as the event. The host never moves the object. Check struct_size
+   * before calling: older hosts lack it. */
   edri_event* (*event_alloc_room)(edri_host_ctx* ctx, const edri_type_ops* ops, size_t room,
                                   void** object_out, void** room_out);
 } edri_host_api;

@@ -126,7 +126,7 @@ class Context {
   // or a Draft of one.
 
   // An event of type T to build in place, with `room` bytes in the same
-  // allocation for its Bytes fields (see edri/draft.hpp).
+  // allocation for its ByteString fields (see edri/draft.hpp).
   template <TypedEvent T>
   Draft<T> draft(std::size_t room = 0) {
     return Draft<T>(host_, ctx_, room);

@@ -6,6 +6,7 @@
 #include <edri/event.hpp>
 #include <edri/status.hpp>
 
+#include <concepts>
 #include <string>
 
 namespace edri {
@@ -31,8 +32,8 @@ class Reply {
     }
   }
   // Sets the response data, built in place (see edri/draft.hpp), and status ok.
-  template <class U = R>
-    requires TypedEvent<U>
+  template <class U>
+    requires std::same_as<U, R> && TypedEvent<U>
   void set(Draft<U> draft) {
     host_->response_set_data(resp_, draft.take());
   }
