@@ -312,7 +312,7 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   }
   if (up) {
     // After the local receivers: a congested link holds the sender here.
-    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    counters_.sent_remote.add();
     up->send(*ev);
     ++n;
   }
@@ -376,7 +376,7 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
   pending_.add(p, deadline);
   arm_sweep(deadline);
   if (remote) {
-    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    counters_.sent_remote.add();
     remote->send(*ev);
   }
   for (const Route& r : routes) {
@@ -423,7 +423,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
     if (auto s = weak.lock()) s->refuse(EDRI_STATUS_TIMEOUT, "no answer within " + std::to_string(ms) + " ms");
   });
   if (up) {
-    counters_.sent_remote.fetch_add(1, std::memory_order_relaxed);
+    counters_.sent_remote.add();
     up->send_tunnel_open(*ev);
     return;
   }
@@ -434,7 +434,7 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
 }
 
 void Router::serve_remote_tunnel(EventPtr ev, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done) {
-  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.received_remote.add();
   const std::string type = ev->header.type;
   const auto& cached = routes_for(EDRI_KIND_TUNNEL, type).routes;
   const RouteCopy routes(cached.begin(), cached.end());
@@ -468,14 +468,14 @@ void Router::refresh_routes() {
 }
 
 void Router::deliver_remote(EventPtr ev) {
-  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.received_remote.add();
   counters_.notifications.add();
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   for (const Route& r : cached.routes) enqueue(r, ev, nullptr);
 }
 
 void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
-  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.received_remote.add();
   counters_.requests.add();
   const auto& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
   const RouteCopy routes(cached.begin(), cached.end());
@@ -489,7 +489,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
 }
 
 void Router::remote_response(EventPtr response, bool last) {
-  counters_.received_remote.fetch_add(1, std::memory_order_relaxed);
+  counters_.received_remote.add();
   counters_.responses.add();
   const edri_id128 id = response->header.correlation_id;
   complete(id, std::move(response), last);

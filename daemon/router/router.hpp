@@ -42,6 +42,8 @@ struct RouterCounters {
   ShardedCounter requests;
   ShardedCounter responses;
   ShardedCounter deliveries;
+  ShardedCounter sent_remote;      // events handed to the cluster uplink
+  ShardedCounter received_remote;  // events that came from other routers
   // The rest count rare outcomes.
   alignas(64) std::atomic<std::uint64_t> not_found{0};
   std::atomic<std::uint64_t> timeouts{0};
@@ -49,8 +51,6 @@ struct RouterCounters {
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};
-  std::atomic<std::uint64_t> sent_remote{0};      // events handed to the cluster uplink
-  std::atomic<std::uint64_t> received_remote{0};  // events that came from other routers
 };
 
 // How many events of one type were sent, by kind. On a line of its own, so
