@@ -2,6 +2,7 @@
 // ordering, parallelism, crash isolation, time limits, talking workers, and
 // no leaked processes or file descriptors.
 #include "app/daemon.hpp"
+#include "fixtures/worker_probe_events.hpp"
 #include "support/router_fixture.hpp"
 #include "support/daemon_rig.hpp"
 #include "support/temp_file.hpp"
@@ -122,6 +123,22 @@ TEST_CASE("the same plugin gives the same results under inline, thread and proce
     CHECK(failed.message() == "worker handler refused");
     CHECK(rig.stats()["handled"] == 21);
     CHECK(rig.stats()["errors"] == 1);
+  }
+}
+
+TEST_CASE("a drafted request and a drafted reply carry their bytes under inline, thread and process executors") {
+  const std::string body = std::string(300, 'a') + "xyz";
+  std::string reversed(body.rbegin(), body.rend());
+  for (const char* ex : {kInline, kThread, kProcess}) {
+    INFO("executor " << ex);
+    ExecutorRig rig(ex);
+    auto d = rig.driver().draft<worker_probe::Frame>(body.size());
+    d->channel = 41;
+    d->body = d.bytes(body);
+    const auto r = rig.driver().request(std::move(d), {.timeout = 10s}).get();
+    REQUIRE(r.ok());
+    CHECK(r.data()->channel == 42);
+    CHECK(r.data()->body == reversed);
   }
 }
 
