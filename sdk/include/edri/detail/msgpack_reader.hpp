@@ -88,7 +88,7 @@ class MsgpackReader {
   // The next value if it is a string (consumed).
   bool string_into(std::string& out) {
     const std::uint8_t b = peek();
-    if (!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) return false;
+    if (!is_string_head(b)) return false;
     const std::size_t n = string_length();
     out.assign(reinterpret_cast<const char*>(p_), n);
     p_ += n;
@@ -98,7 +98,7 @@ class MsgpackReader {
   bool bytes_into(ByteString& out) {
     const std::uint8_t b = peek();
     std::size_t n = 0;
-    if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
+    if (is_string_head(b)) {
       n = string_length();
     } else if (b >= 0xc4 && b <= 0xc6) {
       ++p_;
@@ -149,6 +149,9 @@ class MsgpackReader {
   }
 
  private:
+  // fixstr, str 8, str 16, str 32.
+  static bool is_string_head(std::uint8_t b) noexcept { return (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb); }
+
   // Deeper nesting than this is refused rather than recursed into.
   static constexpr int kMaxDepth = 512;
 
