@@ -3,6 +3,7 @@
 #include "cluster/gap_notice.hpp"
 #include "cluster/link_auth.hpp"
 #include "log/logging.hpp"
+#include "router/pattern.hpp"
 
 #include <pthread.h>
 
@@ -309,6 +310,9 @@ void Connector::send_response(const Event& request, const Event& response, bool 
     plain->header.status = EDRI_STATUS_ERROR;
     plain->header.message = event_set_message(*plain, "response could not be encoded: " + error);
     plain->header.payload_type = "";
+    if (!is_valid_type_name(plain->header.type ? plain->header.type : "")) {
+      plain->header.type = event_set_type(*plain, request.header.type ? request.header.type : "");
+    }
     if (!encode_event(*plain, EDRI_KIND_RESPONSE, last ? kFlagLast : 0, request.header.origin_router, incarnation_,
                       frame, &error)) {
       return;

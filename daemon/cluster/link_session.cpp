@@ -281,7 +281,9 @@ bool LinkSession::on_event(const FrameSplitter::Frame& f, std::string* error) {
 
 LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len, std::string* error) {
   WireEvent e;
-  if (!decode_event(body, len, e, error)) return Offer::invalid;
+  EventFault fault = EventFault::none;
+  const bool decoded = decode_event(body, len, e, error, &fault);
+  if (!decoded && fault != EventFault::content) return Offer::invalid;
   switch (state_->receive(e.seq)) {
     case LinkState::Rx::duplicate:
       return Offer::taken;
@@ -291,6 +293,16 @@ LinkSession::Offer LinkSession::offer(const std::uint8_t* body, std::size_t len,
       return Offer::invalid;
     case LinkState::Rx::deliver:
       break;
+  }
+  if (!decoded) {
+    // Received, acknowledged and dropped: see EventFault::content.
+    state_->count_refused();
+    refused_log_.warn([&](std::uint64_t more) {
+      spdlog::warn("link {} ({}): dropped event frame {}: {} (refused frames are counted as refused_frames; "
+                   "{} more since the last line)",
+                   peer_.router_id, address_, e.seq, *error, more);
+    });
+    return Offer::taken;
   }
   if (hooks_.event(*this, e, body - kFrameHead, len + kFrameHead)) return Offer::taken;
   // Held back: not received yet, so not acknowledged (rare; the common

@@ -7,6 +7,7 @@
 
 #include "cluster/link_state.hpp"
 #include "cluster/wire.hpp"
+#include "log/log_throttle.hpp"
 
 #include <chrono>
 #include <deque>
@@ -107,6 +108,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   LinkHooks& hooks_;
   LinkState* state_ = nullptr;
   std::string address_;
+  logging::Throttle refused_log_;
   bool loopback_ = false;
 
   Phase phase_ = Phase::hello;

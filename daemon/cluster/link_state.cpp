@@ -333,6 +333,8 @@ std::string LinkState::peer_id() const {
   return peer_id_;
 }
 
+void LinkState::count_refused() { refused_.fetch_add(1, std::memory_order_relaxed); }
+
 void LinkState::stats_json(nlohmann::json& out) const {
   std::lock_guard lock(mutex_);
   out = {{"peer", peer_id_},
@@ -349,6 +351,7 @@ void LinkState::stats_json(nlohmann::json& out) const {
          {"publisher_waits", publisher_waits_},
          {"publisher_wait_timeouts", publisher_wait_timeouts_},
          {"duplicates_dropped", duplicates_.load(std::memory_order_relaxed)},
+         {"refused_frames", refused_.load(std::memory_order_relaxed)},
          {"reconnects", connects_ > 0 ? connects_ - 1 : 0},
          {"gaps", gaps_},
          {"events_lost", lost_},

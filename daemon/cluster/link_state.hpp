@@ -113,6 +113,10 @@ class LinkState {
   void count_bytes(std::size_t in, std::size_t out);
   void count_gap(const Gap& gap);
   void count_duplicate();
+  // An event frame dropped for what it says (EventFault::content), or for
+  // claiming an origin other than its link's.
+  void count_refused();
+  std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
   void set_peer_id(std::string id);
   std::string peer_id() const;
   void stats_json(nlohmann::json& out) const;
@@ -172,6 +176,7 @@ class LinkState {
   std::uint64_t connects_ = 0;
   std::atomic<std::uint64_t> events_received_{0};  // io thread only writes, as rx_last_
   std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::uint64_t gaps_ = 0;
   std::uint64_t lost_ = 0;
   std::uint64_t dropped_from_buffer_ = 0;

@@ -94,6 +94,14 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
     *refusal = "the switch is stopping";
     return nullptr;
   }
+  // Incarnations are start times (random_incarnation): one far in the
+  // future would outrank every real restart of that router.
+  const auto now = random_incarnation();
+  constexpr std::uint64_t kDayOfIncarnations = (86'400ull * 1'000'000ull) << 12;
+  if (peer.incarnation > now + kDayOfIncarnations) {
+    *refusal = "incarnation " + std::to_string(peer.incarnation) + " lies more than a day ahead of the switch's clock";
+    return nullptr;
+  }
   auto it = slots_.find(peer.router_id);
   if (it == slots_.end()) {
     auto slot = std::make_unique<Slot>();
@@ -238,6 +246,20 @@ bool Switch::any_congested(const Targets& slots) {
 bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) {
   Slot* from = slot_of(s);
   if (!from) return true;
+  // An event's origin is the router whose link it arrives on, whatever the
+  // frame says: one forged frame claiming another router's id (and a huge
+  // incarnation) would otherwise make every router drop that router's real
+  // events as stale, for good. Dropped once and acknowledged: resending it
+  // would not make it true.
+  if (e.origin_router != from->id || e.origin_incarnation != s.peer().incarnation) {
+    from->state->count_refused();
+    forged_log_.warn([&](std::uint64_t more) {
+      spdlog::warn("switch: router '{}' ({}) sent an event claiming origin '{}' incarnation {} (its own: {}); "
+                   "dropped ({} more since the last line)",
+                   from->id, s.address(), e.origin_router, e.origin_incarnation, s.peer().incarnation, more);
+    });
+    return true;
+  }
   auto hold = [&] {
     held_.push_back(s.weak_from_this());
     return false;

@@ -101,6 +101,7 @@ class Switch final : public LinkHooks {
   bool settling_ = true;
   bool stopping_ = false;
   std::uint64_t unroutable_ = 0;
+  logging::Throttle forged_log_;
   std::uint64_t tunnel_rr_ = 0;
 
   mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats

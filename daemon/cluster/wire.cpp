@@ -253,6 +253,16 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
                   std::string& out, std::string* error) {
   const auto& h = ev.header;
+  // The rules decode_event applies on the far side, applied here: a frame
+  // the peer must refuse is never sent.
+  const bool event_kind = wire_kind == EDRI_KIND_NOTIFICATION || wire_kind == EDRI_KIND_REQUEST ||
+                          wire_kind == EDRI_KIND_RESPONSE || wire_kind == kWireTunnelOpen;
+  const std::string_view type = h.type ? h.type : "";
+  if (event_kind && (!is_valid_type_name(type) || (!ev.payload_type.empty() && ev.payload_type != type &&
+                                                   !is_valid_type_name(ev.payload_type)))) {
+    if (error) *error = "invalid type name '" + std::string(type) + "' (payload '" + std::string(ev.payload_type) + "')";
+    return false;
+  }
   const std::string_view message = h.message ? h.message : "";
   Writer w(FrameType::event, 400 + ev.payload_type.size() * 2 + message.size(), std::move(out));
   event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
@@ -438,7 +448,8 @@ bool valid_type_name_memo(std::string_view name) {
 }
 }  // namespace
 
-bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::string* error) {
+bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::string* error, EventFault* fault) {
+  if (fault) *fault = EventFault::malformed;
   Reader r(p, n);
   e.seq = r.u64();
   e.kind = r.u8();
@@ -464,12 +475,13 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
   if (!finished(r, "event", error)) return false;
   const bool event_kind = e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST ||
                           e.kind == EDRI_KIND_RESPONSE || e.kind == kWireTunnelOpen;
-  if (!event_kind && e.kind != kWireFanout && !is_tunnel_control(e.kind)) {
-    if (error) *error = "event frame of unknown kind " + std::to_string(e.kind);
-    return false;
-  }
   if (e.seq == 0 || e.origin_seq == 0) {
     if (error) *error = "event frame without a sequence number";
+    return false;
+  }
+  if (fault) *fault = EventFault::content;
+  if (!event_kind && e.kind != kWireFanout && !is_tunnel_control(e.kind)) {
+    if (error) *error = "event frame of unknown kind " + std::to_string(e.kind);
     return false;
   }
   if (event_kind && (!valid_type_name_memo(e.type) ||
@@ -482,6 +494,7 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
     if (error) *error = "event frame with unprintable names";
     return false;
   }
+  if (fault) *fault = EventFault::none;
   return true;
 }
 

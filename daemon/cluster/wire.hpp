@@ -145,8 +145,16 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
                                                                    std::string* error);
 std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error);
+// Why decode_event refused a frame. `content`: the frame is whole and in
+// sequence terms readable (out.seq is set), only what it says is refused (an
+// invalid type name, an unknown kind, unprintable names). A link drops such a
+// frame once, counted and logged, instead of closing: the peer would resend it
+// on reconnect, forever, and it would never become valid.
+enum class EventFault { none, malformed, content };
+
 // Fills every field of `out`; false with *error for a malformed frame.
-bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& out, std::string* error);
+bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& out, std::string* error,
+                  EventFault* fault = nullptr);
 
 // A new event (one reference) holding a decoded notification, request or
 // response: header from the wire, payload as its encoding.

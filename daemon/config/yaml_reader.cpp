@@ -139,7 +139,24 @@ std::optional<std::vector<std::string>> YamlReader::string_list(const YAML::Node
 }
 
 std::optional<nlohmann::json> YamlReader::any(const YAML::Node& n, std::string_view what) {
+  std::size_t budget = kMaxNodes;
+  return any(n, what, 0, budget);
+}
+
+std::optional<nlohmann::json> YamlReader::any(const YAML::Node& n, std::string_view what, int depth,
+                                              std::size_t& budget) {
   using nlohmann::json;
+  if (depth > kMaxDepth) {
+    error(n, std::string(what) + " is nested deeper than " + std::to_string(kMaxDepth) +
+                 " levels (an alias that contains itself?)");
+    return std::nullopt;
+  }
+  if (budget == 0) {
+    error(n, std::string(what) + " expands to more than " + std::to_string(kMaxNodes) +
+                 " values (aliases repeated inside aliases?)");
+    return std::nullopt;
+  }
+  --budget;
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -158,7 +175,7 @@ std::optional<nlohmann::json> YamlReader::any(const YAML::Node& n, std::string_v
     case YAML::NodeType::Sequence: {
       json arr = json::array();
       for (const auto& item : n) {
-        auto v = any(item, what);
+        auto v = any(item, what, depth + 1, budget);
         if (!v) return std::nullopt;
         arr.push_back(std::move(*v));
       }
@@ -167,7 +184,7 @@ std::optional<nlohmann::json> YamlReader::any(const YAML::Node& n, std::string_v
     case YAML::NodeType::Map: {
       json obj = json::object();
       for (const auto& kv : n) {
-        auto v = any(kv.second, std::string(what) + "." + kv.first.Scalar());
+        auto v = any(kv.second, std::string(what) + "." + kv.first.Scalar(), depth + 1, budget);
         if (!v) return std::nullopt;
         obj[kv.first.Scalar()] = std::move(*v);
       }

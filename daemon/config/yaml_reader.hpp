@@ -34,12 +34,19 @@ class YamlReader {
                                     std::initializer_list<std::string_view> choices);
   std::optional<std::vector<std::string>> string_list(const YAML::Node& n, std::string_view what);
   // Any YAML value as JSON (scalars typed as YAML 1.2 core schema would).
+  // Aliases are expanded, so a cycle (`&a [*a]`) or an alias bomb would
+  // recurse or grow without end: nesting deeper than kMaxDepth or more than
+  // kMaxNodes values in one call is an error at the offending node.
   std::optional<nlohmann::json> any(const YAML::Node& n, std::string_view what);
+  static constexpr int kMaxDepth = 64;
+  static constexpr std::size_t kMaxNodes = 100'000;
 
   const std::string& file() const noexcept { return file_; }
   bool ok() const noexcept { return problems_.empty(); }
 
  private:
+  std::optional<nlohmann::json> any(const YAML::Node& n, std::string_view what, int depth, std::size_t& budget);
+
   std::string file_;
   std::vector<std::string>& problems_;
 };

@@ -1,17 +1,24 @@
 // The api manager: HTTP in front of the router. Configured routes and the
 // generic POST /events/{type} become requests (or notifications); their
 // responses become HTTP answers. Also /healthz, /metrics and /stats.
+#include "cross_site_guard.hpp"
+#include "expose_policy.hpp"
 #include "http_server.hpp"
 #include "prometheus.hpp"
 #include "route_table.hpp"
+#include "ws_frame.hpp"
 
 #include <edri/edri.hpp>
+#include <edri/json_text.hpp>
 
 #include <boost/beast/http.hpp>
 
+#include <atomic>
+#include <charconv>
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <variant>
 
 namespace {
 
@@ -60,7 +67,19 @@ class ApiManager : public edri::Manager {
         .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
         .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}")
         .field("middlewares", FieldType::string_list, json::array(),
-               "request types asked, in order, before each incoming call is routed");
+               "request types asked, in order, before each incoming call is routed")
+        .field("expose", FieldType::any, json::array({">"}),
+               "type patterns /events and WebSocket may reach: a list, or {publish: [...], subscribe: [...]};"
+               " store.*, scheduler.*, edri.* and link.* only when a pattern names them")
+        .field("allowed_hosts", FieldType::string_list, json::array(),
+               "names accepted in the Host header besides IP literals and localhost; \"*\" = any")
+        .field("allowed_origins", FieldType::string_list, json::array(),
+               "browser origins (scheme://host:port) allowed besides the api's own; \"*\" = any")
+        .field("max_json_depth", FieldType::integer, 128, "deepest nesting accepted in a JSON body or frame")
+        .field("max_timeout_ms", FieldType::integer, 300000, "largest ?timeout_ms= a client may ask for")
+        .field("ws_max_subscriptions", FieldType::integer, 256, "subscriptions one WebSocket client may hold")
+        .field("ws_max_in_flight", FieldType::integer, 256,
+               "requests one WebSocket client may have unanswered (more are refused, not queued)");
   }
 
   ApiManager(edri::Context& ctx, const edri::Config& config)
@@ -68,7 +87,14 @@ class ApiManager : public edri::Manager {
         bind_(config.get<std::string>("bind")),
         port_(config.get<std::int64_t>("port")),
         threads_(config.get<std::int64_t>("threads")),
-        timeout_(config.get<std::int64_t>("timeout_ms")) {
+        timeout_(config.get<std::int64_t>("timeout_ms")),
+        guard_(config.get<std::vector<std::string>>("allowed_hosts"),
+               config.get<std::vector<std::string>>("allowed_origins")),
+        json_depth_(static_cast<std::size_t>(at_least(config, "max_json_depth", 1))),
+        max_timeout_(at_least(config, "max_timeout_ms", 1)),
+        ws_max_subscriptions_(static_cast<std::size_t>(at_least(config, "ws_max_subscriptions", 1))),
+        ws_max_in_flight_(static_cast<std::size_t>(at_least(config, "ws_max_in_flight", 1))) {
+    if (json_depth_ > 512) throw edri::ConfigError("max_json_depth", "max_json_depth must be at most 512");
     if (port_ < 0 || port_ > 65535) throw edri::ConfigError("port", "port must be 0-65535");
     if (threads_ < 1 || threads_ > 64) throw edri::ConfigError("threads", "threads must be 1-64");
     if (timeout_.count() < 1) throw edri::ConfigError("timeout_ms", "timeout_ms must be at least 1");
@@ -79,6 +105,7 @@ class ApiManager : public edri::Manager {
     ws_path_ = config.get<std::string>("websocket_path");
     load_tokens(config.get<std::string>("tokens_file"));
     load_routes(config.get<json>("routes"));
+    load_expose(config.get<json>("expose"));
     for (const auto& m : config.get<std::vector<std::string>>("middlewares")) {
       if (!edri::is_valid_type_name(m)) throw edri::ConfigError("middlewares", "invalid event type '" + m + "'");
       middlewares_.push_back(m);
@@ -90,11 +117,16 @@ class ApiManager : public edri::Manager {
         limits_, [this](Request&& req, edri_api::HttpServer::Reply reply) { handle(std::move(req), std::move(reply)); },
         [this](unsigned status) { count(status); });
     if (!ws_path_.empty()) {
-      server_->websocket(ws_path_, {[this](const Request& req) { return tokens_.empty() || authorised(req); },
+      // An upgrade that is refused here goes on as a plain request, whose
+      // handler answers why (403, 401).
+      server_->websocket(ws_path_, {[this](const Request& req) {
+                                      return cross_site_refusal(req).empty() && (tokens_.empty() || authorised(req));
+                                    },
                                     [this](const auto& c) { ws_open(c); },
                                     [this](const auto& c, std::string text) { ws_message(c, std::move(text)); },
                                     [this](const edri_api::WsConnection& c) { ws_closed(c.id()); }});
     }
+    server_->error_log([this](const std::string& what) { log().error(what); });
     server_->start(bind_, static_cast<std::uint16_t>(port_), static_cast<int>(threads_));
     log().info("listening on http://", bind_, ":", server_->port());
   }
@@ -124,6 +156,38 @@ class ApiManager : public edri::Manager {
       if (!line.empty() && line[0] != '#') tokens_.insert(line);
     }
     if (tokens_.empty()) throw edri::ConfigError("tokens_file", "tokens_file " + file + " holds no token");
+  }
+
+  void load_expose(const json& expose) {
+    auto list = [](const json& j, const std::string& key) {
+      if (!j.is_array()) throw edri::ConfigError("expose", key + " must be a list of type patterns");
+      std::vector<std::string> out;
+      for (const auto& p : j) {
+        if (!p.is_string()) throw edri::ConfigError("expose", key + " must be a list of type patterns");
+        out.push_back(p.get<std::string>());
+      }
+      return out;
+    };
+    try {
+      if (expose.is_object()) {
+        for (const auto& [k, v] : expose.items()) {
+          if (k != "publish" && k != "subscribe") {
+            throw edri::ConfigError("expose", "unknown key '" + k + "' in expose (expected publish, subscribe)");
+          }
+        }
+        publish_ = edri_api::ExposePolicy(list(expose.value("publish", json::array()), "expose.publish"));
+        subscribe_ = edri_api::ExposePolicy(list(expose.value("subscribe", json::array()), "expose.subscribe"));
+      } else {
+        publish_ = subscribe_ = edri_api::ExposePolicy(list(expose, "expose"));
+      }
+    } catch (const std::invalid_argument& e) {
+      throw edri::ConfigError("expose", std::string("expose: ") + e.what());
+    }
+  }
+
+  // Empty when the request's Host, Origin and Sec-Fetch-Site let it in.
+  std::string cross_site_refusal(const Request& req) const {
+    return guard_.check(req[http::field::host], req[http::field::origin], req["Sec-Fetch-Site"]);
   }
 
   void load_routes(const json& routes) {
@@ -181,12 +245,17 @@ class ApiManager : public edri::Manager {
     const auto query = edri_api::parse_query(q == std::string::npos ? "" : target.substr(q + 1));
     const std::string method(req.method_string());
 
-    if (!tokens_.empty() && path != "/healthz" && !authorised(req)) {
+    if (auto why = cross_site_refusal(req); !why.empty()) {
+      log().warn("refused ", method, " ", path, ": ", why);
+      return answer(problem(403, why));
+    }
+    const bool health = path == "/healthz" && method == "GET";
+    if (!tokens_.empty() && !health && !authorised(req)) {
       Response res = problem(401, "missing or unknown bearer token");
       res.set(http::field::www_authenticate, "Bearer");
       return answer(std::move(res));
     }
-    if (path == "/healthz" && method == "GET") return answer(make(200, R"({"status":"ok"})"));
+    if (health) return answer(make(200, R"({"status":"ok"})"));
     if (path == "/stats" && method == "GET") return answer(make(200, ctx().router_stats().dump()));
     if (path == "/metrics" && method == "GET") {
       std::map<unsigned, std::uint64_t> counts;
@@ -200,9 +269,14 @@ class ApiManager : public edri::Manager {
 
     json body = json::object();
     if (!req.body().empty()) {
+      // A JSON body must say so: text/plain and form types are what a
+      // foreign page can send without asking the browser first.
+      if (!is_json_media_type(req[http::field::content_type])) {
+        return answer(problem(415, "a request body must be sent as Content-Type: application/json"));
+      }
       try {
-        body = json::parse(req.body());
-      } catch (const json::parse_error& e) {
+        body = edri::parse_json(req.body(), json_depth_);
+      } catch (const std::exception& e) {
         return answer(problem(400, std::string("malformed JSON body: ") + e.what()));
       }
     }
@@ -214,6 +288,7 @@ class ApiManager : public edri::Manager {
       // Checked here: the router would refuse it too, but only after
       // answering the request through the callback.
       if (!edri::is_valid_type_name(type)) return answer(problem(400, "invalid event type '" + type + "'"));
+      if (!publish_.allows(type)) return answer(problem(403, "event type '" + type + "' is not exposed (see expose)"));
       if (kind != "request" && kind != "notification") {
         return answer(problem(400, "kind must be request or notification"));
       }
@@ -221,12 +296,13 @@ class ApiManager : public edri::Manager {
       // ?timeout_ms= overrides the default for this one request.
       auto timeout = timeout_;
       if (query.count("timeout_ms")) {
-        try {
-          timeout = std::chrono::milliseconds(std::stoll(query.at("timeout_ms")));
-        } catch (const std::exception&) {
-          return answer(problem(400, "timeout_ms must be an integer"));
+        const std::string& text = query.at("timeout_ms");
+        std::int64_t ms = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+        if (ec != std::errc() || end != text.data() + text.size() || ms < 1 || ms > max_timeout_) {
+          return answer(problem(400, "timeout_ms must be an integer from 1 to " + std::to_string(max_timeout_)));
         }
-        if (timeout.count() < 1) return answer(problem(400, "timeout_ms must be at least 1"));
+        timeout = std::chrono::milliseconds(ms);
       }
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
@@ -281,10 +357,16 @@ class ApiManager : public edri::Manager {
         return answer(problem(502, "middleware " + mw + " failed: " + std::string(edri::to_string(r.status()))));
       }
       const json& d = *r.data();
-      const std::string action = d.value("action", "continue");
+      const auto action_it = d.find("action");
+      const std::string action =
+          action_it == d.end() ? "continue" : action_it->is_string() ? action_it->get<std::string>() : "";
       if (action == "stop") {
-        const unsigned status = d.value("status", 403u);
-        return answer(make(status >= 100 && status <= 599 ? status : 500, d.value("body", json::object()).dump()));
+        const auto st = d.find("status");
+        const unsigned status = st == d.end() ? 403u
+                                : st->is_number_unsigned() && st->get<unsigned>() >= 100 && st->get<unsigned>() <= 599
+                                    ? st->get<unsigned>()
+                                    : 500u;
+        return answer(make(status, d.value("body", json::object()).dump()));
       }
       if (action == "replace") {
         if (d.contains("type") && d["type"].is_string()) call.type = d["type"];
@@ -312,6 +394,7 @@ class ApiManager : public edri::Manager {
   }
 
   // ---- WebSocket: {"op": "send"|"request"|"subscribe"|"unsubscribe", "type", "data", "id", "where"}
+  // (ws_frame.hpp reads and checks each frame).
   struct Subscription {
     std::string pattern;
     json where;  // object: every field must equal the event's
@@ -319,6 +402,8 @@ class ApiManager : public edri::Manager {
   struct WsClient {
     std::shared_ptr<edri_api::WsConnection> conn;
     std::map<std::string, Subscription> subs;  // by subscription id
+    // Requests sent and not yet answered (from any thread).
+    std::shared_ptr<std::atomic<std::size_t>> in_flight = std::make_shared<std::atomic<std::size_t>>(0);
   };
 
   void ws_open(const std::shared_ptr<edri_api::WsConnection>& c) {
@@ -340,126 +425,151 @@ class ApiManager : public edri::Manager {
     for (auto& p : patterns) sync(p);
   }
 
-  static bool valid_pattern(const std::string& p) {
-    if (p.empty() || p.size() > 255) return false;
-    std::size_t start = 0;
-    for (;;) {
-      const auto dot = p.find('.', start);
-      const std::string tok = p.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (tok == ">") return dot == std::string::npos;
-      if (tok != "*" && !edri::is_valid_type_name(tok)) return false;
-      if (dot == std::string::npos) return true;
-      start = dot + 1;
-    }
+  static void ws_error(edri_api::WsConnection& c, const json& id, const std::string& why, unsigned status = 0) {
+    json f{{"op", "error"}, {"id", id}, {"message", why}};
+    if (status) f["status"] = status;
+    c.send(f.dump());
   }
 
+  // Runs on an HTTP I/O thread, for any bytes a client sends: nothing may
+  // escape it (an exception here would end the I/O thread and the daemon).
   void ws_message(const std::shared_ptr<edri_api::WsConnection>& c, std::string text) {
-    json f;
     try {
-      f = json::parse(text);
-    } catch (const json::parse_error& e) {
-      return c->send(json{{"op", "error"}, {"message", std::string("malformed JSON: ") + e.what()}}.dump());
+      auto parsed = edri_api::parse_ws_frame(text, json_depth_);
+      if (auto* bad = std::get_if<edri_api::WsFrameError>(&parsed)) return ws_error(*c, bad->id, bad->message);
+      auto& f = std::get<edri_api::WsFrame>(parsed);
+      switch (f.op) {
+        case edri_api::WsOp::send:
+        case edri_api::WsOp::request: return ws_publish(c, std::move(f));
+        case edri_api::WsOp::subscribe: return ws_subscribe(c, std::move(f));
+        case edri_api::WsOp::unsubscribe: return ws_unsubscribe(c, f);
+      }
+    } catch (const std::exception& e) {
+      log().error("websocket client ", c->id(), ": frame failed: ", e.what());
+      c->close("internal error");
     }
-    const json id = f.is_object() && f.contains("id") ? f["id"] : json();
-    auto fail = [&](const std::string& why) { c->send(json{{"op", "error"}, {"id", id}, {"message", why}}.dump()); };
-    if (!f.is_object() || !f.contains("op") || !f["op"].is_string()) return fail("a frame needs \"op\"");
-    const std::string op = f["op"];
-    const std::string type = f.value("type", "");
-    const json data = f.contains("data") ? f["data"] : json::object();
-    if (op == "send" || op == "request") {
-      if (!edri::is_valid_type_name(type)) return fail("invalid event type '" + type + "'");
-      // A middleware's stop answer goes back to the client as an error frame.
-      // Callbacks hold the connection weakly: one that closed meanwhile is skipped.
-      std::weak_ptr<edri_api::WsConnection> weak = c;
-      auto refuse = [weak, id](Response res) {
-        if (auto c = weak.lock()) {
-          c->send(json{{"op", "error"}, {"id", id}, {"status", res.result_int()}, {"message", res.body()}}.dump());
-        }
-      };
-      Call call{"ws", op, ws_path_, json::object(), type, data};
-      through_middlewares(std::move(call), 0, [this, weak, id, op](Call call) {
-        if (auto c = weak.lock()) ws_deliver(c, id, op, call.type, call.data);
-      }, refuse);
-      return;
-    }
-    ws_subscription(c, op, f, id, type, fail);
   }
 
-  void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, const std::string& op,
-                  const std::string& type, const json& data) {
+  void ws_publish(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {
+    if (!publish_.allows(f.type)) {
+      return ws_error(*c, f.id, "event type '" + f.type + "' is not exposed (see expose)", 403);
+    }
+    std::shared_ptr<std::atomic<std::size_t>> in_flight;
+    if (f.op == edri_api::WsOp::request) {
+      {
+        std::lock_guard lock(ws_mutex_);
+        auto it = clients_.find(c->id());
+        if (it == clients_.end()) return;
+        in_flight = it->second.in_flight;
+      }
+      // Refused rather than queued: a client that floods requests must not
+      // hold an I/O thread or grow a queue past its bound.
+      if (in_flight->fetch_add(1) >= ws_max_in_flight_) {
+        in_flight->fetch_sub(1);
+        return ws_error(*c, f.id, "too many requests in flight (ws_max_in_flight " +
+                                      std::to_string(ws_max_in_flight_) + ")", 429);
+      }
+    }
+    // A middleware's stop answer goes back to the client as an error frame.
+    // Callbacks hold the connection weakly: one that closed meanwhile is skipped.
+    std::weak_ptr<edri_api::WsConnection> weak = c;
+    const json id = f.id;
+    const auto op = f.op;
+    auto refuse = [weak, id, in_flight](Response res) {
+      if (in_flight) in_flight->fetch_sub(1);
+      if (auto c = weak.lock()) ws_error(*c, id, res.body(), res.result_int());
+    };
+    Call call{"ws", op == edri_api::WsOp::send ? "send" : "request", ws_path_, json::object(), std::move(f.type),
+              std::move(f.data)};
+    through_middlewares(std::move(call), 0, [this, weak, id, op, in_flight](Call call) {
+      auto c = weak.lock();
+      if (!c) {
+        if (in_flight) in_flight->fetch_sub(1);
+        return;
+      }
+      ws_deliver(c, id, op, call.type, call.data, in_flight);
+    }, refuse);
+  }
+
+  void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, edri_api::WsOp op,
+                  const std::string& type, const json& data, std::shared_ptr<std::atomic<std::size_t>> in_flight) {
+    if (op == edri_api::WsOp::send) {
+      const auto delivered = ctx().notify(type, data);
+      return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
+    }
+    std::weak_ptr<edri_api::WsConnection> weak = c;
+    ctx().request(type, data, [weak, id, type, in_flight](const edri::Response<json>& r) {
+      in_flight->fetch_sub(1);
+      auto c = weak.lock();
+      if (!c) return;
+      c->send(json{{"op", "response"},
+                   {"id", id},
+                   {"type", type},
+                   {"status", edri::to_string(r.status())},
+                   {"message", r.message()},
+                   {"data", r.data() ? *r.data() : json()}}
+                  .dump());
+    }, {.timeout = timeout_});
+  }
+
+  void ws_subscribe(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {
+    if (!subscribe_.allows_pattern(f.type)) {
+      return ws_error(*c, f.id, "pattern '" + f.type + "' matches no exposed type (see expose)", 403);
+    }
+    const std::string sid = f.subscription();
     {
-      if (op == "send") {
-        const auto delivered = ctx().notify(type, data);
-        return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
+      std::lock_guard lock(ws_mutex_);
+      auto it = clients_.find(c->id());
+      if (it == clients_.end()) return;
+      auto& client = it->second;
+      if (client.subs.count(sid)) return ws_error(*c, f.id, "subscription '" + sid + "' exists");
+      if (client.subs.size() >= ws_max_subscriptions_) {
+        return ws_error(*c, f.id, "too many subscriptions (ws_max_subscriptions " +
+                                      std::to_string(ws_max_subscriptions_) + ")", 429);
       }
-      std::weak_ptr<edri_api::WsConnection> weak = c;
-      ctx().request(type, data, [weak, id, type](const edri::Response<json>& r) {
-        auto c = weak.lock();
-        if (!c) return;
-        c->send(json{{"op", "response"},
-                     {"id", id},
-                     {"type", type},
-                     {"status", edri::to_string(r.status())},
-                     {"message", r.message()},
-                     {"data", r.data() ? *r.data() : json()}}
-                    .dump());
-      }, {.timeout = timeout_});
+      client.subs[sid] = Subscription{f.type, std::move(f.where)};
+      ++wanted_[f.type];
     }
+    // Acknowledged once the router delivers the pattern: an event sent
+    // after the client saw "subscribed" reaches it.
+    const std::string ack = json{{"op", "subscribed"}, {"id", f.id}, {"subscription", sid}}.dump();
+    sync(f.type, [weak = std::weak_ptr(c), ack] {
+      if (auto c = weak.lock()) c->send(ack);
+    });
   }
 
-  template <class Fail>
-  void ws_subscription(const std::shared_ptr<edri_api::WsConnection>& c, const std::string& op, const json& f,
-                       const json& id, const std::string& type, Fail& fail) {
-    if (op == "subscribe") {
-      if (!valid_pattern(type)) return fail("invalid pattern '" + type + "'");
-      json where = f.contains("where") ? f["where"] : json::object();
-      if (!where.is_object()) return fail("\"where\" must be an object");
-      const std::string sid = id.is_null() ? type : (id.is_string() ? id.get<std::string>() : id.dump());
-      {
-        std::lock_guard lock(ws_mutex_);
-        auto& client = clients_[c->id()];
-        if (client.subs.count(sid)) return fail("subscription '" + sid + "' exists");
-        client.subs[sid] = Subscription{type, std::move(where)};
-        ++wanted_[type];
-      }
-      // Acknowledged once the router delivers the pattern: an event sent
-      // after the client saw "subscribed" reaches it.
-      const std::string ack = json{{"op", "subscribed"}, {"id", id}, {"subscription", sid}}.dump();
-      sync(type, [weak = std::weak_ptr(c), ack] {
-        if (auto c = weak.lock()) c->send(ack);
-      });
-      return;
+  void ws_unsubscribe(const std::shared_ptr<edri_api::WsConnection>& c, const edri_api::WsFrame& f) {
+    const std::string sid = f.subscription();
+    std::string pattern;
+    {
+      std::lock_guard lock(ws_mutex_);
+      auto it = clients_.find(c->id());
+      if (it == clients_.end()) return;
+      auto& subs = it->second.subs;
+      auto sub = subs.find(sid);
+      if (sub == subs.end()) return ws_error(*c, f.id, "no subscription '" + sid + "'");
+      pattern = sub->second.pattern;
+      subs.erase(sub);
+      if (--wanted_[pattern] == 0) wanted_.erase(pattern);
     }
-    if (op == "unsubscribe") {
-      const std::string sid = id.is_string() ? id.get<std::string>() : id.is_null() ? type : id.dump();
-      std::string pattern;
-      {
-        std::lock_guard lock(ws_mutex_);
-        auto& subs = clients_[c->id()].subs;
-        auto it = subs.find(sid);
-        if (it == subs.end()) return fail("no subscription '" + sid + "'");
-        pattern = it->second.pattern;
-        subs.erase(it);
-        --wanted_[pattern];
-      }
-      const std::string ack = json{{"op", "unsubscribed"}, {"id", id}, {"subscription", sid}}.dump();
-      sync(pattern, [weak = std::weak_ptr(c), ack] {
-        if (auto c = weak.lock()) c->send(ack);
-      });
-      return;
-    }
-    fail("unknown op '" + op + "'");
+    const std::string ack = json{{"op", "unsubscribed"}, {"id", f.id}, {"subscription", sid}}.dump();
+    sync(pattern, [weak = std::weak_ptr(c), ack] {
+      if (auto c = weak.lock()) c->send(ack);
+    });
   }
 
   // Makes the router subscription for `pattern` match what clients want,
   // then calls `done`. Runs on this manager's loop, where its handlers are
   // registered.
-  void sync(const std::string& pattern, std::function<void()> done = {}) {
+  // Called from I/O threads; once the manager is stopping no timer starts,
+  // and router subscriptions no longer matter.
+  void sync(const std::string& pattern, std::function<void()> done = {}) try {
     ctx().after(std::chrono::milliseconds(0), [this, pattern, done = std::move(done)] {
       bool want;
       {
         std::lock_guard lock(ws_mutex_);
-        want = wanted_[pattern] > 0;
+        auto it = wanted_.find(pattern);
+        want = it != wanted_.end() && it->second > 0;
       }
       const bool have = registered_.count(pattern) > 0;
       if (want && !have) {
@@ -471,12 +581,16 @@ class ApiManager : public edri::Manager {
       }
       if (done) done();
     });
+  } catch (const std::exception& e) {
+    log().info("subscription change for '", pattern, "' not applied: ", e.what());
   }
 
   // One event reaches this manager once (through its most specific pattern);
   // it goes to every client subscription it matches.
   void push(const edri::GenericEvent& ev) {
     const std::string type(ev.type());
+    // A wildcard subscription reaches only the types exposed to clients.
+    if (!subscribe_.allows(type)) return;
     const json& data = ev.data();
     std::lock_guard lock(ws_mutex_);
     for (auto& [cid, client] : clients_) {
@@ -494,10 +608,23 @@ class ApiManager : public edri::Manager {
     return true;
   }
 
+  static bool is_json_media_type(std::string_view ct) {
+    const auto semi = ct.find(';');
+    std::string base(ct.substr(0, semi));
+    while (!base.empty() && base.back() == ' ') base.pop_back();
+    for (auto& ch : base) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return base == "application/json" || (base.rfind("application/", 0) == 0 && base.size() > 5 &&
+                                          base.compare(base.size() - 5, 5, "+json") == 0);
+  }
+
   bool authorised(const Request& req) const {
     const auto h = req[http::field::authorization];
-    static constexpr std::string_view kBearer = "Bearer ";
-    if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return false;
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    static constexpr std::string_view kBearer = "bearer ";
+    if (h.size() <= kBearer.size()) return false;
+    for (std::size_t i = 0; i < kBearer.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(h[i])) != kBearer[i]) return false;
+    }
     return tokens_.count(std::string(h.substr(kBearer.size()))) > 0;
   }
 
@@ -508,6 +635,13 @@ class ApiManager : public edri::Manager {
   std::int64_t port_;
   std::int64_t threads_;
   std::chrono::milliseconds timeout_;
+  edri_api::CrossSiteGuard guard_;
+  std::size_t json_depth_;
+  std::int64_t max_timeout_;
+  std::size_t ws_max_subscriptions_;
+  std::size_t ws_max_in_flight_;
+  edri_api::ExposePolicy publish_;
+  edri_api::ExposePolicy subscribe_;
   edri_api::ServerLimits limits_;
   std::set<std::string> tokens_;
   edri_api::RouteTable routes_;

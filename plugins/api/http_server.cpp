@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -35,8 +36,8 @@ std::atomic<std::uint64_t> g_ws_ids{0};
 class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(beast::tcp_stream&& stream, const ServerLimits& limits, const WsHandlers& handlers,
-            std::shared_ptr<std::atomic<std::size_t>> open)
-      : ws_(std::move(stream)), limits_(limits), handlers_(handlers), open_(std::move(open)),
+            const HttpServer::ErrorLog& error_log, std::shared_ptr<std::atomic<std::size_t>> open)
+      : ws_(std::move(stream)), limits_(limits), handlers_(handlers), error_log_(error_log), open_(std::move(open)),
         id_(++g_ws_ids) {}
   ~WsSession() override { open_->fetch_sub(1); }
 
@@ -78,7 +79,15 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
       if (ec) return self->finish();
       std::string text = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
-      if (self->handlers_.message) self->handlers_.message(self, std::move(text));
+      // A handler that throws costs this client its connection, never the
+      // I/O thread (an exception out of run() would end the daemon).
+      try {
+        if (self->handlers_.message) self->handlers_.message(self, std::move(text));
+      } catch (const std::exception& e) {
+        if (self->error_log_) self->error_log_(std::string("websocket handler threw: ") + e.what());
+        self->begin_close(websocket::close_code::internal_error, "internal error");
+        return;
+      }
       self->do_read();
     });
   }
@@ -129,6 +138,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   const ServerLimits& limits_;
   const WsHandlers& handlers_;
+  const HttpServer::ErrorLog& error_log_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
   const std::uint64_t id_;
   std::deque<std::string> outbox_;
@@ -142,10 +152,10 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, const ServerLimits& limits, const HttpServer::Handler& handler,
-          const HttpServer::StatusHook& hook, std::shared_ptr<std::atomic<std::size_t>> open,
-          const std::string& ws_path, const WsHandlers& ws)
-      : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), open_(std::move(open)),
-        ws_path_(ws_path), ws_(ws) {}
+          const HttpServer::StatusHook& hook, const HttpServer::ErrorLog& error_log,
+          std::shared_ptr<std::atomic<std::size_t>> open, const std::string& ws_path, const WsHandlers& ws)
+      : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), error_log_(error_log),
+        open_(std::move(open)), ws_path_(ws_path), ws_(ws) {}
   ~Session() { open_->fetch_sub(1); }
 
   void start() {
@@ -171,12 +181,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::header_limit) return answer_and_close(431, "request headers too large");
     if (ec) return answer_and_close(400, "malformed HTTP request");
     Request req = parser_->release();
-    if (!ws_path_.empty() && websocket::is_upgrade(req) && req.target() == ws_path_ &&
-        (!ws_.accept || ws_.accept(req))) {
-      // The connection now belongs to the WebSocket session (and its count).
-      open_->fetch_add(1);
-      std::make_shared<WsSession>(std::move(stream_), limits_, ws_, open_)->accept(std::move(req));
-      return;
+    try {
+      if (!ws_path_.empty() && websocket::is_upgrade(req) && req.target() == ws_path_ &&
+          (!ws_.accept || ws_.accept(req))) {
+        // The connection now belongs to the WebSocket session (and its count).
+        open_->fetch_add(1);
+        std::make_shared<WsSession>(std::move(stream_), limits_, ws_, error_log_, open_)->accept(std::move(req));
+        return;
+      }
+    } catch (const std::exception& e) {
+      if (error_log_) error_log_(std::string("websocket upgrade failed: ") + e.what());
+      return answer_and_close(500, "internal error");
     }
     keep_alive_ = req.keep_alive();
     version_ = req.version();
@@ -186,11 +201,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // Exactly one answer per request: a second one would be read by the
     // client as the answer to its next request.
     auto once = std::make_shared<std::atomic<bool>>(false);
-    handler_(std::move(req), [self = shared_from_this(), once](Response res) {
-      if (once->exchange(true)) return;
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->do_write(std::move(res)); });
-    });
+    try {
+      handler_(std::move(req), [self = shared_from_this(), once](Response res) {
+        if (once->exchange(true)) return;
+        asio::post(self->stream_.get_executor(),
+                   [self, res = std::move(res)]() mutable { self->do_write(std::move(res)); });
+      });
+    } catch (const std::exception& e) {
+      if (error_log_) error_log_(std::string("http handler threw: ") + e.what());
+      if (!once->exchange(true)) answer_and_close(500, "internal error");
+    }
   }
 
   void do_write(Response res) {
@@ -222,6 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerLimits& limits_;
   const HttpServer::Handler& handler_;
   const HttpServer::StatusHook& hook_;
+  const HttpServer::ErrorLog& error_log_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
   const std::string& ws_path_;
   const WsHandlers& ws_;
@@ -232,13 +253,31 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener> {
-  Listener(asio::io_context& ioc, HttpServer& server) : ioc(ioc), acceptor(asio::make_strand(ioc)), server(server) {}
+  Listener(asio::io_context& ioc, HttpServer& server)
+      : ioc(ioc), acceptor(asio::make_strand(ioc)), pause(acceptor.get_executor()), server(server) {}
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) self->admit(std::move(s));
+      if (ec) return self->back_off(ec);
+      if (self->failing) {
+        self->failing = false;
+        if (self->server.error_log_) self->server.error_log_("accepting connections again");
+      }
+      self->admit(std::move(s));
       self->accept();
+    });
+  }
+
+  // Out of file descriptors (or memory), accept fails at once every time:
+  // retrying at once would spin a core and flood the log. Wait, say it once
+  // per episode, try again.
+  void back_off(const beast::error_code& ec) {
+    if (!failing && server.error_log_) server.error_log_("accept failed: " + ec.message() + "; retrying every 100 ms");
+    failing = true;
+    pause.expires_after(std::chrono::milliseconds(100));
+    pause.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) self->accept();
     });
   }
 
@@ -255,13 +294,15 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       });
       return;
     }
-    std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, open, server.ws_path_,
-                              server.ws_)
+    std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, server.error_log_, open,
+                              server.ws_path_, server.ws_)
         ->start();
   }
 
   asio::io_context& ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer pause;
+  bool failing = false;
   HttpServer& server;
   std::shared_ptr<std::atomic<std::size_t>> open = std::make_shared<std::atomic<std::size_t>>(0);
 };
@@ -298,6 +339,7 @@ void HttpServer::stop() {
   asio::post(listener_->acceptor.get_executor(), [l = listener_] {
     beast::error_code ignored;
     l->acceptor.close(ignored);
+    l->pause.cancel();
   });
   ioc_.stop();
   for (auto& t : threads_) t.join();

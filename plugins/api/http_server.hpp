@@ -57,10 +57,15 @@ class HttpServer {
   using Handler = std::function<void(Request&&, Reply)>;
   // Called for answers the server gives itself (400, 413, 503): status only.
   using StatusHook = std::function<void(unsigned)>;
+  // Told what went wrong inside the server (a handler that threw, accept
+  // failing for want of file descriptors), to log. Called from I/O threads.
+  using ErrorLog = std::function<void(const std::string&)>;
 
   HttpServer(ServerLimits limits, Handler handler, StatusHook hook);
   // Upgrades requests for `path` to WebSocket; call before start().
   void websocket(std::string path, WsHandlers handlers);
+  // Call before start().
+  void error_log(ErrorLog log) { error_log_ = std::move(log); }
   ~HttpServer();
   // Binds and starts `threads` I/O threads; throws std::runtime_error.
   void start(const std::string& address, std::uint16_t port, int threads);
@@ -72,6 +77,7 @@ class HttpServer {
   ServerLimits limits_;
   Handler handler_;
   StatusHook hook_;
+  ErrorLog error_log_;
   std::string ws_path_;
   WsHandlers ws_;
   boost::asio::io_context ioc_;

@@ -54,7 +54,7 @@ YAML
 "$work/prefix/bin/edrid" -c "$work/edrid.yaml" > "$work/edrid.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break; sleep 0.05; done
-answer=$(curl -fs -XPOST "http://127.0.0.1:$port/events/hello.greet" -d '{"name":"edri"}')
+answer=$(curl -fs -XPOST -H 'Content-Type: application/json' "http://127.0.0.1:$port/events/hello.greet" -d '{"name":"edri"}')
 echo "answer: $answer"
 [[ "$answer" == '{"greeting":"hi, edri"}' ]] || { cat "$work/edrid.log"; exit 1; }
 kill -TERM "$pid"

@@ -152,6 +152,7 @@ TEST_CASE("pipelined requests are answered in order") {
   for (int i = 0; i < 3; ++i) {
     http::request<http::string_body> req{http::verb::post, "/events/demo.echo", 11};
     req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
     req.body() = json{{"text", "p" + std::to_string(i)}}.dump();
     req.prepare_payload();
     http::write(c.stream(), req);

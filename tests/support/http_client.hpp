@@ -24,7 +24,7 @@ struct HttpResult {
 
 class HttpClient {
  public:
-  explicit HttpClient(unsigned short port) : stream_(ioc_) {
+  explicit HttpClient(unsigned short port) : stream_(ioc_), host_("127.0.0.1:" + std::to_string(port)) {
     boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
     stream_.connect(ep);
   }
@@ -32,7 +32,10 @@ class HttpClient {
                   const std::map<std::string, std::string>& headers = {}) {
     namespace http = boost::beast::http;
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, host_);  // as a browser or curl would send it
+    // A body is JSON unless the test says otherwise, as for any client of
+    // the api (it refuses bodies of other types).
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
@@ -51,6 +54,7 @@ class HttpClient {
  private:
   boost::asio::io_context ioc_;
   boost::beast::tcp_stream stream_;
+  std::string host_;
 };
 
 // A loopback port that was free a moment ago.
@@ -76,9 +80,10 @@ class WsClient {
         [headers](boost::beast::websocket::request_type& req) {
           for (const auto& [k, v] : headers) req.set(k, v);
         }));
-    ws_.handshake("127.0.0.1", "/ws");
+    ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws");
   }
   void send(const nlohmann::json& frame) { ws_.write(boost::asio::buffer(frame.dump())); }
+  void send_text(const std::string& text) { ws_.write(boost::asio::buffer(text)); }
   // The next frame, or nullopt when the server closed (reason in close_reason()).
   std::optional<nlohmann::json> next(std::chrono::milliseconds within = std::chrono::seconds(5)) {
     boost::beast::get_lowest_layer(ws_).expires_after(within);

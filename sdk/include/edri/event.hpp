@@ -59,6 +59,22 @@ constexpr bool is_valid_type_name(std::string_view name) noexcept {
   return !token_empty;
 }
 
+// A valid subscription pattern: a type name whose tokens may also be `*`
+// (exactly one token), with `>` (one or more tokens) allowed as the last.
+constexpr bool is_valid_pattern(std::string_view pattern) noexcept {
+  if (pattern.empty() || pattern.size() > 255) return false;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t dot = pattern.find('.', start);
+    const std::string_view tok =
+        pattern.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (tok == ">") return dot == std::string_view::npos;
+    if (tok != "*" && !is_valid_type_name(tok)) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 // True when `type` matches subscription `pattern` (NATS convention: `*` is
 // exactly one token, a final `>` one or more).
 constexpr bool matches(std::string_view pattern, std::string_view type) noexcept {

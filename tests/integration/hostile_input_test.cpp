@@ -1,0 +1,320 @@
+// Hostile input against a real edrid on the shipped api defaults: malformed
+// and deeply nested frames and bodies, foreign web pages, unexposed types,
+// floods, and config files built to recurse or explode. Each case asserts
+// the daemon is still up and still answering afterwards.
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kEdrid = EDRID_BIN;
+
+// edrid with the api on its defaults (only the port chosen), echo and a store.
+struct Edrid {
+  probe::TempDir dir;
+  unsigned short port = probe::free_port();
+  std::unique_ptr<probe::ChildProcess> proc;
+
+  explicit Edrid(const std::string& api_extra = "") {
+    auto cfg = dir.write("edrid.yaml", "router:\n  id: hostile\n  log: {level: info}\nmanagers:\n"
+                                       "  - name: echo\n    plugin: echo\n"
+                                       "  - name: store\n    plugin: store\n"
+                                       "  - name: api\n    plugin: api\n    config:\n      port: " +
+                                           std::to_string(port) + "\n" + api_extra);
+    proc = std::make_unique<probe::ChildProcess>(std::vector<std::string>{kEdrid, "-c", cfg.string()},
+                                                 dir.path() / "out.log");
+    REQUIRE(proc->wait_output("running 3 managers", 20s));
+  }
+  ~Edrid() {
+    proc->signal(SIGTERM);
+    const int rc = proc->wait_exit(20s);
+    INFO(proc->output());
+    CHECK(rc == 0);
+  }
+  // Still up and routing: a fresh connection gets an echo back.
+  void still_serving() const {
+    CHECK(::kill(proc->pid(), 0) == 0);
+    probe::HttpClient c(port);
+    auto r = c.call("POST", "/events/demo.echo", R"({"text":"alive"})");
+    REQUIRE(r.status == 200);
+    CHECK(json::parse(r.body) == json{{"text", "alive"}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every WebSocket op with every field of a wrong type gets an error frame, and the client goes on") {
+  Edrid edrid;
+  probe::WsClient ws(edrid.port);
+  const std::vector<std::string> ops{"send", "request", "subscribe", "unsubscribe", "dance"};
+  const std::vector<std::string> fields{"op", "type", "data", "id", "where", "extra"};
+  const std::vector<json> bad{123,      nullptr, true,    json::array(), json::object(), "",
+                              "a..b",   ">.a",   -1.5,    std::string(300, 'x'), json::array({json::array()})};
+  int frames = 0, errors = 0;
+  for (const auto& op : ops) {
+    for (const auto& field : fields) {
+      for (const auto& value : bad) {
+        json f{{"op", op}, {"type", "demo.echo"}, {"id", "f" + std::to_string(frames)}};
+        if (op == "subscribe") f["type"] = "audit.>";
+        f[field] = value;
+        ws.send(f);
+        ++frames;
+        // Exactly one answer per frame: an error, or the op's own answer
+        // when the value happens to be valid there (data: 123 for a send).
+        auto a = ws.expect();
+        INFO(f.dump() << " -> " << a.dump());
+        REQUIRE(a.contains("op"));
+        REQUIRE(a["op"].is_string());
+        if (a["op"] == "error") {
+          ++errors;
+          CHECK(a["message"].is_string());
+        } else {
+          CHECK((a["op"] == "sent" || a["op"] == "response" || a["op"] == "subscribed" || a["op"] == "unsubscribed"));
+        }
+        if (a["op"] == "subscribed") {  // take it back so names stay free
+          ws.send({{"op", "unsubscribe"}, {"id", a["subscription"]}});
+          CHECK(ws.expect()["op"] == "unsubscribed");
+        }
+      }
+    }
+  }
+  CHECK(frames == 330);
+  CHECK(errors > 250);
+  // The finding that crashed edrid: a type that is not a string.
+  for (const json& type : {json(123), json(nullptr), json::object()}) {
+    ws.send({{"op", "send"}, {"type", type}});
+    auto a = ws.expect();
+    CHECK(a["op"] == "error");
+    CHECK(a["message"] == (type.is_null() || type.is_number() || type.is_object() ? "\"type\" must be a string" : ""));
+  }
+  ws.send_text("{}");
+  CHECK(ws.expect()["message"] == "a frame needs \"op\" (a string)");
+  ws.send_text("[1,2");
+  CHECK_THAT(ws.expect()["message"].get<std::string>(), Catch::StartsWith("malformed JSON"));
+  ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "after"}}}, {"id", 1}});
+  CHECK(ws.expect()["data"] == json{{"text", "after"}});
+  edrid.still_serving();
+}
+
+TEST_CASE("JSON nested 120 000 deep is refused over HTTP and WebSocket without harm") {
+  Edrid edrid;
+  const std::string deep = std::string(120'000, '[') + std::string(120'000, ']');
+  probe::HttpClient c(edrid.port);
+  auto r = c.call("POST", "/events/anything", deep);
+  CHECK(r.status == 400);
+  CHECK_THAT(json::parse(r.body)["message"].get<std::string>(), Catch::Contains("nested deeper than 128 levels"));
+  // Brackets inside strings are text, not nesting.
+  r = c.call("POST", "/events/demo.echo", json{{"text", std::string(5000, '[')}}.dump());
+  CHECK(r.status == 200);
+  // 128 levels pass; 129 do not (the outer object is one).
+  auto nested = [](int levels) {
+    json v = "x";
+    for (int i = 1; i < levels; ++i) v = json{{"v", v}};
+    return json{{"text", "deep"}, {"more", v}}.dump();
+  };
+  CHECK(c.call("POST", "/events/demo.echo", nested(128)).status == 200);
+  CHECK(c.call("POST", "/events/demo.echo", nested(129)).status == 400);
+
+  probe::WsClient ws(edrid.port);
+  ws.send_text(R"({"op":"send","type":"a.b","data":)" + deep + "}");
+  auto a = ws.expect();
+  CHECK(a["op"] == "error");
+  CHECK_THAT(a["message"].get<std::string>(), Catch::Contains("nested deeper"));
+  edrid.still_serving();
+}
+
+TEST_CASE("a foreign web page can neither open a WebSocket nor post, nor reach the api under another name") {
+  Edrid edrid;
+  const std::string own = "http://127.0.0.1:" + std::to_string(edrid.port);
+  CHECK_THROWS(probe::WsClient(edrid.port, {{"Origin", "http://evil.example"}}));
+  CHECK_THROWS(probe::WsClient(edrid.port, {{"Origin", "null"}}));
+  probe::WsClient same(edrid.port, {{"Origin", own}});  // the api's own pages may
+  same.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "t"}}}, {"id", 1}});
+  CHECK(same.expect()["status"] == "ok");
+
+  probe::HttpClient c(edrid.port);
+  // A form post needs no CORS preflight: refused for its origin...
+  auto r = c.call("POST", "/events/demo.echo", R"({"text":"x"})",
+                  {{"Origin", "http://evil.example"}, {"Content-Type", "text/plain"}});
+  CHECK(r.status == 403);
+  CHECK_THAT(r.body, Catch::Contains("origin 'http://evil.example' may not call this api"));
+  // ...and for its type, even with no Origin at all.
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Content-Type", "text/plain"}}).status == 415);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})",
+               {{"Content-Type", "application/x-www-form-urlencoded"}}).status == 415);
+  // An <img> or a navigation from another site carries no Origin, but the
+  // browser marks it.
+  CHECK(c.call("GET", "/stats", "", {{"Sec-Fetch-Site", "cross-site"}}).status == 403);
+  CHECK(c.call("GET", "/stats", "", {{"Sec-Fetch-Site", "same-origin"}}).status == 200);
+  CHECK(c.call("GET", "/stats", "", {{"Sec-Fetch-Site", "none"}}).status == 200);
+  // DNS rebinding: the page's own name pointed at 127.0.0.1.
+  r = c.call("GET", "/stats", "", {{"Host", "evil.example:" + std::to_string(edrid.port)}});
+  CHECK(r.status == 403);
+  CHECK_THAT(r.body, Catch::Contains("host 'evil.example:"));
+  CHECK(c.call("GET", "/stats", "", {{"Host", "localhost:" + std::to_string(edrid.port)}}).status == 200);
+  CHECK(c.call("GET", "/stats", "", {{"Host", "[::1]:" + std::to_string(edrid.port)}}).status == 200);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Origin", own}}).status == 200);
+  edrid.still_serving();
+}
+
+TEST_CASE("configured hosts and origins are let in") {
+  Edrid edrid("      allowed_hosts: [edri.internal]\n      allowed_origins: [\"https://console.example\"]\n");
+  probe::HttpClient c(edrid.port);
+  CHECK(c.call("GET", "/stats", "", {{"Host", "edri.internal"}}).status == 200);
+  CHECK(c.call("GET", "/stats", "", {{"Host", "other.internal"}}).status == 403);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Origin", "https://console.example"}}).status == 200);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Origin", "https://console.example:8443"}}).status ==
+        403);
+  probe::WsClient ws(edrid.port, {{"Origin", "https://console.example"}});
+}
+
+TEST_CASE("by default the built-in namespaces are not exposed to /events or WebSocket") {
+  // A route is the operator's own mapping: it reaches the store whatever expose says.
+  Edrid edrid("      routes: [{method: POST, path: \"/kv/{key}\", event: store.set}]\n");
+  probe::HttpClient c(edrid.port);
+  for (const std::string type : {"store.delete", "store.set", "store.list", "scheduler.add", "edri.dead_letter",
+                                 "link.gap"}) {
+    INFO(type);
+    auto r = c.call("POST", "/events/" + type, R"({"key":"k","value":1})");
+    CHECK(r.status == 403);
+    CHECK_THAT(r.body, Catch::Contains("is not exposed"));
+    CHECK(c.call("POST", "/events/" + type + "?kind=notification", "{}").status == 403);
+  }
+  probe::WsClient ws(edrid.port);
+  ws.send({{"op", "request"}, {"type", "store.list"}, {"data", {{"prefix", ""}}}, {"id", 1}});
+  auto a = ws.expect();
+  CHECK(a["op"] == "error");
+  CHECK(a["status"] == 403);
+  ws.send({{"op", "subscribe"}, {"type", "store.>"}, {"id", "s"}});
+  CHECK(ws.expect()["status"] == 403);
+  // Wildcard subscriptions get the exposed types only: store.changed, which
+  // this route's store.set publishes, never reaches them.
+  ws.send({{"op", "subscribe"}, {"type", ">"}, {"id", "all"}});
+  CHECK(ws.expect()["op"] == "subscribed");
+  ws.send({{"op", "subscribe"}, {"type", "*.changed"}, {"id", "changed"}});
+  CHECK(ws.expect()["op"] == "subscribed");
+  CHECK(c.call("POST", "/kv/k", R"({"value":1})").status == 200);
+  ws.send({{"op", "send"}, {"type", "app.changed"}, {"data", {{"n", 1}}}, {"id", 2}});
+  int events = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto f = ws.expect();
+    INFO(f.dump());
+    CHECK(f["type"] != "store.changed");
+    events += f["op"] == "event" && f["type"] == "app.changed";
+  }
+  CHECK(events == 2);  // through "all" and "changed"
+  edrid.still_serving();
+}
+
+TEST_CASE("expose names the types a deployment opens, separately for publish and subscribe") {
+  Edrid edrid("      expose: {publish: [\"store.set\", \"store.get\", \"app.>\"], subscribe: [\"store.changed\"]}\n");
+  probe::HttpClient c(edrid.port);
+  CHECK(c.call("POST", "/events/store.set", R"({"key":"k","value":1})").status == 200);
+  CHECK(json::parse(c.call("POST", "/events/store.get", R"({"key":"k"})").body)["value"] == 1);
+  CHECK(c.call("POST", "/events/store.delete", R"({"key":"k"})").status == 403);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})").status == 403);
+  probe::WsClient ws(edrid.port);
+  ws.send({{"op", "subscribe"}, {"type", "app.>"}, {"id", "a"}});
+  CHECK(ws.expect()["status"] == 403);
+  ws.send({{"op", "subscribe"}, {"type", "store.*"}, {"id", "s"}});
+  CHECK(ws.expect()["op"] == "subscribed");
+  CHECK(c.call("POST", "/events/store.set", R"({"key":"k","value":2})").status == 200);
+  auto e = ws.expect();
+  CHECK(e["type"] == "store.changed");
+  CHECK(e["data"]["key"] == "k");
+}
+
+TEST_CASE("with tokens, only GET /healthz goes without one") {
+  probe::TempDir t;
+  const auto file = t.write("tokens", "s3cret\n");
+  Edrid edrid("      tokens_file: " + file.string() + "\n      routes: [{method: POST, path: \"/{key}\", event: demo.echo}]\n");
+  probe::HttpClient c(edrid.port);
+  CHECK(c.call("GET", "/healthz").status == 200);
+  CHECK(c.call("POST", "/healthz", R"({"text":"x"})").status == 401);
+  CHECK(c.call("GET", "/healthz?x=1").status == 200);
+  // The scheme is case-insensitive.
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Authorization", "bearer s3cret"}}).status == 200);
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Authorization", "Bearer wrong"}}).status == 401);
+}
+
+TEST_CASE("a WebSocket client cannot flood subscriptions or requests past its caps") {
+  Edrid edrid("      ws_max_subscriptions: 50\n");
+  probe::WsClient ws(edrid.port);
+  for (int i = 0; i < 50; ++i) ws.send({{"op", "subscribe"}, {"type", "flood." + std::to_string(i)}, {"id", i}});
+  for (int i = 0; i < 50; ++i) REQUIRE(ws.expect()["op"] == "subscribed");
+  ws.send({{"op", "subscribe"}, {"type", "flood.x"}, {"id", "one-too-many"}});
+  auto a = ws.expect();
+  CHECK(a["status"] == 429);
+  CHECK_THAT(a["message"].get<std::string>(), Catch::Contains("ws_max_subscriptions 50"));
+  ws.send({{"op", "unsubscribe"}, {"id", 0}});
+  CHECK(ws.expect()["op"] == "unsubscribed");
+  ws.send({{"op", "subscribe"}, {"type", "flood.x"}, {"id", "now-fits"}});
+  CHECK(ws.expect()["op"] == "subscribed");
+  edrid.still_serving();
+}
+
+TEST_CASE("?timeout_ms= is bounded and parsed strictly") {
+  Edrid edrid;
+  probe::HttpClient c(edrid.port);
+  for (const std::string bad : {"9223372036854775807", "0", "-5", "12abc", "", "300001"}) {
+    INFO(bad);
+    auto r = c.call("POST", "/events/demo.echo?timeout_ms=" + bad, R"({"text":"x"})");
+    CHECK(r.status == 400);
+    CHECK_THAT(r.body, Catch::Contains("timeout_ms must be an integer from 1 to 300000"));
+  }
+  CHECK(c.call("POST", "/events/demo.echo?timeout_ms=300000", R"({"text":"x"})").status == 200);
+}
+
+namespace {
+std::string api_with_config(const std::string& config_yaml) {
+  return "managers:\n  - name: api\n    plugin: api\n    config:\n" + config_yaml;
+}
+}  // namespace
+
+TEST_CASE("--check-config refuses a YAML alias cycle and an alias bomb with file:line:col, quickly") {
+  probe::TempDir dir;
+  auto cycle = dir.write("cycle.yaml", api_with_config("      routes: &a [*a]\n"));
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", cycle.string()}, dir.path() / "a.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains(cycle.string() + ":"));
+  CHECK_THAT(out, Catch::Contains("nested deeper than 64 levels"));
+
+  // "Billion laughs": 9 levels of 9 aliases each, 383 bytes that expand to
+  // 9^9 values.
+  std::string bomb = "      routes:\n        - &a0 [x,x,x,x,x,x,x,x,x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    bomb += "        - &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) bomb += (j ? ",*a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  auto boom = dir.write("bomb.yaml", api_with_config(bomb));
+  const auto start = std::chrono::steady_clock::now();
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--check-config", "-c", boom.string()}, dir.path() / "b.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains("expands to more than 100000 values"));
+  CHECK_THAT(out, Catch::Matches("(.|\n)*" + boom.string() + ":\\d+:\\d+: (.|\n)*"));
+  // Not a timing assertion on speed: it must finish rather than grow to
+  // gigabytes until the kernel kills it (the 30 s bound is run_to_end's).
+  CHECK(std::chrono::steady_clock::now() - start < 30s);
+}
+
+TEST_CASE("SIGHUP with an alias cycle in a plugin's config changes nothing and edrid keeps serving") {
+  Edrid edrid;
+  const auto file = edrid.dir.path() / "edrid.yaml";
+  std::string bad = "router:\n  id: hostile\nmanagers:\n  - name: api\n    plugin: api\n    config:\n"
+                    "      port: " + std::to_string(edrid.port) + "\n      routes: &a [*a]\n";
+  edrid.dir.write("edrid.yaml", bad);
+  edrid.proc->signal(SIGHUP);
+  REQUIRE(edrid.proc->wait_output("still running the previous configuration", 20s));
+  CHECK_THAT(edrid.proc->output(), Catch::Contains("nested deeper than 64 levels"));
+  edrid.still_serving();
+}

@@ -1,0 +1,115 @@
+// The api's plain logic for hostile input: frame checks, the expose policy,
+// the cross-site guard and bounded JSON parsing.
+#include "cross_site_guard.hpp"
+#include "expose_policy.hpp"
+#include "ws_frame.hpp"
+
+#include <edri/json_text.hpp>
+
+#include <catch2/catch.hpp>
+
+using edri_api::CrossSiteGuard;
+using edri_api::ExposePolicy;
+using nlohmann::json;
+
+TEST_CASE("json_depth_within counts brackets outside strings only") {
+  CHECK(edri::json_depth_within("[[[]]]", 3));
+  CHECK_FALSE(edri::json_depth_within("[[[]]]", 2));
+  CHECK(edri::json_depth_within(R"({"a":"[[[[[[\"[["})", 1));
+  CHECK_FALSE(edri::json_depth_within(R"({"a":"\\",[[]]})", 2));  // an escaped backslash ends the escape
+  CHECK(edri::json_depth_within(std::string(100000, ']'), 1));
+  CHECK_THROWS_AS(edri::parse_json(std::string(200, '[') + std::string(200, ']')), edri::JsonTooDeep);
+  CHECK(edri::parse_json("[[1]]") == json::parse("[[1]]"));
+  CHECK_THROWS_AS(edri::parse_json("[1,"), json::parse_error);
+}
+
+TEST_CASE("WebSocket frames are checked field by field") {
+  auto err = [](std::string_view text) {
+    auto r = edri_api::parse_ws_frame(text, 16);
+    auto* e = std::get_if<edri_api::WsFrameError>(&r);
+    return e ? e->message : std::string("(accepted)");
+  };
+  CHECK(err(R"({"op":"send","type":123})") == "\"type\" must be a string");
+  CHECK(err(R"({"op":"send","type":null})") == "\"type\" must be a string");
+  CHECK(err(R"({"op":"send"})") == "invalid event type ''");
+  CHECK(err(R"({"op":7})") == "a frame needs \"op\" (a string)");
+  CHECK(err(R"([])") == "a frame must be a JSON object");
+  CHECK(err(R"({"op":"send","type":"a.b","id":{}})") == "\"id\" must be a string of at most 256 bytes, an integer or null");
+  CHECK(err(R"({"op":"subscribe","type":"a.>","where":[1]})") == "\"where\" must be an object");
+  CHECK(err(R"({"op":"subscribe","type":"a.>.b"})") == "invalid pattern 'a.>.b'");
+  CHECK(err(R"({"op":"send","type":"a.b","where":{}})") == "unknown field 'where' for op 'send'");
+  CHECK(err(R"({"op":"unsubscribe"})") == "unsubscribe needs \"id\" or \"type\"");
+  CHECK_THAT(err(std::string(20, '[') + std::string(20, ']')), Catch::Contains("nested deeper than 16"));
+  CHECK(err(R"({"op":"request","type":"a.b","data":[1,{"x":null}],"id":5})") == "(accepted)");
+
+  auto r = edri_api::parse_ws_frame(R"({"op":"subscribe","type":"a.*","id":7,"where":{"k":1}})", 16);
+  auto& f = std::get<edri_api::WsFrame>(r);
+  CHECK(f.op == edri_api::WsOp::subscribe);
+  CHECK(f.subscription() == "7");
+  CHECK(f.where == json{{"k", 1}});
+  // The id of a bad frame is echoed when it could be read.
+  auto bad = edri_api::parse_ws_frame(R"({"op":"send","type":1,"id":"x"})", 16);
+  CHECK(std::get<edri_api::WsFrameError>(bad).id == "x");
+}
+
+TEST_CASE("patterns overlap when some type matches both") {
+  using edri_api::patterns_overlap;
+  CHECK(patterns_overlap(">", "a"));
+  CHECK(patterns_overlap("a.>", "*.b"));
+  CHECK(patterns_overlap("a.*", "*.b"));
+  CHECK_FALSE(patterns_overlap("a.*", "a"));
+  CHECK_FALSE(patterns_overlap("a.>", "a"));
+  CHECK_FALSE(patterns_overlap("a.b", "a.c"));
+  CHECK_FALSE(patterns_overlap("a.*", "a.b.c"));
+  CHECK(patterns_overlap("a.*.c", "a.b.>"));
+}
+
+TEST_CASE("the default expose policy keeps wildcards out of the built-in namespaces") {
+  ExposePolicy all;
+  CHECK(all.allows("demo.echo"));
+  CHECK(all.allows("storage.x"));  // a token that merely starts like one
+  for (const char* t : {"store.set", "store", "scheduler.add", "edri.dead_letter", "link.gap"}) {
+    INFO(t);
+    CHECK_FALSE(all.allows(t));
+  }
+  CHECK(all.allows_pattern(">"));
+  CHECK(all.allows_pattern("*.changed"));
+  CHECK_FALSE(all.allows_pattern("store.>"));
+  CHECK_FALSE(all.allows_pattern("link.*"));
+
+  ExposePolicy some({"store.get", "store.list", "app.>"});
+  CHECK(some.allows("store.get"));
+  CHECK_FALSE(some.allows("store.set"));
+  CHECK(some.allows("app.x.y"));
+  CHECK_FALSE(some.allows("demo.echo"));
+  CHECK(some.allows_pattern("store.*"));
+  CHECK_FALSE(some.allows_pattern("scheduler.>"));
+
+  ExposePolicy none(std::vector<std::string>{});
+  CHECK_FALSE(none.allows("demo.echo"));
+  CHECK_THROWS_WITH(ExposePolicy({"a..b"}), "invalid pattern 'a..b'");
+}
+
+TEST_CASE("the cross-site guard") {
+  CrossSiteGuard g({}, {});
+  CHECK(g.check("127.0.0.1:8080", "", "").empty());
+  CHECK(g.check("localhost", "", "").empty());
+  CHECK(g.check("[::1]:8080", "", "").empty());
+  CHECK(g.check("", "", "").empty());  // HTTP/1.0, no Host
+  CHECK_THAT(g.check("evil.example:8080", "", ""), Catch::Contains("host 'evil.example:8080'"));
+  CHECK(g.check("127.0.0.1:8080", "http://127.0.0.1:8080", "same-origin").empty());
+  CHECK(g.check("LOCALHOST", "http://localhost:80", "").empty());  // default port, any case
+  CHECK_FALSE(g.check("127.0.0.1:8080", "http://127.0.0.1:8081", "").empty());
+  CHECK_FALSE(g.check("127.0.0.1:8080", "https://127.0.0.1:8080", "").empty());
+  CHECK_FALSE(g.check("127.0.0.1:8080", "null", "").empty());
+  CHECK_FALSE(g.check("127.0.0.1:8080", "", "cross-site").empty());
+  CHECK_FALSE(g.check("127.0.0.1:8080", "", "same-site").empty());
+  CHECK(g.check("127.0.0.1:8080", "", "none").empty());
+
+  CrossSiteGuard open({"edri.lan"}, {"https://ops.example/"});
+  CHECK(open.check("EDRI.lan:80", "", "").empty());
+  CHECK(open.check("127.0.0.1", "https://ops.example", "cross-site").empty());
+  CHECK_FALSE(open.check("127.0.0.1", "https://ops.example.evil", "").empty());
+  CrossSiteGuard any({"*"}, {"*"});
+  CHECK(any.check("whatever", "http://x", "cross-site").empty());
+}
