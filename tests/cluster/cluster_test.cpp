@@ -492,3 +492,111 @@ TEST_CASE("SIGHUP with changed connector settings keeps the link and says they n
   CHECK(b.link()["reconnects"].get<int>() == reconnects);
   stop_all({&b, &hub});
 }
+
+#include "cluster/link_auth.hpp"
+#include "cluster/link_session.hpp"
+#include "cluster/link_state.hpp"
+#include "cluster/wire.hpp"
+#include "event/event.hpp"
+
+namespace {
+
+// A local process that speaks the link protocol itself: it links to the
+// switch under its own id (the shipped example switch has no secret, so any
+// local process may) and then sends whatever frames it likes.
+class RawPeer : public edrid::cluster::LinkHooks {
+ public:
+  RawPeer(unsigned short link_port, const std::string& id) : state_("hub", edrid::cluster::ReplayLimits{}) {
+    using namespace edrid::cluster;
+    boost::asio::ip::tcp::socket socket(io_);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), link_port});
+    Hello self;
+    self.role = Role::router;
+    self.incarnation = random_incarnation();
+    self.router_id = id;
+    session_ = std::make_shared<LinkSession>(std::move(socket), settings_, self, Role::switch_, *this);
+    session_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~RawPeer() override {
+    boost::asio::post(io_, [this] { session_->close("test over", false); });
+    work_.reset();
+    thread_.join();
+  }
+  bool wait_up(std::chrono::milliseconds within) {
+    return wait_until([&] { return up_.load(); }, within);
+  }
+  void send(const std::string& frame) {
+    REQUIRE(state_.enqueue(frame, true));
+    boost::asio::post(io_, [this] { session_->flush(); });
+  }
+
+  edrid::cluster::LinkState* attach(edrid::cluster::LinkSession&, const edrid::cluster::Hello&, std::string*) override {
+    return &state_;
+  }
+  void established(edrid::cluster::LinkSession&) override { up_ = true; }
+  void subscriptions(edrid::cluster::LinkSession&, std::vector<edrid::cluster::SubscriptionEntry>) override {}
+  bool event(edrid::cluster::LinkSession&, const edrid::cluster::WireEvent&, const std::uint8_t*, std::size_t) override {
+    return true;
+  }
+  void gap(edrid::cluster::LinkSession&, const edrid::cluster::Gap&) override {}
+  void closed(edrid::cluster::LinkSession&, const std::string&) override {}
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  edrid::cluster::LinkSettings settings_;  // the session keeps a reference
+  edrid::cluster::LinkState state_;
+  std::shared_ptr<edrid::cluster::LinkSession> session_;
+  std::atomic<bool> up_{false};
+  std::thread thread_;
+};
+
+// A probe.seq notification that claims to come from `origin`.
+std::string forged_seq(const std::string& origin, std::uint64_t incarnation) {
+  const auto payload = json::to_msgpack(json{{"from", "producer"}, {"n", 1}});
+  edrid::EventPtr ev(edrid::event_from_bytes("probe.seq", payload.data(), payload.size()));
+  auto& h = ev->header;
+  h.id = {7, 7};
+  h.trace_id = {7, 8};
+  h.type = edrid::event_set_type(*ev, "probe.seq");
+  h.payload_type = ev->payload_type.data();
+  h.kind = EDRI_KIND_NOTIFICATION;
+  h.origin_router = origin.c_str();
+  h.sender = "producer";
+  h.message = "";
+  std::string frame, error;
+  REQUIRE(edrid::cluster::encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", incarnation, frame, &error));
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("an event forged with another router's origin is dropped at the switch, and that router is not cut off") {
+  Cluster c;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  {
+    RawPeer mallory(hub.link_port, "mallory");
+    REQUIRE(mallory.wait_up(10s));
+    // The largest incarnation there is: were it believed, rb would take
+    // every real event of ra as stale, for good.
+    mallory.send(forged_seq("ra", ~std::uint64_t{0}));
+    REQUIRE(hub.process->wait_output("sent an event claiming origin 'ra'", 10s));
+  }
+  CHECK_THAT(hub.process->output(), Catch::Contains("router 'mallory'"));
+
+  CHECK(a.post("/events/probe.start", {{"count", 500}})["sent"] == 500);
+  wait_received(b, 500, 20s);
+  check_exactly_once(b.report(), 500);
+  bool counted = false;
+  json links = hub.stats()["links"];
+  INFO(links.dump());
+  for (auto& l : links) counted = counted || (l["peer"] == "mallory" && l["refused_frames"] == 1);
+  CHECK(counted);
+  stop_all({&a, &b, &hub});
+}

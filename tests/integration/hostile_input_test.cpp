@@ -280,7 +280,7 @@ std::string api_with_config(const std::string& config_yaml) {
 }
 }  // namespace
 
-TEST_CASE("--check-config refuses a YAML alias cycle and an alias bomb with file:line:col, quickly") {
+TEST_CASE("edrid --check-config refuses a YAML alias cycle and an alias bomb with file:line:col, quickly") {
   probe::TempDir dir;
   auto cycle = dir.write("cycle.yaml", api_with_config("      routes: &a [*a]\n"));
   auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", cycle.string()}, dir.path() / "a.log");

@@ -192,3 +192,37 @@ TEST_CASE("an ack rides with the answer it precedes, and a paused side still rea
   }
   CHECK(link.ra_end.received == 1);  // the answers wait, unacknowledged, for a resend
 }
+
+TEST_CASE("a whole frame with a refused type is dropped once and acknowledged; the link stays up") {
+  // What a peer might send that decode_event refuses for its content only:
+  // here an invalid type name, written over a valid frame (encode_event
+  // itself refuses to write one).
+  std::string poison = probe::event_frame();
+  const auto at = poison.find("demo.echo");
+  REQUIRE(at != std::string::npos);
+  poison.replace(at, 9, "demo..cho");
+  std::string error;
+  CHECK_FALSE([&] {
+    EventPtr ev(event_from_bytes("demo..cho", nullptr, 0));
+    ev->header.type = event_set_type(*ev, "demo..cho");
+    ev->header.kind = EDRI_KIND_NOTIFICATION;
+    std::string frame;
+    return encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, &error);
+  }());
+  CHECK_THAT(error, Catch::Contains("invalid type name 'demo..cho'"));
+
+  Link link(0us);
+  link.send(probe::event_frame());
+  link.send(poison);
+  link.send(probe::event_frame());
+  REQUIRE(wait_until([&] { return link.sw_end.received == 2; }, 10s));
+  CHECK(wait_until([&] { return link.sw_end.state.refused() == 1; }, 5s));
+  // Acknowledged like any other: the sender's replay buffer lets it go, so a
+  // reconnect would not resend it.
+  CHECK(wait_until([&] { return link.ra_end.state.drained(); }, 5s));
+  nlohmann::json j;
+  link.sw_end.state.stats_json(j);
+  CHECK(j["refused_frames"] == 1);
+  CHECK(j["reconnects"] == 0);
+  CHECK(j["state"] == "up");
+}
