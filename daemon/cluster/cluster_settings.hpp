@@ -31,6 +31,12 @@ struct LinkSettings {
   std::chrono::milliseconds dead_peer{5'000};
   ReplayLimits replay;
   std::uint32_t max_frame = 16u << 20;
+  // Until a peer has authenticated, it may send frames of at most
+  // kPreAuthFrame bytes (a hello and an auth frame need a few hundred) and
+  // must finish within `handshake`: an unauthenticated connection costs a
+  // few KiB, never max_frame, and cannot be held open a byte at a time.
+  static constexpr std::uint32_t kPreAuthFrame = 4096;
+  std::chrono::milliseconds handshake{10'000};
   // While notifications keep coming, a link writes them at most once per
   // this interval, so each write carries many: a write per handful of
   // frames cost two wake-ups and a system call each. Requests, responses,

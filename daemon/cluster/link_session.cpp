@@ -26,7 +26,7 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
       self_(std::move(self)),
       expected_peer_(expected_peer),
       hooks_(hooks),
-      splitter_(settings.max_frame),
+      splitter_(std::min(settings.max_frame, LinkSettings::kPreAuthFrame)),
       read_buf_(kReadChunk),
       held_(settings.max_frame),
       heartbeat_(socket_.get_executor()),
@@ -47,7 +47,7 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
 LinkSession::~LinkSession() = default;
 
 void LinkSession::start() {
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = started_ = std::chrono::steady_clock::now();
   send_control(encode_hello(self_));
   arm_heartbeat();
   read();
@@ -210,6 +210,7 @@ bool LinkSession::on_auth(const FrameSplitter::Frame& f, std::string* error) {
   state_->note_connected(address_);
   state_->set_state("resuming");
   phase_ = Phase::resume;
+  splitter_.set_max_frame(settings_.max_frame);
   spdlog::info("link {} ({}): authenticated, incarnation {}", peer_.router_id, address_, peer_.incarnation);
   if (!hold_resume_) send_resume();
   return true;
@@ -450,7 +451,16 @@ void LinkSession::arm_heartbeat() {
   heartbeat_.expires_after(settings_.heartbeat);
   heartbeat_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->phase_ == Phase::closed) return;
-    const auto silent = std::chrono::steady_clock::now() - self->last_rx_;
+    const auto now = std::chrono::steady_clock::now();
+    if ((self->phase_ == Phase::hello || self->phase_ == Phase::auth) &&
+        now - self->started_ > self->settings_.handshake) {
+      const std::string why = "handshake not finished within " + std::to_string(self->settings_.handshake.count()) + " ms";
+      spdlog::warn("link {} ({}): {}; closing", self->peer_.router_id.empty() ? "?" : self->peer_.router_id,
+                   self->address_, why);
+      self->close(why, false);
+      return;
+    }
+    const auto silent = now - self->last_rx_;
     if (silent > self->settings_.dead_peer) {
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
       spdlog::warn("link {} ({}): nothing heard for {} ms; closing", self->peer_.router_id, self->address_, ms);

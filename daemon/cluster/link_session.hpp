@@ -143,6 +143,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   bool coalescing_ = false;
   std::chrono::steady_clock::time_point last_frames_write_{};
   std::chrono::steady_clock::time_point last_rx_;
+  std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace edrid::cluster

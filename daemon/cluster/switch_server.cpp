@@ -22,7 +22,8 @@ Switch::Switch(Router& router, SwitchSettings settings)
       incarnation_(random_incarnation()),
       acceptor_(io_),
       settle_timer_(io_),
-      sweep_timer_(io_) {}
+      sweep_timer_(io_),
+      accept_pause_(io_) {}
 
 Switch::~Switch() {
   if (thread_.joinable()) stop(std::chrono::milliseconds(0));
@@ -64,13 +65,34 @@ void Switch::start() {
 void Switch::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
     if (ec) {
-      if (ec != boost::asio::error::operation_aborted) {
-        spdlog::warn("switch: accept: {}", ec.message());
-        accept();
-      }
+      if (ec == boost::asio::error::operation_aborted || stopping_) return;
+      // Out of file descriptors, accept fails at once each time: retrying
+      // at once would spin a core and flood the log.
+      accept_log_.warn([&](std::uint64_t more) {
+        spdlog::warn("switch: accept: {}; retrying every 100 ms ({} more failures since the last line)", ec.message(),
+                     more);
+      });
+      accept_pause_.expires_after(std::chrono::milliseconds(100));
+      accept_pause_.async_wait([this](const boost::system::error_code& e) {
+        if (!e && !stopping_) accept();
+      });
       return;
     }
     if (stopping_) return;
+    // Connections that have not authenticated yet are capped: each costs
+    // little (see LinkSettings::kPreAuthFrame), but not nothing.
+    if (handshaking_.size() >= kMaxHandshaking) {
+      handshake_cap_log_.warn([&](std::uint64_t more) {
+        boost::system::error_code ec;
+        const auto peer = socket.remote_endpoint(ec);
+        spdlog::warn("switch: {} connections are still handshaking; refusing {} ({} more refused since the last line)",
+                     kMaxHandshaking, ec ? std::string("(unknown)") : peer.address().to_string(), more);
+      });
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      accept();
+      return;
+    }
     Hello self;
     self.role = Role::switch_;
     self.incarnation = incarnation_;
@@ -402,6 +424,7 @@ void Switch::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_pause_.cancel();
     settle_timer_.cancel();
     for (auto& h : handshaking_) h->close("the switch is stopping", true);
     for (auto& [id, slot] : slots_) {

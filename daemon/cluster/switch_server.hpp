@@ -96,12 +96,16 @@ class Switch final : public LinkHooks {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer settle_timer_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer accept_pause_;
   std::thread thread_;
   std::uint16_t bound_port_ = 0;
   bool settling_ = true;
   bool stopping_ = false;
   std::uint64_t unroutable_ = 0;
   logging::Throttle forged_log_;
+  logging::Throttle handshake_cap_log_;
+  logging::Throttle accept_log_;
+  static constexpr std::size_t kMaxHandshaking = 64;
   std::uint64_t tunnel_rr_ = 0;
 
   mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats

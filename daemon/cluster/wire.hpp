@@ -165,6 +165,7 @@ EventPtr make_event(const WireEvent& w);
 class FrameSplitter {
  public:
   explicit FrameSplitter(std::uint32_t max_frame) : max_frame_(max_frame) {}
+  void set_max_frame(std::uint32_t max_frame) noexcept { max_frame_ = max_frame; }
 
   struct Frame {
     std::uint8_t type;

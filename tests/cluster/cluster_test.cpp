@@ -600,3 +600,63 @@ TEST_CASE("an event forged with another router's origin is dropped at the switch
   CHECK(counted);
   stop_all({&a, &b, &hub});
 }
+
+TEST_CASE("unauthenticated connections cost a few KiB each, are capped, and must finish the handshake in time") {
+  Cluster c;
+  c.dir.write("cluster.key", "correct horse battery staple\n");
+  ::chmod((c.dir.path() / "cluster.key").c_str(), 0600);
+  Node hub = c.start_switch("  secret_file: cluster.key\n");
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare + "  secret_file: cluster.key\n");
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare + "  secret_file: cluster.key\n");
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 20s));
+  wait_for_route(a);
+
+  boost::asio::io_context io;
+  auto connect = [&] {
+    auto s = std::make_unique<boost::asio::ip::tcp::socket>(io);
+    s->connect({boost::asio::ip::make_address("127.0.0.1"), hub.link_port});
+    return s;
+  };
+  // A frame far over the pre-auth limit (but under max_frame_bytes) is
+  // refused before a byte of it is buffered.
+  {
+    auto s = connect();
+    const unsigned char head[5] = {0x01, 0x00, 0x10, 0x00, 0x01};  // 1 MiB + 1
+    boost::asio::write(*s, boost::asio::buffer(head));
+    REQUIRE(hub.process->wait_output("frame length 1048577 out of range (limit 4096)", 10s));
+  }
+  // One that sends a byte a second is never silent long enough to be a dead
+  // peer, and is closed for not finishing its handshake (shipped 10 s).
+  auto drip = connect();
+  std::atomic<bool> dripping{true};
+  std::thread dripper([&] {
+    boost::system::error_code ec;
+    const unsigned char head[4] = {100, 0, 0, 0};  // a 100-byte frame, then its body a byte at a time
+    boost::asio::write(*drip, boost::asio::buffer(head), ec);
+    const char byte = 1;
+    while (dripping && !ec) {
+      boost::asio::write(*drip, boost::asio::buffer(&byte, 1), ec);
+      std::this_thread::sleep_for(1s);
+    }
+  });
+  // 80 connections that never speak: past 64, refused at once.
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> idle;
+  for (int i = 0; i < 80; ++i) idle.push_back(connect());
+  CHECK(hub.process->wait_output("64 connections are still handshaking; refusing 127.0.0.1", 10s));
+  CHECK(hub.process->wait_output("handshake not finished within 10000 ms", 20s));
+  dripping = false;
+  dripper.join();
+
+  std::ifstream status("/proc/" + std::to_string(hub.process->pid()) + "/status");
+  long rss_kb = 0;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss_kb = std::stol(line.substr(6));
+  }
+  CHECK(rss_kb < 256 * 1024);
+  // The admitted routers never noticed.
+  CHECK(a.post("/events/probe.start", {{"count", 500}})["sent"] == 500);
+  wait_received(b, 500, 20s);
+  CHECK(link_up(a));
+  CHECK(link_up(b));
+  stop_all({&a, &b, &hub});
+}
