@@ -8,6 +8,8 @@
 #include <edri/abi.h>
 #include <edri/version.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -53,6 +55,16 @@ std::optional<Options> parse(int argc, char** argv) {
   return o;
 }
 
+// Sockets, plugins' files and worker pipes all count against the soft limit,
+// 1024 on a stock system: every listener would start refusing connections
+// long before the machine ran short. The hard limit is the operator's.
+void raise_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 void print_errors(const edrid::ConfigErrors& e) {
   for (const auto& p : e.problems()) std::cerr << p << "\n";
 }
@@ -76,6 +88,9 @@ void reload(const std::string& file, edrid::Daemon& daemon) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stderr pipe (a log collector that went away) must cost log
+  // lines, not the daemon: writes then fail with EPIPE instead.
+  std::signal(SIGPIPE, SIG_IGN);
   // Started by a process executor: edrid --worker PLUGIN MANAGER FD.
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
     return edrid::run_worker(argv[2], argv[3], std::atoi(argv[4]));
@@ -95,6 +110,8 @@ int main(int argc, char** argv) {
     std::cerr << "edrid: no configuration file (-c FILE)\n" << kUsage;
     return 2;
   }
+
+  raise_file_limit();
 
   // Block the signals we handle before any thread exists, so every thread
   // inherits the mask and only sigwait below sees them.

@@ -318,3 +318,45 @@ TEST_CASE("SIGHUP with an alias cycle in a plugin's config changes nothing and e
   CHECK_THAT(edrid.proc->output(), Catch::Contains("nested deeper than 64 levels"));
   edrid.still_serving();
 }
+
+TEST_CASE("edrid keeps running when the pipe its logs go to is closed") {
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml", "router:\n  id: piped\nmanagers:\n  - name: echo\n    plugin: echo\n"
+                                     "  - name: api\n    plugin: api\n    config: {port: " + std::to_string(port) + "}\n");
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::vector<std::string> argv{kEdrid, "-c", cfg.string()};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  REQUIRE(::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  std::string seen;
+  char buf[4096];
+  while (seen.find("running 2 managers") == std::string::npos) {
+    const auto n = ::read(fds[0], buf, sizeof buf);
+    REQUIRE(n > 0);
+    seen.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);  // the log collector goes away
+  // Things that log: a reload (at warn) and refused requests.
+  ::kill(pid, SIGHUP);
+  probe::HttpClient c(port);
+  for (int i = 0; i < 20; ++i) c.call("GET", "/stats", "", {{"Host", "evil.example"}});
+  std::this_thread::sleep_for(300ms);
+  int status = 0;
+  CHECK(::waitpid(pid, &status, WNOHANG) == 0);  // still running
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})").status == 200);
+  ::kill(pid, SIGTERM);
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
