@@ -6,6 +6,7 @@
 #include "http_server.hpp"
 #include "prometheus.hpp"
 #include "route_table.hpp"
+#include "token_file.hpp"
 #include "ws_frame.hpp"
 
 #include <edri/edri.hpp>
@@ -93,7 +94,8 @@ class ApiManager : public edri::Manager {
         json_depth_(static_cast<std::size_t>(at_least(config, "max_json_depth", 1))),
         max_timeout_(at_least(config, "max_timeout_ms", 1)),
         ws_max_subscriptions_(static_cast<std::size_t>(at_least(config, "ws_max_subscriptions", 1))),
-        ws_max_in_flight_(static_cast<std::size_t>(at_least(config, "ws_max_in_flight", 1))) {
+        ws_max_in_flight_(static_cast<std::size_t>(at_least(config, "ws_max_in_flight", 1))),
+        tokens_(read_tokens(config.get<std::string>("tokens_file"))) {
     if (json_depth_ > 512) throw edri::ConfigError("max_json_depth", "max_json_depth must be at most 512");
     if (port_ < 0 || port_ > 65535) throw edri::ConfigError("port", "port must be 0-65535");
     if (threads_ < 1 || threads_ > 64) throw edri::ConfigError("threads", "threads must be 1-64");
@@ -103,7 +105,6 @@ class ApiManager : public edri::Manager {
     limits_.max_connections = static_cast<std::size_t>(at_least(config, "max_connections", 1));
     limits_.ws_buffer_bytes = static_cast<std::size_t>(at_least(config, "ws_buffer_bytes", 1024));
     ws_path_ = config.get<std::string>("websocket_path");
-    load_tokens(config.get<std::string>("tokens_file"));
     load_routes(config.get<json>("routes"));
     load_expose(config.get<json>("expose"));
     for (const auto& m : config.get<std::vector<std::string>>("middlewares")) {
@@ -120,7 +121,7 @@ class ApiManager : public edri::Manager {
       // An upgrade that is refused here goes on as a plain request, whose
       // handler answers why (403, 401).
       server_->websocket(ws_path_, {[this](const Request& req) {
-                                      return cross_site_refusal(req).empty() && (tokens_.empty() || authorised(req));
+                                      return cross_site_refusal(req).empty() && (!tokens_.enabled() || authorised(req));
                                     },
                                     [this](const auto& c) { ws_open(c); },
                                     [this](const auto& c, std::string text) { ws_message(c, std::move(text)); },
@@ -147,15 +148,12 @@ class ApiManager : public edri::Manager {
     return v;
   }
 
-  void load_tokens(const std::string& file) {
-    if (file.empty()) return;
-    std::ifstream in(file);
-    if (!in) throw edri::ConfigError("tokens_file", "cannot read tokens_file " + file);
-    for (std::string line; std::getline(in, line);) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (!line.empty() && line[0] != '#') tokens_.insert(line);
+  static edri_api::TokenFile read_tokens(const std::string& file) {
+    try {
+      return edri_api::TokenFile(file);
+    } catch (const std::runtime_error& e) {
+      throw edri::ConfigError("tokens_file", e.what());
     }
-    if (tokens_.empty()) throw edri::ConfigError("tokens_file", "tokens_file " + file + " holds no token");
   }
 
   void load_expose(const json& expose) {
@@ -250,7 +248,7 @@ class ApiManager : public edri::Manager {
       return answer(problem(403, why));
     }
     const bool health = path == "/healthz" && method == "GET";
-    if (!tokens_.empty() && !health && !authorised(req)) {
+    if (tokens_.enabled() && !health && !authorised(req)) {
       Response res = problem(401, "missing or unknown bearer token");
       res.set(http::field::www_authenticate, "Bearer");
       return answer(std::move(res));
@@ -617,7 +615,7 @@ class ApiManager : public edri::Manager {
                                           base.compare(base.size() - 5, 5, "+json") == 0);
   }
 
-  bool authorised(const Request& req) const {
+  bool authorised(const Request& req) {
     const auto h = req[http::field::authorization];
     // The scheme is case-insensitive (RFC 9110 11.1).
     static constexpr std::string_view kBearer = "bearer ";
@@ -625,7 +623,9 @@ class ApiManager : public edri::Manager {
     for (std::size_t i = 0; i < kBearer.size(); ++i) {
       if (std::tolower(static_cast<unsigned char>(h[i])) != kBearer[i]) return false;
     }
-    return tokens_.count(std::string(h.substr(kBearer.size()))) > 0;
+    const bool known = tokens_.contains(std::string_view(h).substr(kBearer.size()));
+    if (auto why = tokens_.take_error(); !why.empty()) log().warn(why, "; keeping the tokens read before");
+    return known;
   }
 
   // First member, so it is destroyed last: everything below may hold sessions
@@ -642,8 +642,9 @@ class ApiManager : public edri::Manager {
   std::size_t ws_max_in_flight_;
   edri_api::ExposePolicy publish_;
   edri_api::ExposePolicy subscribe_;
+  edri_api::TokenFile tokens_;
   edri_api::ServerLimits limits_;
-  std::set<std::string> tokens_;
+
   edri_api::RouteTable routes_;
   std::mutex counts_mutex_;
   std::map<unsigned, std::uint64_t> counts_;

@@ -360,3 +360,29 @@ TEST_CASE("edrid keeps running when the pipe its logs go to is closed") {
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 }
+
+TEST_CASE("a token removed from tokens_file is refused within seconds, without a reload") {
+  probe::TempDir t;
+  const auto file = t.write("tokens", "keep-me\nrevoke-me\n");
+  Edrid edrid("      tokens_file: " + file.string() + "\n");
+  probe::HttpClient c(edrid.port);
+  auto with = [&](const std::string& token) {
+    return c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Authorization", "Bearer " + token}}).status;
+  };
+  CHECK(with("revoke-me") == 200);
+  t.write("tokens", "keep-me\n");
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (with("revoke-me") != 401 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  CHECK(with("revoke-me") == 401);
+  CHECK(with("keep-me") == 200);
+  // A file emptied by mistake does not open the api, nor lock everyone out.
+  t.write("tokens", "# nothing yet\n");
+  // It is read again when a request needs it, at most once a second.
+  for (int i = 0; i < 30 && edrid.proc->output().find("holds no token; keeping") == std::string::npos; ++i) {
+    CHECK(with("keep-me") == 200);
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK_THAT(edrid.proc->output(), Catch::Contains("holds no token; keeping the tokens read before"));
+  CHECK(with("keep-me") == 200);
+  CHECK(with("revoke-me") == 401);
+}
