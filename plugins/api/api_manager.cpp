@@ -63,6 +63,10 @@ class ApiManager : public edri::Manager {
         .field("body_limit_bytes", FieldType::integer, 1048576, "largest request body (413 beyond)")
         .field("idle_timeout_ms", FieldType::integer, 30000, "close a connection idle this long")
         .field("max_connections", FieldType::integer, 1024, "connections at once (503 beyond)")
+        .field("max_connections_per_address", FieldType::integer, 256,
+               "connections at once from one client address (503 beyond)")
+        .field("header_timeout_ms", FieldType::integer, 10000,
+               "once a request's first byte is in, its head must be whole within this")
         .field("tokens_file", FieldType::string, "", "bearer tokens, one per line; empty = no auth")
         .field("websocket_path", FieldType::string, "/ws", "WebSocket endpoint; empty disables it")
         .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
@@ -103,6 +107,9 @@ class ApiManager : public edri::Manager {
     limits_.body_bytes = static_cast<std::size_t>(at_least(config, "body_limit_bytes", 1));
     limits_.idle_timeout = std::chrono::milliseconds(at_least(config, "idle_timeout_ms", 1));
     limits_.max_connections = static_cast<std::size_t>(at_least(config, "max_connections", 1));
+    limits_.max_connections_per_address =
+        static_cast<std::size_t>(at_least(config, "max_connections_per_address", 1));
+    limits_.header_timeout = std::chrono::milliseconds(at_least(config, "header_timeout_ms", 1));
     limits_.ws_buffer_bytes = static_cast<std::size_t>(at_least(config, "ws_buffer_bytes", 1024));
     ws_path_ = config.get<std::string>("websocket_path");
     load_routes(config.get<json>("routes"));

@@ -9,6 +9,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include <deque>
+#include <mutex>
+#include <unordered_map>
 
 #include <optional>
 #include <stdexcept>
@@ -36,9 +38,10 @@ std::atomic<std::uint64_t> g_ws_ids{0};
 class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(beast::tcp_stream&& stream, const ServerLimits& limits, const WsHandlers& handlers,
-            const HttpServer::ErrorLog& error_log, std::shared_ptr<std::atomic<std::size_t>> open)
+            const HttpServer::ErrorLog& error_log, std::shared_ptr<std::atomic<std::size_t>> open,
+            std::shared_ptr<void> address_slot)
       : ws_(std::move(stream)), limits_(limits), handlers_(handlers), error_log_(error_log), open_(std::move(open)),
-        id_(++g_ws_ids) {}
+        address_slot_(std::move(address_slot)), id_(++g_ws_ids) {}
   ~WsSession() override { open_->fetch_sub(1); }
 
   void accept(Request req) {
@@ -140,6 +143,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   const WsHandlers& handlers_;
   const HttpServer::ErrorLog& error_log_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
+  std::shared_ptr<void> address_slot_;  // one of this client address's connections
   const std::uint64_t id_;
   std::deque<std::string> outbox_;
   std::size_t queued_bytes_ = 0;
@@ -153,9 +157,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, const ServerLimits& limits, const HttpServer::Handler& handler,
           const HttpServer::StatusHook& hook, const HttpServer::ErrorLog& error_log,
-          std::shared_ptr<std::atomic<std::size_t>> open, const std::string& ws_path, const WsHandlers& ws)
+          std::shared_ptr<std::atomic<std::size_t>> open, std::shared_ptr<void> address_slot,
+          const std::string& ws_path, const WsHandlers& ws)
       : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), error_log_(error_log),
-        open_(std::move(open)), ws_path_(ws_path), ws_(ws) {}
+        open_(std::move(open)), address_slot_(std::move(address_slot)), ws_path_(ws_path), ws_(ws) {}
   ~Session() { open_->fetch_sub(1); }
 
   void start() {
@@ -163,13 +168,29 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Waiting for a request: idle_timeout. Its first byte in: header_timeout
+  // for the head. The body: idle_timeout between reads again.
   void do_read() {
     parser_.emplace();
     parser_->body_limit(limits_.body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
+    if (buffer_.size() > 0) return read_head();  // pipelined: already begun
     stream_.expires_after(limits_.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->on_read(ec);
+      self->buffer_.commit(n);
+      self->read_head();
+    });
+  }
+
+  void read_head() {
+    stream_.expires_after(limits_.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || self->parser_->is_done()) return self->on_read(ec);
+      self->stream_.expires_after(self->limits_.idle_timeout);
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    });
   }
 
   void on_read(beast::error_code ec) {
@@ -186,7 +207,8 @@ class Session : public std::enable_shared_from_this<Session> {
           (!ws_.accept || ws_.accept(req))) {
         // The connection now belongs to the WebSocket session (and its count).
         open_->fetch_add(1);
-        std::make_shared<WsSession>(std::move(stream_), limits_, ws_, error_log_, open_)->accept(std::move(req));
+        std::make_shared<WsSession>(std::move(stream_), limits_, ws_, error_log_, open_, std::move(address_slot_))
+            ->accept(std::move(req));
         return;
       }
     } catch (const std::exception& e) {
@@ -244,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServer::StatusHook& hook_;
   const HttpServer::ErrorLog& error_log_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
+  std::shared_ptr<void> address_slot_;
   const std::string& ws_path_;
   const WsHandlers& ws_;
   bool keep_alive_ = false;
@@ -284,20 +307,55 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
   void admit(tcp::socket s) {
     if (open->fetch_add(1) >= server.limits_.max_connections) {
       open->fetch_sub(1);
-      // Over the cap: say so and close, rather than queue without bound.
-      if (server.hook_) server.hook_(503);
-      auto res = std::make_shared<Response>(plain(503, "too many connections", 11));
-      auto sock = std::make_shared<tcp::socket>(std::move(s));
-      http::async_write(*sock, *res, [sock, res](beast::error_code, std::size_t) {
-        beast::error_code ignored;
-        sock->shutdown(tcp::socket::shutdown_both, ignored);
-      });
-      return;
+      return refuse(std::move(s), "too many connections");
+    }
+    auto slot = take_address_slot(s);
+    if (!slot) {
+      open->fetch_sub(1);
+      return refuse(std::move(s), "too many connections from this address");
     }
     std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, server.error_log_, open,
-                              server.ws_path_, server.ws_)
+                              std::move(slot), server.ws_path_, server.ws_)
         ->start();
   }
+
+  // Over a cap: say so and close, rather than queue without bound.
+  void refuse(tcp::socket s, const char* why) {
+    if (server.hook_) server.hook_(503);
+    auto res = std::make_shared<Response>(plain(503, why, 11));
+    auto sock = std::make_shared<tcp::socket>(std::move(s));
+    http::async_write(*sock, *res, [sock, res](beast::error_code, std::size_t) {
+      beast::error_code ignored;
+      sock->shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  }
+
+  // One of the peer address's max_connections_per_address, given back when
+  // the last owner (the HTTP or WebSocket session) lets go; null when none
+  // is left.
+  std::shared_ptr<void> take_address_slot(const tcp::socket& s) {
+    beast::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    const std::string address = ec ? std::string() : ep.address().to_string();
+    {
+      std::lock_guard lock(per_address->mutex);
+      auto& n = per_address->open[address];
+      if (n >= server.limits_.max_connections_per_address) return nullptr;
+      ++n;
+    }
+    // Points at the table (never null, never deleted through it): only the
+    // deleter matters.
+    return std::shared_ptr<void>(per_address.get(), [counts = per_address, address](void*) {
+      std::lock_guard lock(counts->mutex);
+      auto it = counts->open.find(address);
+      if (it != counts->open.end() && --it->second == 0) counts->open.erase(it);
+    });
+  }
+
+  struct AddressCounts {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::size_t> open;
+  };
 
   asio::io_context& ioc;
   tcp::acceptor acceptor;
@@ -305,6 +363,7 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
   bool failing = false;
   HttpServer& server;
   std::shared_ptr<std::atomic<std::size_t>> open = std::make_shared<std::atomic<std::size_t>>(0);
+  std::shared_ptr<AddressCounts> per_address = std::make_shared<AddressCounts>();
 };
 
 HttpServer::HttpServer(ServerLimits limits, Handler handler, StatusHook hook)

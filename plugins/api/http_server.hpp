@@ -46,7 +46,12 @@ struct ServerLimits {
   std::size_t body_bytes = 1 << 20;
   std::size_t header_bytes = 8 << 10;
   std::chrono::milliseconds idle_timeout{30'000};
+  // Once a request's first byte is in, its head must be whole within this:
+  // a client sending a byte every few seconds (slowloris) cannot hold a
+  // connection for longer.
+  std::chrono::milliseconds header_timeout{10'000};
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_address = 256;
   std::size_t ws_message_bytes = 1 << 20;
   std::size_t ws_buffer_bytes = 4 << 20;
 };

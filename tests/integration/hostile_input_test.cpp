@@ -386,3 +386,55 @@ TEST_CASE("a token removed from tokens_file is refused within seconds, without a
   CHECK(with("keep-me") == 200);
   CHECK(with("revoke-me") == 401);
 }
+
+namespace {
+// One request from a chosen loopback source address; the status, or 0 when
+// the connection was closed without an answer.
+unsigned status_from(const std::string& source, unsigned short port, const std::string& request) {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream s(io);
+  s.socket().open(boost::asio::ip::tcp::v4());
+  s.socket().bind({boost::asio::ip::make_address(source), 0});
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  s.expires_after(20s);
+  boost::asio::write(s.socket(), boost::asio::buffer(request));
+  boost::beast::flat_buffer buf;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::error_code ec;
+  boost::beast::http::read(s, buf, res, ec);
+  return ec ? 0 : res.result_int();
+}
+}  // namespace
+
+TEST_CASE("slow clients from one address cannot lock others out (shipped limits: 256 per address, 10 s heads)") {
+  Edrid edrid;
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> slow;
+  for (int i = 0; i < 256; ++i) {
+    auto s = std::make_unique<boost::asio::ip::tcp::socket>(io);
+    s->connect({boost::asio::ip::make_address("127.0.0.1"), edrid.port});
+    boost::asio::write(*s, boost::asio::buffer(std::string("GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")));
+    slow.push_back(std::move(s));
+  }
+  std::this_thread::sleep_for(500ms);
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  CHECK(status_from("127.0.0.1", edrid.port, get) == 503);  // that address has used its share
+  CHECK(status_from("127.0.0.2", edrid.port, get) == 200);  // another address has not
+  // Each slow head is cut off 10 s after its first byte; the address may connect again.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  unsigned again = 0;
+  while ((again = status_from("127.0.0.1", edrid.port, get)) != 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(500ms);
+  }
+  CHECK(again == 200);
+  int closed = 0;
+  for (auto& s : slow) {
+    char b;
+    boost::system::error_code ec;
+    s->non_blocking(true);
+    s->read_some(boost::asio::buffer(&b, 1), ec);
+    closed += ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+  }
+  CHECK(closed == 256);
+  edrid.still_serving();
+}
