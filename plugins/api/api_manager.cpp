@@ -25,6 +25,11 @@ namespace {
 
 namespace http = boost::beast::http;
 using edri::json;
+
+// Strings from plugins (or decoded from a URL) need not be UTF-8; JSON text
+// must be. Such bytes become U+FFFD in answers instead of an exception
+// that would cost the client its answer.
+constexpr auto kLossy = json::error_handler_t::replace;
 using edri_api::Request;
 using edri_api::Response;
 
@@ -48,7 +53,7 @@ Response make(unsigned status, const std::string& body, const char* type = "appl
 }
 
 Response problem(unsigned status, const std::string& message) {
-  return make(status, json{{"status", "error"}, {"message", message}}.dump());
+  return make(status, json{{"status", "error"}, {"message", message}}.dump(-1, ' ', false, kLossy));
 }
 
 class ApiManager : public edri::Manager {
@@ -249,6 +254,15 @@ class ApiManager : public edri::Manager {
     const std::string path = target.substr(0, q);
     const auto query = edri_api::parse_query(q == std::string::npos ? "" : target.substr(q + 1));
     const std::string method(req.method_string());
+    // Decoded path and query end up in JSON strings: they must be text.
+    for (const auto& [k, v] : query) {
+      if (!edri_api::valid_utf8(k) || !edri_api::valid_utf8(v)) {
+        return answer(problem(400, "the query string does not decode to UTF-8 text"));
+      }
+    }
+    if (!edri_api::valid_utf8(edri_api::url_decode(path))) {
+      return answer(problem(400, "the path does not decode to UTF-8 text"));
+    }
 
     if (auto why = cross_site_refusal(req); !why.empty()) {
       log().warn("refused ", method, " ", path, ": ", why);
@@ -261,7 +275,7 @@ class ApiManager : public edri::Manager {
       return answer(std::move(res));
     }
     if (health) return answer(make(200, R"({"status":"ok"})"));
-    if (path == "/stats" && method == "GET") return answer(make(200, ctx().router_stats().dump()));
+    if (path == "/stats" && method == "GET") return answer(make(200, ctx().router_stats().dump(-1, ' ', false, kLossy)));
     if (path == "/metrics" && method == "GET") {
       std::map<unsigned, std::uint64_t> counts;
       {
@@ -312,7 +326,7 @@ class ApiManager : public edri::Manager {
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
           const auto delivered = ctx().notify(c.type, c.data);
-          return answer(make(202, json{{"delivered", delivered}}.dump()));
+          return answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
         }
         send(c.type, std::move(c.data), timeout, answer);
       }, answer);
@@ -371,7 +385,7 @@ class ApiManager : public edri::Manager {
                                 : st->is_number_unsigned() && st->get<unsigned>() >= 100 && st->get<unsigned>() <= 599
                                     ? st->get<unsigned>()
                                     : 500u;
-        return answer(make(status, d.value("body", json::object()).dump()));
+        return answer(make(status, d.value("body", json::object()).dump(-1, ' ', false, kLossy)));
       }
       if (action == "replace") {
         if (d.contains("type") && d["type"].is_string()) call.type = d["type"];
@@ -392,7 +406,7 @@ class ApiManager : public edri::Manager {
             answer(make(200, r.data() ? r.data()->dump() : "null"));
           } else {
             answer(make(http_status(r.status()),
-                        json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump()));
+                        json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump(-1, ' ', false, kLossy)));
           }
         },
         {.timeout = timeout});
@@ -433,7 +447,7 @@ class ApiManager : public edri::Manager {
   static void ws_error(edri_api::WsConnection& c, const json& id, const std::string& why, unsigned status = 0) {
     json f{{"op", "error"}, {"id", id}, {"message", why}};
     if (status) f["status"] = status;
-    c.send(f.dump());
+    c.send(f.dump(-1, ' ', false, kLossy));
   }
 
   // Runs on an HTTP I/O thread, for any bytes a client sends: nothing may
@@ -500,7 +514,7 @@ class ApiManager : public edri::Manager {
                   const std::string& type, const json& data, std::shared_ptr<std::atomic<std::size_t>> in_flight) {
     if (op == edri_api::WsOp::send) {
       const auto delivered = ctx().notify(type, data);
-      return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump());
+      return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump(-1, ' ', false, kLossy));
     }
     std::weak_ptr<edri_api::WsConnection> weak = c;
     ctx().request(type, data, [weak, id, type, in_flight](const edri::Response<json>& r) {
@@ -513,7 +527,7 @@ class ApiManager : public edri::Manager {
                    {"status", edri::to_string(r.status())},
                    {"message", r.message()},
                    {"data", r.data() ? *r.data() : json()}}
-                  .dump());
+                  .dump(-1, ' ', false, kLossy));
     }, {.timeout = timeout_});
   }
 
@@ -537,7 +551,7 @@ class ApiManager : public edri::Manager {
     }
     // Acknowledged once the router delivers the pattern: an event sent
     // after the client saw "subscribed" reaches it.
-    const std::string ack = json{{"op", "subscribed"}, {"id", f.id}, {"subscription", sid}}.dump();
+    const std::string ack = json{{"op", "subscribed"}, {"id", f.id}, {"subscription", sid}}.dump(-1, ' ', false, kLossy);
     sync(f.type, [weak = std::weak_ptr(c), ack] {
       if (auto c = weak.lock()) c->send(ack);
     });
@@ -557,7 +571,7 @@ class ApiManager : public edri::Manager {
       subs.erase(sub);
       if (--wanted_[pattern] == 0) wanted_.erase(pattern);
     }
-    const std::string ack = json{{"op", "unsubscribed"}, {"id", f.id}, {"subscription", sid}}.dump();
+    const std::string ack = json{{"op", "unsubscribed"}, {"id", f.id}, {"subscription", sid}}.dump(-1, ' ', false, kLossy);
     sync(pattern, [weak = std::weak_ptr(c), ack] {
       if (auto c = weak.lock()) c->send(ack);
     });
@@ -601,7 +615,7 @@ class ApiManager : public edri::Manager {
     for (auto& [cid, client] : clients_) {
       for (auto& [sid, sub] : client.subs) {
         if (!edri::matches(sub.pattern, type) || !where_matches(sub.where, data)) continue;
-        client.conn->send(json{{"op", "event"}, {"subscription", sid}, {"type", type}, {"data", data}}.dump());
+        client.conn->send(json{{"op", "event"}, {"subscription", sid}, {"type", type}, {"data", data}}.dump(-1, ' ', false, kLossy));
       }
     }
   }

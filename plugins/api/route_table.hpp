@@ -47,5 +47,8 @@ class RouteTable {
 // Splits "a=1&b=x%20y" into decoded pairs.
 std::map<std::string, std::string> parse_query(std::string_view query);
 std::string url_decode(std::string_view s);
+// Whether `s` is well-formed UTF-8 (no overlongs, surrogates or values past
+// U+10FFFF): what a JSON string may hold.
+bool valid_utf8(std::string_view s) noexcept;
 
 }  // namespace edri_api

@@ -438,3 +438,16 @@ TEST_CASE("slow clients from one address cannot lock others out (shipped limits:
   CHECK(closed == 256);
   edrid.still_serving();
 }
+
+TEST_CASE("a URL that does not decode to UTF-8 gets a clear 400 and the connection stays usable") {
+  Edrid edrid("      routes: [{method: GET, path: \"/echo/{text}\", event: demo.echo}]\n");
+  probe::HttpClient c(edrid.port);
+  for (const std::string target : {"/events/%ff", "/echo/%ff", "/echo/ok?x=%c3", "/events/demo.echo?%ff=1"}) {
+    INFO(target);
+    auto r = c.call("POST", target, R"({"text":"x"})");
+    if (target.rfind("/echo/", 0) == 0) r = c.call("GET", target);
+    CHECK(r.status == 400);
+    CHECK_THAT(json::parse(r.body)["message"].get<std::string>(), Catch::Contains("UTF-8"));
+  }
+  CHECK(json::parse(c.call("GET", "/echo/J%C3%BCrgen").body)["text"] == "J\xC3\xBCrgen");
+}

@@ -113,3 +113,18 @@ TEST_CASE("the cross-site guard") {
   CrossSiteGuard any({"*"}, {"*"});
   CHECK(any.check("whatever", "http://x", "cross-site").empty());
 }
+
+#include "route_table.hpp"
+
+TEST_CASE("valid_utf8 accepts text and refuses what JSON cannot hold") {
+  using edri_api::valid_utf8;
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8("plain"));
+  CHECK(valid_utf8("J\xC3\xBCrgen \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  CHECK_FALSE(valid_utf8("\xff"));
+  CHECK_FALSE(valid_utf8("\xC3"));               // cut short
+  CHECK_FALSE(valid_utf8("\xC0\xAF"));           // overlong '/'
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));       // a surrogate
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));   // past U+10FFFF
+  CHECK_FALSE(valid_utf8("ok\xE2\x82"));
+}
