@@ -27,13 +27,10 @@ class MemoryBackend final : public Backend {
   }
   void put(const std::string& key, const Entry& e) override { map_[key] = e; }
   bool erase(const std::string& key) override { return map_.erase(key) > 0; }
-  std::vector<std::pair<std::string, Entry>> scan(const std::string& prefix, std::size_t limit) override {
-    std::vector<std::pair<std::string, Entry>> out;
-    for (auto it = map_.lower_bound(prefix); it != map_.end() && out.size() < limit; ++it) {
-      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-      out.emplace_back(it->first, it->second);
+  void visit(const std::string& prefix, const Visitor& fn) override {
+    for (auto it = map_.lower_bound(prefix); it != map_.end(); ++it) {
+      if (it->first.compare(0, prefix.size(), prefix) != 0 || !fn(it->first, it->second)) break;
     }
-    return out;
   }
   Entry update(const std::string& key, const std::function<Entry(std::optional<Entry>)>& change) override {
     Entry e = change(get(key));
@@ -111,22 +108,23 @@ class LmdbBackend final : public Backend {
     t.commit();
     return true;
   }
-  std::vector<std::pair<std::string, Entry>> scan(const std::string& prefix, std::size_t limit) override {
-    std::vector<std::pair<std::string, Entry>> out;
+  void visit(const std::string& prefix, const Visitor& fn) override {
     Txn t(env_, MDB_RDONLY);
     MDB_cursor* c = nullptr;
     check(mdb_cursor_open(t.get(), dbi_, &c), "lmdb cursor");
+    struct Close {
+      MDB_cursor* c;
+      ~Close() { mdb_cursor_close(c); }
+    } close{c};
     MDB_val k = val(prefix), v;
     int rc = prefix.empty() ? mdb_cursor_get(c, &k, &v, MDB_FIRST) : mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && out.size() < limit) {
+    while (rc == MDB_SUCCESS) {
       std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
-      if (key.compare(0, prefix.size(), prefix) != 0) break;
-      out.emplace_back(std::move(key), decode(v));
+      if (key.compare(0, prefix.size(), prefix) != 0 || !fn(std::move(key), decode(v))) break;
       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(c);
-    return out;
   }
+  std::size_t max_key_bytes() const override { return static_cast<std::size_t>(mdb_env_get_maxkeysize(env_)); }
   Entry update(const std::string& key, const std::function<Entry(std::optional<Entry>)>& change) override {
     Txn t(env_, 0);
     MDB_val k = val(key), v;

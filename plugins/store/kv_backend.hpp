@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,9 +26,13 @@ class Backend {
   virtual std::optional<Entry> get(const std::string& key) = 0;
   virtual void put(const std::string& key, const Entry& e) = 0;
   virtual bool erase(const std::string& key) = 0;
-  // Entries whose key starts with prefix, in key order, at most `limit`.
-  virtual std::vector<std::pair<std::string, Entry>> scan(const std::string& prefix,
-                                                          std::size_t limit) = 0;
+  // Calls `fn` with each entry whose key starts with prefix, in key order,
+  // until it returns false. Entries are decoded one at a time, as visited;
+  // `fn` must not write to the backend.
+  using Visitor = std::function<bool(std::string key, Entry entry)>;
+  virtual void visit(const std::string& prefix, const Visitor& fn) = 0;
+  // The longest key this backend can hold.
+  virtual std::size_t max_key_bytes() const { return std::numeric_limits<std::size_t>::max(); }
   // Reads, changes and writes one entry in a single transaction; `change`
   // may throw to abort without writing.
   virtual Entry update(const std::string& key,

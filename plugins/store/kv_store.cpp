@@ -5,7 +5,18 @@
 namespace edri_store {
 
 KvStore::KvStore(std::unique_ptr<Backend> backend, Limits limits, Clock now_ms)
-    : backend_(std::move(backend)), limits_(limits), now_(std::move(now_ms)) {}
+    : backend_(std::move(backend)), limits_(limits), now_(std::move(now_ms)) {
+  if (limits_.max_key_bytes > backend_->max_key_bytes()) {
+    throw std::invalid_argument("max_key_bytes " + std::to_string(limits_.max_key_bytes) +
+                                " exceeds the longest key the backend can hold (" +
+                                std::to_string(backend_->max_key_bytes()) + ")");
+  }
+  // Once, at start: the entries with a time to live that a previous run left.
+  backend_->visit("", [this](std::string key, Entry e) {
+    if (e.expires_ms != 0) expiries_.emplace(e.expires_ms, std::move(key));
+    return true;
+  });
+}
 
 void KvStore::check_key(const std::string& key) const {
   if (key.empty()) throw StoreError("key must be a non-empty string");
@@ -24,7 +35,13 @@ void KvStore::set(const std::string& key, const nlohmann::json& value,
                      std::to_string(limits_.max_value_bytes));
   }
   if (ttl_ms && *ttl_ms <= 0) throw StoreError("ttl_ms must be a positive integer");
-  backend_->put(key, Entry{value, ttl_ms ? now_() + *ttl_ms : 0});
+  const std::int64_t now = now_();
+  if (ttl_ms && *ttl_ms > std::numeric_limits<std::int64_t>::max() - now) {
+    throw StoreError("ttl_ms must be at most " + std::to_string(std::numeric_limits<std::int64_t>::max() - now));
+  }
+  const std::int64_t expires = ttl_ms ? now + *ttl_ms : 0;
+  backend_->put(key, Entry{value, expires});
+  if (expires) expiries_.emplace(expires, key);
 }
 
 std::optional<nlohmann::json> KvStore::get(const std::string& key) {
@@ -68,23 +85,29 @@ std::int64_t KvStore::incr(const std::string& key, std::int64_t by) {
 std::vector<std::pair<std::string, nlohmann::json>> KvStore::list(const std::string& prefix,
                                                                   bool* truncated) {
   std::vector<std::pair<std::string, nlohmann::json>> out;
-  // One more than allowed tells whether the list was cut.
-  for (auto& [k, e] : backend_->scan(prefix, std::numeric_limits<std::size_t>::max())) {
-    if (expired(e)) continue;
+  bool cut = false;
+  // Stops at the first live entry past max_list: it tells the list was cut.
+  backend_->visit(prefix, [&](std::string k, Entry e) {
+    if (expired(e)) return true;
     if (out.size() == limits_.max_list) {
-      if (truncated) *truncated = true;
-      return out;
+      cut = true;
+      return false;
     }
     out.emplace_back(std::move(k), std::move(e.value));
-  }
-  if (truncated) *truncated = false;
+    return true;
+  });
+  if (truncated) *truncated = cut;
   return out;
 }
 
 std::vector<std::string> KvStore::sweep() {
   std::vector<std::string> gone;
-  for (auto& [k, e] : backend_->scan("", std::numeric_limits<std::size_t>::max())) {
-    if (expired(e) && backend_->erase(k)) gone.push_back(k);
+  const std::int64_t now = now_();
+  while (!expiries_.empty() && expiries_.top().first <= now) {
+    const std::string key = expiries_.top().second;
+    expiries_.pop();
+    auto e = backend_->get(key);  // set again since, or deleted: not this one's to remove
+    if (e && e->expires_ms != 0 && e->expires_ms <= now && backend_->erase(key)) gone.push_back(key);
   }
   return gone;
 }

@@ -5,6 +5,9 @@
 #include "kv_backend.hpp"
 
 #include <functional>
+#include <queue>
+#include <string>
+#include <vector>
 #include <stdexcept>
 
 namespace edri_store {
@@ -16,7 +19,7 @@ class StoreError : public std::runtime_error {
 };
 
 struct Limits {
-  std::size_t max_key_bytes = 1024;
+  std::size_t max_key_bytes = 511;  // LMDB's largest key; more is refused for an LMDB store
   std::size_t max_value_bytes = 1 << 20;  // of the value's JSON text
   std::size_t max_list = 10000;
 };
@@ -34,7 +37,8 @@ class KvStore {
   std::int64_t incr(const std::string& key, std::int64_t by);
   // Live entries whose key starts with prefix; `truncated` if over max_list.
   std::vector<std::pair<std::string, nlohmann::json>> list(const std::string& prefix, bool* truncated);
-  // Deletes expired entries and returns their keys.
+  // Deletes expired entries and returns their keys. Costs what has expired,
+  // not what is stored: keys with a time to live are kept in a heap by time.
   std::vector<std::string> sweep();
 
  private:
@@ -44,6 +48,10 @@ class KvStore {
   std::unique_ptr<Backend> backend_;
   Limits limits_;
   Clock now_;
+  // (expires_ms, key), soonest on top. A key set again keeps its old entry
+  // here; sweep() checks the stored entry before deleting.
+  using Expiry = std::pair<std::int64_t, std::string>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
 };
 
 }  // namespace edri_store

@@ -29,8 +29,12 @@ std::string key_of(const json& d) {
 
 std::optional<std::int64_t> int_field(const json& d, const char* name) {
   if (!d.is_object() || !d.contains(name) || d[name].is_null()) return std::nullopt;
-  if (!d[name].is_number_integer()) throw StoreError(std::string("'") + name + "' must be an integer");
-  return d[name].get<std::int64_t>();
+  const json& v = d[name];
+  // An unsigned past INT64_MAX would wrap to a negative number.
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX)) {
+    throw StoreError(std::string("'") + name + "' must be an integer from -2^63 to 2^63-1");
+  }
+  return v.get<std::int64_t>();
 }
 
 class StoreManager : public edri::Manager {
@@ -41,7 +45,7 @@ class StoreManager : public edri::Manager {
         .field("events", FieldType::string, "store", "event type prefix: <events>.get, <events>.set, ...")
         .field("path", FieldType::string, "", "LMDB directory; empty keeps the store in memory")
         .field("map_size_mb", FieldType::integer, 1024, "largest size the LMDB file may grow to")
-        .field("max_key_bytes", FieldType::integer, 1024, "longest key accepted")
+        .field("max_key_bytes", FieldType::integer, 511, "longest key accepted (at most 511 with a path: LMDB's limit)")
         .field("max_value_bytes", FieldType::integer, 1048576, "largest value accepted (as JSON text)")
         .field("max_list", FieldType::integer, 10000, "most items one list returns")
         .field("sweep_ms", FieldType::integer, 1000, "how often expired keys are removed and announced");
@@ -116,7 +120,11 @@ class StoreManager : public edri::Manager {
         throw edri::ConfigError("path", e.what());
       }
     }
-    return edri_store::KvStore(std::move(backend), limits, &realtime_ms);
+    try {
+      return edri_store::KvStore(std::move(backend), limits, &realtime_ms);
+    } catch (const std::invalid_argument& e) {
+      throw edri::ConfigError("max_key_bytes", e.what());
+    }
   }
 
   static std::int64_t positive(const edri::Config& config, const char* key) {

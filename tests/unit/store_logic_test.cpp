@@ -107,3 +107,80 @@ TEST_CASE("LMDB keeps entries across closing and reopening") {
   CHECK_THROWS_WITH(edri_store::make_lmdb_backend("/proc/nope/db", 1 << 20),
                     Catch::Contains("store path /proc/nope/db"));
 }
+
+namespace {
+// Counts what the store asks of its backend.
+class CountingBackend : public edri_store::Backend {
+ public:
+  explicit CountingBackend(std::unique_ptr<edri_store::Backend> inner) : inner_(std::move(inner)) {}
+  std::optional<edri_store::Entry> get(const std::string& key) override {
+    ++gets;
+    return inner_->get(key);
+  }
+  void put(const std::string& key, const edri_store::Entry& e) override { inner_->put(key, e); }
+  bool erase(const std::string& key) override { return inner_->erase(key); }
+  void visit(const std::string& prefix, const Visitor& fn) override {
+    inner_->visit(prefix, [&](std::string k, edri_store::Entry e) {
+      ++visited;
+      return fn(std::move(k), std::move(e));
+    });
+  }
+  edri_store::Entry update(const std::string& key,
+                           const std::function<edri_store::Entry(std::optional<edri_store::Entry>)>& c) override {
+    return inner_->update(key, c);
+  }
+  std::size_t gets = 0, visited = 0;
+
+ private:
+  std::unique_ptr<edri_store::Backend> inner_;
+};
+}  // namespace
+
+TEST_CASE("sweeping costs what expired, not what is stored; list stops at its limit") {
+  auto counting = std::make_unique<CountingBackend>(edri_store::make_memory_backend());
+  auto* backend = counting.get();
+  std::int64_t now = 1'000;
+  edri_store::Limits limits;
+  limits.max_list = 5;
+  KvStore s(std::move(counting), limits, [&] { return now; });
+  for (int i = 0; i < 10'000; ++i) s.set("k" + std::to_string(i), i, std::nullopt);
+  s.set("t1", 1, 50);
+  s.set("t2", 2, 5'000);
+  backend->visited = backend->gets = 0;
+  now += 100;
+  CHECK(s.sweep() == std::vector<std::string>{"t1"});
+  CHECK(backend->visited == 0);
+  CHECK(backend->gets == 1);
+  CHECK(s.sweep().empty());
+  CHECK(backend->gets == 1);  // nothing due: nothing read
+
+  bool truncated = false;
+  CHECK(s.list("k", &truncated).size() == 5);
+  CHECK(truncated);
+  CHECK(backend->visited == 6);
+}
+
+TEST_CASE("a time to live survives a restart of an LMDB store, and absurd ones are refused") {
+  probe::TempDir dir;
+  const auto path = (dir.path() / "db").string();
+  std::int64_t now = 1'000;
+  {
+    KvStore s(edri_store::make_lmdb_backend(path, 64 << 20), {}, [&] { return now; });
+    s.set("session", "x", 500);
+    CHECK_THROWS_WITH(s.set("k", 1, std::numeric_limits<std::int64_t>::max()),
+                      Catch::StartsWith("ttl_ms must be at most"));
+    CHECK_FALSE(s.get("k"));
+  }
+  KvStore again(edri_store::make_lmdb_backend(path, 64 << 20), {}, [&] { return now; });
+  now += 600;
+  CHECK(again.sweep() == std::vector<std::string>{"session"});
+
+  edri_store::Limits big;
+  big.max_key_bytes = 1024;
+  CHECK_THROWS_WITH(KvStore(edri_store::make_lmdb_backend(path, 64 << 20), big, [&] { return now; }),
+                    "max_key_bytes 1024 exceeds the longest key the backend can hold (511)");
+  KvStore lmdb(edri_store::make_lmdb_backend(path, 64 << 20), {}, [&] { return now; });
+  CHECK_THROWS_WITH(lmdb.set(std::string(512, 'k'), 1, std::nullopt), "key of 512 bytes exceeds max_key_bytes 511");
+  lmdb.set(std::string(511, 'k'), 1, std::nullopt);
+  CHECK(lmdb.get(std::string(511, 'k')) == 1);
+}
