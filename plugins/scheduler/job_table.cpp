@@ -134,8 +134,19 @@ void JobTable::schedule(Job& job, Time now, bool first) {
   }
 }
 
+void JobTable::check_interval(const Job& job) const {
+  if (job.every && *job.every < limits_.min_interval) {
+    throw JobError("every_ms " + std::to_string(job.every->count()) + " is below min_interval_ms " +
+                   std::to_string(limits_.min_interval.count()));
+  }
+}
+
 const Job& JobTable::add(Job job, Time now) {
   if (jobs_.count(job.name)) throw JobError("a job named '" + job.name + "' exists already");
+  if (jobs_.size() >= limits_.max_jobs) {
+    throw JobError("the scheduler holds max_jobs " + std::to_string(limits_.max_jobs) + " jobs already");
+  }
+  check_interval(job);
   schedule(job, now, true);
   const std::string name = job.name;
   return jobs_.emplace(name, std::move(job)).first->second;
@@ -144,6 +155,7 @@ const Job& JobTable::add(Job job, Time now) {
 const Job& JobTable::update(Job job, Time now) {
   auto it = jobs_.find(job.name);
   if (it == jobs_.end()) throw JobError("no job named '" + job.name + "'");
+  check_interval(job);
   job.runs = it->second.runs;
   job.skipped = it->second.skipped;
   job.awaiting = it->second.awaiting;

@@ -53,11 +53,19 @@ nlohmann::json job_to_json(const Job& job);
 std::optional<Time> parse_time(const std::string& text, TimeZone tz);
 std::string format_time(Time t);
 
+// What one scheduler takes: anyone who may add jobs could otherwise add
+// thousands of 1 ms ones and keep a core busy for good.
+struct JobLimits {
+  std::size_t max_jobs = 1000;
+  std::chrono::milliseconds min_interval{100};
+};
+
 class JobTable {
  public:
-  explicit JobTable(TimeZone tz) : tz_(tz) {}
+  explicit JobTable(TimeZone tz, JobLimits limits = {}) : tz_(tz), limits_(limits) {}
 
-  // Throws JobError if the name is taken.
+  // Throws JobError if the name is taken, the table is full or the interval
+  // is below the minimum.
   const Job& add(Job job, Time now);
   // Replaces the schedule, event and data of an existing job; throws JobError.
   const Job& update(Job job, Time now);
@@ -73,8 +81,10 @@ class JobTable {
 
  private:
   void schedule(Job& job, Time now, bool first);
+  void check_interval(const Job& job) const;
 
   TimeZone tz_;
+  JobLimits limits_;
   std::map<std::string, Job> jobs_;
 };
 

@@ -21,12 +21,14 @@ class SchedulerManager : public edri::Manager {
     return edri::ConfigSchema{}
         .field("events", FieldType::string, "scheduler", "event type prefix: <events>.add, .update, .list, .cancel")
         .field("timezone", FieldType::string, "local", "local or utc: for cron and for 'at' times without a zone")
+        .field("max_jobs", FieldType::integer, 1000, "most jobs at once (config and run time)")
+        .field("min_interval_ms", FieldType::integer, 100, "shortest every_ms a job may have")
         .field("jobs", FieldType::any, json::array(),
                "jobs: {name, every_ms | at | cron, event, kind: notification|request, data, overlap: skip|queue}");
   }
 
   SchedulerManager(edri::Context& ctx, const edri::Config& config)
-      : Manager(ctx), prefix_(config.get<std::string>("events")), table_(timezone(config)) {
+      : Manager(ctx), prefix_(config.get<std::string>("events")), table_(timezone(config), limits(config)) {
     const json jobs = config.get<json>("jobs");
     if (!jobs.is_array()) throw edri::ConfigError("jobs", "jobs must be a list");
     for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -66,6 +68,17 @@ class SchedulerManager : public edri::Manager {
   }
 
  private:
+  static edri_scheduler::JobLimits limits(const edri::Config& config) {
+    edri_scheduler::JobLimits l;
+    const auto max_jobs = config.get<std::int64_t>("max_jobs");
+    const auto min_ms = config.get<std::int64_t>("min_interval_ms");
+    if (max_jobs < 1) throw edri::ConfigError("max_jobs", "max_jobs must be at least 1");
+    if (min_ms < 1) throw edri::ConfigError("min_interval_ms", "min_interval_ms must be at least 1");
+    l.max_jobs = static_cast<std::size_t>(max_jobs);
+    l.min_interval = std::chrono::milliseconds(min_ms);
+    return l;
+  }
+
   edri_scheduler::TimeZone timezone(const edri::Config& config) {
     const auto tz = config.get<std::string>("timezone");
     if (tz != "local" && tz != "utc") throw edri::ConfigError("timezone", "timezone must be local or utc");

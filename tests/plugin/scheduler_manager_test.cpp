@@ -40,7 +40,7 @@ struct SchedulerRig : probe::DaemonRig {
 }  // namespace
 
 TEST_CASE("an interval job from the config fires about N times in a window") {
-  SchedulerRig rig(R"({jobs: [{name: beat, every_ms: 50, event: tick.beat, data: {n: 1}}]})");
+  SchedulerRig rig(R"({min_interval_ms: 10, jobs: [{name: beat, every_ms: 50, event: tick.beat, data: {n: 1}}]})");
   std::this_thread::sleep_for(1000ms);
   const auto n = rig.count("ticks", "tick.beat");
   CHECK(n >= 15);  // 20 expected; the tolerance covers a loaded machine
@@ -49,7 +49,7 @@ TEST_CASE("an interval job from the config fires about N times in a window") {
 }
 
 TEST_CASE("jobs are added, listed, refused and cancelled at run time") {
-  SchedulerRig rig("{}");
+  SchedulerRig rig("{min_interval_ms: 10}");
   auto added = rig.ask("scheduler.add", {{"name", "rt"}, {"every_ms", 40}, {"event", "tick.rt"}});
   REQUIRE(added.ok());
   CHECK((*added.data())["name"] == "rt");
@@ -95,7 +95,7 @@ TEST_CASE("the scheduler wakes early when a nearer job is added") {
 }
 
 TEST_CASE("a request job whose previous run awaits its response is skipped, not stacked") {
-  SchedulerRig rig(R"({jobs: [{name: poll, every_ms: 50, event: work.slow, kind: request}]})", {{"sleep_ms", 300}});
+  SchedulerRig rig(R"({min_interval_ms: 10, jobs: [{name: poll, every_ms: 50, event: work.slow, kind: request}]})", {{"sleep_ms", 300}});
   std::this_thread::sleep_for(1000ms);
   const auto handled = Registry::get().seen("slow").size();
   CHECK(handled >= 2);
@@ -104,6 +104,23 @@ TEST_CASE("a request job whose previous run awaits its response is skipped, not 
   const auto& job = (*list.data())["jobs"][0];
   CHECK(job["skipped"].get<int>() >= 5);
   CHECK(job["last_status"] == "ok");
+}
+
+TEST_CASE("run-time jobs are capped in number and in how often they run (shipped limits)") {
+  SchedulerRig rig("{}");
+  auto fast = rig.ask("scheduler.add", {{"name", "spin"}, {"every_ms", 1}, {"event", "tick.spin"}});
+  CHECK(fast.status() == edri::Status::error);
+  CHECK(fast.message() == "every_ms 1 is below min_interval_ms 100");
+  REQUIRE(rig.ask("scheduler.add", {{"name", "ok"}, {"every_ms", 100}, {"event", "tick.ok"}}).ok());
+  CHECK(rig.ask("scheduler.update", {{"name", "ok"}, {"every_ms", 99}, {"event", "tick.ok"}}).message() ==
+        "every_ms 99 is below min_interval_ms 100");
+  for (int i = 1; i < 1000; ++i) {
+    REQUIRE(rig.ask("scheduler.add", {{"cron", "0 0 1 1 *"}, {"event", "tick.yearly"}}).ok());
+  }
+  auto full = rig.ask("scheduler.add", {{"cron", "0 0 1 1 *"}, {"event", "tick.yearly"}});
+  CHECK(full.message() == "the scheduler holds max_jobs 1000 jobs already");
+  CHECK(rig.ask("scheduler.cancel", {{"name", "ok"}}).ok());
+  CHECK(rig.ask("scheduler.add", {{"cron", "0 0 1 1 *"}, {"event", "tick.yearly"}}).ok());
 }
 
 TEST_CASE("a bad job in the config is reported at the jobs key") {
