@@ -142,7 +142,9 @@ std::string Daemon::reload(DaemonConfig fresh) {
 void Daemon::start() {
   router_->start();
   if (config_.switch_settings) {
-    switch_ = std::make_unique<cluster::Switch>(*router_, *config_.switch_settings);
+    auto settings = *config_.switch_settings;
+    settings.membership_file = config_.state_dir / ("switch-" + config_.router.id + ".json");
+    switch_ = std::make_unique<cluster::Switch>(*router_, std::move(settings));
     switch_->start();
     router_->set_link_stats([sw = switch_.get()](nlohmann::json& links) { sw->links_json(links); });
   }

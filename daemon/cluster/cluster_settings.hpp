@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ struct SwitchSettings {
   std::uint16_t port = 7400;
   LinkSettings link;
   std::chrono::milliseconds settle{2'000};
+  // Where the switch keeps which routers it links (switch_membership.hpp);
+  // empty keeps nothing. Set from router.state_dir, not from its own key.
+  std::filesystem::path membership_file;
   bool operator==(const SwitchSettings&) const = default;
 };
 

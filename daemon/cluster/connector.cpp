@@ -372,7 +372,11 @@ void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
   {
     std::lock_guard lock(mutex_);
-    if (entries == local_patterns_) return;
+    // While stopping, managers withdraw their subscriptions one by one; the
+    // switch must keep this router's interest (and take its events into its
+    // replay buffer) as it does for a router that crashed, so a restart
+    // finds them.
+    if (subscriptions_frozen_ || entries == local_patterns_) return;
     local_patterns_ = std::move(entries);
   }
   boost::asio::post(io_, [self = shared_from_this()] {
@@ -397,6 +401,10 @@ void Connector::closed(LinkSession& s, const std::string& reason) {
 }
 
 void Connector::pause_inbound() {
+  {
+    std::lock_guard lock(mutex_);
+    subscriptions_frozen_ = true;
+  }
   if (!thread_.joinable()) return;
   std::promise<void> done;
   auto f = done.get_future();

@@ -97,6 +97,7 @@ class Connector final : public ClusterUplink,
   mutable std::mutex mutex_;  // guards the two below
   std::shared_ptr<const Interest> interest_ = std::make_shared<Interest>();
   std::vector<SubscriptionEntry> local_patterns_;
+  bool subscriptions_frozen_ = false;  // under mutex_: set once stopping begins
 };
 
 }  // namespace edrid::cluster

@@ -207,6 +207,11 @@ bool LinkSession::on_auth(const FrameSplitter::Frame& f, std::string* error) {
     *error = "refused: " + refusal;
     return false;
   }
+  if (!loopback_ && settings_.secret.empty()) {
+    spdlog::warn("link {} ({}): accepted without a secret from a non-loopback address because insecure: true; "
+                 "anyone who can reach this port can link",
+                 peer_.router_id, address_);
+  }
   state_->note_connected(address_);
   state_->set_state("resuming");
   phase_ = Phase::resume;

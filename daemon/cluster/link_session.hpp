@@ -77,6 +77,8 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   const std::string& address() const noexcept { return address_; }
   bool established() const noexcept { return phase_ == Phase::established; }
   bool is_closed() const noexcept { return phase_ == Phase::closed; }
+  // When a byte last came from the peer (io thread only).
+  std::chrono::steady_clock::time_point last_heard() const noexcept { return last_rx_; }
   // Closed and nothing left to write (the socket is shut).
   bool finished() const noexcept { return phase_ == Phase::closed && !socket_.is_open(); }
   LinkState* state() const noexcept { return state_; }

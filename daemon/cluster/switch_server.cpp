@@ -23,7 +23,9 @@ Switch::Switch(Router& router, SwitchSettings settings)
       acceptor_(io_),
       settle_timer_(io_),
       sweep_timer_(io_),
-      accept_pause_(io_) {}
+      accept_pause_(io_),
+      membership_timer_(io_),
+      membership_(settings_.membership_file) {}
 
 Switch::~Switch() {
   if (thread_.joinable()) stop(std::chrono::milliseconds(0));
@@ -44,6 +46,20 @@ void Switch::start() {
                              ": " + ec.message());
   }
   bound_port_ = acceptor_.local_endpoint().port();
+  // The routers linked before a restart, with what they subscribe to: until
+  // each is back (or forgotten after replay.max_age_ms, as a router that
+  // crashed), its events wait in its replay buffer here.
+  const auto known = membership_.load();
+  std::string names;
+  for (const auto& m : known) {
+    Slot& slot = add_slot(m.id);
+    set_entries(slot, m.entries);
+    names += (names.empty() ? "" : ", ") + m.id;
+  }
+  if (!known.empty()) {
+    spdlog::info("switch: {} router(s) known from {}: {}; their events are kept until they return", known.size(),
+                 membership_.path().string(), names);
+  }
   spdlog::info("switch '{}' listening on {}:{} (incarnation {}, settling {} ms)", router_.id(), settings_.host,
                bound_port_, incarnation_, settings_.settle.count());
   accept();
@@ -125,14 +141,18 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
     return nullptr;
   }
   auto it = slots_.find(peer.router_id);
-  if (it == slots_.end()) {
-    auto slot = std::make_unique<Slot>();
-    slot->id = peer.router_id;
-    slot->state = std::make_unique<LinkState>(peer.router_id, settings_.link.replay, settings_.link.dead_peer);
-    std::lock_guard lock(slots_mutex_);
-    it = slots_.emplace(peer.router_id, std::move(slot)).first;
+  Slot& slot = it == slots_.end() ? add_slot(peer.router_id) : *it->second;
+  if (slot.session && slot.session.get() != &s && !slot.session->is_closed() &&
+      slot.session->peer().incarnation != peer.incarnation &&
+      std::chrono::steady_clock::now() - slot.session->last_heard() < 2 * settings_.link.heartbeat) {
+    // Another process with the same id, while the first one is alive: two
+    // routers with one name would evict each other and split the traffic.
+    *refusal = "router id '" + peer.router_id + "' is already linked from " + slot.session->address() +
+               " (incarnation " + std::to_string(slot.session->peer().incarnation) + ")";
+    spdlog::warn("switch: refused a second router with id '{}' from {} (incarnation {}): {}", peer.router_id,
+                 s.address(), peer.incarnation, *refusal);
+    return nullptr;
   }
-  Slot& slot = *it->second;
   std::shared_ptr<LinkSession> self;
   for (auto h = handshaking_.begin(); h != handshaking_.end(); ++h) {
     if (h->get() == &s) {
@@ -142,7 +162,8 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
     }
   }
   if (slot.session && slot.session.get() != &s) {
-    // The router reconnected before its old connection timed out.
+    // The router reconnected (or restarted) before its old connection timed
+    // out, and that one has been silent for two heartbeats.
     auto old = std::move(slot.session);
     old->close("replaced by a newer connection from the same router", true);
   }
@@ -161,12 +182,32 @@ void Switch::established(LinkSession& s) {
 void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) {
   Slot* slot = slot_of(s);
   if (!slot) return;
+  set_entries(*slot, std::move(entries));
+  update_interest();
+  save_membership_soon();
+}
+
+Switch::Slot& Switch::add_slot(const std::string& id) {
+  auto slot = std::make_unique<Slot>();
+  slot->id = id;
+  slot->state = std::make_unique<LinkState>(id, settings_.link.replay, settings_.link.dead_peer);
+  slot->down_since = std::chrono::steady_clock::now();
+  Slot& out = *slot;
+  {
+    std::lock_guard lock(slots_mutex_);
+    slots_.emplace(id, std::move(slot));
+  }
+  save_membership_soon();
+  return out;
+}
+
+void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
   std::vector<Pattern> notifications, requests, tunnels;
   for (const auto& e : entries) {
     std::string error;
     auto p = Pattern::parse(e.pattern, &error);
     if (!p) {
-      spdlog::warn("switch: router '{}' subscribed to a malformed pattern '{}': {}; ignored", slot->id, e.pattern,
+      spdlog::warn("switch: router '{}' subscribed to a malformed pattern '{}': {}; ignored", slot.id, e.pattern,
                    error);
       continue;
     }
@@ -175,12 +216,27 @@ void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entrie
   }
   {
     std::lock_guard lock(slots_mutex_);
-    slot->entries = std::move(entries);
+    slot.entries = std::move(entries);
   }
-  slot->notifications = std::move(notifications);
-  slot->requests = std::move(requests);
-  slot->tunnels = std::move(tunnels);
-  update_interest();
+  slot.notifications = std::move(notifications);
+  slot.requests = std::move(requests);
+  slot.tunnels = std::move(tunnels);
+}
+
+void Switch::save_membership_soon() {
+  if (membership_save_posted_ || membership_.path().empty()) return;
+  membership_save_posted_ = true;
+  membership_timer_.expires_after(std::chrono::milliseconds(100));
+  membership_timer_.async_wait([this](const boost::system::error_code& ec) {
+    membership_save_posted_ = false;
+    if (!ec) save_membership();
+  });
+}
+
+void Switch::save_membership() {
+  std::vector<Member> members;
+  for (const auto& [id, slot] : slots_) members.push_back(Member{id, slot->entries});
+  membership_.save(members);
 }
 
 void Switch::update_interest() {
@@ -403,7 +459,10 @@ void Switch::sweep() {
         ++it;
       }
     }
-    if (changed) update_interest();
+    if (changed) {
+      update_interest();
+      save_membership_soon();
+    }
     if (!held_.empty()) retry_held();
     sweep();
   });
@@ -442,6 +501,8 @@ void Switch::stop(std::chrono::milliseconds grace) {
   if (!drained()) spdlog::warn("switch: stopping with events routers have not acknowledged");
   on_io([this] {
     sweep_timer_.cancel();
+    membership_timer_.cancel();
+    save_membership();
     for (auto& [id, slot] : slots_) {
       slot->state->close_for_good();
       if (slot->session) slot->session->goodbye();

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "cluster/link_session.hpp"
+#include "cluster/switch_membership.hpp"
 #include "router/pattern.hpp"
 
 #include <boost/container/small_vector.hpp>
@@ -77,6 +78,11 @@ class Switch final : public LinkHooks {
   void send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers);
   void update_interest();
   void send_interest(Slot& slot);
+  Slot& add_slot(const std::string& id);
+  void set_entries(Slot& slot, std::vector<SubscriptionEntry> entries);
+  // Writes the membership file soon (changes come in bursts: one write).
+  void save_membership_soon();
+  void save_membership();
   void sweep();
   // Gives sessions held by backpressure another try (a link drained or went down).
   void retry_held();
@@ -97,6 +103,9 @@ class Switch final : public LinkHooks {
   boost::asio::steady_timer settle_timer_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer accept_pause_;
+  boost::asio::steady_timer membership_timer_;
+  MembershipFile membership_;
+  bool membership_save_posted_ = false;
   std::thread thread_;
   std::uint16_t bound_port_ = 0;
   bool settling_ = true;

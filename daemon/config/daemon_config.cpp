@@ -38,7 +38,7 @@ void read_ms(YamlReader& r, const YAML::Node& parent, const char* key, const std
 }
 
 void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
-  if (!r.map(n, "router", {"id", "log", "plugin_dirs", "request_timeout_ms", "stop_grace_ms",
+  if (!r.map(n, "router", {"id", "log", "plugin_dirs", "state_dir", "request_timeout_ms", "stop_grace_ms",
                            "liveness", "tunnels"})) {
     return;
   }
@@ -72,6 +72,16 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
       for (const auto& d : *dirs) {
         std::filesystem::path p = d;
         out.plugin_dirs.push_back(p.is_relative() ? (base / p).lexically_normal() : p);
+      }
+    }
+  }
+  if (n["state_dir"]) {
+    if (auto v = r.str(n["state_dir"], "router.state_dir")) {
+      std::filesystem::path p = *v;
+      if (v->empty()) {
+        r.error(n["state_dir"], "router.state_dir must not be empty");
+      } else {
+        out.state_dir = p.is_relative() ? (out.file.parent_path() / p).lexically_normal() : p;
       }
     }
   }
@@ -304,6 +314,19 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
 
 }  // namespace
 
+std::filesystem::path default_state_dir() {
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  if (auto s = env("STATE_DIRECTORY"); !s.empty()) return s.substr(0, s.find(':'));
+  if (auto s = env("EDRI_STATE_DIR"); !s.empty()) return s;
+  if (::geteuid() == 0) return "/var/lib/edri";
+  if (auto s = env("XDG_STATE_HOME"); !s.empty()) return std::filesystem::path(s) / "edri";
+  if (auto s = env("HOME"); !s.empty()) return std::filesystem::path(s) / ".local" / "state" / "edri";
+  return std::filesystem::temp_directory_path() / "edri";
+}
+
 ConfigErrors::ConfigErrors(std::vector<std::string> problems)
     : std::runtime_error(problems.empty() ? "invalid configuration" : problems.front()),
       problems_(std::move(problems)) {}
@@ -326,6 +349,7 @@ DaemonConfig load_config(const std::filesystem::path& file) {
 
   DaemonConfig out;
   out.file = std::filesystem::absolute(file);
+  out.state_dir = default_state_dir();
   out.router.id = host_name();
   out.log.journald = logging::stderr_is_journal();
   std::vector<std::string> problems;

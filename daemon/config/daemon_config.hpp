@@ -43,11 +43,18 @@ struct DaemonConfig {
   RouterOptions router;
   logging::Settings log;
   std::vector<std::filesystem::path> plugin_dirs;  // absolute
+  // Where edrid keeps what must outlive it (a switch's membership). Absolute;
+  // `router.state_dir`, else default_state_dir().
+  std::filesystem::path state_dir;
   std::vector<ManagerConfig> managers;
   // Clustering: an edrid is a switch, a router linked to one, or neither.
   std::optional<cluster::SwitchSettings> switch_settings;
   std::optional<cluster::ConnectorSettings> connector;
 };
+
+// $STATE_DIRECTORY (systemd; its first entry), else $EDRI_STATE_DIR, else
+// /var/lib/edri for root, else $XDG_STATE_HOME/edri (~/.local/state/edri).
+std::filesystem::path default_state_dir();
 
 // Reads and checks `file`; throws ConfigErrors with every problem found.
 // Plugin `config:` sections are checked later against each plugin's schema.

@@ -82,7 +82,10 @@ class Cluster {
   Cluster() = default;
 
   Node start_switch(const std::string& extra = "", unsigned short port = 0, const std::string& name = "switch") {
-    auto cfg = dir.write(name + ".yaml", "router: {id: hub, log: {level: info}}\nswitch:\n  listen: \"127.0.0.1:" +
+    // The switch's membership file lives in this test's directory, and a
+    // restarted switch (another name, the same directory) finds it.
+    auto cfg = dir.write(name + ".yaml", "router: {id: hub, log: {level: info}, state_dir: \"" + dir.path().string() +
+                                             "\"}\nswitch:\n  listen: \"127.0.0.1:" +
                                              std::to_string(port) + "\"\n  settle_ms: 300\n" + extra +
                                              "managers:\n  - {name: api, plugin: api, config: {port: 0}}\n");
     Node n;
