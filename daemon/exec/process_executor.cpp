@@ -391,6 +391,18 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
   }
 }
 
+namespace {
+// Ends a worker and whatever it started: the worker leads its own process
+// group, so a handler that forked takes its children with it. The channel is
+// shut down too, so the watcher's read ends even if a child that left the
+// group (setsid) still holds the socket open.
+void kill_worker(pid_t pid, worker::Channel& channel) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  channel.shutdown();
+}
+}  // namespace
+
 // The front task starts running in the worker: busy time and timeout count
 // from here. w->mutex held.
 void ProcessExecutor::begin_front(Worker& w) {
@@ -405,7 +417,7 @@ void ProcessExecutor::begin_front(Worker& w) {
                                                       std::lock_guard l(sw->mutex);
                                                       if (sw->tasks.empty() || sw->tasks.front().seq != seq) return;
                                                       sw->timed_out = true;
-                                                      ::kill(sw->pid, SIGKILL);
+                                                      kill_worker(sw->pid, *sw->channel);
                                                     });
 }
 
@@ -577,7 +589,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
   }
   if (!err.empty()) {
     manager_.logger().error("worker {}: {}; killing it", w->pid, err);
-    ::kill(w->pid, SIGKILL);
+    kill_worker(w->pid, *w->channel);
   }
   {
     // A worker that died right after answering may already be listed as
@@ -585,6 +597,10 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     std::lock_guard lock(mutex_);
     if (workers_.size() > w->slot && workers_[w->slot] == w) std::erase(idle_, w->slot);
   }
+  // A worker that exited on its own may have left children in its group.
+  // Before the wait: until it is reaped, its pid (the group's id) cannot be
+  // reused, so this reaches only what it started.
+  ::kill(-w->pid, SIGKILL);
   int status = 0;
   while (::waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -692,7 +708,7 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
       if (live_watchers_ == 0) break;
       if (std::chrono::steady_clock::now() > deadline) {
         for (auto& w : workers_) {
-          if (w && w->watcher.joinable()) ::kill(w->pid, SIGKILL);
+          if (w && w->watcher.joinable()) kill_worker(w->pid, *w->channel);
         }
       }
     }
