@@ -225,7 +225,7 @@ void LinkSession::send_resume() {
   if (resume_sent_ || phase_ == Phase::closed || !state_) return;
   Resume r;
   r.known_incarnation = state_->peer_incarnation();
-  r.rx_last = state_->rx_last();
+  r.rx_last = state_->ack_point();
   r.tx_next = state_->tx_next();
   resume_sent_ = true;
   last_ack_sent_ = r.rx_last;
@@ -342,7 +342,7 @@ void LinkSession::retry_held() {
 // once when kAckBytes were read since the last.
 void LinkSession::send_ack_if_due() {
   if (!state_ || !resume_sent_ || phase_ == Phase::closed) return;
-  if (state_->rx_last() <= last_ack_sent_) return;
+  if (state_->ack_point() <= last_ack_sent_) return;
   if (read_since_ack_ >= kAckBytes) {
     add_ack(control_out_);
     flush();
@@ -354,7 +354,7 @@ void LinkSession::send_ack_if_due() {
   ack_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     self->ack_timer_armed_ = false;
     if (ec || self->phase_ == Phase::closed || !self->state_) return;
-    if (self->state_->rx_last() > self->last_ack_sent_) {
+    if (self->state_->ack_point() > self->last_ack_sent_) {
       self->add_ack(self->control_out_);
       self->flush();
     }
@@ -363,7 +363,7 @@ void LinkSession::send_ack_if_due() {
 
 void LinkSession::add_ack(std::vector<std::string>& control) {
   if (!state_ || !resume_sent_) return;
-  const std::uint64_t rx = state_->rx_last();
+  const std::uint64_t rx = state_->ack_point();
   if (rx <= last_ack_sent_) return;
   last_ack_sent_ = rx;
   read_since_ack_ = 0;
@@ -473,8 +473,9 @@ void LinkSession::arm_heartbeat() {
       return;
     }
     if (self->state_) {
-      self->last_ack_sent_ = std::max(self->last_ack_sent_, self->state_->rx_last());
-      self->send_control(encode_u64_frame(FrameType::heartbeat, self->state_->rx_last()));
+      const std::uint64_t ack = self->state_->ack_point();
+      self->last_ack_sent_ = std::max(self->last_ack_sent_, ack);
+      self->send_control(encode_u64_frame(FrameType::heartbeat, ack));
       self->state_->expire(std::chrono::steady_clock::now());
     }
     self->arm_heartbeat();

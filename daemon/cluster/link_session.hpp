@@ -64,6 +64,9 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void pause_events();
   // io thread: offers the held events to the hooks again, in order.
   void retry_held();
+  // The state's ack point moved on without a read (the switch's end-to-end
+  // acks): tell the peer soon.
+  void ack_soon() { send_ack_if_due(); }
   bool holding() const noexcept { return held_.buffered() != 0; }
   // io thread: send our resume now (a switch holds it back while it settles).
   void release_resume();

@@ -30,7 +30,7 @@ void LinkState::pop_front_locked() {
   }
 }
 
-bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer) {
+bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer, std::uint64_t* seq_out) {
   // Only compared against max_age (seconds): tick resolution is plenty, and
   // the precise clock cost as much as the rest of a switch's forward.
   const std::int64_t now = coarse_steady_ns();
@@ -47,6 +47,7 @@ bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer) 
     ReplayChunk& chunk = *chunks_.back();
     const std::uint32_t offset = chunk.append(frame);
     const std::uint64_t seq = next_seq_++;
+    if (seq_out) *seq_out = seq;
     set_event_seq(chunk.at(offset), frame.size(), seq);
     if (origin) set_event_origin_seq(chunk.at(offset), frame.size(), seq);
     buffer_bytes_ += frame.size();
@@ -105,6 +106,11 @@ LinkState::Unwritten LinkState::unwritten() const {
   if (overflowed_unwritten_) return Unwritten::urgent;
   if (buffer_.empty() || write_cursor_ > buffer_.back().seq) return Unwritten::none;
   return urgent_seq_ >= write_cursor_ ? Unwritten::urgent : Unwritten::notifications;
+}
+
+std::uint64_t LinkState::peer_acked() const {
+  std::lock_guard lock(mutex_);
+  return peer_acked_;
 }
 
 bool LinkState::acked(std::uint64_t seq) {

@@ -8,6 +8,7 @@
 #include "cluster/cluster_settings.hpp"
 #include "cluster/replay_chunk.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -48,7 +49,7 @@ class LinkState {
   // publisher wakes it once per write, not once per frame; after the
   // writer said it will come back for them (defer_writer), only the first
   // frame that is not a notification does.
-  bool enqueue(std::string_view frame, bool origin, bool* wake_writer = nullptr);
+  bool enqueue(std::string_view frame, bool origin, bool* wake_writer = nullptr, std::uint64_t* seq = nullptr);
   // Frames not yet written on the current connection, oldest first, about
   // `max_bytes` at most, appended to `out` as spans of adjacent frames;
   // advances the write cursor and adds the number of frames to *frames.
@@ -89,6 +90,17 @@ class LinkState {
   std::uint64_t last_sent() const;        // the newest sequence assigned
   std::uint64_t peer_incarnation() const;
   std::uint64_t rx_last() const;
+  // What acks tell the peer it may let go of: rx_last, but no further than
+  // the ack limit. A switch sets the limit on a router's link to the last
+  // frame every router it forwarded frames to has acknowledged, so a router
+  // keeps each event until it is delivered end to end, and a switch killed
+  // with events in flight loses none (the router resends them).
+  std::uint64_t ack_point() const noexcept {
+    return std::min(rx_last_.load(std::memory_order_relaxed), ack_limit_.load(std::memory_order_relaxed));
+  }
+  void set_ack_limit(std::uint64_t seq) noexcept { ack_limit_.store(seq, std::memory_order_relaxed); }
+  static constexpr std::uint64_t kNoAckLimit = ~std::uint64_t{0};
+  std::uint64_t peer_acked() const;
   // The peer's resume told us what it has of ours: write from there.
   // Returns the number of frames the peer needs that the buffer no longer has.
   std::uint64_t resume_tx(bool peer_knows_us, std::uint64_t peer_rx_last);
@@ -168,6 +180,7 @@ class LinkState {
   // Written only by the session's io thread (receive is per frame, so it
   // takes no lock); read by others for resumes and stats.
   std::atomic<std::uint64_t> rx_last_{0};
+  std::atomic<std::uint64_t> ack_limit_{kNoAckLimit};
   bool peer_said_goodbye_ = false;
   std::uint64_t peer_goodbye_seq_ = 0;
   // Counters.

@@ -177,6 +177,8 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
 
 void Switch::established(LinkSession& s) {
   spdlog::info("switch: router '{}' ({}) linked", s.peer().router_id, s.address());
+  // Its resume acknowledged what it had of ours.
+  if (Slot* slot = slot_of(s); slot && !slot->watches.empty()) release_watches(*slot, slot->state->peer_acked());
 }
 
 void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) {
@@ -259,9 +261,47 @@ void Switch::send_interest(Slot& slot) {
   slot.interest_known = true;
 }
 
-void Switch::forward(Slot& to, const std::uint8_t* frame, std::size_t len) {
-  to.state->enqueue(std::string_view(reinterpret_cast<const char*>(frame), len), false);
+void Switch::forward(Slot& to, const std::uint8_t* frame, std::size_t len, Slot& from, std::uint64_t seq,
+                     std::uint32_t* waiting) {
+  std::uint64_t out_seq = 0;
+  to.state->enqueue(std::string_view(reinterpret_cast<const char*>(frame), len), false, nullptr, &out_seq);
+  // To a router that is linked, the sender's ack waits for this one's. To one
+  // that is away, the frame waits in its replay buffer here, and the sender
+  // is acknowledged at once: a dead router must not stall the others.
+  if (out_seq && to.session && to.session->established()) {
+    to.watches.push_back(Slot::Watch{out_seq, &from, seq});
+    ++*waiting;
+  }
   flush_soon(to);
+}
+
+void Switch::track(Slot& from, std::uint64_t seq, std::uint32_t waiting) {
+  if (waiting == 0 && from.inbound.empty()) return;
+  from.inbound.push_back(Slot::Pending{seq, waiting});
+  settle_inbound(from);
+}
+
+void Switch::settle_inbound(Slot& from) {
+  while (!from.inbound.empty() && from.inbound.front().waiting == 0) from.inbound.pop_front();
+  const std::uint64_t limit = from.inbound.empty() ? LinkState::kNoAckLimit : from.inbound.front().seq - 1;
+  if (limit == from.ack_limit) return;
+  from.ack_limit = limit;
+  from.state->set_ack_limit(limit);
+  if (from.session && from.session->established()) from.session->ack_soon();
+}
+
+void Switch::release_watches(Slot& to, std::uint64_t seq) {
+  boost::container::small_vector<Slot*, 8> touched;
+  while (!to.watches.empty() && to.watches.front().seq <= seq) {
+    const Slot::Watch w = to.watches.front();
+    to.watches.pop_front();
+    auto& in = w.from->inbound;
+    auto it = std::lower_bound(in.begin(), in.end(), w.from_seq,
+                               [](const Slot::Pending& p, std::uint64_t s) { return p.seq < s; });
+    if (it != in.end() && it->seq == w.from_seq && it->waiting > 0) --it->waiting;
+    if (std::find(touched.begin(), touched.end(), w.from) == touched.end()) touched.push_back(w.from);
+  }
+  for (Slot* from : touched) settle_inbound(*from);
 }
 
 // One read brings hundreds of frames: writing each on arrival would start
@@ -342,11 +382,12 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
     held_.push_back(s.weak_from_this());
     return false;
   };
+  std::uint32_t waiting = 0;
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION: {
       const Targets targets = others_matching(*from, &Slot::notifications, e.type);
       if (any_congested(targets)) return hold();
-      for (Slot* to : targets) forward(*to, frame, len);
+      for (Slot* to : targets) forward(*to, frame, len, *from, e.seq, &waiting);
       break;
     }
     case EDRI_KIND_REQUEST: {
@@ -358,7 +399,7 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
       if (any_congested(targets)) return hold();
       // The fanout precedes every response on the requester's link.
       send_fanout(*from, e, static_cast<std::uint32_t>(targets.size()));
-      for (Slot* t : targets) forward(*t, frame, len);
+      for (Slot* t : targets) forward(*t, frame, len, *from, e.seq, &waiting);
       break;
     }
     case kWireTunnelOpen: {
@@ -375,7 +416,7 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
       Slot* to = targets[tunnel_rr_ % targets.size()];
       if (to->state->congested()) return hold();
       ++tunnel_rr_;
-      forward(*to, frame, len);
+      forward(*to, frame, len, *from, e.seq, &waiting);
       break;
     }
     case kWireTunnelAccept:
@@ -392,19 +433,22 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
         break;
       }
       if (it->second->state->congested()) return hold();
-      forward(*it->second, frame, len);
+      forward(*it->second, frame, len, *from, e.seq, &waiting);
       break;
     }
     default:
       spdlog::warn("switch: router '{}' sent an event frame of kind {}; ignored", from->id, e.kind);
       break;
   }
+  track(*from, e.seq, waiting);
   return true;
 }
 
 void Switch::acked(LinkSession& s) {
+  Slot* slot = slot_of(s);
+  if (slot && !slot->watches.empty()) release_watches(*slot, slot->state->peer_acked());
   if (held_.empty()) return;
-  if (Slot* slot = slot_of(s); slot && slot->state->has_room()) retry_held();
+  if (slot && slot->state->has_room()) retry_held();
 }
 
 void Switch::retry_held() {
@@ -432,6 +476,8 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
     spdlog::warn("switch: router '{}' ({}) link down: {}", slot->id, s.address(), reason);
   }
   slot->down_since = std::chrono::steady_clock::now();
+  // What waits in its replay buffer now waits here, not at its senders.
+  release_watches(*slot, ~std::uint64_t{0});
   // Keep the session object alive until its handlers finish.
   boost::asio::post(io_, [keep = std::move(slot->session)] {});
   // A link that is down takes events into its replay buffer again.
@@ -452,6 +498,10 @@ void Switch::sweep() {
       if (!slot.session && now - slot.down_since > settings_.link.replay.max_age) {
         spdlog::warn("switch: router '{}' has been away for over {} ms; forgetting it", slot.id,
                      settings_.link.replay.max_age.count());
+        release_watches(slot, ~std::uint64_t{0});
+        for (auto& [other_id, other] : slots_) {
+          std::erase_if(other->watches, [&](const Slot::Watch& w) { return w.from == &slot; });
+        }
         std::lock_guard lock(slots_mutex_);
         it = slots_.erase(it);
         changed = true;

@@ -18,6 +18,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,9 +71,33 @@ class Switch final : public LinkHooks {
     bool interest_known = false;
     bool flush_posted = false;
     std::chrono::steady_clock::time_point down_since;
+    // End-to-end acks. `inbound`: this router's frames that routers still
+    // linked have not acknowledged yet, oldest first, with how many of them
+    // each waits for. `watches`: frames forwarded to this router that a
+    // sender's frame waits on, by this link's sequence.
+    struct Pending {
+      std::uint64_t seq;
+      std::uint32_t waiting;
+    };
+    struct Watch {
+      std::uint64_t seq;
+      Slot* from;
+      std::uint64_t from_seq;
+    };
+    std::deque<Pending> inbound;
+    std::deque<Watch> watches;
+    std::uint64_t ack_limit = LinkState::kNoAckLimit;
   };
   void accept();
-  void forward(Slot& to, const std::uint8_t* frame, std::size_t len);
+  // Forwards `from`'s frame `seq` to `to`; counts in *waiting when its ack
+  // must wait for `to`'s.
+  void forward(Slot& to, const std::uint8_t* frame, std::size_t len, Slot& from, std::uint64_t seq,
+               std::uint32_t* waiting);
+  void track(Slot& from, std::uint64_t seq, std::uint32_t waiting);
+  // `to` acknowledged up to `seq` (or went down: everything): the frames
+  // waiting on it wait no more.
+  void release_watches(Slot& to, std::uint64_t seq);
+  void settle_inbound(Slot& from);
   void flush_soon(Slot& to);
   void answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message);
   void send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers);

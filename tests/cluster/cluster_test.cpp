@@ -862,3 +862,26 @@ TEST_CASE("a random schedule of switch restarts and paused routers loses and dup
   check_exactly_once(b.report(), sent);
   stop_all({&a, &b, &*hub});
 }
+
+TEST_CASE("a switch killed with thousands of events in flight to a slow router loses none of them") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  const unsigned short link_port = hub.link_port;
+  Node b = c.start_router("rb", link_port, slow_consumer(50), kShare);
+  Node a = c.start_router("ra", link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  wait_for_route(a);
+  CHECK(a.post("/events/probe.start", {{"count", 30'000}})["sent"] == 30'000);
+  // rb takes 50 us an event: most of them are still at the switch or on
+  // their way when it dies.
+  std::this_thread::sleep_for(300ms);
+  const auto before = b.report()["received"].get<std::uint64_t>();
+  INFO("rb had " << before << " when the switch was killed");
+  CHECK(before < 30'000);
+  stop_node(hub, SIGKILL);
+  Node hub2 = c.start_switch("", link_port, "switch2");
+  wait_received(b, 30'000, 120s);
+  check_exactly_once(b.report(), 30'000);
+  stop_all({&a, &b, &hub2});
+}
