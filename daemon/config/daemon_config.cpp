@@ -2,6 +2,8 @@
 
 #include "cluster/link_auth.hpp"
 #include "config/yaml_reader.hpp"
+
+#include <yaml-cpp/depthguard.h>
 #include "router/pattern.hpp"
 
 #include <unistd.h>
@@ -340,6 +342,10 @@ DaemonConfig load_config(const std::filesystem::path& file) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(name);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp gives these a message of "bad file".
+    throw ConfigErrors({name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                        ": nested deeper than the YAML reader allows (" + std::to_string(e.depth()) + " levels)"});
   } catch (const YAML::ParserException& e) {
     throw ConfigErrors({name + ":" + std::to_string(e.mark.line + 1) + ":" +
                         std::to_string(e.mark.column + 1) + ": " + e.msg});

@@ -36,6 +36,20 @@ void validate_descriptor(const edri_plugin_descriptor* d, const std::string& ori
   }
 }
 
+namespace {
+// Boost.DLL says "shared_library::load() failed (dlerror system message: X):
+// <errno text>", where the errno text is whatever errno held ("Bad file
+// descriptor" for a file that is no ELF object): only X is the reason.
+std::string load_failure(const std::string& what) {
+  static constexpr std::string_view kMark = "(dlerror system message: ";
+  const auto start = what.find(kMark);
+  if (start == std::string::npos) return what;
+  const auto end = what.rfind("):");
+  if (end == std::string::npos || end <= start) return what;
+  return what.substr(start + kMark.size(), end - start - kMark.size());
+}
+}  // namespace
+
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& file) {
   std::shared_ptr<PluginLibrary> p(new PluginLibrary());
   p->path_ = file;
@@ -44,7 +58,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
     p->lib_ = std::make_unique<boost::dll::shared_library>(
         file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    throw PluginError(origin + ": cannot load: " + e.what());
+    throw PluginError(origin + ": cannot load: " + load_failure(e.what()));
   }
   if (!p->lib_->has(EDRI_ENTRY_SYMBOL)) {
     throw PluginError(origin + ": no entry symbol '" EDRI_ENTRY_SYMBOL

@@ -451,3 +451,20 @@ TEST_CASE("a URL that does not decode to UTF-8 gets a clear 400 and the connecti
   }
   CHECK(json::parse(c.call("GET", "/echo/J%C3%BCrgen").body)["text"] == "J\xC3\xBCrgen");
 }
+
+TEST_CASE("YAML nested past the reader's limit and a plugin file that is no library get clear messages") {
+  probe::TempDir dir;
+  auto deep = dir.write("deep.yaml", "managers: " + std::string(5000, '[') + std::string(5000, ']') + "\n");
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", deep.string()}, dir.path() / "a.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains(deep.string() + ":1:"));
+  CHECK_THAT(out, Catch::Contains("nested deeper than the YAML reader allows"));
+  CHECK_THAT(out, !Catch::Contains("bad file"));
+
+  auto garbage = dir.write("libgarbage.so", std::string(4096, '\x7f'));
+  auto cfg = dir.write("plugin.yaml", "managers:\n  - name: x\n    plugin: " + garbage.string() + "\n");
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--check-config", "-c", cfg.string()}, dir.path() / "b.log");
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains(cfg.string() + ":3:13: manager 'x': " + garbage.string() + ": cannot load: "));
+  CHECK_THAT(out, !Catch::Contains("Bad file descriptor"));
+}
