@@ -509,6 +509,7 @@ TEST_CASE("SIGHUP with changed connector settings keeps the link and says they n
 #include "cluster/link_state.hpp"
 #include "cluster/wire.hpp"
 #include "event/event.hpp"
+#include "support/event_frames.hpp"
 
 namespace {
 
@@ -563,24 +564,6 @@ class RawPeer : public edrid::cluster::LinkHooks {
   std::thread thread_;
 };
 
-// A probe.seq notification that claims to come from `origin`.
-std::string forged_seq(const std::string& origin, std::uint64_t incarnation) {
-  const auto payload = json::to_msgpack(json{{"from", "producer"}, {"n", 1}});
-  edrid::EventPtr ev(edrid::event_from_bytes("probe.seq", payload.data(), payload.size()));
-  auto& h = ev->header;
-  h.id = {7, 7};
-  h.trace_id = {7, 8};
-  h.type = edrid::event_set_type(*ev, "probe.seq");
-  h.payload_type = ev->payload_type.data();
-  h.kind = EDRI_KIND_NOTIFICATION;
-  h.origin_router = origin.c_str();
-  h.sender = "producer";
-  h.message = "";
-  std::string frame, error;
-  REQUIRE(edrid::cluster::encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", incarnation, frame, &error));
-  return frame;
-}
-
 }  // namespace
 
 TEST_CASE("an event forged with another router's origin is dropped at the switch, and that router is not cut off") {
@@ -596,7 +579,11 @@ TEST_CASE("an event forged with another router's origin is dropped at the switch
     REQUIRE(mallory.wait_up(10s));
     // The largest incarnation there is: were it believed, rb would take
     // every real event of ra as stale, for good.
-    mallory.send(forged_seq("ra", ~std::uint64_t{0}));
+    mallory.send(probe::event_frame({.type = "probe.seq",
+                                     .payload = {{"from", "producer"}, {"n", 1}},
+                                     .origin = "ra",
+                                     .sender = "producer",
+                                     .incarnation = ~std::uint64_t{0}}));
     REQUIRE(hub.process->wait_output("sent an event claiming origin 'ra'", 10s));
   }
   CHECK_THAT(hub.process->output(), Catch::Contains("router 'mallory'"));
