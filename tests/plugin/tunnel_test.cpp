@@ -149,6 +149,10 @@ TEST_CASE("a receiving worker that crashes makes the sender's send fail with the
   CHECK(r["ok"] == false);
   CHECK_THAT(r["error"].get<std::string>(), Catch::Contains("worker killed by signal 6"));
   CHECK(r["sent"].get<std::uint64_t>() < (64u << 20));
+  // The sender hears of the crash from the tunnel itself; the worker's
+  // watcher takes the tunnel out of the table a moment later, after it has
+  // reaped the worker.
+  for (int i = 0; i < 500 && rig.tunnel_stats()["open"] != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(rig.tunnel_stats()["open"] == 0);
   CHECK(rig.tunnel_stats()["ended_with_error"].get<int>() >= 1);
 }

@@ -1,6 +1,7 @@
 // A file in a fresh temporary directory, removed with the object.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,7 +15,10 @@ class TempDir {
     std::string tmpl = (std::filesystem::temp_directory_path() / "edri-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
+  // EDRI_KEEP_TEST_DIRS=1 keeps them (and the logs of the processes a test
+  // started) for a look after a failure.
   ~TempDir() {
+    if (std::getenv("EDRI_KEEP_TEST_DIRS")) return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

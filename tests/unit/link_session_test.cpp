@@ -193,7 +193,7 @@ TEST_CASE("an ack rides with the answer it precedes, and a paused side still rea
   CHECK(link.ra_end.received == 1);  // the answers wait, unacknowledged, for a resend
 }
 
-TEST_CASE("a whole frame with a refused type is dropped once and acknowledged; the link stays up") {
+TEST_CASE("a whole frame with a refused type is dropped once and acknowledged, and the link stays up") {
   // What a peer might send that decode_event refuses for its content only:
   // here an invalid type name, written over a valid frame (encode_event
   // itself refuses to write one).

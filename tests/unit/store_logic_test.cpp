@@ -136,7 +136,7 @@ class CountingBackend : public edri_store::Backend {
 };
 }  // namespace
 
-TEST_CASE("sweeping costs what expired, not what is stored; list stops at its limit") {
+TEST_CASE("sweeping costs what expired and not what is stored, and list stops at its limit") {
   auto counting = std::make_unique<CountingBackend>(edri_store::make_memory_backend());
   auto* backend = counting.get();
   std::int64_t now = 1'000;
