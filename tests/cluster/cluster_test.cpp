@@ -880,3 +880,33 @@ TEST_CASE("a switch killed with thousands of events in flight to a slow router l
   check_exactly_once(b.report(), 30'000);
   stop_all({&a, &b, &hub2});
 }
+
+TEST_CASE("a publishing router stopped with SIGTERM mid-stream delivers everything it accepted before it exits") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  wait_for_route(a);
+  // Accepted (sent returned) and at once told to stop: ra drains its link
+  // before it exits.
+  CHECK(a.post("/events/probe.start", {{"count", 50'000}})["sent"] == 50'000);
+  stop_node(a, SIGTERM);
+  wait_received(b, 50'000, 60s);
+  // Back as a new incarnation (its producer under another name, as its
+  // numbering starts again): events flow at once.
+  Node a2 = c.start_router("ra", hub.link_port,
+                           "  - {name: producer2, plugin: cluster_probe, config: {role: producer}}\n", kShare);
+  REQUIRE(wait_until([&] { return link_up(a2); }, 30s));
+  wait_for_route(a2);
+  CHECK(a2.post("/events/probe.start", {{"count", 1000}})["sent"] == 1000);
+  wait_received(b, 51'000, 60s);
+  json report = b.report();
+  INFO(report.dump());
+  CHECK(report["duplicates"] == 0);
+  CHECK(report["out_of_order"] == 0);
+  CHECK(report["senders"]["producer"] == 50'000);
+  CHECK(report["senders"]["producer2"] == 1000);
+  stop_all({&a2, &b, &hub});
+}
