@@ -135,7 +135,7 @@ class ApiManager : public edri::Manager {
       server_->websocket(ws_path_, {[this](const Request& req) {
                                       return cross_site_refusal(req).empty() && (!tokens_.enabled() || authorised(req));
                                     },
-                                    [this](const auto& c) { ws_open(c); },
+                                    [this](const auto& c, const Request& req) { ws_open(c, req); },
                                     [this](const auto& c, std::string text) { ws_message(c, std::move(text)); },
                                     [this](const edri_api::WsConnection& c) { ws_closed(c.id()); }});
     }
@@ -308,6 +308,11 @@ class ApiManager : public edri::Manager {
       // answering the request through the callback.
       if (!edri::is_valid_type_name(type)) return answer(problem(400, "invalid event type '" + type + "'"));
       if (!publish_.allows(type)) return answer(problem(403, "event type '" + type + "' is not exposed (see expose)"));
+      if (tokens_.enabled()) {
+        if (auto scope = token(req).scope; scope && !scope->allows(type)) {
+          return answer(problem(403, "this token may not reach event type '" + type + "'"));
+        }
+      }
       if (kind != "request" && kind != "notification") {
         return answer(problem(400, "kind must be request or notification"));
       }
@@ -421,13 +426,22 @@ class ApiManager : public edri::Manager {
   struct WsClient {
     std::shared_ptr<edri_api::WsConnection> conn;
     std::map<std::string, Subscription> subs;  // by subscription id
+    std::shared_ptr<const edri_api::ExposePolicy> scope;  // the token's patterns; null: not limited
     // Requests sent and not yet answered (from any thread).
     std::shared_ptr<std::atomic<std::size_t>> in_flight = std::make_shared<std::atomic<std::size_t>>(0);
   };
 
-  void ws_open(const std::shared_ptr<edri_api::WsConnection>& c) {
+  // A client keeps the scope its token had at the upgrade.
+  void ws_open(const std::shared_ptr<edri_api::WsConnection>& c, const Request& req) {
+    auto scope = tokens_.enabled() ? token(req).scope : nullptr;
     std::lock_guard lock(ws_mutex_);
-    clients_[c->id()] = WsClient{c, {}};
+    clients_[c->id()] = WsClient{c, {}, std::move(scope)};
+  }
+
+  std::shared_ptr<const edri_api::ExposePolicy> scope_of(std::uint64_t client) {
+    std::lock_guard lock(ws_mutex_);
+    auto it = clients_.find(client);
+    return it == clients_.end() ? nullptr : it->second.scope;
   }
 
   void ws_closed(std::uint64_t id) {
@@ -472,6 +486,9 @@ class ApiManager : public edri::Manager {
   void ws_publish(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {
     if (!publish_.allows(f.type)) {
       return ws_error(*c, f.id, "event type '" + f.type + "' is not exposed (see expose)", 403);
+    }
+    if (auto scope = scope_of(c->id()); scope && !scope->allows(f.type)) {
+      return ws_error(*c, f.id, "this token may not reach event type '" + f.type + "'", 403);
     }
     std::shared_ptr<std::atomic<std::size_t>> in_flight;
     if (f.op == edri_api::WsOp::request) {
@@ -534,6 +551,9 @@ class ApiManager : public edri::Manager {
   void ws_subscribe(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {
     if (!subscribe_.allows_pattern(f.type)) {
       return ws_error(*c, f.id, "pattern '" + f.type + "' matches no exposed type (see expose)", 403);
+    }
+    if (auto scope = scope_of(c->id()); scope && !scope->allows_pattern(f.type)) {
+      return ws_error(*c, f.id, "this token may not reach pattern '" + f.type + "'", 403);
     }
     const std::string sid = f.subscription();
     {
@@ -613,6 +633,7 @@ class ApiManager : public edri::Manager {
     const json& data = ev.data();
     std::lock_guard lock(ws_mutex_);
     for (auto& [cid, client] : clients_) {
+      if (client.scope && !client.scope->allows(type)) continue;
       for (auto& [sid, sub] : client.subs) {
         if (!edri::matches(sub.pattern, type) || !where_matches(sub.where, data)) continue;
         client.conn->send(json{{"op", "event"}, {"subscription", sid}, {"type", type}, {"data", data}}.dump(-1, ' ', false, kLossy));
@@ -636,17 +657,20 @@ class ApiManager : public edri::Manager {
                                           base.compare(base.size() - 5, 5, "+json") == 0);
   }
 
-  bool authorised(const Request& req) {
+  bool authorised(const Request& req) { return token(req).known; }
+
+  // The bearer token's entry (unknown when there is none or it is not listed).
+  edri_api::TokenFile::Lookup token(const Request& req) {
     const auto h = req[http::field::authorization];
     // The scheme is case-insensitive (RFC 9110 11.1).
     static constexpr std::string_view kBearer = "bearer ";
-    if (h.size() <= kBearer.size()) return false;
+    if (h.size() <= kBearer.size()) return {};
     for (std::size_t i = 0; i < kBearer.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(h[i])) != kBearer[i]) return false;
+      if (std::tolower(static_cast<unsigned char>(h[i])) != kBearer[i]) return {};
     }
-    const bool known = tokens_.contains(std::string_view(h).substr(kBearer.size()));
+    auto found = tokens_.find(std::string_view(h).substr(kBearer.size()));
     if (auto why = tokens_.take_error(); !why.empty()) log().warn(why, "; keeping the tokens read before");
-    return known;
+    return found;
   }
 
   // First member, so it is destroyed last: everything below may hold sessions

@@ -48,9 +48,16 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(limits_.ws_message_bytes);
-    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+    upgrade_ = std::move(req);
+    ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
-      if (self->handlers_.open) self->handlers_.open(self);
+      try {
+        if (self->handlers_.open) self->handlers_.open(self, self->upgrade_);
+      } catch (const std::exception& e) {
+        if (self->error_log_) self->error_log_(std::string("websocket open failed: ") + e.what());
+        return self->begin_close(websocket::close_code::internal_error, "internal error");
+      }
+      self->upgrade_ = {};
       self->do_read();
     });
   }
@@ -138,6 +145,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   }
 
   websocket::stream<beast::tcp_stream> ws_;
+  Request upgrade_;  // until the handshake is done and `open` has seen it
   beast::flat_buffer buffer_;
   const ServerLimits& limits_;
   const WsHandlers& handlers_;

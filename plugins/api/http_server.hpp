@@ -37,7 +37,8 @@ struct WsHandlers {
   // Whether to upgrade this request (for example: is it authorised?). When it
   // says no, the request goes to the HTTP handler like any other.
   std::function<bool(const Request&)> accept;
-  std::function<void(const std::shared_ptr<WsConnection>&)> open;
+  // The upgrade request comes along (its headers: who the client is).
+  std::function<void(const std::shared_ptr<WsConnection>&, const Request&)> open;
   std::function<void(const std::shared_ptr<WsConnection>&, std::string)> message;
   std::function<void(const WsConnection&)> closed;
 };

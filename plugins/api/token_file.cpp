@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
+#include <vector>
 #include <stdexcept>
 #include <utility>
 
@@ -15,13 +17,23 @@ TokenFile::TokenFile(std::string path) : path_(std::move(path)) {
   checked_ = std::chrono::steady_clock::now();
 }
 
-std::set<std::string, std::less<>> TokenFile::read(const std::string& path) {
+TokenFile::Table TokenFile::read(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read tokens_file " + path);
-  std::set<std::string, std::less<>> out;
+  Table out;
+  int number = 0;
   for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty() && line[0] != '#') out.insert(line);
+    ++number;
+    std::istringstream words(line);
+    std::string token;
+    if (!(words >> token) || token[0] == '#') continue;
+    std::vector<std::string> patterns;
+    for (std::string p; words >> p;) patterns.push_back(p);
+    try {
+      out[token] = patterns.empty() ? nullptr : std::make_shared<const ExposePolicy>(std::move(patterns));
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error("tokens_file " + path + " line " + std::to_string(number) + ": " + e.what());
+    }
   }
   if (out.empty()) throw std::runtime_error("tokens_file " + path + " holds no token");
   return out;
@@ -47,10 +59,12 @@ void TokenFile::refresh_locked() {
   }
 }
 
-bool TokenFile::contains(std::string_view token) {
+TokenFile::Lookup TokenFile::find(std::string_view token) {
   std::lock_guard lock(mutex_);
   refresh_locked();
-  return tokens_.find(token) != tokens_.end();
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return {};
+  return {true, it->second};
 }
 
 std::string TokenFile::take_error() {

@@ -1,9 +1,13 @@
-// Bearer tokens from a file, one per line (`#` starts a comment), read
-// again whenever the file changes: removing a line revokes that token within
+// Bearer tokens from a file, one per line (`#` starts a comment): the token,
+// then optionally the type patterns it is limited to on /events and the
+// WebSocket (`orders-svc orders.> store.get`; none: whatever `expose` allows).
+// Read again whenever the file changes: removing a line revokes that token within
 // a second, with no reload or restart. A file that cannot be read or holds
 // no token keeps the tokens read last (logged by the caller), so a
 // half-written file never opens the api.
 #pragma once
+
+#include "expose_policy.hpp"
 
 #include <sys/types.h>
 
@@ -11,7 +15,8 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
-#include <set>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -24,9 +29,15 @@ class TokenFile {
   explicit TokenFile(std::string path);
 
   bool enabled() const noexcept { return !path_.empty(); }
-  // Whether `token` is listed, after re-reading the file if it changed
-  // (looked at no more than once per second). Any thread.
-  bool contains(std::string_view token);
+  struct Lookup {
+    bool known = false;
+    // The patterns the token is limited to; null: not limited.
+    std::shared_ptr<const ExposePolicy> scope;
+  };
+  // Whether `token` is listed and what it may reach, after re-reading the
+  // file if it changed (looked at no more than once per second). Any thread.
+  Lookup find(std::string_view token);
+  bool contains(std::string_view token) { return find(token).known; }
   // Why the last re-read failed, once (then ""): the caller logs it. A file
   // that fails is tried again when it changes again.
   std::string take_error();
@@ -40,13 +51,14 @@ class TokenFile {
       return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec && size == o.size && inode == o.inode;
     }
   };
-  static std::set<std::string, std::less<>> read(const std::string& path);
+  using Table = std::map<std::string, std::shared_ptr<const ExposePolicy>, std::less<>>;
+  static Table read(const std::string& path);
   Stamp stamp() const;
   void refresh_locked();
 
   std::string path_;
   mutable std::mutex mutex_;
-  std::set<std::string, std::less<>> tokens_;
+  Table tokens_;
   Stamp stamp_;
   std::chrono::steady_clock::time_point checked_;
   std::string error_;

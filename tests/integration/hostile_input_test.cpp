@@ -468,3 +468,35 @@ TEST_CASE("YAML nested past the reader's limit and a plugin file that is no libr
   CHECK_THAT(out, Catch::Contains(cfg.string() + ":3:13: manager 'x': " + garbage.string() + ": cannot load: "));
   CHECK_THAT(out, !Catch::Contains("Bad file descriptor"));
 }
+
+TEST_CASE("a token limited to patterns reaches only those types, over HTTP and WebSocket") {
+  probe::TempDir t;
+  const auto file = t.write("tokens", "# token, then the patterns it may reach (none: all that expose allows)\n"
+                                      "admin\norders-svc orders.> demo.echo\n");
+  Edrid edrid("      tokens_file: " + file.string() + "\n      routes: [{method: GET, path: \"/echo/{text}\", event: demo.echo}]\n");
+  probe::HttpClient c(edrid.port);
+  auto as = [](const std::string& token) { return std::map<std::string, std::string>{{"Authorization", "Bearer " + token}}; };
+  CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", as("orders-svc")).status == 200);
+  CHECK(c.call("POST", "/events/orders.new?kind=notification", "{}", as("orders-svc")).status == 202);
+  auto r = c.call("POST", "/events/audit.login?kind=notification", "{}", as("orders-svc"));
+  CHECK(r.status == 403);
+  CHECK_THAT(r.body, Catch::Contains("this token may not reach event type 'audit.login'"));
+  CHECK(c.call("POST", "/events/audit.login?kind=notification", "{}", as("admin")).status == 202);
+  // Scopes do not reach into built-in namespaces expose keeps closed.
+  CHECK(c.call("POST", "/events/store.get", R"({"key":"k"})", as("admin")).status == 403);
+
+  probe::WsClient ws(edrid.port, as("orders-svc"));
+  ws.send({{"op", "subscribe"}, {"type", "audit.>"}, {"id", "a"}});
+  auto e = ws.expect();
+  CHECK(e["status"] == 403);
+  CHECK(e["message"] == "this token may not reach pattern 'audit.>'");
+  ws.send({{"op", "subscribe"}, {"type", ">"}, {"id", "all"}});
+  CHECK(ws.expect()["op"] == "subscribed");
+  ws.send({{"op", "request"}, {"type", "audit.read"}, {"id", 1}});
+  CHECK(ws.expect()["status"] == 403);
+  // Through ">", only its own types arrive: audit.login (sent by admin) does not.
+  CHECK(c.call("POST", "/events/audit.login?kind=notification", "{}", as("admin")).status == 202);
+  CHECK(c.call("POST", "/events/orders.shipped?kind=notification", R"({"n":1})", as("admin")).status == 202);
+  auto got = ws.expect();
+  CHECK(got["type"] == "orders.shipped");
+}

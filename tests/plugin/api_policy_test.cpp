@@ -128,3 +128,27 @@ TEST_CASE("valid_utf8 accepts text and refuses what JSON cannot hold") {
   CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));   // past U+10FFFF
   CHECK_FALSE(valid_utf8("ok\xE2\x82"));
 }
+
+#include "support/temp_file.hpp"
+#include "token_file.hpp"
+
+TEST_CASE("a tokens file names tokens and, optionally, the patterns each is limited to") {
+  probe::TempDir dir;
+  const auto file = dir.write("tokens", "# comment\nall-access\n  scoped   orders.>  demo.echo \r\n\n");
+  edri_api::TokenFile tokens(file.string());
+  CHECK(tokens.enabled());
+  auto all = tokens.find("all-access");
+  CHECK(all.known);
+  CHECK_FALSE(all.scope);
+  auto scoped = tokens.find("scoped");
+  REQUIRE(scoped.known);
+  REQUIRE(scoped.scope);
+  CHECK(scoped.scope->allows("orders.new"));
+  CHECK_FALSE(scoped.scope->allows("audit.x"));
+  CHECK_FALSE(tokens.find("orders.>").known);
+  CHECK_FALSE(tokens.find("# comment").known);
+
+  const auto bad = dir.write("bad", "ok\nbroken a..b\n");
+  CHECK_THROWS_WITH(edri_api::TokenFile(bad.string()), Catch::Contains("line 2: invalid pattern 'a..b'"));
+  CHECK_FALSE(edri_api::TokenFile("").enabled());
+}
