@@ -142,6 +142,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
   }
   auto it = slots_.find(peer.router_id);
   Slot& slot = it == slots_.end() ? add_slot(peer.router_id) : *it->second;
+  const bool restarted = slot.state->peer_incarnation() != 0 && slot.state->peer_incarnation() != peer.incarnation;
   if (slot.session && slot.session.get() != &s && !slot.session->is_closed() &&
       slot.session->peer().incarnation != peer.incarnation &&
       std::chrono::steady_clock::now() - slot.session->last_heard() < 2 * settings_.link.heartbeat) {
@@ -167,6 +168,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
     auto old = std::move(slot.session);
     old->close("replaced by a newer connection from the same router", true);
   }
+  if (restarted) forget_inbound(slot);
   slot.session = std::move(self);
   slot.interest_sent.clear();
   slot.interest_known = false;
@@ -288,6 +290,14 @@ void Switch::settle_inbound(Slot& from) {
   from.ack_limit = limit;
   from.state->set_ack_limit(limit);
   if (from.session && from.session->established()) from.session->ack_soon();
+}
+
+void Switch::forget_inbound(Slot& from) {
+  for (auto& [id, other] : slots_) {
+    std::erase_if(other->watches, [&](const Slot::Watch& w) { return w.from == &from; });
+  }
+  from.inbound.clear();
+  settle_inbound(from);
 }
 
 void Switch::release_watches(Slot& to, std::uint64_t seq) {
@@ -499,9 +509,7 @@ void Switch::sweep() {
         spdlog::warn("switch: router '{}' has been away for over {} ms; forgetting it", slot.id,
                      settings_.link.replay.max_age.count());
         release_watches(slot, ~std::uint64_t{0});
-        for (auto& [other_id, other] : slots_) {
-          std::erase_if(other->watches, [&](const Slot::Watch& w) { return w.from == &slot; });
-        }
+        forget_inbound(slot);
         std::lock_guard lock(slots_mutex_);
         it = slots_.erase(it);
         changed = true;

@@ -98,6 +98,9 @@ class Switch final : public LinkHooks {
   // waiting on it wait no more.
   void release_watches(Slot& to, std::uint64_t seq);
   void settle_inbound(Slot& from);
+  // `from` is gone or came back as a new incarnation: its frames' sequence
+  // numbers start again, so what was pending for the old ones is dropped.
+  void forget_inbound(Slot& from);
   void flush_soon(Slot& to);
   void answer(Slot& to, const WireEvent& request, std::uint32_t status, const std::string& message);
   void send_fanout(Slot& to, const WireEvent& request, std::uint32_t routers);

@@ -910,3 +910,38 @@ TEST_CASE("a publishing router stopped with SIGTERM mid-stream delivers everythi
   CHECK(report["senders"]["producer2"] == 1000);
   stop_all({&a2, &b, &hub});
 }
+
+TEST_CASE("a publisher killed with events waiting on a paused router comes back and is acknowledged as before") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  wait_for_route(a);
+  // rb stops reading: ra's events wait at the switch for rb's acks, so ra's
+  // are held back too, when ra dies.
+  pause(b);
+  CHECK(a.post("/events/probe.start", {{"count", 2000}})["sent"] == 2000);
+  std::this_thread::sleep_for(300ms);
+  stop_node(a, SIGKILL);
+  Node a2 = c.start_router("ra", hub.link_port,
+                           "  - {name: producer2, plugin: cluster_probe, config: {role: producer}}\n", kShare);
+  REQUIRE(wait_until([&] { return link_up(a2); }, 30s));
+  // Its new numbering starts again while the old incarnation's frames still
+  // wait on rb (paused for less than dead_peer_ms).
+  std::this_thread::sleep_for(500ms);
+  CHECK(a2.post("/events/probe.start", {{"count", 1000}})["sent"] == 1000);
+  resume(b);
+  // More than the old incarnation sent: its numbering passes the old one's.
+  CHECK(a2.post("/events/probe.start", {{"count", 4000}})["sent"] == 5000);
+  REQUIRE(wait_until([&] { return b.report()["senders"].value("producer2", 0) == 5000; }, 30s));
+  // The new incarnation's frames are acknowledged end to end like any.
+  CHECK(wait_until(
+      [&] {
+        json l = a2.link();
+        return l.value("acked_seq", 0) == l.value("sent_seq", 1);
+      },
+      20s));
+  stop_all({&a2, &b, &hub});
+}
