@@ -228,6 +228,21 @@ class ApiManager : public edri::Manager {
     }
   }
 
+  // A page can send these as fast as it likes: at most one line a second,
+  // with how many were not logged (all are counted in /metrics by status).
+  void log_refusal(const std::string& method, const std::string& path, const std::string& why) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    auto last = last_refusal_log_ms_.load(std::memory_order_relaxed);
+    if (now - last < 1000 || !last_refusal_log_ms_.compare_exchange_strong(last, now)) {
+      refusals_unlogged_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    log().warn("refused ", method, " ", path, ": ", why, " (", refusals_unlogged_.exchange(0),
+               " more refused since the last line)");
+  }
+
   void count(unsigned status) {
     std::lock_guard lock(counts_mutex_);
     ++counts_[status];
@@ -265,7 +280,7 @@ class ApiManager : public edri::Manager {
     }
 
     if (auto why = cross_site_refusal(req); !why.empty()) {
-      log().warn("refused ", method, " ", path, ": ", why);
+      log_refusal(method, path, why);
       return answer(problem(403, why));
     }
     const bool health = path == "/healthz" && method == "GET";
@@ -691,6 +706,8 @@ class ApiManager : public edri::Manager {
   edri_api::ServerLimits limits_;
 
   edri_api::RouteTable routes_;
+  std::atomic<std::int64_t> last_refusal_log_ms_{-1000};
+  std::atomic<std::uint64_t> refusals_unlogged_{0};
   std::mutex counts_mutex_;
   std::map<unsigned, std::uint64_t> counts_;
   std::vector<std::string> middlewares_;

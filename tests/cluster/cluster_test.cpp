@@ -145,6 +145,20 @@ void wait_for_route(const Node& producer) {
   REQUIRE(wait_until([&] { return producer.post("/events/demo.echo", {{"text", "ready?"}})["_status"] == 200; }, 20s));
 }
 
+// rb (running `consumer`) and ra (a producer) linked to the switch at
+// `link_port`, ra knowing rb's subscriptions.
+struct Routers {
+  Node a, b;
+};
+Routers start_routers(Cluster& c, unsigned short link_port, const std::string& consumer = kConsumer) {
+  Routers r;
+  r.b = c.start_router("rb", link_port, consumer, kShare);
+  r.a = c.start_router("ra", link_port, kProducer, kShare);
+  REQUIRE(wait_until([&] { return link_up(r.a) && link_up(r.b); }, 30s));
+  wait_for_route(r.a);
+  return r;
+}
+
 void wait_received(const Node& consumer, std::uint64_t n, std::chrono::milliseconds within) {
   json last;
   const bool ok = wait_until(
@@ -684,10 +698,9 @@ TEST_CASE("a switch restart loses and duplicates nothing in either order of re-a
   c.fast_links = false;
   Node hub = c.start_switch();
   const unsigned short link_port = hub.link_port;
-  Node b = c.start_router("rb", link_port, kConsumer, kShare);
-  Node a = c.start_router("ra", link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, link_port);
+  Node& a = r.a;
+  Node& b = r.b;
   CHECK(a.post("/events/probe.start", {{"count", 1000}})["sent"] == 1000);
   wait_received(b, 1000, 30s);
 
@@ -738,10 +751,9 @@ TEST_CASE("a router stopped (SIGTERM or SIGKILL) and started again finds what wa
   Cluster c;
   c.fast_links = false;
   Node hub = c.start_switch();
-  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
-  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, hub.link_port);
+  Node& a = r.a;
+  Node& b = r.b;
   CHECK(a.post("/events/probe.start", {{"count", 1000}})["sent"] == 1000);
   wait_received(b, 1000, 30s);  // its queue is empty: a SIGKILL loses nothing of these
 
@@ -793,10 +805,9 @@ TEST_CASE("a random schedule of switch restarts and paused routers loses and dup
   c.fast_links = false;
   std::optional<Node> hub(c.start_switch());
   const unsigned short link_port = hub->link_port;
-  Node b = c.start_router("rb", link_port, kConsumer, kShare);
-  Node a = c.start_router("ra", link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, link_port);
+  Node& a = r.a;
+  Node& b = r.b;
   std::uint64_t sent = 0;
   auto send = [&](int n) {
     json r = a.post("/events/probe.start", {{"count", n}});
@@ -863,10 +874,9 @@ TEST_CASE("a switch killed with thousands of events in flight to a slow router l
   c.fast_links = false;
   Node hub = c.start_switch();
   const unsigned short link_port = hub.link_port;
-  Node b = c.start_router("rb", link_port, slow_consumer(50), kShare);
-  Node a = c.start_router("ra", link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, link_port, slow_consumer(50));
+  Node& a = r.a;
+  Node& b = r.b;
   CHECK(a.post("/events/probe.start", {{"count", 30'000}})["sent"] == 30'000);
   // rb takes 50 us an event: most of them are still at the switch or on
   // their way when it dies.
@@ -885,10 +895,9 @@ TEST_CASE("a publishing router stopped with SIGTERM mid-stream delivers everythi
   Cluster c;
   c.fast_links = false;
   Node hub = c.start_switch();
-  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
-  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, hub.link_port);
+  Node& a = r.a;
+  Node& b = r.b;
   // Accepted (sent returned) and at once told to stop: ra drains its link
   // before it exits.
   CHECK(a.post("/events/probe.start", {{"count", 50'000}})["sent"] == 50'000);
@@ -915,10 +924,9 @@ TEST_CASE("a publisher killed with events waiting on a paused router comes back 
   Cluster c;
   c.fast_links = false;
   Node hub = c.start_switch();
-  Node b = c.start_router("rb", hub.link_port, kConsumer, kShare);
-  Node a = c.start_router("ra", hub.link_port, kProducer, kShare);
-  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
-  wait_for_route(a);
+  Routers r = start_routers(c, hub.link_port);
+  Node& a = r.a;
+  Node& b = r.b;
   // rb stops reading: ra's events wait at the switch for rb's acks, so ra's
   // are held back too, when ra dies.
   pause(b);

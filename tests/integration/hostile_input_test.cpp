@@ -163,6 +163,17 @@ TEST_CASE("a foreign web page can neither open a WebSocket nor post, nor reach t
   CHECK(c.call("GET", "/stats", "", {{"Host", "localhost:" + std::to_string(edrid.port)}}).status == 200);
   CHECK(c.call("GET", "/stats", "", {{"Host", "[::1]:" + std::to_string(edrid.port)}}).status == 200);
   CHECK(c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"Origin", own}}).status == 200);
+  // A page that keeps trying fills no disk: about one line a second.
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 300; ++i) c.call("GET", "/stats", "", {{"Host", "evil.example"}});
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count();
+  const std::string out = edrid.proc->output();
+  std::size_t lines = 0;
+  for (auto at = out.find("refused GET /stats"); at != std::string::npos; at = out.find("refused GET /stats", at + 1)) {
+    ++lines;
+  }
+  CHECK(lines <= static_cast<std::size_t>(seconds) + 4);
+  CHECK_THAT(out, Catch::Contains("more refused since the last line"));
   edrid.still_serving();
 }
 
