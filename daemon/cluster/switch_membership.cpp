@@ -44,7 +44,8 @@ void MembershipFile::save(const std::vector<Member>& members) const {
   const auto tmp = path_.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump(1) << '\n';
+    // Router ids are printable but need not be UTF-8: never throw for that.
+    out << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     if (!out.flush()) {
       spdlog::warn("switch: cannot write membership file {}; a restart will not know the routers linked now", tmp);
       return;

@@ -207,17 +207,20 @@ Switch::Slot& Switch::add_slot(const std::string& id) {
 
 void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
   std::vector<Pattern> notifications, requests, tunnels;
-  for (const auto& e : entries) {
+  // Only what parses is kept: it is all other routers are told of and all
+  // the membership file holds.
+  std::erase_if(entries, [&](const SubscriptionEntry& e) {
     std::string error;
     auto p = Pattern::parse(e.pattern, &error);
     if (!p) {
       spdlog::warn("switch: router '{}' subscribed to a malformed pattern '{}': {}; ignored", slot.id, e.pattern,
                    error);
-      continue;
+      return true;
     }
     (e.kind == EDRI_KIND_REQUEST ? requests : e.kind == EDRI_KIND_TUNNEL ? tunnels : notifications)
         .push_back(std::move(*p));
-  }
+    return false;
+  });
   {
     std::lock_guard lock(slots_mutex_);
     slot.entries = std::move(entries);

@@ -556,6 +556,9 @@ class RawPeer : public edrid::cluster::LinkHooks {
     REQUIRE(state_.enqueue(frame, true));
     boost::asio::post(io_, [this] { session_->flush(); });
   }
+  void send_control(std::string frame) {
+    boost::asio::post(io_, [this, frame = std::move(frame)]() mutable { session_->send_control(std::move(frame)); });
+  }
 
   edrid::cluster::LinkState* attach(edrid::cluster::LinkSession&, const edrid::cluster::Hello&, std::string*) override {
     return &state_;
@@ -599,6 +602,19 @@ TEST_CASE("an event forged with another router's origin is dropped at the switch
                                      .sender = "producer",
                                      .incarnation = ~std::uint64_t{0}}));
     REQUIRE(hub.process->wait_output("sent an event claiming origin 'ra'", 10s));
+    // Patterns that do not parse (here: not even UTF-8) are ignored, not
+    // passed on to other routers or written to the membership file.
+    mallory.send_control(edrid::cluster::encode_subscriptions(
+        {{EDRI_KIND_NOTIFICATION, "\xff.news"}, {EDRI_KIND_NOTIFICATION, "mallory.news"}}));
+    REQUIRE(hub.process->wait_output("subscribed to a malformed pattern", 10s));
+    REQUIRE(wait_until(
+        [&] {
+          std::ifstream in(c.dir.path() / "switch-hub.json");
+          std::stringstream all;
+          all << in.rdbuf();
+          return all.str().find("mallory.news") != std::string::npos;
+        },
+        10s));
   }
   CHECK_THAT(hub.process->output(), Catch::Contains("router 'mallory'"));
 
