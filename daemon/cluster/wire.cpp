@@ -249,17 +249,38 @@ void event_head(Writer& w, std::uint8_t wire_kind, std::uint8_t flags, std::uint
 }
 }  // namespace
 
+namespace {
+// A link carries few types, mostly one after another: the last name found
+// valid on this thread is not scanned again.
+bool valid_type_name_memo(std::string_view name) {
+  thread_local std::string last_valid;
+  if (!name.empty() && name == last_valid) return true;
+  if (!is_valid_type_name(name)) return false;
+  last_valid.assign(name);
+  return true;
+}
+
+bool is_event_kind(std::uint8_t kind) {
+  return kind == EDRI_KIND_NOTIFICATION || kind == EDRI_KIND_REQUEST || kind == EDRI_KIND_RESPONSE ||
+         kind == kWireTunnelOpen;
+}
+
+// The names an event frame must carry; the same rule for the sender
+// (encode_event) and the receiver (decode_event).
+bool event_names_valid(std::string_view type, std::string_view payload_type) {
+  return valid_type_name_memo(type) &&
+         (payload_type.empty() || payload_type == type || valid_type_name_memo(payload_type));
+}
+}  // namespace
+
 bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
                   std::string& out, std::string* error) {
   const auto& h = ev.header;
   // The rules decode_event applies on the far side, applied here: a frame
   // the peer must refuse is never sent.
-  const bool event_kind = wire_kind == EDRI_KIND_NOTIFICATION || wire_kind == EDRI_KIND_REQUEST ||
-                          wire_kind == EDRI_KIND_RESPONSE || wire_kind == kWireTunnelOpen;
   const std::string_view type = h.type ? h.type : "";
-  if (event_kind && (!is_valid_type_name(type) || (!ev.payload_type.empty() && ev.payload_type != type &&
-                                                   !is_valid_type_name(ev.payload_type)))) {
+  if (is_event_kind(wire_kind) && !event_names_valid(type, ev.payload_type)) {
     if (error) *error = "invalid type name '" + std::string(type) + "' (payload '" + std::string(ev.payload_type) + "')";
     return false;
   }
@@ -436,17 +457,6 @@ std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, st
   return finish(r, std::move(reason), "close", error);
 }
 
-namespace {
-// A link carries few types, mostly one after another: the last name found
-// valid on this thread is not scanned again.
-bool valid_type_name_memo(std::string_view name) {
-  thread_local std::string last_valid;
-  if (!name.empty() && name == last_valid) return true;
-  if (!is_valid_type_name(name)) return false;
-  last_valid.assign(name);
-  return true;
-}
-}  // namespace
 
 bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::string* error, EventFault* fault) {
   if (fault) *fault = EventFault::malformed;
@@ -473,8 +483,7 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
   e.payload_len = r.u32();
   e.payload = r.bytes(e.payload_len);
   if (!finished(r, "event", error)) return false;
-  const bool event_kind = e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST ||
-                          e.kind == EDRI_KIND_RESPONSE || e.kind == kWireTunnelOpen;
+  const bool event_kind = is_event_kind(e.kind);
   if (e.seq == 0 || e.origin_seq == 0) {
     if (error) *error = "event frame without a sequence number";
     return false;
@@ -484,9 +493,7 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
     if (error) *error = "event frame of unknown kind " + std::to_string(e.kind);
     return false;
   }
-  if (event_kind && (!valid_type_name_memo(e.type) ||
-                     (!e.payload_type.empty() && e.payload_type != e.type &&
-                      !valid_type_name_memo(e.payload_type)))) {
+  if (event_kind && !event_names_valid(e.type, e.payload_type)) {
     if (error) *error = "event frame with an invalid type name";
     return false;
   }
