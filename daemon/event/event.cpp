@@ -65,7 +65,8 @@ Event* event_alloc(const edri_type_ops* ops, std::size_t room) {
   Event* ev = construct(ops->object_size + room, ops->object_align);
   ev->ops = ops;
   ev->payload_type = ops->type_name ? ops->type_name : "";  // lives as long as ops
-  ev->shareable = ops->struct_size > offsetof(edri_type_ops, flags) &&
+  // ABI 1.0 plugins hand over type ops without flags.
+  ev->shareable = ops->struct_size >= offsetof(edri_type_ops, flags) + sizeof ops->flags &&
                   (ops->flags & EDRI_TYPE_SHAREABLE) != 0;
   return ev;
 }

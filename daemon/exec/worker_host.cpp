@@ -90,6 +90,7 @@ class WorkerHost final : public HostBackend {
   }
 
   // ---- HostBackend
+  const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
   int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
                 edri_error* err) override {
     std::string why;

@@ -137,7 +137,7 @@ class ManagerRuntime final : public HostBackend {
   std::size_t running_tasks() const noexcept;
   const std::string& config_json() const noexcept { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
-  const edri_plugin_descriptor* plugin() const noexcept { return plugin_; }
+  const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
   void* instance() const noexcept { return instance_; }
 
   // Marks the manager warning/error when one handler runs too long.

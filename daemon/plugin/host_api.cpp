@@ -5,6 +5,7 @@
 #include "event/event.hpp"
 #include "log/logging.hpp"
 #include "manager/dispatch_context.hpp"
+#include "plugin/abi_sizes.hpp"
 #include "plugin/host_backend.hpp"
 
 #include <cstdio>
@@ -16,10 +17,34 @@ namespace {
 
 HostBackend& backend(edri_host_ctx* ctx) noexcept { return *ctx->backend; }
 
-edri_event* h_event_alloc_room(edri_host_ctx*, const edri_type_ops* ops, std::size_t room,
+// A struct the plugin handed over is shorter than even the oldest ABI minor
+// version that has it: the call fails, and the log says why, once per manager.
+bool struct_too_short(edri_host_ctx* ctx, const char* name, std::uint32_t got, std::uint32_t need,
+                      const char* since, const char* type_name = nullptr) noexcept {
+  if (got >= need) return false;
+  if (!ctx || backend(ctx).abi_misuse_logged.exchange(true)) return true;
+  const edri_plugin_descriptor* d = backend(ctx).plugin();
+  char msg[512];
+  std::snprintf(msg, sizeof msg,
+                "plugin '%s' (built for ABI %u.%u; this edrid speaks %d.%d) handed over %s%s%s%s of %u "
+                "bytes, but ABI %s has %u: the call is refused (logged once per manager)",
+                d && d->name ? d->name : "?", d ? d->abi_major : 0u, d ? d->abi_minor : 0u,
+                EDRI_ABI_MAJOR, EDRI_ABI_MINOR, name, type_name ? " for type '" : "",
+                type_name ? type_name : "", type_name ? "'" : "", got, since, need);
+  try {
+    backend(ctx).log(EDRI_LOG_ERROR, msg);
+  } catch (...) {
+    spdlog::error("{}", msg);
+  }
+  return true;
+}
+
+edri_event* h_event_alloc_room(edri_host_ctx* ctx, const edri_type_ops* ops, std::size_t room,
                                void** object_out, void** room_out) {
-  if (!ops || !object_out || ops->struct_size < sizeof(edri_type_ops) || !ops->destroy ||
-      !ops->encode || (room > 0 && !room_out)) {
+  if (!ops || !object_out || !ops->destroy || !ops->encode || (room > 0 && !room_out)) {
+    return nullptr;
+  }
+  if (struct_too_short(ctx, "edri_type_ops", ops->struct_size, abi::kTypeOpsMin, "1.0", ops->type_name)) {
     return nullptr;
   }
   try {
@@ -97,6 +122,9 @@ int h_notify(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
              std::uint32_t* delivered) {
   EventPtr owned(ev);
   if (!ev) return EDRI_E_INVALID;
+  if (opts && struct_too_short(ctx, "edri_send_options", opts->struct_size, abi::kSendOptionsMin, "1.0")) {
+    return EDRI_E_INVALID;
+  }
   try {
     return backend(ctx).notify(std::move(owned), opts, delivered);
   } catch (const std::exception& e) {
@@ -109,6 +137,9 @@ int h_request(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
               edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out) {
   EventPtr owned(ev);
   if (!ev) return EDRI_E_INVALID;
+  if (opts && struct_too_short(ctx, "edri_send_options", opts->struct_size, abi::kSendOptionsMin, "1.0")) {
+    return EDRI_E_INVALID;
+  }
   try {
     return backend(ctx).request(std::move(owned), opts, fn, user, delivery, id_out);
   } catch (const std::exception& e) {
@@ -172,8 +203,9 @@ void h_router_stats(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
   }
 }
 
-bool valid_handlers(const edri_tunnel_handlers* h) noexcept {
-  return h && h->struct_size >= sizeof(edri_tunnel_handlers) && h->on_message && h->on_peer_closed;
+bool valid_handlers(edri_host_ctx* ctx, const edri_tunnel_handlers* h) noexcept {
+  return h && !struct_too_short(ctx, "edri_tunnel_handlers", h->struct_size, abi::kTunnelHandlersMin, "1.1") &&
+         h->on_message && h->on_peer_closed;
 }
 
 void put_reason(edri_error* err, const std::string& reason) noexcept {
@@ -187,7 +219,7 @@ edri_tunnel* h_tunnel_open(edri_host_ctx* ctx, const char* type, edri_event* ini
   std::uint32_t st = EDRI_STATUS_ERROR;
   std::string reason;
   edri_tunnel* t = nullptr;
-  if (!valid_handlers(handlers) || !type) {
+  if (!valid_handlers(ctx, handlers) || !type) {
     reason = "tunnel_open: a type and handlers with on_message and on_peer_closed are required";
   } else {
     try {
@@ -207,7 +239,7 @@ edri_tunnel* h_tunnel_open(edri_host_ctx* ctx, const char* type, edri_event* ini
 }
 
 edri_tunnel* h_tunnel_accept(edri_host_ctx* ctx, const edri_event* offer, const edri_tunnel_handlers* handlers) {
-  if (!offer || !valid_handlers(handlers)) return nullptr;
+  if (!offer || !valid_handlers(ctx, handlers)) return nullptr;
   try {
     return backend(ctx).tunnel_accept(offer, *handlers);
   } catch (const std::exception& e) {

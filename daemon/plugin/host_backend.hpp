@@ -7,6 +7,7 @@
 
 #include <edri/abi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,8 @@ namespace edrid {
 class HostBackend {
  public:
   virtual ~HostBackend() = default;
+  // The plugin this backend hosts, to name it in errors.
+  virtual const edri_plugin_descriptor* plugin() const noexcept = 0;
   virtual int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
                         edri_error* err) = 0;
   virtual int unsubscribe(edri_kind kind, const char* pattern) = 0;
@@ -33,6 +36,10 @@ class HostBackend {
                                    std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) = 0;
   virtual edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) = 0;
   virtual void tunnel_refuse(const edri_event* offer, const char* reason) = 0;
+
+  // Set once the plugin was told it handed over a struct this host cannot
+  // read, so that a plugin doing it on every event logs it once.
+  std::atomic<bool> abi_misuse_logged{false};
 };
 
 }  // namespace edrid
