@@ -42,27 +42,15 @@ std::optional<Pattern> Pattern::parse(std::string_view text, std::string* error)
       }
       p.specificity_ += 4;
     }
-    p.tokens_.emplace_back(tok);
     start = dot + 1;
   }
   if (p.literal_) p.specificity_ = 1 << 20;
   return p;
 }
 
+// One matcher for the SDK and the router: edri::matches.
 bool Pattern::matches(std::string_view type) const noexcept {
-  if (literal_) return type == text_;
-  std::size_t pos = 0;
-  for (std::size_t i = 0; i < tokens_.size(); ++i) {
-    if (pos > type.size()) return false;
-    const std::string& tok = tokens_[i];
-    if (tok == ">") return pos < type.size();  // one or more tokens remain
-    std::size_t dot = type.find('.', pos);
-    const std::size_t end = dot == std::string_view::npos ? type.size() : dot;
-    if (end == pos) return false;
-    if (tok != "*" && type.substr(pos, end - pos) != tok) return false;
-    pos = end + 1;
-  }
-  return pos == type.size() + 1;  // consumed every token of type
+  return literal_ ? type == text_ : edri::matches(text_, type);
 }
 
 bool matches_any(const std::vector<Pattern>& patterns, std::string_view type) noexcept {

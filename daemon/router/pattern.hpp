@@ -26,7 +26,6 @@ class Pattern {
 
  private:
   std::string text_;
-  std::vector<std::string> tokens_;
   bool literal_ = true;
   bool tail_ = false;  // ends with '>'
   int specificity_ = 0;

@@ -29,6 +29,12 @@
 
 #include <nlohmann/json.hpp>
 
+// EDRI_EVENT builds on nlohmann's field macros, and NLOHMANN_JSON_FROM_WITH_DEFAULT
+// came in 3.11.
+#if NLOHMANN_JSON_VERSION_MAJOR < 3 || (NLOHMANN_JSON_VERSION_MAJOR == 3 && NLOHMANN_JSON_VERSION_MINOR < 11)
+#error "the edri SDK needs nlohmann_json 3.11 or newer"
+#endif
+
 #include <edri/detail/msgpack_writer.hpp>
 
 namespace edri {
