@@ -335,10 +335,14 @@ RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const
   return matches_any(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
 }
 
-void Connector::send(const Event& ev) {
+bool Connector::send(const Event& ev, bool may_wait) {
   // Publishers wait for a slow link rather than overflow its replay buffer;
   // the io thread never waits (it is what reads the acks).
-  if (!io_.get_executor().running_in_this_thread()) state_.wait_for_room(settings_.link.dead_peer);
+  if (!may_wait) {
+    if (state_.congested()) return false;
+  } else if (!io_.get_executor().running_in_this_thread()) {
+    state_.wait_for_room(settings_.link.dead_peer);
+  }
   // The replay buffer keeps its own copy: this thread's last frame lends
   // its storage to the next one.
   thread_local std::string spare;
@@ -346,10 +350,11 @@ void Connector::send(const Event& ev) {
   std::string error;
   if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error)) {
     spdlog::error("connector: {} not sent to other routers: {}", ev.payload_type, error);
-    return;
+    return false;
   }
   enqueue(frame);
   if (frame.capacity() <= 64 * 1024) spare = std::move(frame);  // not a rare huge one for good
+  return true;
 }
 
 void Connector::enqueue(std::string_view frame) {

@@ -44,7 +44,7 @@ class Connector final : public ClusterUplink,
 
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
-  void send(const Event& ev) override;
+  bool send(const Event& ev, bool may_wait) override;
   void send_tunnel_open(const Event& offer) override;
   void local_subscriptions(std::vector<LocalPattern> patterns) override;
 

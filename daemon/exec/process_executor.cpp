@@ -502,14 +502,14 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
   } else if (t == "notify") {
     EventPtr ev = worker::take_payload(f);
     edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
-                        f.value("has_priority", 0u), 0};
+                        f.value("has_priority", 0u), 0, f.value("flags", 0u)};
     std::uint32_t delivered = 0;
     const int rc = manager_.notify(std::move(ev), &o, &delivered);
     w.channel->send({{"t", "notified"}, {"rid", f.value("rid", 0ull)}, {"rc", rc}, {"delivered", delivered}});
   } else if (t == "request") {
     EventPtr ev = worker::take_payload(f);
     edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
-                        f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0})};
+                        f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0}), f.value("flags", 0u)};
     auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
     manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr);
   } else if (t.rfind("tunnel.", 0) == 0) {

@@ -3,6 +3,7 @@
 #include "event/ids.hpp"
 #include "exec/worker_frame.hpp"
 #include "manager/dispatch_context.hpp"
+#include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
 #include "plugin/host_backend.hpp"
 #include "plugin/plugin_library.hpp"
@@ -440,6 +441,7 @@ class WorkerHost final : public HostBackend {
     f["priority"] = o ? o->priority : 0;
     f["has_priority"] = o ? o->has_priority : 0u;
     f["timeout_ms"] = o ? o->timeout_ms : 0;
+    f["flags"] = abi::send_flags(o);
   }
 
   const char* intern(const std::string& s) {

@@ -13,13 +13,19 @@ namespace edrid::abi {
 
 // ABI 1.0 had no `flags`.
 inline constexpr std::uint32_t kTypeOpsMin = offsetof(edri_type_ops, flags);
-// Unchanged since ABI 1.0 and 1.1 respectively.
-inline constexpr std::uint32_t kSendOptionsMin = sizeof(edri_send_options);
+// ABI 1.0 to 1.2 had no `flags`.
+inline constexpr std::uint32_t kSendOptionsMin = offsetof(edri_send_options, flags);
+// Unchanged since ABI 1.1.
 inline constexpr std::uint32_t kTunnelHandlersMin = sizeof(edri_tunnel_handlers);
 
 // True when a struct of `struct_size` bytes has the field ending at `field_end`.
 constexpr bool reaches(std::uint32_t struct_size, std::size_t field_end) noexcept {
   return struct_size >= field_end;
+}
+
+// EDRI_SEND_* bits of send options (ABI 1.3); 0 from older plugins.
+inline std::uint32_t send_flags(const edri_send_options* o) noexcept {
+  return o && reaches(o->struct_size, offsetof(edri_send_options, flags) + sizeof o->flags) ? o->flags : 0u;
 }
 
 }  // namespace edrid::abi

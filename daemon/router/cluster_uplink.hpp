@@ -32,7 +32,9 @@ class ClusterUplink {
   // Router::refresh_routes()); must be cheap and thread-safe.
   virtual RemoteRoute remote_route(edri_kind kind, std::string_view type) const = 0;
   // A local notification or request (header complete) for other routers.
-  virtual void send(const Event& ev) = 0;
+  // Waits while the link is congested, unless !may_wait: then a congested
+  // link refuses the event (returns false).
+  virtual bool send(const Event& ev, bool may_wait) = 0;
   // A tunnel offer (header complete) for the router serving its type; the
   // answer comes back as Tunnel::accept or refuse on the tunnel with its id.
   virtual void send_tunnel_open(const Event& offer) = 0;

@@ -3,6 +3,7 @@
 #include "event/ids.hpp"
 #include "log/logging.hpp"
 #include "manager/dispatch_context.hpp"
+#include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
 #include "timer/clock.hpp"
 
@@ -266,13 +267,18 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
   return true;
 }
 
-bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender) {
+namespace {
+// The sender asked never to wait for room (EDRI_SEND_NO_WAIT, ABI 1.3).
+bool no_wait(const edri_send_options* o) noexcept { return (abi::send_flags(o) & EDRI_SEND_NO_WAIT) != 0; }
+}  // namespace
+
+bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait) {
   Delivery d;
   d.handler_id = r.handler_id;
   d.priority = ev->header.priority;
   d.event = std::move(ev);
   std::optional<Delivery> dropped;
-  const bool may_block = !r.manager->runs_here();
+  const bool may_block = may_wait && !r.manager->runs_here();
   const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
   if (dropped) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -303,18 +309,22 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   ClusterUplink* const up = remote_uplink(cached, *ev);
+  const bool may_wait = !no_wait(opts);
   // The last local receiver takes the sender's reference when no link needs
   // the event after it: two atomic operations fewer for one receiver.
   const std::size_t routes = cached.routes.size();
   for (std::size_t i = 0; i < routes; ++i) {
     const Route& r = cached.routes[i];
-    if (enqueue(r, i + 1 == routes && !up ? std::move(ev) : ev, sender)) ++n;
+    if (enqueue(r, i + 1 == routes && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   if (up) {
     // After the local receivers: a congested link holds the sender here.
-    counters_.sent_remote.add();
-    up->send(*ev);
-    ++n;
+    if (up->send(*ev, may_wait)) {
+      counters_.sent_remote.add();
+      ++n;
+    } else {
+      counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (delivered) *delivered = n;
   return EDRI_OK;
@@ -354,12 +364,13 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
               "no manager serves '" + std::string(ev->payload_type) + "'");
     return EDRI_OK;
   }
-  dispatch_request(sender, ev, routes, remote, fn, user, delivery);
+  dispatch_request(sender, ev, routes, remote, fn, user, delivery, !no_wait(opts));
   return EDRI_OK;
 }
 
 void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
-                              ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery) {
+                              ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery,
+                              bool may_wait) {
   auto p = std::make_shared<PendingRequest>();
   p->id = ev->header.id;
   p->sender = sender;
@@ -376,11 +387,16 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
   pending_.add(p, deadline);
   arm_sweep(deadline);
   if (remote) {
-    counters_.sent_remote.add();
-    remote->send(*ev);
+    if (remote->send(*ev, may_wait)) {
+      counters_.sent_remote.add();
+    } else {
+      counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+      complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED, "the link to other routers is congested", "",
+                                    EventPtr()));
+    }
   }
   for (const Route& r : routes) {
-    if (!enqueue(r, ev, sender)) {
+    if (!enqueue(r, ev, sender, may_wait)) {
       complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED,
                                     "queue of manager '" + r.manager->name() + "' is full",
                                     r.manager->name_cstr(), EventPtr()));
@@ -485,7 +501,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
               "no manager on router '" + options_.id + "' serves '" + std::string(ev->payload_type) + "'");
     return;
   }
-  dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT);
+  dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT, true);
 }
 
 void Router::remote_response(EventPtr response, bool last) {

@@ -148,9 +148,11 @@ class Router {
   const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
-  bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender);
+  // may_wait false: a full queue refuses even under when_full: block.
+  bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait = true);
   void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
-                        ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery);
+                        ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery,
+                        bool may_wait);
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
   ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;

@@ -33,6 +33,12 @@ constexpr auto kLossy = json::error_handler_t::replace;
 using edri_api::Request;
 using edri_api::Response;
 
+// Sends from the api never wait for room in a receiver's queue or on a
+// congested link: they run on the HTTP I/O threads (or the api's dispatch
+// loop), and one slow receiver must not stall every client. A full receiver
+// answers 503 (rejected) instead.
+const edri::SendOptions kNoWait{.no_wait = true};
+
 unsigned http_status(edri::Status s) {
   switch (s) {
     case edri::Status::ok: return 200;
@@ -345,7 +351,7 @@ class ApiManager : public edri::Manager {
       }
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
-          const auto delivered = ctx().notify(c.type, c.data);
+          const auto delivered = ctx().notify(c.type, c.data, kNoWait);
           return answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
         }
         send(c.type, std::move(c.data), timeout, answer);
@@ -414,7 +420,7 @@ class ApiManager : public edri::Manager {
         return answer(problem(502, "middleware " + mw + " answered unknown action '" + action + "'"));
       }
       through_middlewares(std::move(call), i + 1, next, answer);
-    }, {.timeout = timeout_});
+    }, {.timeout = timeout_, .no_wait = true});
   }
 
   template <class Answer>
@@ -429,7 +435,7 @@ class ApiManager : public edri::Manager {
                         json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump(-1, ' ', false, kLossy)));
           }
         },
-        {.timeout = timeout});
+        {.timeout = timeout, .no_wait = true});
   }
 
   // ---- WebSocket: {"op": "send"|"request"|"subscribe"|"unsubscribe", "type", "data", "id", "where"}
@@ -545,7 +551,7 @@ class ApiManager : public edri::Manager {
   void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, edri_api::WsOp op,
                   const std::string& type, const json& data, std::shared_ptr<std::atomic<std::size_t>> in_flight) {
     if (op == edri_api::WsOp::send) {
-      const auto delivered = ctx().notify(type, data);
+      const auto delivered = ctx().notify(type, data, kNoWait);
       return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump(-1, ' ', false, kLossy));
     }
     std::weak_ptr<edri_api::WsConnection> weak = c;
@@ -560,7 +566,7 @@ class ApiManager : public edri::Manager {
                    {"message", r.message()},
                    {"data", r.data() ? *r.data() : json()}}
                   .dump(-1, ' ', false, kLossy));
-    }, {.timeout = timeout_});
+    }, {.timeout = timeout_, .no_wait = true});
   }
 
   void ws_subscribe(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {

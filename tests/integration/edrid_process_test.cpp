@@ -3,6 +3,8 @@
 #include "support/child_process.hpp"
 #include "support/temp_file.hpp"
 
+#include <edri/abi.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -104,7 +106,7 @@ TEST_CASE("edrid --version and bad arguments") {
   probe::TempDir dir;
   auto [rc, out] = probe::run_to_end({kEdrid, "--version"}, dir.path() / "v.log");
   CHECK(rc == 0);
-  CHECK_THAT(out, Catch::StartsWith("edrid 0.1.0 (plugin ABI 1.2)"));
+  CHECK_THAT(out, Catch::StartsWith("edrid 0.1.0 (plugin ABI 1." + std::to_string(EDRI_ABI_MINOR) + ")"));
   std::tie(rc, out) = probe::run_to_end({kEdrid, "--frobnicate"}, dir.path() / "f.log");
   CHECK(rc == 2);
   CHECK_THAT(out, Catch::Contains("unknown argument '--frobnicate'"));

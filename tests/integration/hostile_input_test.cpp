@@ -511,3 +511,50 @@ TEST_CASE("a token limited to patterns reaches only those types, over HTTP and W
   auto got = ws.expect();
   CHECK(got["type"] == "orders.shipped");
 }
+
+TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api's I/O threads") {
+  // A consumer that spends 3 s on each event, behind a queue of one that
+  // makes senders wait (shipped when_full: block). Sends through the api
+  // must be refused at once instead of holding an I/O thread: every
+  // answer below would otherwise come only after the consumer caught up.
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml",
+                       "router:\n  id: stuck\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+                       "managers:\n"
+                       "  - name: echo\n    plugin: echo\n"
+                       "  - name: stuck\n    plugin: cluster_probe\n"
+                       "    config: {role: consumer, delay_us: 3000000}\n"
+                       "    queue: {capacity: 1, when_full: block}\n"
+                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n");
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("running 3 managers", 20s));
+  const std::string seq = R"({"from":"web","n":1})";
+  std::vector<int> delivered;
+  probe::HttpClient c(port);
+  for (int i = 0; i < 6; ++i) {
+    auto r = c.call("POST", "/events/probe.seq?kind=notification", seq);
+    REQUIRE(r.status == 202);
+    delivered.push_back(json::parse(r.body)["delivered"].get<int>());
+  }
+  // One being handled, one queued, the rest refused: none waited.
+  CHECK(delivered == std::vector<int>{1, 1, 0, 0, 0, 0});
+  auto refused = c.call("POST", "/events/probe.report", "{}");
+  CHECK(refused.status == 503);
+  CHECK_THAT(refused.body, Catch::Contains("is full"));
+  probe::WsClient ws(port);
+  ws.send({{"op", "request"}, {"type", "probe.report"}, {"id", 1}});
+  auto a = ws.expect();
+  CHECK(a["op"] == "response");
+  CHECK(a["status"] == "rejected");
+  ws.send({{"op", "send"}, {"type", "probe.seq"}, {"data", {{"from", "ws"}, {"n", 1}}}, {"id", 2}});
+  auto s = ws.expect();
+  CHECK(s["op"] == "sent");
+  CHECK(s["delivered"] == 0);
+  // Everyone else is served meanwhile.
+  probe::HttpClient other(port);
+  auto e = other.call("POST", "/events/demo.echo", R"({"text":"alive"})");
+  CHECK(e.status == 200);
+  proc.signal(SIGTERM);
+  CHECK(proc.wait_exit(30s) == 0);
+}

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kCount = 40;
-const std::vector<std::string> kPeers{"v1_0", "v1_1", "now"};
+const std::vector<std::string> kPeers{"v1_0", "v1_1", "v1_2", "now"};
 
 std::string peers_config(const std::string& old_executor) {
   std::string yaml =
@@ -38,9 +38,11 @@ json report(edri::Context& driver, const std::string& peer) {
 
 // What a peer should have seen once every other peer has run.
 json expected_report() {
-  return json{{"notes", {{"v1_0", kCount}, {"v1_1", kCount}, {"now", kCount}}},
-              {"replies", {{"v1_0", kCount}, {"v1_1", kCount}, {"now", kCount}}},
-              {"served", kCount * 2},
+  json per_peer = json::object();
+  for (const auto& p : kPeers) per_peer[p] = kCount;
+  return json{{"notes", per_peer},
+              {"replies", per_peer},
+              {"served", kCount * (kPeers.size() - 1)},
               {"failures", json::array()}};
 }
 
@@ -73,11 +75,11 @@ void check_all_peers(const std::string& old_executor) {
 
 }  // namespace
 
-TEST_CASE("plugins built on ABI 1.0, 1.1 and today's SDK exchange typed events both ways") {
+TEST_CASE("plugins built on ABI 1.0, 1.1, 1.2 and today's SDK exchange typed events both ways") {
   check_all_peers("{type: inline}");
 }
 
-TEST_CASE("plugins built on ABI 1.0 and 1.1 work from worker processes too") {
+TEST_CASE("plugins built on ABI 1.0, 1.1 and 1.2 work from worker processes too") {
   // One worker: each worker process has its own instance, and the report
   // must come from the one that did the work.
   check_all_peers("{type: process, workers: 1}");
@@ -85,7 +87,8 @@ TEST_CASE("plugins built on ABI 1.0 and 1.1 work from worker processes too") {
 
 TEST_CASE("each frozen SDK's plugin declares the ABI minor version it was built with") {
   for (const auto& [file, minor] : std::vector<std::pair<std::string, int>>{
-           {"libedri_abi_peer_1_0.so", 0}, {"libedri_abi_peer_1_1.so", 1}, {"libedri_abi_peer_now.so", EDRI_ABI_MINOR}}) {
+           {"libedri_abi_peer_1_0.so", 0}, {"libedri_abi_peer_1_1.so", 1}, {"libedri_abi_peer_1_2.so", 2},
+           {"libedri_abi_peer_now.so", EDRI_ABI_MINOR}}) {
     auto lib = edrid::PluginLibrary::load(std::filesystem::path(EDRI_TEST_FIXTURE_DIR) / file);
     INFO(file);
     CHECK(lib->descriptor()->abi_minor == minor);

@@ -56,13 +56,15 @@ void check_appends_only(const abi_layout& older, const abi_layout& newer) {
 TEST_CASE("the frozen SDKs are the ABI versions they claim") {
   CHECK(label(abi_layout_1_0()) == "1.0");
   CHECK(label(abi_layout_1_1()) == "1.1");
+  CHECK(label(abi_layout_1_2()) == "1.2");
   CHECK(abi_layout_now().major == EDRI_ABI_MAJOR);
   CHECK(abi_layout_now().minor == EDRI_ABI_MINOR);
 }
 
 TEST_CASE("every ABI minor version only appends to the one before") {
   check_appends_only(abi_layout_1_0(), abi_layout_1_1());
-  check_appends_only(abi_layout_1_1(), abi_layout_now());
+  check_appends_only(abi_layout_1_1(), abi_layout_1_2());
+  check_appends_only(abi_layout_1_2(), abi_layout_now());
   check_appends_only(abi_layout_1_0(), abi_layout_now());
 }
 
@@ -71,6 +73,7 @@ TEST_CASE("the host accepts each struct at the size of the oldest version that h
   const Fields v11 = fields_of(abi_layout_1_1());
   CHECK(edrid::abi::kTypeOpsMin == v10.at({"edri_type_ops", "sizeof"}).second);
   CHECK(edrid::abi::kSendOptionsMin == v10.at({"edri_send_options", "sizeof"}).second);
+  CHECK(edrid::abi::kSendOptionsMin < fields_of(abi_layout_now()).at({"edri_send_options", "sizeof"}).second);
   CHECK(edrid::abi::kTunnelHandlersMin == v11.at({"edri_tunnel_handlers", "sizeof"}).second);
 }
 

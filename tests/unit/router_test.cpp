@@ -249,6 +249,32 @@ TEST_CASE("a full queue with when_full=block holds the sender until there is roo
   CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
 }
 
+TEST_CASE("a sender asking never to wait is refused by a full when_full=block queue at once") {
+  RouterFixture f;
+  f.add("driver", json::object())
+      .add("tight", {{"notifications", {"n.>"}}, {"requests", {"r.>"}}, {"gate", true}},
+           {edrid::QueueOrder::fifo, 1, edrid::WhenFull::block});
+  f.router->start();
+  Registry::get().close_gate();
+  auto& driver = f.ctx("driver");
+  const edri::SendOptions no_wait{.no_wait = true};
+  CHECK(driver.notify("n.0", json::object(), no_wait) == 1);  // being handled
+  std::this_thread::sleep_for(50ms);
+  CHECK(driver.notify("n.1", json::object(), no_wait) == 1);  // queued
+  // The queue is full: each of these would block until the gate opens.
+  CHECK(driver.notify("n.2", json::object(), no_wait) == 0);
+  auto refused = driver.request("r.x", json::object(), {.timeout = 5s, .no_wait = true});
+  REQUIRE(refused.wait_for(1s) == std::future_status::ready);
+  CHECK(refused.get().status() == edri::Status::rejected);
+  CHECK(f.manager_stats("tight")["queue"]["rejected"] == 2);
+  Registry::get().open_gate();
+  REQUIRE(Registry::get().wait_for("tight", 2));
+  std::this_thread::sleep_for(50ms);
+  std::vector<std::string> order;
+  for (auto& s : Registry::get().seen("tight")) order.push_back(s.type);
+  CHECK(order == std::vector<std::string>{"n.0", "n.1"});
+}
+
 TEST_CASE("two handlers for the same kind and pattern are refused at load") {
   RouterFixture f;
   try {

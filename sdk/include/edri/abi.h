@@ -28,7 +28,7 @@ extern "C" {
 
 #define EDRI_ABI_MAGIC 0x49524445u /* "EDRI" little endian */
 #define EDRI_ABI_MAJOR 1
-#define EDRI_ABI_MINOR 2
+#define EDRI_ABI_MINOR 3
 #define EDRI_ENTRY_SYMBOL "edri_plugin_entry"
 
 #if defined(_WIN32)
@@ -146,7 +146,15 @@ typedef struct edri_send_options {
   int32_t priority;    /* used when has_priority != 0, else the default 0 */
   uint32_t has_priority;
   int64_t timeout_ms;  /* requests: 0 = router default */
+  /* ABI 1.3: EDRI_SEND_* bits. Older hosts ignore them (check abi_minor). */
+  uint32_t flags;
 } edri_send_options;
+
+/* Never wait for room: a receiver whose queue is full (even with
+ * when_full: block) refuses at once, as does a congested cluster link; a
+ * request then gets status EDRI_STATUS_REJECTED from that receiver. For
+ * threads that must not stall, such as a server's I/O threads. */
+#define EDRI_SEND_NO_WAIT 0x1u
 
 /* Response delivery: on the sender's dispatch loop, or directly on whatever
  * thread completes the request (for futures; must not block). */

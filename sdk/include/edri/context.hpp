@@ -291,8 +291,8 @@ class Context {
   }
 
   static edri_send_options to_c(const SendOptions& o) {
-    return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0),
-                             o.priority ? 1u : 0u, static_cast<std::int64_t>(o.timeout.count())};
+    return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0), o.priority ? 1u : 0u,
+                             static_cast<std::int64_t>(o.timeout.count()), o.no_wait ? EDRI_SEND_NO_WAIT : 0u};
   }
   static void check_send(int rc) {
     if (rc == EDRI_E_INVALID) throw std::invalid_argument("edri: invalid event type name");

@@ -41,6 +41,10 @@ enum class LogLevel : std::uint32_t {
 struct SendOptions {
   std::optional<int> priority;               // lower = sooner; default 0
   std::chrono::milliseconds timeout{0};      // requests; 0 = router default
+  // Never wait for room: a full receiver queue or a congested cluster link
+  // refuses at once (a request answers Status::rejected) instead of holding
+  // this thread. Routers older than plugin ABI 1.3 wait as before.
+  bool no_wait = false;
 };
 
 }  // namespace edri
