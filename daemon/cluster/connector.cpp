@@ -357,6 +357,8 @@ bool Connector::send(const Event& ev, bool may_wait) {
   return true;
 }
 
+bool Connector::congested() const { return state_.congested(); }
+
 void Connector::enqueue(std::string_view frame) {
   bool wake = false;
   if (!state_.enqueue(frame, true, &wake) || !wake) return;

@@ -45,6 +45,7 @@ class Connector final : public ClusterUplink,
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
   bool send(const Event& ev, bool may_wait) override;
+  bool congested() const override;
   void send_tunnel_open(const Event& offer) override;
   void local_subscriptions(std::vector<LocalPattern> patterns) override;
 

@@ -511,7 +511,12 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
     edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
                         f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0}), f.value("flags", 0u)};
     auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
-    manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr);
+    if (manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) == EDRI_E_AGAIN) {
+      // The worker's request already returned: it learns as a response.
+      w.channel->send({{"t", "resp"}, {"rid", r->rid}, {"status", EDRI_STATUS_REJECTED},
+                       {"message", "a receiver's queue is full (sent with no_wait)"}, {"last", true}});
+      delete r;
+    }
   } else if (t.rfind("tunnel.", 0) == 0) {
     on_tunnel_frame(w, t, f);
   } else {

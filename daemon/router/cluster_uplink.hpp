@@ -35,6 +35,8 @@ class ClusterUplink {
   // Waits while the link is congested, unless !may_wait: then a congested
   // link refuses the event (returns false).
   virtual bool send(const Event& ev, bool may_wait) = 0;
+  // True while send(ev, true) would wait for the link.
+  virtual bool congested() const = 0;
   // A tunnel offer (header complete) for the router serving its type; the
   // answer comes back as Tunnel::accept or refuse on the tunnel with its id.
   virtual void send_tunnel_open(const Event& offer) = 0;

@@ -272,6 +272,14 @@ namespace {
 bool no_wait(const edri_send_options* o) noexcept { return (abi::send_flags(o) & EDRI_SEND_NO_WAIT) != 0; }
 }  // namespace
 
+bool Router::would_wait(const CachedRoutes& cached, const ClusterUplink* up) noexcept {
+  for (const Route& r : cached.routes) {
+    const ManagerQueue& q = r.manager->queue();
+    if (q.when_full() == WhenFull::block && q.depth() >= q.capacity() && !r.manager->runs_here()) return true;
+  }
+  return up && up->congested();
+}
+
 bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait) {
   Delivery d;
   d.handler_id = r.handler_id;
@@ -310,6 +318,10 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   ClusterUplink* const up = remote_uplink(cached, *ev);
   const bool may_wait = !no_wait(opts);
+  if (!may_wait && would_wait(cached, up)) {
+    counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
+    return EDRI_E_AGAIN;
+  }
   // The last local receiver takes the sender's reference when no link needs
   // the event after it: two atomic operations fewer for one receiver.
   const std::size_t routes = cached.routes.size();
@@ -356,8 +368,12 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   // this thread's route cache.
   const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const RouteCopy routes(cached.routes.begin(), cached.routes.end());
   ClusterUplink* const remote = remote_uplink(cached, *ev);
+  if (no_wait(opts) && would_wait(cached, remote)) {
+    counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
+    return EDRI_E_AGAIN;
+  }
+  const RouteCopy routes(cached.routes.begin(), cached.routes.end());
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
@@ -658,6 +674,7 @@ void Router::stats_json(nlohmann::json& out) const {
            {"not_found", counters_.not_found.load()},
            {"timeouts", counters_.timeouts.load()},
            {"rejected", counters_.rejected.load()},
+           {"would_wait", counters_.would_wait.load()},
            {"dropped", counters_.dropped.load()},
            {"late_responses", counters_.late_responses.load()},
            {"invalid", counters_.invalid.load()},

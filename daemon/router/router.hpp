@@ -48,6 +48,7 @@ struct RouterCounters {
   alignas(64) std::atomic<std::uint64_t> not_found{0};
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> would_wait{0};  // EDRI_SEND_NO_WAIT sends turned back
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};
@@ -148,6 +149,9 @@ class Router {
   const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
+  // True when sending to these routes would wait for room (a full queue
+  // under when_full: block, a congested link): EDRI_SEND_NO_WAIT.
+  static bool would_wait(const CachedRoutes& cached, const ClusterUplink* up) noexcept;
   // may_wait false: a full queue refuses even under when_full: block.
   bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait = true);
   void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,

@@ -33,12 +33,6 @@ constexpr auto kLossy = json::error_handler_t::replace;
 using edri_api::Request;
 using edri_api::Response;
 
-// Sends from the api never wait for room in a receiver's queue or on a
-// congested link: they run on the HTTP I/O threads (or the api's dispatch
-// loop), and one slow receiver must not stall every client. A full receiver
-// answers 503 (rejected) instead.
-const edri::SendOptions kNoWait{.no_wait = true};
-
 unsigned http_status(edri::Status s) {
   switch (s) {
     case edri::Status::ok: return 200;
@@ -146,6 +140,8 @@ class ApiManager : public edri::Manager {
                                     [this](const edri_api::WsConnection& c) { ws_closed(c.id()); }});
     }
     server_->error_log([this](const std::string& what) { log().error(what); });
+    // nginx's 499: the client closed its connection before its answer came.
+    server_->on_client_gone([this] { count(499); });
     server_->start(bind_, static_cast<std::uint16_t>(port_), static_cast<int>(threads_));
     log().info("listening on http://", bind_, ":", server_->port());
   }
@@ -351,8 +347,15 @@ class ApiManager : public edri::Manager {
       }
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
-          const auto delivered = ctx().notify(c.type, c.data, kNoWait);
-          return answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
+          auto data = std::make_shared<json>(std::move(c.data));
+          return send_patiently(
+              [this, type = c.type, data, answer]() mutable {
+                std::uint32_t delivered = 0;
+                if (ctx().try_notify(type, *data, &delivered) == edri::SendResult::would_wait) return false;
+                answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
+                return true;
+              },
+              [answer]() mutable { answer(busy()); }, timeout);
         }
         send(c.type, std::move(c.data), timeout, answer);
       }, answer);
@@ -396,7 +399,7 @@ class ApiManager : public edri::Manager {
     const std::string mw = middlewares_[i];
     json ask{{"transport", call.transport}, {"method", call.method}, {"path", call.path},
              {"headers", call.headers}, {"type", call.type}, {"data", call.data}};
-    ctx().request(mw, ask, [this, call = std::move(call), i, next, answer, mw](const edri::Response<json>& r) mutable {
+    auto on_answer = [this, call = std::move(call), i, next, answer, mw](const edri::Response<json>& r) mutable {
       if (!r.ok() || !r.data() || !r.data()->is_object()) {
         log().warn("middleware ", mw, " failed: ", edri::to_string(r.status()), " ", r.message());
         return answer(problem(502, "middleware " + mw + " failed: " + std::string(edri::to_string(r.status()))));
@@ -420,22 +423,60 @@ class ApiManager : public edri::Manager {
         return answer(problem(502, "middleware " + mw + " answered unknown action '" + action + "'"));
       }
       through_middlewares(std::move(call), i + 1, next, answer);
-    }, {.timeout = timeout_, .no_wait = true});
+    };
+    send_patiently(
+        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer)]() mutable {
+          return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_}) == edri::SendResult::sent;
+        },
+        [answer]() mutable { answer(busy()); }, timeout_);
+  }
+
+  // The api never waits for room on its own threads (the HTTP I/O threads,
+  // its dispatch loop): one receiver whose queue is full (when_full: block)
+  // or a congested link must not stall every client. A send that would
+  // wait is tried again on a timer, backing off from 1 ms to 64 ms, until
+  // `within` has passed; only its own client waits meanwhile. Then
+  // give_up() answers 503. attempt() returns true once sent.
+  template <class Attempt, class GiveUp>
+  void send_patiently(Attempt attempt, GiveUp give_up, std::chrono::milliseconds within) {
+    if (attempt()) return;
+    retry_later(std::move(attempt), std::move(give_up), std::chrono::steady_clock::now() + within,
+                std::chrono::milliseconds(1));
+  }
+
+  template <class Attempt, class GiveUp>
+  void retry_later(Attempt attempt, GiveUp give_up, std::chrono::steady_clock::time_point deadline,
+                   std::chrono::milliseconds backoff) {
+    if (std::chrono::steady_clock::now() + backoff >= deadline) return give_up();
+    auto state = std::make_shared<std::pair<Attempt, GiveUp>>(std::move(attempt), std::move(give_up));
+    ctx().after(backoff, [this, state, deadline, backoff] {
+      if (state->first()) return;
+      retry_later(std::move(state->first), std::move(state->second), deadline,
+                  std::min(backoff * 2, std::chrono::milliseconds(64)));
+    });
+  }
+
+  static Response busy() {
+    return make(503, json{{"status", "rejected"},
+                          {"message", "the receiver's queue stayed full (or its link congested) until the timeout"}}
+                         .dump());
   }
 
   template <class Answer>
   void send(const std::string& type, json data, std::chrono::milliseconds timeout, Answer& answer) {
-    ctx().request(
-        type, data,
-        [answer](const edri::Response<json>& r) mutable {
-          if (r.ok()) {
-            answer(make(200, r.data() ? r.data()->dump() : "null"));
-          } else {
-            answer(make(http_status(r.status()),
-                        json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump(-1, ' ', false, kLossy)));
-          }
+    auto on_answer = [answer](const edri::Response<json>& r) mutable {
+      if (r.ok()) {
+        answer(make(200, r.data() ? r.data()->dump() : "null"));
+      } else {
+        answer(make(http_status(r.status()),
+                    json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump(-1, ' ', false, kLossy)));
+      }
+    };
+    send_patiently(
+        [this, type, data = std::move(data), on_answer, timeout]() mutable {
+          return ctx().try_request(type, data, on_answer, {.timeout = timeout}) == edri::SendResult::sent;
         },
-        {.timeout = timeout, .no_wait = true});
+        [answer]() mutable { answer(busy()); }, timeout);
   }
 
   // ---- WebSocket: {"op": "send"|"request"|"subscribe"|"unsubscribe", "type", "data", "id", "where"}
@@ -550,12 +591,23 @@ class ApiManager : public edri::Manager {
 
   void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, edri_api::WsOp op,
                   const std::string& type, const json& data, std::shared_ptr<std::atomic<std::size_t>> in_flight) {
-    if (op == edri_api::WsOp::send) {
-      const auto delivered = ctx().notify(type, data, kNoWait);
-      return c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump(-1, ' ', false, kLossy));
-    }
     std::weak_ptr<edri_api::WsConnection> weak = c;
-    ctx().request(type, data, [weak, id, type, in_flight](const edri::Response<json>& r) {
+    if (op == edri_api::WsOp::send) {
+      return send_patiently(
+          [this, weak, id, type, data] {
+            std::uint32_t delivered = 0;
+            if (ctx().try_notify(type, data, &delivered) == edri::SendResult::would_wait) return false;
+            if (auto c = weak.lock()) {
+              c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump(-1, ' ', false, kLossy));
+            }
+            return true;
+          },
+          [weak, id] {
+            if (auto c = weak.lock()) ws_error(*c, id, "the receiver's queue stayed full until the timeout", 503);
+          },
+          timeout_);
+    }
+    auto on_answer = [weak, id, type, in_flight](const edri::Response<json>& r) {
       in_flight->fetch_sub(1);
       auto c = weak.lock();
       if (!c) return;
@@ -566,7 +618,24 @@ class ApiManager : public edri::Manager {
                    {"message", r.message()},
                    {"data", r.data() ? *r.data() : json()}}
                   .dump(-1, ' ', false, kLossy));
-    }, {.timeout = timeout_, .no_wait = true});
+    };
+    send_patiently(
+        [this, type, data, on_answer] {
+          return ctx().try_request(type, data, on_answer, {.timeout = timeout_}) == edri::SendResult::sent;
+        },
+        [weak, id, type, in_flight] {
+          in_flight->fetch_sub(1);
+          if (auto c = weak.lock()) {
+            c->send(json{{"op", "response"},
+                         {"id", id},
+                         {"type", type},
+                         {"status", "rejected"},
+                         {"message", "the receiver's queue stayed full until the timeout"},
+                         {"data", nullptr}}
+                        .dump(-1, ' ', false, kLossy));
+          }
+        },
+        timeout_);
   }
 
   void ws_subscribe(const std::shared_ptr<edri_api::WsConnection>& c, edri_api::WsFrame f) {

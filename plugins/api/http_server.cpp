@@ -8,6 +8,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -166,10 +169,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, const ServerLimits& limits, const HttpServer::Handler& handler,
           const HttpServer::StatusHook& hook, const HttpServer::ErrorLog& error_log,
           std::shared_ptr<std::atomic<std::size_t>> open, std::shared_ptr<void> address_slot,
-          const std::string& ws_path, const WsHandlers& ws)
+          const std::string& ws_path, const WsHandlers& ws, const HttpServer::GoneHook& gone)
       : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), error_log_(error_log),
-        open_(std::move(open)), address_slot_(std::move(address_slot)), ws_path_(ws_path), ws_(ws) {}
-  ~Session() { open_->fetch_sub(1); }
+        gone_hook_(gone), open_(std::move(open)), address_slot_(std::move(address_slot)), ws_path_(ws_path),
+        ws_(ws) {}
+  ~Session() { release_slots(); }
 
   void start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
@@ -241,9 +245,50 @@ class Session : public std::enable_shared_from_this<Session> {
       if (error_log_) error_log_(std::string("http handler threw: ") + e.what());
       if (!once->exchange(true)) answer_and_close(500, "internal error");
     }
+    if (!once->load()) watch_departure();
+  }
+
+  // While the answer is awaited, nothing reads the socket: a client that
+  // gave up and closed would hold its connection (and its place under
+  // max_connections) until the request's deadline. Waiting for the socket to
+  // turn readable notices it: at end of stream the connection is closed and
+  // its places given back at once. The request itself runs on; its answer
+  // is dropped. Bytes of a pipelined next request end the watch (they wait
+  // their turn).
+  void watch_departure() {
+    awaiting_answer_ = true;
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (!self->awaiting_answer_ || ec == asio::error::operation_aborted) return;
+      char c;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) return;
+      if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->watch_departure();
+      self->client_gone();
+    });
+  }
+
+  void client_gone() {
+    gone_ = true;
+    awaiting_answer_ = false;
+    if (gone_hook_) gone_hook_();
+    close();
+    release_slots();
+  }
+
+  void release_slots() {
+    if (released_) return;
+    released_ = true;
+    address_slot_.reset();
+    open_->fetch_sub(1);
   }
 
   void do_write(Response res) {
+    if (gone_) return;  // the client left while its request ran
+    if (awaiting_answer_) {
+      awaiting_answer_ = false;
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);  // ends the departure watch
+    }
     res.version(version_);
     res.keep_alive(keep_alive_ && res.keep_alive());
     res.prepare_payload();
@@ -273,10 +318,14 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServer::Handler& handler_;
   const HttpServer::StatusHook& hook_;
   const HttpServer::ErrorLog& error_log_;
+  const HttpServer::GoneHook& gone_hook_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
   std::shared_ptr<void> address_slot_;
   const std::string& ws_path_;
   const WsHandlers& ws_;
+  bool awaiting_answer_ = false;
+  bool gone_ = false;
+  bool released_ = false;
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };
@@ -323,7 +372,7 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       return refuse(std::move(s), "too many connections from this address");
     }
     std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, server.error_log_, open,
-                              std::move(slot), server.ws_path_, server.ws_)
+                              std::move(slot), server.ws_path_, server.ws_, server.gone_hook_)
         ->start();
   }
 

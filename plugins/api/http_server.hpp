@@ -66,12 +66,17 @@ class HttpServer {
   // Told what went wrong inside the server (a handler that threw, accept
   // failing for want of file descriptors), to log. Called from I/O threads.
   using ErrorLog = std::function<void(const std::string&)>;
+  // Told when a client closed its connection while its request was still
+  // waiting for an answer. Called from I/O threads.
+  using GoneHook = std::function<void()>;
 
   HttpServer(ServerLimits limits, Handler handler, StatusHook hook);
   // Upgrades requests for `path` to WebSocket; call before start().
   void websocket(std::string path, WsHandlers handlers);
   // Call before start().
   void error_log(ErrorLog log) { error_log_ = std::move(log); }
+  // Call before start().
+  void on_client_gone(GoneHook hook) { gone_hook_ = std::move(hook); }
   ~HttpServer();
   // Binds and starts `threads` I/O threads; throws std::runtime_error.
   void start(const std::string& address, std::uint16_t port, int threads);
@@ -84,6 +89,7 @@ class HttpServer {
   Handler handler_;
   StatusHook hook_;
   ErrorLog error_log_;
+  GoneHook gone_hook_;
   std::string ws_path_;
   WsHandlers ws_;
   boost::asio::io_context ioc_;

@@ -57,6 +57,8 @@ std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std
                            Counter{"edri_not_found_total", "not_found", "Requests nobody serves."},
                            Counter{"edri_timeouts_total", "timeouts", "Requests answered by their deadline."},
                            Counter{"edri_rejected_total", "rejected", "Deliveries refused by a full queue."},
+                           Counter{"edri_would_wait_total", "would_wait",
+                                   "Sends that would have waited for room, turned back to a sender that must not wait."},
                            Counter{"edri_dropped_total", "dropped", "Events dropped by drop_oldest queues."},
                            Counter{"edri_encoded_total", "encoded", "Payloads serialised (process or type boundary)."}}) {
     w.family(c.metric, "counter", c.help);

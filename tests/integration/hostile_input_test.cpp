@@ -514,9 +514,9 @@ TEST_CASE("a token limited to patterns reaches only those types, over HTTP and W
 
 TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api's I/O threads") {
   // A consumer that spends 3 s on each event, behind a queue of one that
-  // makes senders wait (shipped when_full: block). Sends through the api
-  // must be refused at once instead of holding an I/O thread: every
-  // answer below would otherwise come only after the consumer caught up.
+  // makes senders wait (shipped when_full: block). A client sending to it
+  // waits for room; nobody else does: without this, the waiting send held
+  // an HTTP I/O thread and every other client with it.
   probe::TempDir dir;
   const unsigned short port = probe::free_port();
   auto cfg = dir.write("edrid.yaml",
@@ -529,32 +529,89 @@ TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api
                        "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n");
   probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
   REQUIRE(proc.wait_output("running 3 managers", 20s));
-  const std::string seq = R"({"from":"web","n":1})";
-  std::vector<int> delivered;
+  auto seq = [](int n) { return json{{"from", "web"}, {"n", n}}.dump(); };
   probe::HttpClient c(port);
-  for (int i = 0; i < 6; ++i) {
-    auto r = c.call("POST", "/events/probe.seq?kind=notification", seq);
+  for (int n = 1; n <= 2; ++n) {  // one being handled, one queued: the queue is full
+    auto r = c.call("POST", "/events/probe.seq?kind=notification", seq(n));
     REQUIRE(r.status == 202);
-    delivered.push_back(json::parse(r.body)["delivered"].get<int>());
+    CHECK(json::parse(r.body)["delivered"] == 1);
   }
-  // One being handled, one queued, the rest refused: none waited.
-  CHECK(delivered == std::vector<int>{1, 1, 0, 0, 0, 0});
-  auto refused = c.call("POST", "/events/probe.report", "{}");
-  CHECK(refused.status == 503);
-  CHECK_THAT(refused.body, Catch::Contains("is full"));
+  std::atomic<bool> third_answered{false};
+  probe::HttpResult third;
+  std::thread waiting([&] {
+    probe::HttpClient w(port);
+    third = w.call("POST", "/events/probe.seq?kind=notification", seq(3));
+    third_answered = true;
+  });
   probe::WsClient ws(port);
-  ws.send({{"op", "request"}, {"type", "probe.report"}, {"id", 1}});
-  auto a = ws.expect();
-  CHECK(a["op"] == "response");
-  CHECK(a["status"] == "rejected");
-  ws.send({{"op", "send"}, {"type", "probe.seq"}, {"data", {{"from", "ws"}, {"n", 1}}}, {"id", 2}});
-  auto s = ws.expect();
-  CHECK(s["op"] == "sent");
-  CHECK(s["delivered"] == 0);
-  // Everyone else is served meanwhile.
-  probe::HttpClient other(port);
-  auto e = other.call("POST", "/events/demo.echo", R"({"text":"alive"})");
-  CHECK(e.status == 200);
+  ws.send({{"op", "send"}, {"type", "probe.seq"}, {"data", json::parse(seq(4))}, {"id", "parked"}});
+  // Meanwhile everyone else is served, over many connections (more than
+  // the api has I/O threads).
+  for (int i = 0; i < 8; ++i) {
+    probe::HttpClient other(port);
+    auto e = other.call("POST", "/events/demo.echo", R"({"text":"alive"})");
+    CHECK(e.status == 200);
+  }
+  CHECK_FALSE(third_answered.load());  // still waiting for room: the consumer takes 3 s an event
+  // A request that finds no room within its own timeout: 503.
+  auto busy = c.call("POST", "/events/probe.report?timeout_ms=300", "{}");
+  CHECK(busy.status == 503);
+  CHECK_THAT(busy.body, Catch::Contains("stayed full"));
+  // The waiting sends go once there is room: nothing was refused or lost.
+  waiting.join();
+  CHECK(third.status == 202);
+  CHECK(json::parse(third.body)["delivered"] == 1);
+  auto sent = ws.expect();
+  CHECK(sent["op"] == "sent");
+  CHECK(sent["delivered"] == 1);
+  auto metrics = c.call("GET", "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("edri_rejected_total 0"));
+  CHECK_THAT(metrics, !Catch::Contains("edri_would_wait_total 0"));
+  proc.signal(SIGTERM);
+  CHECK(proc.wait_exit(60s) == 0);
+}
+
+TEST_CASE("a client that leaves while its request waits gives its connection back at once") {
+  // A consumer busy for 4 s on each event; requests queued behind it wait.
+  // With max_connections 3, three clients that send such a request and
+  // leave would lock everyone out until their requests are answered.
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml",
+                       "router:\n  id: gone\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+                       "managers:\n"
+                       "  - name: echo\n    plugin: echo\n"
+                       "  - name: busy\n    plugin: cluster_probe\n"
+                       "    config: {role: consumer, delay_us: 4000000}\n"
+                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) +
+                           "\n      max_connections: 3\n");
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("running 3 managers", 20s));
+  {
+    probe::HttpClient c(port);
+    REQUIRE(c.call("POST", "/events/probe.seq?kind=notification", R"({"from":"web","n":1})").status == 202);
+  }
+  boost::asio::io_context io;
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(s, boost::asio::buffer(std::string(
+                              "POST /events/probe.report?timeout_ms=60000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")));
+    std::this_thread::sleep_for(100ms);  // read and routed before the client goes
+  }  // each socket closes here
+  // Seen gone (code 499), their places are free well before the consumer
+  // gets to their requests.
+  std::string metrics;
+  for (int i = 0; i < 40 && metrics.find("code=\"499\"} 3") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    probe::HttpClient m(port);
+    metrics = m.call("GET", "/metrics").body;
+  }
+  CHECK_THAT(metrics, Catch::Contains("edri_http_requests_total{code=\"499\"} 3"));
+  probe::HttpClient c(port);
+  auto r = c.call("POST", "/events/demo.echo", R"({"text":"in"})");
+  CHECK(r.status == 200);
   proc.signal(SIGTERM);
   CHECK(proc.wait_exit(30s) == 0);
 }

@@ -103,7 +103,7 @@ int encode_nothing(const void*, std::uint32_t, void (*)(void*, const std::uint8_
 void destroy_nothing(void*) {}
 }  // namespace
 
-TEST_CASE("type ops as short as ABI 1.0's are served; shorter ones are refused, not misread") {
+TEST_CASE("type ops as short as ABI 1.0's are served, and shorter ones are refused, not misread") {
   probe::RouterFixture f;
   auto& rt = f.router->add_manager("m", probe::probe_descriptor(), "probe", {}, "{}");
   const edri_host_api& host = *f.router->host_api();

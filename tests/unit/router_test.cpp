@@ -249,30 +249,41 @@ TEST_CASE("a full queue with when_full=block holds the sender until there is roo
   CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
 }
 
-TEST_CASE("a sender asking never to wait is refused by a full when_full=block queue at once") {
+TEST_CASE("try_notify and try_request send nothing where a when_full=block queue would hold the sender") {
   RouterFixture f;
   f.add("driver", json::object())
       .add("tight", {{"notifications", {"n.>"}}, {"requests", {"r.>"}}, {"gate", true}},
-           {edrid::QueueOrder::fifo, 1, edrid::WhenFull::block});
+           {edrid::QueueOrder::fifo, 1, edrid::WhenFull::block})
+      .add("roomy", {{"notifications", {"n.>"}}});
   f.router->start();
   Registry::get().close_gate();
   auto& driver = f.ctx("driver");
-  const edri::SendOptions no_wait{.no_wait = true};
-  CHECK(driver.notify("n.0", json::object(), no_wait) == 1);  // being handled
+  std::uint32_t delivered = 0;
+  CHECK(driver.try_notify("n.0", json::object(), &delivered) == edri::SendResult::sent);  // being handled
+  CHECK(delivered == 2);
   std::this_thread::sleep_for(50ms);
-  CHECK(driver.notify("n.1", json::object(), no_wait) == 1);  // queued
-  // The queue is full: each of these would block until the gate opens.
-  CHECK(driver.notify("n.2", json::object(), no_wait) == 0);
-  auto refused = driver.request("r.x", json::object(), {.timeout = 5s, .no_wait = true});
-  REQUIRE(refused.wait_for(1s) == std::future_status::ready);
-  CHECK(refused.get().status() == edri::Status::rejected);
-  CHECK(f.manager_stats("tight")["queue"]["rejected"] == 2);
+  CHECK(driver.try_notify("n.1", json::object(), &delivered) == edri::SendResult::sent);  // queued
+  // The queue is full: notify would block until the gate opens. Nothing is
+  // sent, not even to the receiver with room (the caller tries again).
+  CHECK(driver.try_notify("n.2", json::object(), &delivered) == edri::SendResult::would_wait);
+  CHECK(delivered == 0);
+  bool called = false;
+  CHECK(driver.try_request("r.x", json::object(), [&](const edri::Response<json>&) { called = true; }) ==
+        edri::SendResult::would_wait);
+  CHECK(f.stats()["events"]["would_wait"] == 2);
+  CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
   Registry::get().open_gate();
   REQUIRE(Registry::get().wait_for("tight", 2));
+  REQUIRE(Registry::get().wait_for("roomy", 2));
   std::this_thread::sleep_for(50ms);
   std::vector<std::string> order;
-  for (auto& s : Registry::get().seen("tight")) order.push_back(s.type);
-  CHECK(order == std::vector<std::string>{"n.0", "n.1"});
+  for (auto& s : Registry::get().seen()) order.push_back(s.manager + ":" + s.type);
+  std::sort(order.begin(), order.end());
+  CHECK(order == std::vector<std::string>{"roomy:n.0", "roomy:n.1", "tight:n.0", "tight:n.1"});
+  CHECK_FALSE(called);
+  // With room again, it goes.
+  CHECK(driver.try_notify("n.3", json::object(), &delivered) == edri::SendResult::sent);
+  CHECK(delivered == 2);
 }
 
 TEST_CASE("two handlers for the same kind and pattern are refused at load") {

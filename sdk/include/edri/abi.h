@@ -150,10 +150,12 @@ typedef struct edri_send_options {
   uint32_t flags;
 } edri_send_options;
 
-/* Never wait for room: a receiver whose queue is full (even with
- * when_full: block) refuses at once, as does a congested cluster link; a
- * request then gets status EDRI_STATUS_REJECTED from that receiver. For
- * threads that must not stall, such as a server's I/O threads. */
+/* Never wait for room. Where a send would wait (a receiver's queue is full
+ * under when_full: block, or a cluster link is congested), notify and
+ * request send nothing and return EDRI_E_AGAIN; request then never calls
+ * fn. The caller tries again later (for threads that must not stall, such
+ * as a server's I/O threads). A queue that fills between the check and the
+ * send refuses that one receiver, as when_full: reject would. */
 #define EDRI_SEND_NO_WAIT 0x1u
 
 /* Response delivery: on the sender's dispatch loop, or directly on whatever
@@ -212,7 +214,9 @@ typedef struct edri_host_api {
   int (*subscribe)(edri_host_ctx* ctx, uint32_t kind, const char* pattern,
                    uint32_t handler_id, edri_error* err);
   int (*unsubscribe)(edri_host_ctx* ctx, uint32_t kind, const char* pattern);
-  /* Both take over the caller's reference to ev, also on failure. */
+  /* Both take over the caller's reference to ev, also on failure. Return
+   * EDRI_OK, EDRI_E_INVALID (bad type name; request still answers fn), or
+   * EDRI_E_AGAIN (EDRI_SEND_NO_WAIT only; nothing sent, fn not called). */
   int (*notify)(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
                 uint32_t* delivered);
   /* fn may be NULL: responses then go to the manager's response handlers. */

@@ -154,6 +154,32 @@ class Context {
                const SendOptions& opts = {}) {
     send_request_cb<json>(make_generic(type, data), std::move(on_response), opts);
   }
+  // notify and request (with a callback) that never wait for room (plugin
+  // ABI 1.3): where a full receiver queue (when_full: block) or a congested
+  // cluster link would hold this thread, they send nothing and return
+  // SendResult::would_wait, and on_response is never called; try again
+  // later, for example from a timer. For threads that must not stall.
+  // Routers older than ABI 1.3 wait as notify and request do.
+  template <Sendable T>
+  SendResult try_notify(T ev, std::uint32_t* delivered = nullptr, const SendOptions& opts = {}) {
+    return try_send_notification(make_event(std::move(ev)), opts, delivered);
+  }
+  SendResult try_notify(std::string_view type, const json& data, std::uint32_t* delivered = nullptr,
+                        const SendOptions& opts = {}) {
+    return try_send_notification(make_generic(type, data), opts, delivered);
+  }
+  template <Sendable T, class F>
+    requires std::is_invocable_v<F, const Response<response_t<payload_t<T>>>&>
+  SendResult try_request(T ev, F on_response, const SendOptions& opts = {}) {
+    return send_request_cb<response_t<payload_t<T>>>(make_event(std::move(ev)), std::move(on_response), opts,
+                                                     EDRI_SEND_NO_WAIT);
+  }
+  template <class F>
+    requires std::is_invocable_v<F, const Response<json>&>
+  SendResult try_request(std::string_view type, const json& data, F on_response, const SendOptions& opts = {}) {
+    return send_request_cb<json>(make_generic(type, data), std::move(on_response), opts, EDRI_SEND_NO_WAIT);
+  }
+
   // Sends a request; the future holds the first response. It always becomes
   // ready: at the latest with status timeout at the deadline.
   template <Sendable T>
@@ -290,9 +316,9 @@ class Context {
     return out;
   }
 
-  static edri_send_options to_c(const SendOptions& o) {
+  static edri_send_options to_c(const SendOptions& o, std::uint32_t flags = 0) {
     return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0), o.priority ? 1u : 0u,
-                             static_cast<std::int64_t>(o.timeout.count()), o.no_wait ? EDRI_SEND_NO_WAIT : 0u};
+                             static_cast<std::int64_t>(o.timeout.count()), flags};
   }
   static void check_send(int rc) {
     if (rc == EDRI_E_INVALID) throw std::invalid_argument("edri: invalid event type name");
@@ -305,15 +331,25 @@ class Context {
     return delivered;
   }
 
+  SendResult try_send_notification(edri_event* ev, const SendOptions& opts, std::uint32_t* delivered) {
+    auto o = to_c(opts, EDRI_SEND_NO_WAIT);
+    std::uint32_t n = 0;
+    const int rc = host_->notify(ctx_, ev, &o, &n);
+    if (delivered) *delivered = n;
+    if (rc == EDRI_E_AGAIN) return SendResult::would_wait;
+    check_send(rc);
+    return SendResult::sent;
+  }
+
   template <class R, class F>
-  void send_request_cb(edri_event* ev, F fn, const SendOptions& opts) {
+  SendResult send_request_cb(edri_event* ev, F fn, const SendOptions& opts, std::uint32_t flags = 0) {
     struct Holder {
       const edri_host_api* host;
       F fn;
       Logger* log;
     };
     auto* holder = new Holder{host_, std::move(fn), &log_};
-    auto o = to_c(opts);
+    auto o = to_c(opts, flags);
     edri_response_fn tramp = [](void* user, const edri_event* resp, int is_last) {
       auto* h = static_cast<Holder*>(user);
       try {
@@ -326,8 +362,14 @@ class Context {
       if (is_last) delete h;
     };
     // On failure the host still calls back (with rejected), so the holder is
-    // always released by the trampoline.
-    check_send(host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_QUEUED, nullptr));
+    // always released by the trampoline; but not after EDRI_E_AGAIN.
+    const int rc = host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_QUEUED, nullptr);
+    if (rc == EDRI_E_AGAIN) {
+      delete holder;
+      return SendResult::would_wait;
+    }
+    check_send(rc);
+    return SendResult::sent;
   }
 
   template <class R>

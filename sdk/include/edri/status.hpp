@@ -41,10 +41,13 @@ enum class LogLevel : std::uint32_t {
 struct SendOptions {
   std::optional<int> priority;               // lower = sooner; default 0
   std::chrono::milliseconds timeout{0};      // requests; 0 = router default
-  // Never wait for room: a full receiver queue or a congested cluster link
-  // refuses at once (a request answers Status::rejected) instead of holding
-  // this thread. Routers older than plugin ABI 1.3 wait as before.
-  bool no_wait = false;
+};
+
+// What Context::try_notify and try_request did.
+enum class SendResult {
+  sent,        // as notify / request would have
+  would_wait,  // a full receiver queue (when_full: block) or a congested
+               // link would have held this thread: nothing was sent
 };
 
 }  // namespace edri
