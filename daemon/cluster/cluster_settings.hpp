@@ -25,6 +25,20 @@ struct ReplayLimits {
   bool operator==(const ReplayLimits&) const = default;
 };
 
+// TLS on a link (`tls:` under switch: or connector:). The switch needs cert
+// and key; with ca it also asks routers for a certificate signed by it
+// (mutual TLS). A router verifies the switch against ca (or the system's
+// roots without it), under server_name (default: the host it connects to);
+// cert and key give it a certificate of its own for mutual TLS.
+struct TlsSettings {
+  bool enabled = false;
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  std::filesystem::path ca;
+  std::string server_name;
+  bool operator==(const TlsSettings&) const = default;
+};
+
 struct LinkSettings {
   std::string secret;     // empty: no secret
   bool insecure = false;  // without a secret, accept peers that are not on loopback
@@ -44,6 +58,7 @@ struct LinkSettings {
   // tunnel and control frames go at once, as does a notification after a
   // quiet spell. 0 writes whenever frames are ready.
   std::chrono::microseconds coalesce{100};
+  TlsSettings tls;
   bool operator==(const LinkSettings&) const = default;
 };
 

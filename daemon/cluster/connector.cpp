@@ -2,6 +2,7 @@
 
 #include "cluster/gap_notice.hpp"
 #include "cluster/link_auth.hpp"
+#include "cluster/link_tls.hpp"
 #include "log/logging.hpp"
 #include "router/pattern.hpp"
 
@@ -69,6 +70,7 @@ Connector::Connector(Router& router, ConnectorSettings settings)
       share_(parse_patterns(settings_.share)),
       local_(parse_patterns(settings_.local)),
       state_(settings_.host + ":" + std::to_string(settings_.port), settings_.link.replay, settings_.link.dead_peer),
+      tls_(settings_.link.tls.enabled ? make_tls_context(settings_.link.tls, false) : nullptr),
       reconnect_timer_(io_),
       backoff_(settings_.reconnect_min) {}
 
@@ -112,16 +114,44 @@ void Connector::connect() {
                 schedule_reconnect();
                 return;
               }
-              Hello self;
-              self.role = Role::router;
-              self.incarnation = incarnation_;
-              self.router_id = router_.id();
-              session_ = std::make_shared<LinkSession>(std::move(*socket), settings_.link, std::move(self),
-                                                       Role::switch_, *this);
-              state_.set_state("handshake");
-              session_->start();
+              if (tls_) return secure_then_start(std::move(*socket));
+              start_session(LinkStream(std::move(*socket)));
             });
       });
+}
+
+void Connector::secure_then_start(boost::asio::ip::tcp::socket socket) {
+  state_.set_state("tls handshake");
+  auto stream = std::make_shared<LinkStream>(std::move(socket), *tls_);
+  auto deadline = std::make_shared<boost::asio::steady_timer>(io_, settings_.link.handshake);
+  deadline->async_wait([stream](const boost::system::error_code& ec) {
+    if (!ec) stream->close();  // the handshake then fails with operation_aborted
+  });
+  const std::string name = settings_.link.tls.server_name.empty() ? settings_.host : settings_.link.tls.server_name;
+  stream->async_handshake(true, name, [this, stream, deadline](const boost::system::error_code& ec) {
+    deadline->cancel();
+    if (stopping_) return;
+    if (ec) {
+      // Said every time: a certificate that does not verify will not start
+      // to by itself, and the operator needs to see why.
+      spdlog::error("connector: TLS with the switch at {}:{} failed: {} (retrying)", settings_.host, settings_.port,
+                    ec.message());
+      ++failed_attempts_;
+      schedule_reconnect();
+      return;
+    }
+    start_session(std::move(*stream));
+  });
+}
+
+void Connector::start_session(LinkStream stream) {
+  Hello self;
+  self.role = Role::router;
+  self.incarnation = incarnation_;
+  self.router_id = router_.id();
+  session_ = std::make_shared<LinkSession>(std::move(stream), settings_.link, std::move(self), Role::switch_, *this);
+  state_.set_state("handshake");
+  session_->start();
 }
 
 void Connector::schedule_reconnect() {

@@ -5,6 +5,7 @@
 // still holds.
 #pragma once
 
+#include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/origin_filter.hpp"
 #include "router/pattern.hpp"
@@ -70,6 +71,9 @@ class Connector final : public ClusterUplink,
   void send_response(const Event& request, const Event& response, bool last);
   void enqueue(std::string_view frame);
   void connect();
+  // TLS: the handshake, bounded by the link's handshake time; then start().
+  void secure_then_start(boost::asio::ip::tcp::socket socket);
+  void start_session(LinkStream stream);
   void schedule_reconnect();
   std::string subscriptions_frame() const;
 
@@ -78,6 +82,7 @@ class Connector final : public ClusterUplink,
   const std::uint64_t incarnation_;
   std::vector<Pattern> share_, local_;
   LinkState state_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain TCP
 
   boost::asio::io_context io_;
   // Keeps run() going while no socket or timer is pending (between

@@ -19,9 +19,9 @@ constexpr std::size_t kAckBytes = 256 * 1024;
 const char* role_name(Role r) { return r == Role::switch_ ? "switch" : "router"; }
 }  // namespace
 
-LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello self,
+LinkSession::LinkSession(LinkStream stream, const LinkSettings& settings, Hello self,
                          Role expected_peer, LinkHooks& hooks)
-    : socket_(std::move(socket)),
+    : stream_(std::move(stream)),
       settings_(settings),
       self_(std::move(self)),
       expected_peer_(expected_peer),
@@ -29,18 +29,18 @@ LinkSession::LinkSession(tcp::socket socket, const LinkSettings& settings, Hello
       splitter_(std::min(settings.max_frame, LinkSettings::kPreAuthFrame)),
       read_buf_(kReadChunk),
       held_(settings.max_frame),
-      heartbeat_(socket_.get_executor()),
-      ack_timer_(socket_.get_executor()),
-      coalesce_timer_(socket_.get_executor()) {
+      heartbeat_(stream_.socket().get_executor()),
+      ack_timer_(stream_.socket().get_executor()),
+      coalesce_timer_(stream_.socket().get_executor()) {
   boost::system::error_code ec;
-  const auto ep = socket_.remote_endpoint(ec);
+  const auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) {
     address_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     loopback_ = ep.address().is_loopback();
   } else {
     address_ = "(unknown)";
   }
-  socket_.set_option(tcp::no_delay(true), ec);
+  stream_.socket().set_option(tcp::no_delay(true), ec);
   self_.nonce = random_nonce();
 }
 
@@ -56,7 +56,7 @@ void LinkSession::start() {
 void LinkSession::read() {
   if (reading_ || phase_ == Phase::closed) return;
   reading_ = true;
-  socket_.async_read_some(boost::asio::buffer(read_buf_),
+  stream_.async_read_some(boost::asio::buffer(read_buf_),
                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                             self->reading_ = false;
                             if (self->phase_ == Phase::closed) return;
@@ -186,14 +186,18 @@ bool LinkSession::on_hello(const FrameSplitter::Frame& f, std::string* error) {
 bool LinkSession::on_auth(const FrameSplitter::Frame& f, std::string* error) {
   auto a = decode_auth(f.body, f.len, error);
   if (!a) return false;
+  // TLS that verified the peer's certificate (a router always verifies the
+  // switch; a switch with tls.ca requires routers' certificates)
+  // authenticates the peer as a secret would.
+  const bool tls_verified = stream_.secure() && (expected_peer_ == Role::switch_ || !settings_.tls.ca.empty());
   if (settings_.secret.empty()) {
     if (!a->mac.empty()) {
       *error = "authentication refused: the peer uses a secret and this side has none";
       return false;
     }
-    if (!loopback_ && !settings_.insecure) {
+    if (!loopback_ && !settings_.insecure && !tls_verified) {
       *error = "authentication refused: no secret configured, so only loopback peers are accepted "
-               "(set secret_file, or insecure: true)";
+               "(set secret_file, tls with a ca, or insecure: true)";
       return false;
     }
   } else if (!mac_equal(a->mac, auth_mac(settings_.secret, peer_, self_))) {
@@ -207,7 +211,7 @@ bool LinkSession::on_auth(const FrameSplitter::Frame& f, std::string* error) {
     *error = "refused: " + refusal;
     return false;
   }
-  if (!loopback_ && settings_.secret.empty()) {
+  if (!loopback_ && settings_.secret.empty() && !tls_verified) {
     spdlog::warn("link {} ({}): accepted without a secret from a non-loopback address because insecure: true; "
                  "anyone who can reach this port can link",
                  peer_.router_id, address_);
@@ -418,11 +422,7 @@ void LinkSession::flush() {
     add_ack(writing_control_);  // a write is going out anyway: a waiting ack rides with it
   }
   if (writing_control_.empty() && writing_frames_.empty()) {
-    if (closing_after_write_) {
-      boost::system::error_code ec;
-      socket_.shutdown(tcp::socket::shutdown_both, ec);
-      socket_.close(ec);
-    }
+    if (closing_after_write_) stream_.close();
     return;
   }
   std::vector<boost::asio::const_buffer> bufs;
@@ -437,7 +437,7 @@ void LinkSession::flush() {
     total += span.size;
   }
   writing_ = true;
-  boost::asio::async_write(socket_, bufs,
+  stream_.async_write(bufs,
                            [self = shared_from_this(), total](const boost::system::error_code& ec, std::size_t) {
                              self->writing_ = false;
                              self->writing_control_.clear();
@@ -508,9 +508,7 @@ void LinkSession::close(const std::string& reason, bool tell_peer) {
     closing_after_write_ = true;
     flush();
   } else if (!closing_after_write_) {
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    stream_.close();
   }
   hooks_.closed(*this, reason);
 }

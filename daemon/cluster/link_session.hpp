@@ -5,6 +5,7 @@
 // what a peer's events mean through Hooks.
 #pragma once
 
+#include "cluster/link_stream.hpp"
 #include "cluster/link_state.hpp"
 #include "cluster/wire.hpp"
 #include "log/log_throttle.hpp"
@@ -47,7 +48,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
  public:
   using tcp = boost::asio::ip::tcp;
 
-  LinkSession(tcp::socket socket, const LinkSettings& settings, Hello self, Role expected_peer,
+  LinkSession(LinkStream stream, const LinkSettings& settings, Hello self, Role expected_peer,
               LinkHooks& hooks);
   ~LinkSession();
 
@@ -83,7 +84,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   // When a byte last came from the peer (io thread only).
   std::chrono::steady_clock::time_point last_heard() const noexcept { return last_rx_; }
   // Closed and nothing left to write (the socket is shut).
-  bool finished() const noexcept { return phase_ == Phase::closed && !socket_.is_open(); }
+  bool finished() const noexcept { return phase_ == Phase::closed && !stream_.is_open(); }
   LinkState* state() const noexcept { return state_; }
 
  private:
@@ -105,7 +106,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   void add_ack(std::vector<std::string>& control);
   bool hold_back_frames();
 
-  tcp::socket socket_;
+  LinkStream stream_;
   const LinkSettings& settings_;
   Hello self_;
   Hello peer_;

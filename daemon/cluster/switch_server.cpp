@@ -1,5 +1,6 @@
 #include "cluster/switch_server.hpp"
 
+#include "cluster/link_tls.hpp"
 #include "cluster/gap_notice.hpp"
 #include "cluster/link_auth.hpp"
 #include "event/ids.hpp"
@@ -25,7 +26,8 @@ Switch::Switch(Router& router, SwitchSettings settings)
       sweep_timer_(io_),
       accept_pause_(io_),
       membership_timer_(io_),
-      membership_(settings_.membership_file) {}
+      membership_(settings_.membership_file),
+      tls_(settings_.link.tls.enabled ? make_tls_context(settings_.link.tls, true) : nullptr) {}
 
 Switch::~Switch() {
   if (thread_.joinable()) stop(std::chrono::milliseconds(0));
@@ -97,7 +99,7 @@ void Switch::accept() {
     if (stopping_) return;
     // Connections that have not authenticated yet are capped: each costs
     // little (see LinkSettings::kPreAuthFrame), but not nothing.
-    if (handshaking_.size() >= kMaxHandshaking) {
+    if (handshaking_.size() + tls_handshaking_ >= kMaxHandshaking) {
       handshake_cap_log_.warn([&](std::uint64_t more) {
         boost::system::error_code ec;
         const auto peer = socket.remote_endpoint(ec);
@@ -109,15 +111,48 @@ void Switch::accept() {
       accept();
       return;
     }
-    Hello self;
-    self.role = Role::switch_;
-    self.incarnation = incarnation_;
-    self.router_id = router_.id();
-    auto s = std::make_shared<LinkSession>(std::move(socket), settings_.link, std::move(self), Role::router, *this);
-    handshaking_.push_back(s);
-    s->start();
+    if (tls_) {
+      secure_then_start(std::move(socket));
+    } else {
+      start_session(LinkStream(std::move(socket)));
+    }
     accept();
   });
+}
+
+void Switch::secure_then_start(boost::asio::ip::tcp::socket socket) {
+  ++tls_handshaking_;
+  auto stream = std::make_shared<LinkStream>(std::move(socket), *tls_);
+  auto deadline = std::make_shared<boost::asio::steady_timer>(io_, settings_.link.handshake);
+  deadline->async_wait([stream](const boost::system::error_code& ec) {
+    if (!ec) stream->close();  // the handshake then fails
+  });
+  stream->async_handshake(false, "", [this, stream, deadline](const boost::system::error_code& ec) {
+    deadline->cancel();
+    --tls_handshaking_;
+    if (stopping_) return;
+    if (ec) {
+      boost::system::error_code ignored;
+      const auto peer = stream->socket().remote_endpoint(ignored);
+      tls_log_.warn([&](std::uint64_t more) {
+        spdlog::warn("switch: TLS handshake with {} failed: {} ({} more failed since the last line)",
+                     ignored ? std::string("(unknown)") : peer.address().to_string(), ec.message(), more);
+      });
+      stream->close();
+      return;
+    }
+    start_session(std::move(*stream));
+  });
+}
+
+void Switch::start_session(LinkStream stream) {
+  Hello self;
+  self.role = Role::switch_;
+  self.incarnation = incarnation_;
+  self.router_id = router_.id();
+  auto s = std::make_shared<LinkSession>(std::move(stream), settings_.link, std::move(self), Role::router, *this);
+  handshaking_.push_back(s);
+  s->start();
 }
 
 Switch::Slot* Switch::slot_of(LinkSession& s) {

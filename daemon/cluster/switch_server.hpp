@@ -11,6 +11,7 @@
 // their subscriptions before it takes events, so resent events find them.
 #pragma once
 
+#include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/switch_membership.hpp"
 #include "router/pattern.hpp"
@@ -143,6 +144,12 @@ class Switch final : public LinkHooks {
   logging::Throttle handshake_cap_log_;
   logging::Throttle accept_log_;
   static constexpr std::size_t kMaxHandshaking = 64;
+  // TLS: handshakes under way (they count against kMaxHandshaking too).
+  std::size_t tls_handshaking_ = 0;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain TCP
+  logging::Throttle tls_log_;
+  void secure_then_start(boost::asio::ip::tcp::socket socket);
+  void start_session(LinkStream stream);
   std::uint64_t tunnel_rr_ = 0;
 
   mutable std::mutex slots_mutex_;  // writers: the io thread; readers: stats

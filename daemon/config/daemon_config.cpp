@@ -1,6 +1,7 @@
 #include "config/daemon_config.hpp"
 
 #include "cluster/link_auth.hpp"
+#include "cluster/link_tls.hpp"
 #include "config/yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
@@ -202,6 +203,28 @@ void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, c
   if (n["insecure"]) {
     if (auto v = r.boolean(n["insecure"], section + ".insecure")) link.insecure = *v;
   }
+  if (const auto t = n["tls"]) {
+    if (r.map(t, section + ".tls", {"cert", "key", "ca", "server_name"})) {
+      link.tls.enabled = true;
+      for (auto [key, path] : {std::pair{"cert", &link.tls.cert}, {"key", &link.tls.key}, {"ca", &link.tls.ca}}) {
+        if (!t[key]) continue;
+        if (auto v = r.str(t[key], section + ".tls." + key)) {
+          *path = *v;
+          if (path->is_relative()) *path = base / *path;
+        }
+      }
+      if (t["server_name"]) {
+        if (auto v = r.str(t["server_name"], section + ".tls.server_name")) link.tls.server_name = *v;
+      }
+      // Loaded here, so that a certificate that does not load is an error at
+      // its line, not at start.
+      try {
+        cluster::make_tls_context(link.tls, section == "switch");
+      } catch (const std::exception& e) {
+        r.error(t, e.what());
+      }
+    }
+  }
   read_ms(r, n, "heartbeat_ms", section + ".heartbeat_ms", 10, link.heartbeat);
   read_ms(r, n, "dead_peer_ms", section + ".dead_peer_ms", 50, link.dead_peer);
   if (link.dead_peer <= link.heartbeat && n["dead_peer_ms"]) {
@@ -235,7 +258,7 @@ void read_link(YamlReader& r, const YAML::Node& n, const std::string& section, c
 }
 
 void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
-  if (!r.map(n, "switch", {"listen", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "settle_ms",
+  if (!r.map(n, "switch", {"listen", "secret_file", "insecure", "tls", "heartbeat_ms", "dead_peer_ms", "settle_ms",
                            "replay", "max_frame_bytes", "coalesce_us"})) {
     return;
   }
@@ -247,7 +270,7 @@ void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
 }
 
 void read_connector(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
-  if (!r.map(n, "connector", {"switch", "secret_file", "insecure", "heartbeat_ms", "dead_peer_ms", "reconnect",
+  if (!r.map(n, "connector", {"switch", "secret_file", "insecure", "tls", "heartbeat_ms", "dead_peer_ms", "reconnect",
                               "replay", "max_frame_bytes", "coalesce_us", "share", "local"})) {
     return;
   }

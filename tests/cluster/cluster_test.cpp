@@ -4,6 +4,7 @@
 // cluster_probe fixture on the receiving router.
 #include "support/child_process.hpp"
 #include "support/fault_proxy.hpp"
+#include "support/tls_certs.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_file.hpp"
 
@@ -540,7 +541,7 @@ class RawPeer : public edrid::cluster::LinkHooks {
     self.role = Role::router;
     self.incarnation = random_incarnation();
     self.router_id = id;
-    session_ = std::make_shared<LinkSession>(std::move(socket), settings_, self, Role::switch_, *this);
+    session_ = std::make_shared<LinkSession>(edrid::cluster::LinkStream(std::move(socket)), settings_, self, Role::switch_, *this);
     session_->start();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -968,4 +969,83 @@ TEST_CASE("a publisher killed with events waiting on a paused router comes back 
       },
       20s));
   stop_all({&a2, &b, &hub});
+}
+
+namespace {
+std::string tls_yaml(const std::filesystem::path& ca, const probe::TlsCerts::Pair* own) {
+  std::string y = "  tls:\n";
+  if (!ca.empty()) y += "    ca: \"" + ca.string() + "\"\n";
+  if (own) y += "    cert: \"" + own->cert.string() + "\"\n    key: \"" + own->key.string() + "\"\n";
+  return y;
+}
+}  // namespace
+
+TEST_CASE("links over mutual TLS carry events exactly once, also through link cuts (shipped defaults)") {
+  Cluster c;
+  c.fast_links = false;
+  probe::TlsCerts certs(c.dir.path(), "edri");
+  Node hub = c.start_switch(tls_yaml(certs.ca(), &certs.server()));
+  // The routers reach the switch as "localhost" (its certificate's name)
+  // through proxies that cut the connections now and then.
+  probe::FaultProxy proxy_a(hub.link_port), proxy_b(hub.link_port);
+  const std::string router_tls = tls_yaml(certs.ca(), &certs.client()) + "    server_name: localhost\n";
+  Node b = c.start_router("rb", proxy_b.port(), kConsumer, kShare + router_tls);
+  Node a = c.start_router("ra", proxy_a.port(), kProducer, kShare + router_tls);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  wait_for_route(a);
+  proxy_a.start_cutting(300ms, 1500ms);
+  constexpr std::uint64_t kTotal = 20'000;
+  for (int batch = 0; batch < 4; ++batch) {
+    CHECK(a.post("/events/probe.start", {{"count", kTotal / 4}})["sent"] == (batch + 1) * kTotal / 4);
+    std::this_thread::sleep_for(400ms);
+  }
+  wait_received(b, kTotal, 120s);
+  proxy_a.stop_cutting();
+  check_exactly_once(b.report(), kTotal);
+  CHECK(proxy_a.cuts() >= 1);
+  // Requests cross too.
+  auto echo = a.post("/events/demo.echo", {{"text", "over tls"}});
+  CHECK(echo["text"] == "over tls");
+  stop_all({&a, &b, &hub});
+}
+
+TEST_CASE("a TLS switch turns away plain, unknown-CA and certificate-less routers, and goes on serving") {
+  Cluster c;
+  probe::TlsCerts certs(c.dir.path(), "edri");
+  probe::TlsCerts rogue(c.dir.path(), "rogue");
+  Node hub = c.start_switch(tls_yaml(certs.ca(), &certs.server()));
+  // Plain TCP to a TLS switch.
+  Node plain = c.start_router("plain", hub.link_port, kConsumer);
+  // A router that trusts another CA: the switch's certificate does not verify.
+  Node doubter = c.start_router("doubter", hub.link_port, kConsumer,
+                                tls_yaml(rogue.ca(), &rogue.client()) + "    server_name: localhost\n");
+  // A router without a client certificate, to a switch that requires one.
+  Node anonymous = c.start_router("anonymous", hub.link_port, kConsumer,
+                                  tls_yaml(certs.ca(), nullptr) + "    server_name: localhost\n");
+  // A router with a certificate from another CA.
+  Node stranger = c.start_router("stranger", hub.link_port, kConsumer,
+                                 tls_yaml(certs.ca(), &rogue.client()) + "    server_name: localhost\n");
+  // One that does everything right links while the others keep failing.
+  Node good = c.start_router("good", hub.link_port, kConsumer,
+                             tls_yaml(certs.ca(), &certs.client()) + "    server_name: localhost\n");
+  REQUIRE(wait_until([&] { return link_up(good); }, 20s));
+  REQUIRE(wait_until([&] { return doubter.process->output().find("certificate verify failed") != std::string::npos; },
+                     20s));
+  REQUIRE(wait_until([&] { return hub.process->output().find("TLS handshake with 127.0.0.1 failed") != std::string::npos; },
+                     20s));
+  for (Node* n : {&plain, &doubter, &anonymous, &stranger}) {
+    INFO(n->process->output());
+    CHECK_FALSE(link_up(*n));
+  }
+  CHECK(hub.stats()["links"].size() == 1);
+  stop_all({&plain, &doubter, &anonymous, &stranger, &good, &hub});
+}
+
+TEST_CASE("a TLS file that does not load is a config error at its line") {
+  probe::TempDir dir;
+  auto cfg = dir.write("tls.yaml", "router: {id: r}\nswitch:\n  listen: \"127.0.0.1:0\"\n  tls:\n"
+                                   "    cert: nowhere.pem\n    key: nowhere-key.pem\nmanagers: []\n");
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", cfg.string()}, dir.path() / "check.log");
+  CHECK(rc != 0);
+  CHECK_THAT(out, Catch::Contains(cfg.string() + ":5:5: tls: cannot load certificate " + (dir.path() / "nowhere.pem").string()));
 }

@@ -71,8 +71,8 @@ class Link {
     sw_hello.role = Role::switch_;
     sw_hello.incarnation = 22;
     sw_hello.router_id = "sw";
-    ra = std::make_shared<LinkSession>(std::move(client), settings, ra_hello, Role::switch_, ra_end);
-    sw = std::make_shared<LinkSession>(std::move(server), settings, sw_hello, Role::router, sw_end);
+    ra = std::make_shared<LinkSession>(edrid::cluster::LinkStream(std::move(client)), settings, ra_hello, Role::switch_, ra_end);
+    sw = std::make_shared<LinkSession>(edrid::cluster::LinkStream(std::move(server)), settings, sw_hello, Role::router, sw_end);
     ra->start();
     sw->start();
     thread = std::thread([this] { io.run(); });
