@@ -73,6 +73,8 @@ class ApiManager : public edri::Manager {
         .field("header_timeout_ms", FieldType::integer, 10000,
                "once a request's first byte is in, its head must be whole within this")
         .field("tokens_file", FieldType::string, "", "bearer tokens, one per line; empty = no auth")
+        .field("tls_cert", FieldType::string, "", "PEM certificate (chain): serve https and wss; empty = plain http")
+        .field("tls_key", FieldType::string, "", "PEM private key for tls_cert")
         .field("websocket_path", FieldType::string, "/ws", "WebSocket endpoint; empty disables it")
         .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
         .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}")
@@ -98,8 +100,9 @@ class ApiManager : public edri::Manager {
         port_(config.get<std::int64_t>("port")),
         threads_(config.get<std::int64_t>("threads")),
         timeout_(config.get<std::int64_t>("timeout_ms")),
+        tls_(load_tls(config)),
         guard_(config.get<std::vector<std::string>>("allowed_hosts"),
-               config.get<std::vector<std::string>>("allowed_origins")),
+               config.get<std::vector<std::string>>("allowed_origins"), tls_ ? "https" : "http"),
         json_depth_(static_cast<std::size_t>(at_least(config, "max_json_depth", 1))),
         max_timeout_(at_least(config, "max_timeout_ms", 1)),
         ws_max_subscriptions_(static_cast<std::size_t>(at_least(config, "ws_max_subscriptions", 1))),
@@ -140,10 +143,11 @@ class ApiManager : public edri::Manager {
                                     [this](const edri_api::WsConnection& c) { ws_closed(c.id()); }});
     }
     server_->error_log([this](const std::string& what) { log().error(what); });
+    if (tls_) server_->tls(tls_);
     // nginx's 499: the client closed its connection before its answer came.
     server_->on_client_gone([this] { count(499); });
     server_->start(bind_, static_cast<std::uint16_t>(port_), static_cast<int>(threads_));
-    log().info("listening on http://", bind_, ":", server_->port());
+    log().info("listening on ", tls_ ? "https" : "http", "://", bind_, ":", server_->port());
   }
 
   void stop() override {
@@ -160,6 +164,23 @@ class ApiManager : public edri::Manager {
     const auto v = c.get<std::int64_t>(key);
     if (v < min) throw edri::ConfigError(key, std::string(key) + " must be at least " + std::to_string(min));
     return v;
+  }
+
+  // Loaded when the config is read, so a file that does not load is an
+  // error at its line.
+  static std::shared_ptr<boost::asio::ssl::context> load_tls(const edri::Config& config) {
+    const auto cert = config.get<std::string>("tls_cert");
+    const auto key = config.get<std::string>("tls_key");
+    if (cert.empty() && key.empty()) return nullptr;
+    if (cert.empty() || key.empty()) {
+      throw edri::ConfigError(cert.empty() ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+    }
+    try {
+      return edri_api::make_server_tls(cert, key);
+    } catch (const std::runtime_error& e) {
+      throw edri::ConfigError(std::string(e.what()).find("private key") != std::string::npos ? "tls_key" : "tls_cert",
+                              e.what());
+    }
   }
 
   static edri_api::TokenFile read_tokens(const std::string& file) {
@@ -770,6 +791,7 @@ class ApiManager : public edri::Manager {
   std::int64_t port_;
   std::int64_t threads_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain http
   edri_api::CrossSiteGuard guard_;
   std::size_t json_depth_;
   std::int64_t max_timeout_;

@@ -6,7 +6,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <sys/socket.h>
 
@@ -26,6 +28,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+tcp::socket& socket_of(Stream& s) {
+  return beast::get_lowest_layer(s).socket();
+}
 
 Response plain(unsigned status, const std::string& message, unsigned version) {
   Response res{static_cast<http::status>(status), version};
@@ -38,9 +46,13 @@ Response plain(unsigned status, const std::string& message, unsigned version) {
 
 std::atomic<std::uint64_t> g_ws_ids{0};
 
-class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
+// Stream: beast::tcp_stream, or TlsStream for https/wss.
+template <class Stream>
+class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession<Stream>> {
+  using std::enable_shared_from_this<WsSession<Stream>>::shared_from_this;
+
  public:
-  WsSession(beast::tcp_stream&& stream, const ServerLimits& limits, const WsHandlers& handlers,
+  WsSession(Stream&& stream, const ServerLimits& limits, const WsHandlers& handlers,
             const HttpServer::ErrorLog& error_log, std::shared_ptr<std::atomic<std::size_t>> open,
             std::shared_ptr<void> address_slot)
       : ws_(std::move(stream)), limits_(limits), handlers_(handlers), error_log_(error_log), open_(std::move(open)),
@@ -143,11 +155,11 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
     if (finished_) return;
     finished_ = true;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_of(ws_).shutdown(tcp::socket::shutdown_both, ignored);
     if (handlers_.closed) handlers_.closed(*this);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   Request upgrade_;  // until the handshake is done and `open` has seen it
   beast::flat_buffer buffer_;
   const ServerLimits& limits_;
@@ -164,30 +176,48 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   websocket::close_reason close_;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket&& socket, const ServerLimits& limits, const HttpServer::Handler& handler,
+  Session(Stream&& stream, const ServerLimits& limits, const HttpServer::Handler& handler,
           const HttpServer::StatusHook& hook, const HttpServer::ErrorLog& error_log,
           std::shared_ptr<std::atomic<std::size_t>> open, std::shared_ptr<void> address_slot,
           const std::string& ws_path, const WsHandlers& ws, const HttpServer::GoneHook& gone)
-      : stream_(std::move(socket)), limits_(limits), handler_(handler), hook_(hook), error_log_(error_log),
+      : stream_(std::move(stream)), limits_(limits), handler_(handler), hook_(hook), error_log_(error_log),
         gone_hook_(gone), open_(std::move(open)), address_slot_(std::move(address_slot)), ws_path_(ws_path),
         ws_(ws) {}
   ~Session() { release_slots(); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
   }
 
  private:
   // Waiting for a request: idle_timeout. Its first byte in: header_timeout
   // for the head. The body: idle_timeout between reads again.
+  // TLS first, within the time a request head gets: a client that opens a
+  // connection and says nothing costs no more under TLS than without.
+  void handshake() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(limits_.header_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();
+        self->do_read();
+      });
+    } else {
+      do_read();
+    }
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(limits_.body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
     if (buffer_.size() > 0) return read_head();  // pipelined: already begun
-    stream_.expires_after(limits_.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(limits_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       if (ec) return self->on_read(ec);
       self->buffer_.commit(n);
@@ -196,10 +226,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_head() {
-    stream_.expires_after(limits_.header_timeout);
+    beast::get_lowest_layer(stream_).expires_after(limits_.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec || self->parser_->is_done()) return self->on_read(ec);
-      self->stream_.expires_after(self->limits_.idle_timeout);
+      beast::get_lowest_layer(self->stream_).expires_after(self->limits_.idle_timeout);
       http::async_read(self->stream_, self->buffer_, *self->parser_,
                        [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
     });
@@ -219,7 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
           (!ws_.accept || ws_.accept(req))) {
         // The connection now belongs to the WebSocket session (and its count).
         open_->fetch_add(1);
-        std::make_shared<WsSession>(std::move(stream_), limits_, ws_, error_log_, open_, std::move(address_slot_))
+        std::make_shared<WsSession<Stream>>(std::move(stream_), limits_, ws_, error_log_, open_, std::move(address_slot_))
             ->accept(std::move(req));
         return;
       }
@@ -231,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     // The handler may answer from any thread: the reply hops onto this
     // connection's strand before touching the stream.
-    stream_.expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     // Exactly one answer per request: a second one would be read by the
     // client as the answer to its next request.
     auto once = std::make_shared<std::atomic<bool>>(false);
@@ -257,10 +287,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // their turn).
   void watch_departure() {
     awaiting_answer_ = true;
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    socket_of(stream_).async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (!self->awaiting_answer_ || ec == asio::error::operation_aborted) return;
       char c;
-      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      const ssize_t n = ::recv(socket_of(self->stream_).native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0) return;
       if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->watch_departure();
       self->client_gone();
@@ -287,13 +317,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (awaiting_answer_) {
       awaiting_answer_ = false;
       beast::error_code ignored;
-      stream_.socket().cancel(ignored);  // ends the departure watch
+      socket_of(stream_).cancel(ignored);  // ends the departure watch
     }
     res.version(version_);
     res.keep_alive(keep_alive_ && res.keep_alive());
     res.prepare_payload();
     auto sp = std::make_shared<Response>(std::move(res));
-    stream_.expires_after(limits_.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(limits_.idle_timeout);
     http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
       if (ec || !sp->keep_alive()) return self->close();
       self->do_read();
@@ -308,10 +338,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_of(stream_).shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const ServerLimits& limits_;
@@ -371,9 +401,17 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       open->fetch_sub(1);
       return refuse(std::move(s), "too many connections from this address");
     }
-    std::make_shared<Session>(std::move(s), server.limits_, server.handler_, server.hook_, server.error_log_, open,
-                              std::move(slot), server.ws_path_, server.ws_, server.gone_hook_)
-        ->start();
+    if (server.tls_) {
+      std::make_shared<Session<TlsStream>>(TlsStream(std::move(s), *server.tls_), server.limits_, server.handler_,
+                                           server.hook_, server.error_log_, open, std::move(slot), server.ws_path_,
+                                           server.ws_, server.gone_hook_)
+          ->start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(s)), server.limits_, server.handler_,
+                                                   server.hook_, server.error_log_, open, std::move(slot),
+                                                   server.ws_path_, server.ws_, server.gone_hook_)
+          ->start();
+    }
   }
 
   // Over a cap: say so and close, rather than queue without bound.
@@ -422,6 +460,23 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
   std::shared_ptr<std::atomic<std::size_t>> open = std::make_shared<std::atomic<std::size_t>>(0);
   std::shared_ptr<AddressCounts> per_address = std::make_shared<AddressCounts>();
 };
+
+std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& cert, const std::string& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  try {
+    ctx->use_certificate_chain_file(cert);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot load certificate " + cert + ": " + e.code().message());
+  }
+  try {
+    ctx->use_private_key_file(key, asio::ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot load private key " + key + ": " + e.code().message());
+  }
+  return ctx;
+}
 
 HttpServer::HttpServer(ServerLimits limits, Handler handler, StatusHook hook)
     : limits_(limits), handler_(std::move(handler)), hook_(std::move(hook)) {}

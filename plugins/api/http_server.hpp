@@ -16,7 +16,15 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace edri_api {
+
+// A TLS server context (TLS 1.2+) from PEM files; throws std::runtime_error
+// naming the file that does not load.
+std::shared_ptr<boost::asio::ssl::context> make_server_tls(const std::string& cert, const std::string& key);
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
@@ -77,6 +85,8 @@ class HttpServer {
   void error_log(ErrorLog log) { error_log_ = std::move(log); }
   // Call before start().
   void on_client_gone(GoneHook hook) { gone_hook_ = std::move(hook); }
+  // Serve https and wss with this context instead of plain TCP. Before start().
+  void tls(std::shared_ptr<boost::asio::ssl::context> ctx) { tls_ = std::move(ctx); }
   ~HttpServer();
   // Binds and starts `threads` I/O threads; throws std::runtime_error.
   void start(const std::string& address, std::uint16_t port, int threads);
@@ -90,6 +100,7 @@ class HttpServer {
   StatusHook hook_;
   ErrorLog error_log_;
   GoneHook gone_hook_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   std::string ws_path_;
   WsHandlers ws_;
   boost::asio::io_context ioc_;

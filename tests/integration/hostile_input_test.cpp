@@ -5,6 +5,8 @@
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_file.hpp"
+#include "support/tls_certs.hpp"
+#include "support/tls_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -614,4 +616,51 @@ TEST_CASE("a client that leaves while its request waits gives its connection bac
   CHECK(r.status == 200);
   proc.signal(SIGTERM);
   CHECK(proc.wait_exit(30s) == 0);
+}
+
+TEST_CASE("the api serves https and wss with tls_cert and tls_key, and plain HTTP on that port gets nowhere") {
+  probe::TempDir dir;
+  probe::TlsCerts certs(dir.path(), "api");
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml", "router:\n  id: tls\nmanagers:\n  - name: echo\n    plugin: echo\n"
+                                     "  - name: api\n    plugin: api\n    config:\n      port: " +
+                                         std::to_string(port) + "\n      tls_cert: \"" + certs.server().cert.string() +
+                                         "\"\n      tls_key: \"" + certs.server().key.string() + "\"\n");
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("listening on https://127.0.0.1:", 20s));
+  auto r = probe::https_call(port, certs.ca(), "POST", "/events/demo.echo", R"({"text":"sealed"})");
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body) == json{{"text", "sealed"}});
+  // Plain HTTP to the TLS port: no HTTP answer, and nothing else is harmed.
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(s, boost::asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")));
+    std::string got(256, '\0');
+    boost::system::error_code ec;
+    const auto n = s.read_some(boost::asio::buffer(got), ec);
+    CHECK(got.substr(0, n).find("HTTP/1.1 200") == std::string::npos);
+  }
+  // A client that does not trust the certificate's CA cannot talk to it.
+  probe::TlsCerts other(dir.path(), "other");
+  CHECK_THROWS(probe::https_call(port, other.ca(), "GET", "/healthz"));
+  probe::WssClient ws(port, certs.ca());
+  ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "wss"}}}, {"id", 1}});
+  auto a = ws.expect();
+  CHECK(a["status"] == "ok");
+  CHECK(a["data"]["text"] == "wss");
+  CHECK(probe::https_call(port, certs.ca(), "GET", "/healthz").status == 200);
+  proc.signal(SIGTERM);
+  CHECK(proc.wait_exit(20s) == 0);
+}
+
+TEST_CASE("an api certificate that does not load is a config error at its line") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", "router:\n  id: tls\nmanagers:\n  - name: api\n    plugin: api\n    config:\n"
+                                     "      tls_cert: /nonexistent/cert.pem\n      tls_key: /nonexistent/key.pem\n");
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", cfg.string()}, dir.path() / "check.log");
+  CHECK(rc != 0);
+  CHECK_THAT(out, Catch::Contains(cfg.string() + ":7:7: manager 'api'"));
+  CHECK_THAT(out, Catch::Contains("cannot load certificate /nonexistent/cert.pem"));
 }
