@@ -534,7 +534,10 @@ class ApiManager : public edri::Manager {
       auto it = clients_.find(id);
       if (it == clients_.end()) return;
       for (auto& [sid, sub] : it->second.subs) {
-        if (--wanted_[sub.pattern] == 0) patterns.push_back(sub.pattern);
+        if (--wanted_[sub.pattern] == 0) {
+          wanted_.erase(sub.pattern);
+          patterns.push_back(sub.pattern);
+        }
       }
       clients_.erase(it);
     }

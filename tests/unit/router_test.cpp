@@ -286,6 +286,29 @@ TEST_CASE("try_notify and try_request send nothing where a when_full=block queue
   CHECK(delivered == 2);
 }
 
+TEST_CASE("an event queued for a handler that was unsubscribed is skipped, even when its slot is reused") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("m", {{"notifications", {"old.x"}}, {"gate", true}});
+  f.router->start();
+  Registry::get().close_gate();
+  auto& driver = f.ctx("driver");
+  CHECK(driver.notify("old.x", json::object()) == 1);  // held in the handler by the gate
+  std::this_thread::sleep_for(50ms);
+  CHECK(driver.notify("old.x", json::object()) == 1);  // queued behind it
+  // The manager's loop is held in the handler: nothing dispatches meanwhile.
+  auto& m = f.ctx("m");
+  m.unsubscribe(EDRI_KIND_NOTIFICATION, "old.x");
+  std::atomic<int> wrong{0};
+  m.on_notification("new.y", [&](const edri::GenericEvent& ev) {
+    if (ev.type() != "new.y") ++wrong;  // the old event reaching the slot's new handler
+  });
+  Registry::get().open_gate();
+  CHECK(driver.notify("new.y", json::object()) == 1);
+  std::this_thread::sleep_for(200ms);
+  CHECK(wrong == 0);
+  CHECK(Registry::get().seen("m").size() == 1);  // only the first old.x, which was running
+}
+
 TEST_CASE("two handlers for the same kind and pattern are refused at load") {
   RouterFixture f;
   try {

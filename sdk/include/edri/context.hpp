@@ -118,8 +118,19 @@ class Context {
     return open_tunnel_event(type, make_event(std::move(data)), std::move(handlers), timeout);
   }
 
+  // Events already queued for the handler are skipped; its captures are
+  // freed here, so subscribing and unsubscribing many patterns over a
+  // manager's life keeps only a few bytes per pattern. Like registering,
+  // call it from this manager's handlers (or before start).
   void unsubscribe(edri_kind kind, std::string_view pattern) {
-    host_->unsubscribe(ctx_, kind, std::string(pattern).c_str());
+    const std::string p(pattern);
+    host_->unsubscribe(ctx_, kind, p.c_str());
+    auto it = handler_ids_.find({static_cast<std::uint32_t>(kind), p});
+    if (it == handler_ids_.end()) return;
+    const std::uint32_t slot = it->second & kSlotMask;
+    handlers_[slot].fn = nullptr;
+    free_slots_.push_back(slot);
+    handler_ids_.erase(it);
   }
 
   // ---- Sending. Safe from any thread of this manager. Each takes an event
@@ -249,7 +260,12 @@ class Context {
 
   // ---- Used by the plugin glue (edri/plugin.hpp).
   int dispatch(std::uint32_t handler_id, const edri_event* ev, edri_response* resp) {
-    handlers_.at(handler_id)(ev, resp);
+    // An event queued before its handler was unsubscribed (and its slot
+    // perhaps reused) carries an older generation: it is skipped.
+    const std::uint32_t slot = handler_id & kSlotMask;
+    if (slot >= handlers_.size()) return EDRI_OK;
+    const HandlerSlot& h = handlers_[slot];
+    if (h.generation == handler_id >> kSlotBits && h.fn) h.fn(ev, resp);
     return EDRI_OK;
   }
   const edri_host_api* host() const noexcept { return host_; }
@@ -270,12 +286,28 @@ class Context {
 
   void add(edri_kind kind, std::string_view pattern, Handler h) {
     edri_error err{sizeof(edri_error), {}, {}};
-    auto id = static_cast<std::uint32_t>(handlers_.size());
-    handlers_.push_back(std::move(h));
-    if (host_->subscribe(ctx_, kind, std::string(pattern).c_str(), id, &err) != EDRI_OK) {
-      handlers_.pop_back();
+    // A handler id is its slot and the slot's generation: slots freed by
+    // unsubscribe are reused, so churning patterns costs no memory.
+    std::uint32_t slot;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      if (handlers_.size() > kSlotMask) throw std::length_error("edri: too many handlers");
+      slot = static_cast<std::uint32_t>(handlers_.size());
+      handlers_.emplace_back();
+    }
+    HandlerSlot& s = handlers_[slot];
+    s.generation = (s.generation + 1) & (0xffffffffu >> kSlotBits);
+    s.fn = std::move(h);
+    const std::uint32_t id = slot | (s.generation << kSlotBits);
+    std::string p(pattern);
+    if (host_->subscribe(ctx_, kind, p.c_str(), id, &err) != EDRI_OK) {
+      s.fn = nullptr;
+      free_slots_.push_back(slot);
       throw std::invalid_argument(err.message);
     }
+    handler_ids_[{static_cast<std::uint32_t>(kind), std::move(p)}] = id;
   }
 
   template <TypedEvent T>
@@ -510,7 +542,15 @@ class Context {
   edri_host_ctx* ctx_;
   std::string name_;
   Logger log_;
-  std::vector<Handler> handlers_;
+  struct HandlerSlot {
+    Handler fn;
+    std::uint32_t generation = 0;
+  };
+  static constexpr std::uint32_t kSlotBits = 20;  // up to ~1M live handlers
+  static constexpr std::uint32_t kSlotMask = (1u << kSlotBits) - 1;
+  std::vector<HandlerSlot> handlers_;
+  std::vector<std::uint32_t> free_slots_;
+  std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> handler_ids_;  // (kind, pattern) → handler id
   std::mutex timers_mutex_;
   std::map<TimerId, std::unique_ptr<TimerHolder>> timers_;
 };
