@@ -95,8 +95,11 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
   cancel_all_timers();
   if (!loops_.empty()) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
+    // Answers to its requests still to come count as work: an api stopping
+    // with HTTP requests in flight answers them before it closes.
     while (std::chrono::steady_clock::now() < deadline &&
-           (queue_.depth() > 0 || any_busy() || !executor_->idle())) {
+           (queue_.depth() > 0 || any_busy() || !executor_->idle() ||
+            requests_outstanding_.load(std::memory_order_acquire) > 0)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     queue_.close();

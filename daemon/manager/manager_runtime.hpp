@@ -135,6 +135,10 @@ class ManagerRuntime final : public HostBackend {
   std::size_t busy_slots() const noexcept { return busy_slots_; }
   // Handlers running in this process now.
   std::size_t running_tasks() const noexcept;
+  // Requests this manager sent whose final response has not been handed to
+  // it yet (kept by the router): stop() waits for them, within its grace.
+  void request_started() noexcept { requests_outstanding_.fetch_add(1, std::memory_order_relaxed); }
+  void request_ended() noexcept { requests_outstanding_.fetch_sub(1, std::memory_order_release); }
   const std::string& config_json() const noexcept { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
   const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
@@ -167,6 +171,7 @@ class ManagerRuntime final : public HostBackend {
   const edri_plugin_descriptor* plugin_;
   const std::string plugin_label_;
   void* instance_ = nullptr;
+  std::atomic<std::uint32_t> requests_outstanding_{0};
   edri_host_ctx host_ctx_{this};
   ManagerQueue queue_;
   ManagerStats stats_;

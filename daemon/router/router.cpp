@@ -400,6 +400,7 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
       1, (ev->header.deadline_ns - realtime_ns() + 999'999) / 1'000'000);
   p->request = ev;
   const std::int64_t deadline = steady_ns() + p->timeout_ms * 1'000'000;
+  if (sender) sender->request_started();
   pending_.add(p, deadline);
   arm_sweep(deadline);
   if (remote) {
@@ -594,6 +595,8 @@ void Router::complete(const edri_id128& request_id, EventPtr response, bool coun
     pending_.erase(request_id);
   }
   deliver(*p, std::move(response), last);
+  // After the delivery: a sender waiting to stop then sees it queued.
+  if (last && p->sender) p->sender->request_ended();
 }
 
 // Requests mostly share one timeout, so deadlines come in rising order and
@@ -634,6 +637,7 @@ void Router::expire(const edri_id128& request_id) {
                             " responders answered)",
                         options_.id.c_str(), EventPtr()),
           true);
+  if (p->sender) p->sender->request_ended();
 }
 
 void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {

@@ -700,3 +700,36 @@ TEST_CASE("subscribing and unsubscribing ever new patterns does not grow edrid")
   CHECK(after - before < 512);
   edrid.still_serving();
 }
+
+TEST_CASE("SIGTERM answers the HTTP requests in flight before the api closes") {
+  // The request waits ~2 s behind an event the consumer is busy with; the
+  // stop comes meanwhile. The api stops first (it is listed last) and must
+  // wait for the answer (within stop_grace_ms, 5 s by default).
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml",
+                       "router:\n  id: drain\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+                       "managers:\n"
+                       "  - name: busy\n    plugin: cluster_probe\n"
+                       "    config: {role: consumer, delay_us: 2000000}\n"
+                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n");
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("running 2 managers", 20s));
+  probe::HttpClient c(port);
+  REQUIRE(c.call("POST", "/events/probe.seq?kind=notification", R"({"from":"web","n":1})").status == 202);
+  probe::HttpResult answer;
+  std::thread in_flight([&] {
+    try {
+      probe::HttpClient w(port);
+      answer = w.call("POST", "/events/probe.report", "{}");
+    } catch (const std::exception& e) {
+      answer.body = e.what();  // cut off: status stays 0
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  proc.signal(SIGTERM);
+  in_flight.join();
+  CHECK(answer.status == 200);
+  CHECK_THAT(answer.body, Catch::Contains("\"received\":1"));
+  CHECK(proc.wait_exit(20s) == 0);
+}
