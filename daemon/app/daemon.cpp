@@ -121,12 +121,13 @@ std::string Daemon::reload(DaemonConfig fresh) {
     spdlog::warn("reload: the switch/connector settings changed; they take effect at the next restart");
   }
   for (auto it = config_.managers.rbegin(); it != config_.managers.rend(); ++it) {
-    const ManagerConfig* now = find(fresh, it->name);
-    if (now && same(*now, *it)) continue;
+    if (find(fresh, it->name)) continue;
     router_->retire_manager(it->name);
-    if (!now) stopped.push_back(it->name);
+    stopped.push_back(it->name);
   }
-  for (auto& rt : incoming) router_->start_manager(std::move(rt));
+  // A changed manager is replaced in place (its events queue for the new one
+  // meanwhile); a new one starts.
+  for (auto& rt : incoming) router_->replace_manager(std::move(rt));
   config_.managers = std::move(fresh.managers);
   config_.log = fresh.log;
 

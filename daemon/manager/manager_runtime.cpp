@@ -76,11 +76,13 @@ void ManagerRuntime::create(const std::string& config_json) {
 
 void ManagerRuntime::start() {
   executor_->start();
-  for (std::size_t i = 0; i < executor_->loops(); ++i) loops_.emplace_back([this, i] { run(i); });
+  // The plugin's start hook runs before any handler: events routed to this
+  // manager early (a manager replaced on reload) wait in its queue.
   edri_error err = empty_error();
   if (plugin_->start(instance_, &err) != EDRI_OK) {
     throw ManagerError("manager '" + name_ + "': start failed: " + err.message);
   }
+  for (std::size_t i = 0; i < executor_->loops(); ++i) loops_.emplace_back([this, i] { run(i); });
   started_.store(true, std::memory_order_release);
 }
 

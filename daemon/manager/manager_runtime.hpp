@@ -92,6 +92,10 @@ class ManagerRuntime final : public HostBackend {
   // blocking on this manager's own full queue would then deadlock.
   bool runs_here() const noexcept;
   bool started() const noexcept { return started_.load(std::memory_order_acquire); }
+  // Routed to before it starts: its queue takes events meanwhile (a manager
+  // replacing another on reload, so nothing is answered not_found between).
+  void route_before_start(bool on = true) noexcept { route_early_.store(on, std::memory_order_release); }
+  bool routable() const noexcept { return started() || route_early_.load(std::memory_order_acquire); }
   ManagerStats& stats() noexcept { return stats_; }
   spdlog::logger& logger() noexcept { return *logger_; }
 
@@ -172,6 +176,7 @@ class ManagerRuntime final : public HostBackend {
   const std::string plugin_label_;
   void* instance_ = nullptr;
   std::atomic<std::uint32_t> requests_outstanding_{0};
+  std::atomic<bool> route_early_{false};
   edri_host_ctx host_ctx_{this};
   ManagerQueue queue_;
   ManagerStats stats_;

@@ -103,6 +103,42 @@ void Router::start_manager(std::unique_ptr<ManagerRuntime> m) {
   ref.after_start();
 }
 
+void Router::replace_manager(std::unique_ptr<ManagerRuntime> m) {
+  ManagerRuntime& fresh = *m;
+  std::unique_ptr<ManagerRuntime> old;
+  {
+    std::unique_lock lock(managers_mutex_);
+    auto it = std::find_if(managers_.begin(), managers_.end(), [&](const auto& x) { return x->name() == fresh.name(); });
+    if (it == managers_.end()) {
+      lock.unlock();
+      return start_manager(std::move(m));
+    }
+    old = std::move(*it);
+    *it = std::move(m);
+  }
+  // One table change moves the types from the old to the new: no event goes
+  // to both, and none finds nobody. The new one's queue holds them while the
+  // old one finishes its own.
+  fresh.route_before_start();
+  subscriptions_changed();
+  if (old->started()) old->stop(options_.stop_grace);
+  {
+    std::unique_lock lock(managers_mutex_);
+    retired_.push_back(std::move(old));
+  }
+  try {
+    fresh.start();
+  } catch (...) {
+    // Its types find nobody again; what queued meanwhile is not handled
+    // (requests among it time out at their deadlines).
+    fresh.route_before_start(false);
+    subscriptions_changed();
+    throw;
+  }
+  subscriptions_changed();
+  fresh.after_start();
+}
+
 void Router::retire_manager(std::string_view name) {
   std::unique_ptr<ManagerRuntime> m;
   {
@@ -172,7 +208,7 @@ void Router::subscriptions_changed() {
   {
     std::shared_lock lock(managers_mutex_);
     for (auto& m : managers_) {
-      if (!m->started()) continue;
+      if (!m->routable()) continue;
       auto subs = m->routing_subscriptions();
       all.insert(all.end(), subs.begin(), subs.end());
     }

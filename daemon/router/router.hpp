@@ -91,6 +91,9 @@ class Router {
   // object lives on (retired) until the router ends, as events and caches
   // may still point at it.
   void retire_manager(std::string_view name);
+  // Starts m in place of the running manager of the same name (reload): the
+  // types move to m at once and queue there until the old one has stopped.
+  void replace_manager(std::unique_ptr<ManagerRuntime> m);
 
   // ---- Data plane. Each takes over the event reference.
   // Returns the number of managers the notification was queued for.

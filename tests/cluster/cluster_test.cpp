@@ -891,11 +891,12 @@ TEST_CASE("a switch killed with thousands of events in flight to a slow router l
   c.fast_links = false;
   Node hub = c.start_switch();
   const unsigned short link_port = hub.link_port;
-  Routers r = start_routers(c, link_port, slow_consumer(50));
+  Routers r = start_routers(c, link_port, slow_consumer(200));
   Node& a = r.a;
   Node& b = r.b;
   CHECK(a.post("/events/probe.start", {{"count", 30'000}})["sent"] == 30'000);
-  // rb takes 50 us an event: most of them are still at the switch or on
+  // rb takes 200 us an event (6 s for all, well past the time the post
+  // takes on a loaded machine): most of them are still at the switch or on
   // their way when it dies.
   std::this_thread::sleep_for(300ms);
   const auto before = b.report()["received"].get<std::uint64_t>();

@@ -733,3 +733,52 @@ TEST_CASE("SIGTERM answers the HTTP requests in flight before the api closes") {
   CHECK_THAT(answer.body, Catch::Contains("\"received\":1"));
   CHECK(proc.wait_exit(20s) == 0);
 }
+
+TEST_CASE("a manager restarted by SIGHUP answers every request meanwhile, none with 404") {
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto config = [&](int capacity) {
+    return "router:\n  id: reload\n  log: {level: info}\nmanagers:\n"
+           "  - name: echo\n    plugin: echo\n    queue: {capacity: " + std::to_string(capacity) + "}\n"
+           "  - name: api\n    plugin: api\n    config: {port: " + std::to_string(port) + "}\n";
+  };
+  auto cfg = dir.write("edrid.yaml", config(1024));
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("running 2 managers", 20s));
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::map<unsigned, int> other;
+  std::thread load([&] {
+    probe::HttpClient c(port);
+    while (!stop) {
+      auto r = c.call("POST", "/events/demo.echo", R"({"text":"x"})");
+      if (r.status == 200) {
+        ++ok;
+      } else {
+        ++other[r.status];
+      }
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    while (ok < (round + 1) * 200) std::this_thread::sleep_for(5ms);
+    dir.write("edrid.yaml", config(round % 2 == 0 ? 512 : 1024));  // echo changed: restarted
+    const auto seen = proc.output().size();
+    proc.signal(SIGHUP);
+    bool reloaded = false;
+    for (int i = 0; i < 500 && !reloaded; ++i) {
+      reloaded = proc.output().find("restarted: echo", seen) != std::string::npos;
+      if (!reloaded) std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(reloaded);
+  }
+  const int at_end = ok + 200;
+  while (ok < at_end) std::this_thread::sleep_for(5ms);
+  stop = true;
+  load.join();
+  std::string others;
+  for (const auto& [status, n] : other) others += std::to_string(status) + ": " + std::to_string(n) + " ";
+  INFO("answered 200: " << ok << "; others: " << others);
+  CHECK(other.empty());
+  proc.signal(SIGTERM);
+  CHECK(proc.wait_exit(20s) == 0);
+}
