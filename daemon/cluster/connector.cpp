@@ -4,7 +4,7 @@
 #include "cluster/link_auth.hpp"
 #include "cluster/link_tls.hpp"
 #include "log/logging.hpp"
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <pthread.h>
 

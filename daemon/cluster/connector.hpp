@@ -8,7 +8,7 @@
 #include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/origin_filter.hpp"
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 #include "router/router.hpp"
 
 #include <atomic>

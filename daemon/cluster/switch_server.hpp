@@ -14,7 +14,7 @@
 #include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/switch_membership.hpp"
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <boost/container/small_vector.hpp>
 

@@ -1,6 +1,6 @@
 #include "cluster/wire.hpp"
 
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -5,7 +5,7 @@
 #include "config/yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <unistd.h>
 

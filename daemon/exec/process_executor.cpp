@@ -1,7 +1,7 @@
 #include "exec/process_executor.hpp"
 
 #include "log/logging.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "manager/manager_runtime.hpp"
 #include "router/router.hpp"
 
@@ -44,6 +44,17 @@ struct WorkerRequest {
   std::shared_ptr<worker::Channel> channel;
   std::uint64_t rid;
 };
+
+// The send options a worker's notify or request frame carries.
+edri_send_options send_options_of(const json& f) {
+  edri_send_options o{sizeof(edri_send_options), f.value("priority", 0), f.value("has_priority", 0u),
+                      f.value("timeout_ms", std::int64_t{0}), f.value("flags", 0u), 0, {0, 0}};
+  if (f.contains("trace")) {
+    o.has_trace_id = 1;
+    o.trace_id = id_of(f["trace"]);
+  }
+  return o;
+}
 
 void answer_worker(void* user, const edri_event* resp, int is_last) {
   auto* r = static_cast<WorkerRequest*>(user);
@@ -501,15 +512,13 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
     manager_.log(f.value("level", std::uint32_t{EDRI_LOG_INFO}), f.value("msg", ""));
   } else if (t == "notify") {
     EventPtr ev = worker::take_payload(f);
-    edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
-                        f.value("has_priority", 0u), 0, f.value("flags", 0u)};
+    const edri_send_options o = send_options_of(f);
     std::uint32_t delivered = 0;
     const int rc = manager_.notify(std::move(ev), &o, &delivered);
     w.channel->send({{"t", "notified"}, {"rid", f.value("rid", 0ull)}, {"rc", rc}, {"delivered", delivered}});
   } else if (t == "request") {
     EventPtr ev = worker::take_payload(f);
-    edri_send_options o{sizeof(edri_send_options), f.value("priority", 0),
-                        f.value("has_priority", 0u), f.value("timeout_ms", std::int64_t{0}), f.value("flags", 0u)};
+    const edri_send_options o = send_options_of(f);
     auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
     if (manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) == EDRI_E_AGAIN) {
       // The worker's request already returned: it learns as a response.

@@ -2,12 +2,12 @@
 
 #include "event/ids.hpp"
 #include "exec/worker_frame.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
 #include "plugin/host_backend.hpp"
 #include "plugin/plugin_library.hpp"
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <sys/prctl.h>
 #include <signal.h>
@@ -442,6 +442,7 @@ class WorkerHost final : public HostBackend {
     f["has_priority"] = o ? o->has_priority : 0u;
     f["timeout_ms"] = o ? o->timeout_ms : 0;
     f["flags"] = abi::send_flags(o);
+    if (const edri_id128* trace = abi::send_trace_id(o)) f["trace"] = id_json(*trace);
   }
 
   const char* intern(const std::string& s) {

@@ -2,7 +2,7 @@
 
 #include "event/ids.hpp"
 #include "log/logging.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "router/router.hpp"
 #include "timer/clock.hpp"
 

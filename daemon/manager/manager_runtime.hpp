@@ -7,7 +7,7 @@
 #include "manager/manager_stats.hpp"
 #include "plugin/host_backend.hpp"
 #include "queue/manager_queue.hpp"
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 #include "router/subscription_table.hpp"
 
 #include <edri/abi.h>

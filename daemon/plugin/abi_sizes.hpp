@@ -28,4 +28,13 @@ inline std::uint32_t send_flags(const edri_send_options* o) noexcept {
   return o && reaches(o->struct_size, offsetof(edri_send_options, flags) + sizeof o->flags) ? o->flags : 0u;
 }
 
+// The trace id the sender chose (ABI 1.3), or nullptr.
+inline const edri_id128* send_trace_id(const edri_send_options* o) noexcept {
+  if (!o || !reaches(o->struct_size, offsetof(edri_send_options, trace_id) + sizeof o->trace_id) ||
+      !o->has_trace_id || (o->trace_id.hi == 0 && o->trace_id.lo == 0)) {
+    return nullptr;
+  }
+  return &o->trace_id;
+}
+
 }  // namespace edrid::abi

@@ -4,7 +4,7 @@
 
 #include "event/event.hpp"
 #include "log/logging.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "plugin/host_backend.hpp"
 

@@ -2,7 +2,7 @@
 
 #include "event/ids.hpp"
 #include "log/logging.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
 #include "timer/clock.hpp"
@@ -285,7 +285,11 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
   const std::int64_t now = realtime_ns();
   const DispatchContext& cur = current_dispatch();
   h.id = id;
-  h.trace_id = cur.event ? cur.event->header.trace_id : id;
+  if (const edri_id128* chosen = abi::send_trace_id(opts)) {
+    h.trace_id = *chosen;
+  } else {
+    h.trace_id = cur.event ? cur.event->header.trace_id : id;
+  }
   h.type = ev.payload_type.data();
   h.payload_type = ev.payload_type.data();
   h.kind = kind;

@@ -4,7 +4,7 @@
 // grow with the number of patterns.
 #pragma once
 
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <edri/abi.h>
 

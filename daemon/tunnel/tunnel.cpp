@@ -1,7 +1,7 @@
 #include "tunnel/tunnel.hpp"
 
 #include "event/ids.hpp"
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "manager/manager_runtime.hpp"
 #include "tunnel/tunnel_table.hpp"
 

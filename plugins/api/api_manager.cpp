@@ -18,6 +18,7 @@
 #include <charconv>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <variant>
 
@@ -272,13 +273,20 @@ class ApiManager : public edri::Manager {
   }
 
   void handle(Request&& req, edri_api::HttpServer::Reply reply) {
+    // The call's trace: the client's W3C traceparent, or a new one. Every
+    // event sent for it carries it through every hop and process, and every
+    // answer names it, so the request can be found in the logs.
+    const edri_id128 trace = trace_of(req);
     // Every answer is counted by status on its way out.
-    auto answer = [this, reply = std::move(reply)](Response res) {
+    auto answer = [this, trace, reply = std::move(reply)](Response res) {
       count(res.result_int());
+      const std::string id = edri::to_hex(trace);
+      res.set("traceparent", "00-" + id + "-" + id.substr(16) + "-01");
+      res.set("x-trace-id", id);
       reply(std::move(res));
     };
     try {
-      route(std::move(req), answer);
+      route(std::move(req), trace, answer);
     } catch (const std::exception& e) {
       log().error("http handler failed: ", e.what());
       answer(problem(500, e.what()));
@@ -286,7 +294,7 @@ class ApiManager : public edri::Manager {
   }
 
   template <class Answer>
-  void route(Request&& req, Answer& answer) {
+  void route(Request&& req, const edri_id128& trace, Answer& answer) {
     const std::string target(req.target());
     const auto q = target.find('?');
     const std::string path = target.substr(0, q);
@@ -354,7 +362,7 @@ class ApiManager : public edri::Manager {
       if (kind != "request" && kind != "notification") {
         return answer(problem(400, "kind must be request or notification"));
       }
-      Call call{"http", method, path, headers_of(req), type, std::move(body)};
+      Call call{"http", method, path, headers_of(req), type, std::move(body), trace};
       // ?timeout_ms= overrides the default for this one request.
       auto timeout = timeout_;
       if (query.count("timeout_ms")) {
@@ -370,15 +378,17 @@ class ApiManager : public edri::Manager {
         if (kind == "notification") {
           auto data = std::make_shared<json>(std::move(c.data));
           return send_patiently(
-              [this, type = c.type, data, answer]() mutable {
+              [this, type = c.type, data, answer, trace = c.trace]() mutable {
                 std::uint32_t delivered = 0;
-                if (ctx().try_notify(type, *data, &delivered) == edri::SendResult::would_wait) return false;
+                if (ctx().try_notify(type, *data, &delivered, {.trace_id = trace}) == edri::SendResult::would_wait) {
+                  return false;
+                }
                 answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
                 return true;
               },
               [answer]() mutable { answer(busy()); }, timeout);
         }
-        send(c.type, std::move(c.data), timeout, answer);
+        send(c.type, std::move(c.data), timeout, c.trace, answer);
       }, answer);
     }
     auto m = routes_.match(method, path);
@@ -390,9 +400,9 @@ class ApiManager : public edri::Manager {
     for (const auto& [k, v] : query) data[k] = v;
     for (const auto& [k, v] : m->params) data[k] = v;
     const auto timeout = m->route->timeout.count() > 0 ? m->route->timeout : timeout_;
-    Call call{"http", method, path, headers_of(req), m->route->event, std::move(data)};
+    Call call{"http", method, path, headers_of(req), m->route->event, std::move(data), trace};
     through_middlewares(std::move(call), 0, [this, timeout, answer](Call c) mutable {
-      send(c.type, std::move(c.data), timeout, answer);
+      send(c.type, std::move(c.data), timeout, c.trace, answer);
     }, answer);
   }
 
@@ -406,7 +416,26 @@ class ApiManager : public edri::Manager {
     json headers;
     std::string type;
     json data;
+    edri_id128 trace{0, 0};  // zero: the router picks one
   };
+
+  // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex
+  // flags>". One that does not parse is ignored (a new trace starts), as the
+  // recommendation says; it is never an error.
+  static edri_id128 trace_of(const Request& req) {
+    const auto it = req.find("traceparent");
+    if (it != req.end()) {
+      const std::string_view v = it->value();
+      if (v.size() >= 55 && v.substr(0, 2) != "ff" && v[2] == '-' && v[35] == '-' && v[52] == '-' &&
+          (v.substr(0, 2) != "00" || v.size() == 55) && v.substr(36, 16) != "0000000000000000") {
+        if (auto id = edri::parse_trace_id(v.substr(3, 32))) return *id;
+      }
+    }
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    edri_id128 id{0, 0};
+    while (id.hi == 0 && id.lo == 0) id = edri_id128{rng(), rng()};
+    return id;
+  }
 
   static json headers_of(const Request& req) {
     json h = json::object();
@@ -420,6 +449,7 @@ class ApiManager : public edri::Manager {
     const std::string mw = middlewares_[i];
     json ask{{"transport", call.transport}, {"method", call.method}, {"path", call.path},
              {"headers", call.headers}, {"type", call.type}, {"data", call.data}};
+    const edri_id128 call_trace = call.trace;
     auto on_answer = [this, call = std::move(call), i, next, answer, mw](const edri::Response<json>& r) mutable {
       if (!r.ok() || !r.data() || !r.data()->is_object()) {
         log().warn("middleware ", mw, " failed: ", edri::to_string(r.status()), " ", r.message());
@@ -446,8 +476,9 @@ class ApiManager : public edri::Manager {
       through_middlewares(std::move(call), i + 1, next, answer);
     };
     send_patiently(
-        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer)]() mutable {
-          return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_}) == edri::SendResult::sent;
+        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer), trace = call_trace]() mutable {
+          return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_, .trace_id = trace}) ==
+                 edri::SendResult::sent;
         },
         [answer]() mutable { answer(busy()); }, timeout_);
   }
@@ -484,7 +515,8 @@ class ApiManager : public edri::Manager {
   }
 
   template <class Answer>
-  void send(const std::string& type, json data, std::chrono::milliseconds timeout, Answer& answer) {
+  void send(const std::string& type, json data, std::chrono::milliseconds timeout, const edri_id128& trace,
+            Answer& answer) {
     auto on_answer = [answer](const edri::Response<json>& r) mutable {
       if (r.ok()) {
         answer(make(200, r.data() ? r.data()->dump() : "null"));
@@ -494,8 +526,9 @@ class ApiManager : public edri::Manager {
       }
     };
     send_patiently(
-        [this, type, data = std::move(data), on_answer, timeout]() mutable {
-          return ctx().try_request(type, data, on_answer, {.timeout = timeout}) == edri::SendResult::sent;
+        [this, type, data = std::move(data), on_answer, timeout, trace]() mutable {
+          return ctx().try_request(type, data, on_answer, {.timeout = timeout, .trace_id = trace}) ==
+                 edri::SendResult::sent;
         },
         [answer]() mutable { answer(busy()); }, timeout);
   }
@@ -640,6 +673,7 @@ class ApiManager : public edri::Manager {
                    {"type", type},
                    {"status", edri::to_string(r.status())},
                    {"message", r.message()},
+                   {"trace", r.info().trace_id()},
                    {"data", r.data() ? *r.data() : json()}}
                   .dump(-1, ' ', false, kLossy));
     };

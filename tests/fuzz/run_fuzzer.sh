@@ -14,7 +14,7 @@ mkdir -p "$work/corpus"
 case "$target" in
   frame)
     sources=("$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" "$src/daemon/event/event.cpp"
-             "$src/daemon/event/event_blocks.cpp" "$src/daemon/router/pattern.cpp")
+             "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp")
     includes=(-I"$src/daemon" -I"$src/sdk/include")
     # Short hand-made frames are enough for libFuzzer to find the structure.
     printf '\x05\x00\x00\x00\x09\x00\x00\x00' > "$work/corpus/close"

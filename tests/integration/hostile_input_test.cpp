@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <set>
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -779,6 +780,47 @@ TEST_CASE("a manager restarted by SIGHUP answers every request meanwhile, none w
   for (const auto& [status, n] : other) others += std::to_string(status) + ": " + std::to_string(n) + " ";
   INFO("answered 200: " << ok << "; others: " << others);
   CHECK(other.empty());
+  proc.signal(SIGTERM);
+  CHECK(proc.wait_exit(20s) == 0);
+}
+
+TEST_CASE("a W3C traceparent's trace id is kept through the router and a worker process, and every answer names it") {
+  probe::TempDir dir;
+  const unsigned short port = probe::free_port();
+  auto cfg = dir.write("edrid.yaml", "router:\n  id: traced\n  log: {level: info}\nmanagers:\n"
+                                     "  - name: echo\n    plugin: echo\n    executor: {type: process, workers: 1}\n"
+                                     "  - name: api\n    plugin: api\n    config: {port: " + std::to_string(port) + "}\n");
+  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(proc.wait_output("running 2 managers", 20s));
+  probe::HttpClient c(port);
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent = "00-" + trace + "-00f067aa0ba902b7-01";
+  auto r = c.call("POST", "/events/demo.echo", R"({"text":"traced"})", {{"traceparent", parent}});
+  CHECK(r.status == 200);
+  CHECK(r.headers["x-trace-id"] == trace);
+  CHECK_THAT(r.headers["traceparent"], Catch::StartsWith("00-" + trace + "-"));
+  // A handler that fails in the worker logs under the caller's trace id.
+  auto bad = c.call("POST", "/events/demo.echo", R"({"text":5})", {{"traceparent", parent}});
+  CHECK(bad.status == 500);
+  CHECK(bad.headers["x-trace-id"] == trace);
+  CHECK(proc.wait_output("trace=" + trace, 10s));
+  // Malformed or invalid ones are ignored: a new trace, never an error.
+  std::set<std::string> fresh;
+  for (const std::string& p : std::vector<std::string>{"00-" + trace, "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                              "ff-" + trace + "-00f067aa0ba902b7-01", "00-" + trace + "-0000000000000000-01",
+                              "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "nonsense"}) {
+    INFO(p);
+    auto a = c.call("POST", "/events/demo.echo", R"({"text":"x"})", {{"traceparent", p}});
+    CHECK(a.status == 200);
+    CHECK(a.headers["x-trace-id"].size() == 32);
+    CHECK(a.headers["x-trace-id"] != trace);
+    fresh.insert(a.headers["x-trace-id"]);
+  }
+  CHECK(fresh.size() == 6);
+  // Without one, each call gets its own; answers the api gives itself too.
+  auto none = c.call("POST", "/events/demo.echo", R"({"text":"x"})");
+  CHECK(none.headers["x-trace-id"].size() == 32);
+  CHECK(c.call("GET", "/no-such-route").headers.count("x-trace-id") == 1);
   proc.signal(SIGTERM);
   CHECK(proc.wait_exit(20s) == 0);
 }

@@ -1,4 +1,4 @@
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 #include "router/subscription_table.hpp"
 
 #include <catch2/catch.hpp>

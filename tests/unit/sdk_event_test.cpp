@@ -2,7 +2,7 @@
 // missing fields, and fingerprints that change with the declaration.
 #include <edri/edri.hpp>
 
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -148,6 +148,11 @@ typedef struct edri_send_options {
   int64_t timeout_ms;  /* requests: 0 = router default */
   /* ABI 1.3: EDRI_SEND_* bits. Older hosts ignore them (check abi_minor). */
   uint32_t flags;
+  /* ABI 1.3: when has_trace_id != 0 and trace_id is not zero, the event
+   * carries this trace id (one from outside, such as a W3C traceparent)
+   * instead of the handled event's or a new one. */
+  uint32_t has_trace_id;
+  edri_id128 trace_id;
 } edri_send_options;
 
 /* Never wait for room. Where a send would wait (a receiver's queue is full

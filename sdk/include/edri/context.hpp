@@ -349,8 +349,13 @@ class Context {
   }
 
   static edri_send_options to_c(const SendOptions& o, std::uint32_t flags = 0) {
-    return edri_send_options{sizeof(edri_send_options), o.priority.value_or(0), o.priority ? 1u : 0u,
-                             static_cast<std::int64_t>(o.timeout.count()), flags};
+    return edri_send_options{sizeof(edri_send_options),
+                             o.priority.value_or(0),
+                             o.priority ? 1u : 0u,
+                             static_cast<std::int64_t>(o.timeout.count()),
+                             flags,
+                             o.trace_id ? 1u : 0u,
+                             o.trace_id.value_or(edri_id128{0, 0})};
   }
   static void check_send(int rc) {
     if (rc == EDRI_E_INVALID) throw std::invalid_argument("edri: invalid event type name");

@@ -6,6 +6,8 @@
 #include <edri/status.hpp>
 
 #include <cstdio>
+#include <optional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <utility>
@@ -45,6 +47,22 @@ inline std::string to_hex(edri_id128 id) {
   std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(id.hi),
                 static_cast<unsigned long long>(id.lo));
   return buf;
+}
+
+// An id from its 32 lowercase hex digits (as to_hex writes it, and as a W3C
+// trace id is written); nullopt for anything else or for all zeros, which
+// W3C Trace Context calls invalid.
+inline std::optional<edri_id128> parse_trace_id(std::string_view hex) noexcept {
+  if (hex.size() != 32) return std::nullopt;
+  std::uint64_t half[2] = {0, 0};
+  for (std::size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    half[i / 16] = half[i / 16] << 4 | static_cast<std::uint64_t>(v);
+  }
+  if (half[0] == 0 && half[1] == 0) return std::nullopt;
+  return edri_id128{half[0], half[1]};
 }
 
 namespace detail {

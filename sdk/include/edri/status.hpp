@@ -41,6 +41,10 @@ enum class LogLevel : std::uint32_t {
 struct SendOptions {
   std::optional<int> priority;               // lower = sooner; default 0
   std::chrono::milliseconds timeout{0};      // requests; 0 = router default
+  // The trace id the event carries (one from outside, such as a W3C
+  // traceparent's: see edri::parse_trace_id); default: the handled event's,
+  // or a new one. Plugin ABI 1.3; older routers ignore it.
+  std::optional<edri_id128> trace_id;
 };
 
 // What Context::try_notify and try_request did.

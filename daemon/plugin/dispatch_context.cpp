@@ -1,4 +1,4 @@
-#include "manager/dispatch_context.hpp"
+#include "plugin/dispatch_context.hpp"
 
 namespace edrid {
 

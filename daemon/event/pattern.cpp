@@ -1,4 +1,4 @@
-#include "router/pattern.hpp"
+#include "event/pattern.hpp"
 
 #include <edri/event.hpp>
 
