@@ -517,23 +517,37 @@ TEST_CASE("a token limited to patterns reaches only those types, over HTTP and W
   CHECK(got["type"] == "orders.shipped");
 }
 
+namespace {
+// edrid with echo, a cluster_probe consumer "busy" that spends `delay_us`
+// on each event (its queue as `queue_yaml` says), and the api last (with
+// `api_extra` under its config).
+struct BusyEdrid {
+  probe::TempDir dir;
+  unsigned short port = probe::free_port();
+  std::unique_ptr<probe::ChildProcess> proc;
+
+  explicit BusyEdrid(int delay_us, const std::string& queue_yaml = "", const std::string& api_extra = "") {
+    auto cfg = dir.write("edrid.yaml", "router:\n  id: busy\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR
+                                       "]\nmanagers:\n  - name: echo\n    plugin: echo\n"
+                                       "  - name: busy\n    plugin: cluster_probe\n"
+                                       "    config: {role: consumer, delay_us: " + std::to_string(delay_us) + "}\n" +
+                                           queue_yaml + "  - name: api\n    plugin: api\n    config:\n      port: " +
+                                           std::to_string(port) + "\n" + api_extra);
+    proc = std::make_unique<probe::ChildProcess>(std::vector<std::string>{kEdrid, "-c", cfg.string()},
+                                                 dir.path() / "out.log");
+    REQUIRE(proc->wait_output("running 3 managers", 20s));
+  }
+};
+}  // namespace
+
 TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api's I/O threads") {
   // A consumer that spends 3 s on each event, behind a queue of one that
   // makes senders wait (shipped when_full: block). A client sending to it
   // waits for room; nobody else does: without this, the waiting send held
   // an HTTP I/O thread and every other client with it.
-  probe::TempDir dir;
-  const unsigned short port = probe::free_port();
-  auto cfg = dir.write("edrid.yaml",
-                       "router:\n  id: stuck\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
-                       "managers:\n"
-                       "  - name: echo\n    plugin: echo\n"
-                       "  - name: stuck\n    plugin: cluster_probe\n"
-                       "    config: {role: consumer, delay_us: 3000000}\n"
-                       "    queue: {capacity: 1, when_full: block}\n"
-                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n");
-  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
-  REQUIRE(proc.wait_output("running 3 managers", 20s));
+  BusyEdrid edrid(3'000'000, "    queue: {capacity: 1, when_full: block}\n");
+  const unsigned short port = edrid.port;
+  auto& proc = *edrid.proc;
   auto seq = [](int n) { return json{{"from", "web"}, {"n", n}}.dump(); };
   probe::HttpClient c(port);
   for (int n = 1; n <= 2; ++n) {  // one being handled, one queued: the queue is full
@@ -580,18 +594,9 @@ TEST_CASE("a client that leaves while its request waits gives its connection bac
   // A consumer busy for 4 s on each event; requests queued behind it wait.
   // With max_connections 3, three clients that send such a request and
   // leave would lock everyone out until their requests are answered.
-  probe::TempDir dir;
-  const unsigned short port = probe::free_port();
-  auto cfg = dir.write("edrid.yaml",
-                       "router:\n  id: gone\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
-                       "managers:\n"
-                       "  - name: echo\n    plugin: echo\n"
-                       "  - name: busy\n    plugin: cluster_probe\n"
-                       "    config: {role: consumer, delay_us: 4000000}\n"
-                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) +
-                           "\n      max_connections: 3\n");
-  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
-  REQUIRE(proc.wait_output("running 3 managers", 20s));
+  BusyEdrid edrid(4'000'000, "", "      max_connections: 3\n");
+  const unsigned short port = edrid.port;
+  auto& proc = *edrid.proc;
   {
     probe::HttpClient c(port);
     REQUIRE(c.call("POST", "/events/probe.seq?kind=notification", R"({"from":"web","n":1})").status == 202);
@@ -706,16 +711,9 @@ TEST_CASE("SIGTERM answers the HTTP requests in flight before the api closes") {
   // The request waits ~2 s behind an event the consumer is busy with; the
   // stop comes meanwhile. The api stops first (it is listed last) and must
   // wait for the answer (within stop_grace_ms, 5 s by default).
-  probe::TempDir dir;
-  const unsigned short port = probe::free_port();
-  auto cfg = dir.write("edrid.yaml",
-                       "router:\n  id: drain\n  log: {level: info}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
-                       "managers:\n"
-                       "  - name: busy\n    plugin: cluster_probe\n"
-                       "    config: {role: consumer, delay_us: 2000000}\n"
-                       "  - name: api\n    plugin: api\n    config:\n      port: " + std::to_string(port) + "\n");
-  probe::ChildProcess proc({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
-  REQUIRE(proc.wait_output("running 2 managers", 20s));
+  BusyEdrid edrid(2'000'000);
+  const unsigned short port = edrid.port;
+  auto& proc = *edrid.proc;
   probe::HttpClient c(port);
   REQUIRE(c.call("POST", "/events/probe.seq?kind=notification", R"({"from":"web","n":1})").status == 202);
   probe::HttpResult answer;
