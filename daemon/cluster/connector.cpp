@@ -123,13 +123,8 @@ void Connector::connect() {
 void Connector::secure_then_start(boost::asio::ip::tcp::socket socket) {
   state_.set_state("tls handshake");
   auto stream = std::make_shared<LinkStream>(std::move(socket), *tls_);
-  auto deadline = std::make_shared<boost::asio::steady_timer>(io_, settings_.link.handshake);
-  deadline->async_wait([stream](const boost::system::error_code& ec) {
-    if (!ec) stream->close();  // the handshake then fails with operation_aborted
-  });
   const std::string name = settings_.link.tls.server_name.empty() ? settings_.host : settings_.link.tls.server_name;
-  stream->async_handshake(true, name, [this, stream, deadline](const boost::system::error_code& ec) {
-    deadline->cancel();
+  stream->async_handshake(true, name, settings_.link.handshake, [this, stream](const boost::system::error_code& ec) {
     if (stopping_) return;
     if (ec) {
       // Said every time: a certificate that does not verify will not start

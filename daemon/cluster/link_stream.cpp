@@ -2,6 +2,7 @@
 
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 namespace edrid::cluster {
@@ -14,25 +15,39 @@ struct LinkStream::Tls {
 LinkStream::LinkStream(tcp::socket socket) : plain_(std::move(socket)) {}
 
 LinkStream::LinkStream(tcp::socket socket, boost::asio::ssl::context& tls)
-    : plain_(socket.get_executor()), tls_(std::make_unique<Tls>(std::move(socket), tls)) {}
+    : plain_(socket.get_executor()), tls_(std::make_shared<Tls>(std::move(socket), tls)) {}
 
 LinkStream::LinkStream(LinkStream&&) noexcept = default;
 LinkStream& LinkStream::operator=(LinkStream&&) noexcept = default;
 LinkStream::~LinkStream() = default;
 
-void LinkStream::async_handshake(bool client, const std::string& server_name,
+void LinkStream::async_handshake(bool client, const std::string& server_name, std::chrono::milliseconds within,
                                  std::function<void(const boost::system::error_code&)> done) {
   if (!tls_) {
     boost::asio::post(plain_.get_executor(), [done = std::move(done)] { done({}); });
     return;
   }
   namespace ssl = boost::asio::ssl;
+  // A peer that stops half-way through cannot hold the connection: closing
+  // it ends the handshake with an error.
+  auto deadline = std::make_shared<boost::asio::steady_timer>(socket().get_executor(), within);
+  deadline->async_wait([weak = std::weak_ptr<Tls>(tls_)](const boost::system::error_code& ec) {
+    auto tls = weak.lock();
+    if (ec || !tls) return;
+    boost::system::error_code ignored;
+    tls->stream.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    tls->stream.next_layer().close(ignored);
+  });
   if (client) {
     // SNI, and the name the switch's certificate must carry.
     SSL_set_tlsext_host_name(tls_->stream.native_handle(), server_name.c_str());
     tls_->stream.set_verify_callback(ssl::host_name_verification(server_name));
   }
-  tls_->stream.async_handshake(client ? ssl::stream_base::client : ssl::stream_base::server, std::move(done));
+  tls_->stream.async_handshake(client ? ssl::stream_base::client : ssl::stream_base::server,
+                               [deadline, done = std::move(done)](const boost::system::error_code& ec) {
+                                 deadline->cancel();
+                                 done(ec);
+                               });
 }
 
 void LinkStream::async_read_some(boost::asio::mutable_buffer buf, IoHandler done) {

@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,8 +31,9 @@ class LinkStream {
 
   bool secure() const noexcept { return tls_ != nullptr; }
   // TLS: the handshake as client (verifying the peer as `server_name`) or
-  // server. Plain TCP: done at once.
-  void async_handshake(bool client, const std::string& server_name,
+  // server, given up (the connection closed) after `within`. Plain TCP:
+  // done at once. The stream must live until done is called.
+  void async_handshake(bool client, const std::string& server_name, std::chrono::milliseconds within,
                        std::function<void(const boost::system::error_code&)> done);
   void async_read_some(boost::asio::mutable_buffer buf, IoHandler done);
   // Writes all of bufs (they must stay valid until done).
@@ -45,7 +47,7 @@ class LinkStream {
  private:
   struct Tls;
   tcp::socket plain_;
-  std::unique_ptr<Tls> tls_;
+  std::shared_ptr<Tls> tls_;  // shared: the handshake's deadline holds it weakly
 };
 
 }  // namespace edrid::cluster

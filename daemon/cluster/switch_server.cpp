@@ -122,21 +122,18 @@ void Switch::accept() {
 
 void Switch::secure_then_start(boost::asio::ip::tcp::socket socket) {
   ++tls_handshaking_;
+  // Taken now: a handshake that times out has closed the socket by the end.
+  boost::system::error_code peer_ec;
+  const auto peer_ep = socket.remote_endpoint(peer_ec);
+  const std::string peer = peer_ec ? std::string("(unknown)") : peer_ep.address().to_string();
   auto stream = std::make_shared<LinkStream>(std::move(socket), *tls_);
-  auto deadline = std::make_shared<boost::asio::steady_timer>(io_, settings_.link.handshake);
-  deadline->async_wait([stream](const boost::system::error_code& ec) {
-    if (!ec) stream->close();  // the handshake then fails
-  });
-  stream->async_handshake(false, "", [this, stream, deadline](const boost::system::error_code& ec) {
-    deadline->cancel();
+  stream->async_handshake(false, "", settings_.link.handshake, [this, stream, peer](const boost::system::error_code& ec) {
     --tls_handshaking_;
     if (stopping_) return;
     if (ec) {
-      boost::system::error_code ignored;
-      const auto peer = stream->socket().remote_endpoint(ignored);
       tls_log_.warn([&](std::uint64_t more) {
-        spdlog::warn("switch: TLS handshake with {} failed: {} ({} more failed since the last line)",
-                     ignored ? std::string("(unknown)") : peer.address().to_string(), ec.message(), more);
+        spdlog::warn("switch: TLS handshake with {} failed: {} ({} more failed since the last line)", peer,
+                     ec.message(), more);
       });
       stream->close();
       return;

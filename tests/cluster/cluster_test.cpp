@@ -1050,3 +1050,21 @@ TEST_CASE("a TLS file that does not load is a config error at its line") {
   CHECK(rc != 0);
   CHECK_THAT(out, Catch::Contains(cfg.string() + ":5:5: tls: cannot load certificate " + (dir.path() / "nowhere.pem").string()));
 }
+
+TEST_CASE("a TLS switch closes a connection that never finishes its TLS handshake (shipped 10 s)") {
+  Cluster c;
+  probe::TlsCerts certs(c.dir.path(), "edri");
+  Node hub = c.start_switch(tls_yaml(certs.ca(), &certs.server()));
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket silent(io);
+  silent.connect({boost::asio::ip::make_address("127.0.0.1"), hub.link_port});
+  const auto start = std::chrono::steady_clock::now();
+  char b;
+  boost::system::error_code ec;
+  silent.read_some(boost::asio::buffer(&b, 1), ec);  // blocks until the switch gives up
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK((ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset));
+  CHECK(waited >= 9s);
+  CHECK(hub.process->wait_output("TLS handshake with 127.0.0.1 failed", 5s));
+  stop_all({&hub});
+}
