@@ -312,10 +312,19 @@ namespace {
 bool no_wait(const edri_send_options* o) noexcept { return (abi::send_flags(o) & EDRI_SEND_NO_WAIT) != 0; }
 }  // namespace
 
+namespace {
+// A queue under when_full: block keeps a quarter of its capacity more for
+// senders that must not wait: the senders that do wait are woken as soon as
+// there is room and fill it at once, so a sender that only tries again later
+// would never get in while they keep sending (an api call starved behind a
+// flood from a link).
+std::size_t no_wait_limit(const ManagerQueue& q) noexcept { return q.capacity() + std::max<std::size_t>(1, q.capacity() / 4); }
+}  // namespace
+
 bool Router::would_wait(const CachedRoutes& cached, const ClusterUplink* up) noexcept {
   for (const Route& r : cached.routes) {
     const ManagerQueue& q = r.manager->queue();
-    if (q.when_full() == WhenFull::block && q.depth() >= q.capacity() && !r.manager->runs_here()) return true;
+    if (q.when_full() == WhenFull::block && q.depth() >= no_wait_limit(q) && !r.manager->runs_here()) return true;
   }
   return up && up->congested();
 }
@@ -327,7 +336,10 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool m
   d.event = std::move(ev);
   std::optional<Delivery> dropped;
   const bool may_block = may_wait && !r.manager->runs_here();
-  const auto res = r.manager->queue().push(std::move(d), false, may_block, &dropped);
+  ManagerQueue& q = r.manager->queue();
+  // A sender that must not wait goes into a block queue's headroom.
+  const bool headroom = !may_wait && q.when_full() == WhenFull::block && q.depth() < no_wait_limit(q);
+  const auto res = q.push(std::move(d), headroom, may_block, &dropped);
   if (dropped) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     if (dropped->kind() == Delivery::Kind::event &&

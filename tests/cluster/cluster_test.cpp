@@ -891,20 +891,23 @@ TEST_CASE("a switch killed with thousands of events in flight to a slow router l
   c.fast_links = false;
   Node hub = c.start_switch();
   const unsigned short link_port = hub.link_port;
-  Routers r = start_routers(c, link_port, slow_consumer(200));
+  Routers r = start_routers(c, link_port, slow_consumer(50));
   Node& a = r.a;
   Node& b = r.b;
-  CHECK(a.post("/events/probe.start", {{"count", 30'000}})["sent"] == 30'000);
-  // rb takes 200 us an event (6 s for all, well past the time the post
-  // takes on a loaded machine): most of them are still at the switch or on
-  // their way when it dies.
-  std::this_thread::sleep_for(300ms);
-  const auto before = b.report()["received"].get<std::uint64_t>();
+  // The producer is held back by the slow consumer (end-to-end acks), so the
+  // post lasts about as long as rb takes: the switch dies while it runs,
+  // once rb has some of the events and well before it has them all.
+  json started;
+  std::thread producer([&] { started = a.post("/events/probe.start?timeout_ms=120000", {{"count", 30'000}}); });
+  std::uint64_t before = 0;
+  REQUIRE(wait_until([&] { return (before = b.report().value("received", std::uint64_t{0})) >= 2'000; }, 60s));
   INFO("rb had " << before << " when the switch was killed");
   CHECK(before < 30'000);
   stop_node(hub, SIGKILL);
   Node hub2 = c.start_switch("", link_port, "switch2");
   wait_received(b, 30'000, 120s);
+  producer.join();
+  CHECK(started["sent"] == 30'000);
   check_exactly_once(b.report(), 30'000);
   stop_all({&a, &b, &hub2});
 }

@@ -550,7 +550,9 @@ TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api
   auto& proc = *edrid.proc;
   auto seq = [](int n) { return json{{"from", "web"}, {"n", n}}.dump(); };
   probe::HttpClient c(port);
-  for (int n = 1; n <= 2; ++n) {  // one being handled, one queued: the queue is full
+  // One being handled, one queued (the queue is full for senders that
+  // wait), one in the place kept for senders that must not.
+  for (int n = 1; n <= 3; ++n) {
     auto r = c.call("POST", "/events/probe.seq?kind=notification", seq(n));
     REQUIRE(r.status == 202);
     CHECK(json::parse(r.body)["delivered"] == 1);
@@ -559,11 +561,11 @@ TEST_CASE("a receiver stuck on a full when_full=block queue never stalls the api
   probe::HttpResult third;
   std::thread waiting([&] {
     probe::HttpClient w(port);
-    third = w.call("POST", "/events/probe.seq?kind=notification", seq(3));
+    third = w.call("POST", "/events/probe.seq?kind=notification", seq(4));
     third_answered = true;
   });
   probe::WsClient ws(port);
-  ws.send({{"op", "send"}, {"type", "probe.seq"}, {"data", json::parse(seq(4))}, {"id", "parked"}});
+  ws.send({{"op", "send"}, {"type", "probe.seq"}, {"data", json::parse(seq(5))}, {"id", "parked"}});
   // Meanwhile everyone else is served, over many connections (more than
   // the api has I/O threads).
   for (int i = 0; i < 8; ++i) {

@@ -263,9 +263,12 @@ TEST_CASE("try_notify and try_request send nothing where a when_full=block queue
   CHECK(delivered == 2);
   std::this_thread::sleep_for(50ms);
   CHECK(driver.try_notify("n.1", json::object(), &delivered) == edri::SendResult::sent);  // queued
-  // The queue is full: notify would block until the gate opens. Nothing is
-  // sent, not even to the receiver with room (the caller tries again).
-  CHECK(driver.try_notify("n.2", json::object(), &delivered) == edri::SendResult::would_wait);
+  // Full for senders that wait; one more place for those that must not.
+  CHECK(driver.try_notify("n.2", json::object(), &delivered) == edri::SendResult::sent);
+  CHECK(f.manager_stats("tight")["queue"]["depth"] == 2);
+  // Past that: notify would block until the gate opens. Nothing is sent,
+  // not even to the receiver with room (the caller tries again).
+  CHECK(driver.try_notify("n.3", json::object(), &delivered) == edri::SendResult::would_wait);
   CHECK(delivered == 0);
   bool called = false;
   CHECK(driver.try_request("r.x", json::object(), [&](const edri::Response<json>&) { called = true; }) ==
@@ -273,16 +276,17 @@ TEST_CASE("try_notify and try_request send nothing where a when_full=block queue
   CHECK(f.stats()["events"]["would_wait"] == 2);
   CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
   Registry::get().open_gate();
-  REQUIRE(Registry::get().wait_for("tight", 2));
-  REQUIRE(Registry::get().wait_for("roomy", 2));
+  REQUIRE(Registry::get().wait_for("tight", 3));
+  REQUIRE(Registry::get().wait_for("roomy", 3));
   std::this_thread::sleep_for(50ms);
   std::vector<std::string> order;
   for (auto& s : Registry::get().seen()) order.push_back(s.manager + ":" + s.type);
   std::sort(order.begin(), order.end());
-  CHECK(order == std::vector<std::string>{"roomy:n.0", "roomy:n.1", "tight:n.0", "tight:n.1"});
+  CHECK(order == std::vector<std::string>{"roomy:n.0", "roomy:n.1", "roomy:n.2", "tight:n.0", "tight:n.1",
+                                          "tight:n.2"});
   CHECK_FALSE(called);
   // With room again, it goes.
-  CHECK(driver.try_notify("n.3", json::object(), &delivered) == edri::SendResult::sent);
+  CHECK(driver.try_notify("n.4", json::object(), &delivered) == edri::SendResult::sent);
   CHECK(delivered == 2);
 }
 
