@@ -2,8 +2,8 @@
 
 #include "event/ids.hpp"
 #include "log/logging.hpp"
-#include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
+#include "plugin/dispatch_context.hpp"
 #include "plugin/host_api.hpp"
 #include "timer/clock.hpp"
 
@@ -310,9 +310,7 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
 namespace {
 // The sender asked never to wait for room (EDRI_SEND_NO_WAIT, ABI 1.3).
 bool no_wait(const edri_send_options* o) noexcept { return (abi::send_flags(o) & EDRI_SEND_NO_WAIT) != 0; }
-}  // namespace
 
-namespace {
 // A queue under when_full: block keeps a quarter of its capacity more for
 // senders that must not wait: the senders that do wait are woken as soon as
 // there is room and fill it at once, so a sender that only tries again later
