@@ -362,16 +362,16 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
                    std::uint32_t* delivered) {
   if (delivered) *delivered = 0;
   if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
-  counters_.notifications.add();
   std::uint32_t n = 0;
   const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
-  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   ClusterUplink* const up = remote_uplink(cached, *ev);
   const bool may_wait = !no_wait(opts);
-  if (!may_wait && would_wait(cached, up)) {
+  if (!may_wait && would_wait(cached, up)) {  // turned back: not sent, not counted as sent
     counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
     return EDRI_E_AGAIN;
   }
+  counters_.notifications.add();
+  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   // The last local receiver takes the sender's reference when no link needs
   // the event after it: two atomic operations fewer for one receiver.
   const std::size_t routes = cached.routes.size();
@@ -412,17 +412,17 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
               "invalid event type name '" + std::string(ev->payload_type) + "'");
     return EDRI_E_INVALID;
   }
-  counters_.requests.add();
-  if (id_out) *id_out = ev->header.id;
   // Copy: enqueueing may run a dropped request's response, which can refresh
   // this thread's route cache.
   const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
-  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   ClusterUplink* const remote = remote_uplink(cached, *ev);
-  if (no_wait(opts) && would_wait(cached, remote)) {
+  if (no_wait(opts) && would_wait(cached, remote)) {  // turned back: not sent, not counted as sent
     counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
     return EDRI_E_AGAIN;
   }
+  counters_.requests.add();
+  if (id_out) *id_out = ev->header.id;
+  cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
   const RouteCopy routes(cached.routes.begin(), cached.routes.end());
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);

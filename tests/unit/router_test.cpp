@@ -274,6 +274,8 @@ TEST_CASE("try_notify and try_request send nothing where a when_full=block queue
   CHECK(driver.try_request("r.x", json::object(), [&](const edri::Response<json>&) { called = true; }) ==
         edri::SendResult::would_wait);
   CHECK(f.stats()["events"]["would_wait"] == 2);
+  CHECK(f.stats()["events"]["notifications"] == 3);  // the turned-back ones are not counted as sent
+  CHECK(f.stats()["events"]["requests"] == 0);
   CHECK(f.manager_stats("tight")["queue"]["rejected"] == 0);
   Registry::get().open_gate();
   REQUIRE(Registry::get().wait_for("tight", 3));
