@@ -3,6 +3,7 @@
 #include "event/event_blocks.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -14,7 +15,7 @@ namespace {
 std::atomic<std::uint64_t> g_encodes{0};
 
 // Alignments beyond this (a payload type declared alignas(8192)?) are
-// refused: the header keeps the alignment in 16 bits.
+// refused.
 constexpr std::size_t kMaxAlign = 4096;
 // A plugin's request for room past the object: far beyond any event, and
 // small enough that adding the header's size cannot wrap.
@@ -22,7 +23,7 @@ constexpr std::size_t kMaxRoom = std::size_t{1} << 40;
 
 Event* construct(std::size_t extra, std::size_t align) {
   const std::size_t a = std::max(align, alignof(Event));
-  if (a > kMaxAlign) throw std::bad_alloc();
+  if (a > kMaxAlign || !std::has_single_bit(a)) throw std::bad_alloc();
   // The plain operator new for ordinary alignments: the aligned one costs a
   // larger size class with mimalloc (a 224 B block took 256 B).
   const std::size_t size = event_object_offset(a) + extra;
@@ -33,18 +34,18 @@ Event* construct(std::size_t extra, std::size_t align) {
                                                       : ::operator new(size, std::align_val_t{a});
   Event* ev = ::new (mem) Event();
   ev->pooled = pooled;
-  ev->alloc_align = static_cast<std::uint16_t>(a);
+  ev->align_log2 = static_cast<std::uint8_t>(std::countr_zero(a));
   ev->header.struct_size = sizeof(edri_event_header);
   return ev;
 }
 
 // An event made from bytes keeps them where a typed event keeps its object.
 void* inline_encoding(const Event* ev) noexcept {
-  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(ev->alloc_align);
+  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(std::size_t{1} << ev->align_log2);
 }
 
 void destruct(Event* ev) noexcept {
-  const std::size_t a = ev->alloc_align;
+  const std::size_t a = std::size_t{1} << ev->align_log2;
   const bool pooled = ev->pooled;
   const EncodedPayload* enc = ev->encoded.load(std::memory_order_acquire);
   if (enc != inline_encoding(ev)) EncodedPayload::destroy(enc);

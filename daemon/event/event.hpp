@@ -59,10 +59,14 @@ struct edri_event {
   bool shareable = false;
   // The block came from event_blocks (recycled between threads).
   bool pooled = false;
-  // The allocation's alignment (the payload's, at least the header's).
-  // These three fill the gap before the header: every byte here counts, since
-  // a local event's header and a small payload object share one block.
-  std::uint16_t alloc_align = alignof(std::max_align_t);
+  // A request its sender cancelled: receivers that have not started on it
+  // skip it. Set from any thread, read at dispatch.
+  std::atomic<bool> cancelled{false};
+  // The allocation's alignment (the payload's, at least the header's) as a
+  // power of two. These four fill the gap before the header: every byte
+  // here counts, since a local event's header and a small payload object
+  // share one block.
+  std::uint8_t align_log2 = 4;
   edri_event_header header{};
   // Also the routing type, unless event_set_type says otherwise. NUL-
   // terminated: a typed event's points at its type ops' name, an event made
@@ -99,7 +103,7 @@ inline std::size_t event_object_offset(std::size_t align) noexcept {
 }
 inline void* event_object(const Event* ev) noexcept {
   if (!ev->ops) return nullptr;
-  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(ev->alloc_align);
+  return reinterpret_cast<char*>(const_cast<Event*>(ev)) + event_object_offset(std::size_t{1} << ev->align_log2);
 }
 // The room event_alloc gave after a typed event's object.
 inline void* event_room(const Event* ev) noexcept {

@@ -166,6 +166,10 @@ class WorkerHost final : public HostBackend {
     return EDRI_OK;
   }
 
+  // A request from a worker process is known by its id in the router
+  // process only (request() gives the plugin a zero id): nothing to cancel.
+  int request_cancel(const edri_id128&) override { return EDRI_E_INVALID; }
+
   bool log_enabled(std::uint32_t level) override { return level >= log_level_; }
   void log(std::uint32_t level, std::string_view msg) override {
     if (level < log_level_) return;

@@ -203,6 +203,12 @@ bool ManagerRuntime::admit(Delivery& d) {
       logger_->debug("response to {} dropped: no response handler", ev.header.type);
       return false;
     }
+  } else if (kind == EDRI_KIND_REQUEST && ev.cancelled.load(std::memory_order_relaxed)) {
+    // Its sender gave up on it (the client left): nobody reads the answer.
+    stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
+    logging::TraceScope trace(ev.header.trace_id);
+    logger_->debug("request {} skipped: cancelled by its sender", ev.header.type);
+    return false;
   } else if ((kind == EDRI_KIND_REQUEST || kind == EDRI_KIND_TUNNEL) && ev.header.deadline_ns != 0 &&
              realtime_ns() > ev.header.deadline_ns) {
     // The requester already got `timeout`; doing the work now helps nobody.
@@ -275,6 +281,10 @@ int ManagerRuntime::notify(EventPtr ev, const edri_send_options* opts, std::uint
 int ManagerRuntime::request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn,
                             void* user, std::uint32_t delivery, edri_id128* id_out) {
   return router_.request(this, std::move(ev), opts, fn, user, delivery, id_out);
+}
+
+int ManagerRuntime::request_cancel(const edri_id128& id) {
+  return router_.cancel(this, id) ? EDRI_OK : EDRI_E_INVALID;
 }
 
 bool ManagerRuntime::log_enabled(std::uint32_t level) {
@@ -529,6 +539,7 @@ void ManagerRuntime::stats_json(nlohmann::json& out) const {
          {"handled", stats_.handled.load()},
          {"errors", stats_.errors.load()},
          {"expired", stats_.expired.load()},
+         {"cancelled", stats_.cancelled.load()},
          {"busy_ms", stats_.busy_ns.load() / 1'000'000},
          {"last_errors", stats_.last_errors()}};
 }

@@ -106,6 +106,7 @@ class ManagerRuntime final : public HostBackend {
   int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override;
   int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
               std::uint32_t delivery, edri_id128* id_out) override;
+  int request_cancel(const edri_id128& id) override;
   bool log_enabled(std::uint32_t level) override;
   void log(std::uint32_t level, std::string_view msg) override;
   std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms, edri_timer_fn fn,

@@ -20,6 +20,7 @@ struct ManagerStats {
   alignas(64) std::atomic<std::uint64_t> handled{0};
   std::atomic<std::uint64_t> errors{0};    // handler failures
   std::atomic<std::uint64_t> expired{0};   // requests past their deadline, skipped
+  std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled, skipped
   std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers
   std::atomic<std::uint64_t> crashes{0};   // worker processes that died or were killed
 

@@ -148,6 +148,16 @@ int h_request(edri_host_ctx* ctx, edri_event* ev, const edri_send_options* opts,
   }
 }
 
+int h_request_cancel(edri_host_ctx* ctx, const edri_id128* id) {
+  if (!ctx || !id) return EDRI_E_INVALID;
+  try {
+    return backend(ctx).request_cancel(*id);
+  } catch (const std::exception& e) {
+    spdlog::error("request_cancel failed: {}", e.what());
+    return EDRI_E_INVALID;
+  }
+}
+
 void h_response_set_status(edri_response* resp, std::uint32_t status, const char* message) {
   if (!resp) return;
   resp->status = status <= EDRI_STATUS_REJECTED ? status : std::uint32_t{EDRI_STATUS_ERROR};
@@ -306,7 +316,7 @@ const edri_host_api kHostApi{
     &h_response_set_data,  &h_current_event,    &h_log_enabled,     &h_log,
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
-    &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room,
+    &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room, &h_request_cancel,
 };
 
 }  // namespace

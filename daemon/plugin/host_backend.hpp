@@ -24,6 +24,8 @@ class HostBackend {
   virtual int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) = 0;
   virtual int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
                       std::uint32_t delivery, edri_id128* id_out) = 0;
+  // EDRI_OK, or EDRI_E_INVALID when the request is not waiting.
+  virtual int request_cancel(const edri_id128& id) = 0;
   virtual bool log_enabled(std::uint32_t level) = 0;
   virtual void log(std::uint32_t level, std::string_view msg) = 0;
   virtual std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms,

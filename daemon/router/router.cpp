@@ -690,6 +690,30 @@ void Router::expire(const edri_id128& request_id) {
   if (p->sender) p->sender->request_ended();
 }
 
+bool Router::cancel(ManagerRuntime* sender, const edri_id128& request_id) {
+  auto p = pending_.find(request_id);
+  if (!p || p->sender != sender) return false;
+  std::lock_guard lock(p->mutex);
+  if (p->done) return false;
+  p->done = true;
+  pending_.erase(request_id);
+  // Queued copies of the request are skipped where they wait; a handler
+  // already running finishes, and its answer counts as late.
+  p->request->cancelled.store(true, std::memory_order_relaxed);
+  counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+  logging::TraceScope trace(p->request->header.trace_id);
+  spdlog::debug("request {} cancelled by its sender ({} of {} responses)", p->request->payload_type, p->received,
+                p->expected);
+  deliver(*p,
+          make_response(*p->request, EDRI_STATUS_CANCELLED,
+                        "cancelled by its sender (" + std::to_string(p->received) + " of " +
+                            std::to_string(p->expected) + " responders answered)",
+                        options_.id.c_str(), EventPtr()),
+          true);
+  if (p->sender) p->sender->request_ended();
+  return true;
+}
+
 void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {
   if (p.fn && p.delivery == EDRI_DELIVER_DIRECT) {
     p.fn(p.user, response.get(), is_last ? 1 : 0);
@@ -727,6 +751,7 @@ void Router::stats_json(nlohmann::json& out) const {
            {"deliveries", counters_.deliveries.load()},
            {"not_found", counters_.not_found.load()},
            {"timeouts", counters_.timeouts.load()},
+           {"cancelled", counters_.cancelled.load()},
            {"rejected", counters_.rejected.load()},
            {"would_wait", counters_.would_wait.load()},
            {"dropped", counters_.dropped.load()},

@@ -47,6 +47,7 @@ struct RouterCounters {
   // The rest count rare outcomes.
   alignas(64) std::atomic<std::uint64_t> not_found{0};
   std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> would_wait{0};  // EDRI_SEND_NO_WAIT sends turned back
   std::atomic<std::uint64_t> dropped{0};
@@ -103,6 +104,10 @@ class Router {
   // response handlers. Always answers: not_found, rejected or timeout at worst.
   int request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
               edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out);
+  // The sender of a pending request gives up on it: its callback gets a last
+  // response with status cancelled, local receivers skip it, later answers
+  // are dropped. False when it is not pending or `sender` did not send it.
+  bool cancel(ManagerRuntime* sender, const edri_id128& request_id);
   // A responder's answer to `request`.
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder);
   // Offers a tunnel of `type` to a manager serving it (not the opener);

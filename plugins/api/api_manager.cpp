@@ -8,6 +8,7 @@
 #include "route_table.hpp"
 #include "token_file.hpp"
 #include "ws_frame.hpp"
+#include "ws_requests.hpp"
 
 #include <edri/edri.hpp>
 #include <edri/json_text.hpp>
@@ -41,6 +42,7 @@ unsigned http_status(edri::Status s) {
     case edri::Status::timeout: return 504;
     case edri::Status::rejected: return 503;
     case edri::Status::error: return 500;
+    case edri::Status::cancelled: return 499;  // nginx's "client closed request"
   }
   return 500;
 }
@@ -131,7 +133,10 @@ class ApiManager : public edri::Manager {
 
   void start() override {
     server_ = std::make_unique<edri_api::HttpServer>(
-        limits_, [this](Request&& req, edri_api::HttpServer::Reply reply) { handle(std::move(req), std::move(reply)); },
+        limits_,
+        [this](Request&& req, edri_api::HttpServer::Reply reply, std::shared_ptr<edri_api::ClientWatch> watch) {
+          handle(std::move(req), std::move(reply), std::move(watch));
+        },
         [this](unsigned status) { count(status); });
     if (!ws_path_.empty()) {
       // An upgrade that is refused here goes on as a plain request, whose
@@ -272,7 +277,7 @@ class ApiManager : public edri::Manager {
     ++counts_[status];
   }
 
-  void handle(Request&& req, edri_api::HttpServer::Reply reply) {
+  void handle(Request&& req, edri_api::HttpServer::Reply reply, std::shared_ptr<edri_api::ClientWatch> watch) {
     // The call's trace: the client's W3C traceparent, or a new one. Every
     // event sent for it carries it through every hop and process, and every
     // answer names it, so the request can be found in the logs.
@@ -286,7 +291,7 @@ class ApiManager : public edri::Manager {
       reply(std::move(res));
     };
     try {
-      route(std::move(req), trace, answer);
+      route(std::move(req), trace, std::move(watch), answer);
     } catch (const std::exception& e) {
       log().error("http handler failed: ", e.what());
       answer(problem(500, e.what()));
@@ -294,7 +299,7 @@ class ApiManager : public edri::Manager {
   }
 
   template <class Answer>
-  void route(Request&& req, const edri_id128& trace, Answer& answer) {
+  void route(Request&& req, const edri_id128& trace, std::shared_ptr<edri_api::ClientWatch> watch, Answer& answer) {
     const std::string target(req.target());
     const auto q = target.find('?');
     const std::string path = target.substr(0, q);
@@ -362,7 +367,7 @@ class ApiManager : public edri::Manager {
       if (kind != "request" && kind != "notification") {
         return answer(problem(400, "kind must be request or notification"));
       }
-      Call call{"http", method, path, headers_of(req), type, std::move(body), trace};
+      Call call{"http", method, path, headers_of(req), type, std::move(body), trace, std::move(watch)};
       // ?timeout_ms= overrides the default for this one request.
       auto timeout = timeout_;
       if (query.count("timeout_ms")) {
@@ -388,7 +393,7 @@ class ApiManager : public edri::Manager {
               },
               [answer]() mutable { answer(busy()); }, timeout);
         }
-        send(c.type, std::move(c.data), timeout, c.trace, answer);
+        send(c, timeout, answer);
       }, answer);
     }
     auto m = routes_.match(method, path);
@@ -400,10 +405,9 @@ class ApiManager : public edri::Manager {
     for (const auto& [k, v] : query) data[k] = v;
     for (const auto& [k, v] : m->params) data[k] = v;
     const auto timeout = m->route->timeout.count() > 0 ? m->route->timeout : timeout_;
-    Call call{"http", method, path, headers_of(req), m->route->event, std::move(data), trace};
-    through_middlewares(std::move(call), 0, [this, timeout, answer](Call c) mutable {
-      send(c.type, std::move(c.data), timeout, c.trace, answer);
-    }, answer);
+    Call call{"http", method, path, headers_of(req), m->route->event, std::move(data), trace, std::move(watch)};
+    through_middlewares(std::move(call), 0, [this, timeout, answer](Call c) mutable { send(c, timeout, answer); },
+                        answer);
   }
 
   // ---- Middlewares: each is asked, in order, about the incoming call and
@@ -417,6 +421,9 @@ class ApiManager : public edri::Manager {
     std::string type;
     json data;
     edri_id128 trace{0, 0};  // zero: the router picks one
+    // The HTTP client, to cancel the call's request when it leaves (null
+    // for WebSocket).
+    std::shared_ptr<edri_api::ClientWatch> watch;
   };
 
   // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex
@@ -450,7 +457,9 @@ class ApiManager : public edri::Manager {
     json ask{{"transport", call.transport}, {"method", call.method}, {"path", call.path},
              {"headers", call.headers}, {"type", call.type}, {"data", call.data}};
     const edri_id128 call_trace = call.trace;
+    auto watch = call.watch;
     auto on_answer = [this, call = std::move(call), i, next, answer, mw](const edri::Response<json>& r) mutable {
+      if (r.status() == edri::Status::cancelled) return;  // the client left: nobody to answer
       if (!r.ok() || !r.data() || !r.data()->is_object()) {
         log().warn("middleware ", mw, " failed: ", edri::to_string(r.status()), " ", r.message());
         return answer(problem(502, "middleware " + mw + " failed: " + std::string(edri::to_string(r.status()))));
@@ -476,9 +485,10 @@ class ApiManager : public edri::Manager {
       through_middlewares(std::move(call), i + 1, next, answer);
     };
     send_patiently(
-        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer), trace = call_trace]() mutable {
-          return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_, .trace_id = trace}) ==
-                 edri::SendResult::sent;
+        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer), trace = call_trace, watch]() mutable {
+          return send_for(watch, [&](edri::RequestId* id) {
+            return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_, .trace_id = trace}, id);
+          });
         },
         [answer]() mutable { answer(busy()); }, timeout_);
   }
@@ -514,10 +524,22 @@ class ApiManager : public edri::Manager {
                          .dump());
   }
 
+  // One attempt at a request for an HTTP client (see send_patiently): once
+  // sent, the client's leaving cancels it, so a responder that has not
+  // started on it skips it. A client gone already needs no more attempts.
+  template <class TryRequest>
+  bool send_for(const std::shared_ptr<edri_api::ClientWatch>& watch, TryRequest try_request) {
+    if (watch && watch->left()) return true;
+    edri::RequestId id{0, 0};
+    if (try_request(&id) != edri::SendResult::sent) return false;
+    if (watch) watch->on_leave([this, id] { ctx().cancel_request(id); });
+    return true;
+  }
+
   template <class Answer>
-  void send(const std::string& type, json data, std::chrono::milliseconds timeout, const edri_id128& trace,
-            Answer& answer) {
+  void send(Call& c, std::chrono::milliseconds timeout, Answer& answer) {
     auto on_answer = [answer](const edri::Response<json>& r) mutable {
+      if (r.status() == edri::Status::cancelled) return;  // the client left: nobody to answer
       if (r.ok()) {
         answer(make(200, r.data() ? r.data()->dump() : "null"));
       } else {
@@ -526,9 +548,11 @@ class ApiManager : public edri::Manager {
       }
     };
     send_patiently(
-        [this, type, data = std::move(data), on_answer, timeout, trace]() mutable {
-          return ctx().try_request(type, data, on_answer, {.timeout = timeout, .trace_id = trace}) ==
-                 edri::SendResult::sent;
+        [this, type = std::move(c.type), data = std::move(c.data), on_answer, timeout, trace = c.trace,
+         watch = c.watch]() mutable {
+          return send_for(watch, [&](edri::RequestId* id) {
+            return ctx().try_request(type, data, on_answer, {.timeout = timeout, .trace_id = trace}, id);
+          });
         },
         [answer]() mutable { answer(busy()); }, timeout);
   }
@@ -543,15 +567,14 @@ class ApiManager : public edri::Manager {
     std::shared_ptr<edri_api::WsConnection> conn;
     std::map<std::string, Subscription> subs;  // by subscription id
     std::shared_ptr<const edri_api::ExposePolicy> scope;  // the token's patterns; null: not limited
-    // Requests sent and not yet answered (from any thread).
-    std::shared_ptr<std::atomic<std::size_t>> in_flight = std::make_shared<std::atomic<std::size_t>>(0);
+    std::shared_ptr<edri_api::WsRequests> requests;
   };
 
   // A client keeps the scope its token had at the upgrade.
   void ws_open(const std::shared_ptr<edri_api::WsConnection>& c, const Request& req) {
     auto scope = tokens_.enabled() ? token(req).scope : nullptr;
     std::lock_guard lock(ws_mutex_);
-    clients_[c->id()] = WsClient{c, {}, std::move(scope)};
+    clients_[c->id()] = WsClient{c, {}, std::move(scope), std::make_shared<edri_api::WsRequests>(ws_max_in_flight_)};
   }
 
   std::shared_ptr<const edri_api::ExposePolicy> scope_of(std::uint64_t client) {
@@ -562,10 +585,12 @@ class ApiManager : public edri::Manager {
 
   void ws_closed(std::uint64_t id) {
     std::vector<std::string> patterns;
+    std::shared_ptr<edri_api::WsRequests> requests;
     {
       std::lock_guard lock(ws_mutex_);
       auto it = clients_.find(id);
       if (it == clients_.end()) return;
+      requests = std::move(it->second.requests);
       for (auto& [sid, sub] : it->second.subs) {
         if (--wanted_[sub.pattern] == 0) {
           wanted_.erase(sub.pattern);
@@ -575,6 +600,9 @@ class ApiManager : public edri::Manager {
       clients_.erase(it);
     }
     for (auto& p : patterns) sync(p);
+    // Nobody reads their answers now: responders that have not started on
+    // them skip them.
+    for (const auto& request : requests->close()) ctx().cancel_request(request);
   }
 
   static void ws_error(edri_api::WsConnection& c, const json& id, const std::string& why, unsigned status = 0) {
@@ -609,18 +637,20 @@ class ApiManager : public edri::Manager {
     if (auto scope = scope_of(c->id()); scope && !scope->allows(f.type)) {
       return ws_error(*c, f.id, "this token may not reach event type '" + f.type + "'", 403);
     }
-    std::shared_ptr<std::atomic<std::size_t>> in_flight;
+    // A request holds one of the client's places until its last answer.
+    std::shared_ptr<edri_api::WsRequests::Place> place;
     if (f.op == edri_api::WsOp::request) {
+      std::shared_ptr<edri_api::WsRequests> requests;
       {
         std::lock_guard lock(ws_mutex_);
         auto it = clients_.find(c->id());
         if (it == clients_.end()) return;
-        in_flight = it->second.in_flight;
+        requests = it->second.requests;
       }
       // Refused rather than queued: a client that floods requests must not
       // hold an I/O thread or grow a queue past its bound.
-      if (in_flight->fetch_add(1) >= ws_max_in_flight_) {
-        in_flight->fetch_sub(1);
+      place = requests->reserve();
+      if (!place) {
         return ws_error(*c, f.id, "too many requests in flight (ws_max_in_flight " +
                                       std::to_string(ws_max_in_flight_) + ")", 429);
       }
@@ -630,24 +660,18 @@ class ApiManager : public edri::Manager {
     std::weak_ptr<edri_api::WsConnection> weak = c;
     const json id = f.id;
     const auto op = f.op;
-    auto refuse = [weak, id, in_flight](Response res) {
-      if (in_flight) in_flight->fetch_sub(1);
+    auto refuse = [weak, id, place](Response res) {
       if (auto c = weak.lock()) ws_error(*c, id, res.body(), res.result_int());
     };
     Call call{"ws", op == edri_api::WsOp::send ? "send" : "request", ws_path_, json::object(), std::move(f.type),
               std::move(f.data)};
-    through_middlewares(std::move(call), 0, [this, weak, id, op, in_flight](Call call) {
-      auto c = weak.lock();
-      if (!c) {
-        if (in_flight) in_flight->fetch_sub(1);
-        return;
-      }
-      ws_deliver(c, id, op, call.type, call.data, in_flight);
+    through_middlewares(std::move(call), 0, [this, weak, id, op, place](Call call) {
+      if (auto c = weak.lock()) ws_deliver(c, id, op, call.type, call.data, place);
     }, refuse);
   }
 
   void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, edri_api::WsOp op,
-                  const std::string& type, const json& data, std::shared_ptr<std::atomic<std::size_t>> in_flight) {
+                  const std::string& type, const json& data, std::shared_ptr<edri_api::WsRequests::Place> place) {
     std::weak_ptr<edri_api::WsConnection> weak = c;
     if (op == edri_api::WsOp::send) {
       return send_patiently(
@@ -664,10 +688,10 @@ class ApiManager : public edri::Manager {
           },
           timeout_);
     }
-    auto on_answer = [weak, id, type, in_flight](const edri::Response<json>& r) {
-      in_flight->fetch_sub(1);
+    // Every copy holds the place: it is free once the last answer is in.
+    auto on_answer = [weak, id, type, place](const edri::Response<json>& r) {
       auto c = weak.lock();
-      if (!c) return;
+      if (!c || r.status() == edri::Status::cancelled) return;
       c->send(json{{"op", "response"},
                    {"id", id},
                    {"type", type},
@@ -678,11 +702,15 @@ class ApiManager : public edri::Manager {
                   .dump(-1, ' ', false, kLossy));
     };
     send_patiently(
-        [this, type, data, on_answer] {
-          return ctx().try_request(type, data, on_answer, {.timeout = timeout_}) == edri::SendResult::sent;
+        [this, type, data, on_answer, place] {
+          edri::RequestId request{0, 0};
+          if (ctx().try_request(type, data, on_answer, {.timeout = timeout_}, &request) != edri::SendResult::sent) {
+            return false;
+          }
+          if (!place->sent(request)) ctx().cancel_request(request);  // the client left meanwhile
+          return true;
         },
-        [weak, id, type, in_flight] {
-          in_flight->fetch_sub(1);
+        [weak, id, type] {
           if (auto c = weak.lock()) {
             c->send(json{{"op", "response"},
                          {"id", id},

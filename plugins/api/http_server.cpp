@@ -15,12 +15,41 @@
 #include <cerrno>
 #include <deque>
 #include <mutex>
+#include <utility>
 #include <unordered_map>
 
 #include <optional>
 #include <stdexcept>
 
 namespace edri_api {
+
+void ClientWatch::on_leave(std::function<void()> f) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!left_) {
+      f_ = std::move(f);
+      return;
+    }
+  }
+  f();
+}
+
+bool ClientWatch::left() const {
+  std::lock_guard lock(mutex_);
+  return left_;
+}
+
+void ClientWatch::leave() {
+  std::function<void()> f;
+  {
+    std::lock_guard lock(mutex_);
+    if (left_) return;
+    left_ = true;
+    f = std::move(f_);
+  }
+  if (f) f();
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -265,12 +294,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // Exactly one answer per request: a second one would be read by the
     // client as the answer to its next request.
     auto once = std::make_shared<std::atomic<bool>>(false);
+    watch_ = std::make_shared<ClientWatch>();
     try {
-      handler_(std::move(req), [self = shared_from_this(), once](Response res) {
-        if (once->exchange(true)) return;
-        asio::post(self->stream_.get_executor(),
-                   [self, res = std::move(res)]() mutable { self->do_write(std::move(res)); });
-      });
+      handler_(
+          std::move(req),
+          [self = shared_from_this(), once](Response res) {
+            if (once->exchange(true)) return;
+            asio::post(self->stream_.get_executor(),
+                       [self, res = std::move(res)]() mutable { self->do_write(std::move(res)); });
+          },
+          watch_);
     } catch (const std::exception& e) {
       if (error_log_) error_log_(std::string("http handler threw: ") + e.what());
       if (!once->exchange(true)) answer_and_close(500, "internal error");
@@ -282,9 +315,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // gave up and closed would hold its connection (and its place under
   // max_connections) until the request's deadline. Waiting for the socket to
   // turn readable notices it: at end of stream the connection is closed and
-  // its places given back at once. The request itself runs on; its answer
-  // is dropped. Bytes of a pipelined next request end the watch (they wait
-  // their turn).
+  // its places given back at once, and the handler hears of it through its
+  // ClientWatch (to cancel the work). Bytes of a pipelined next request end
+  // the watch (they wait their turn).
   void watch_departure() {
     awaiting_answer_ = true;
     socket_of(stream_).async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
@@ -301,6 +334,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     gone_ = true;
     awaiting_answer_ = false;
     if (gone_hook_) gone_hook_();
+    if (auto w = std::exchange(watch_, nullptr)) w->leave();
     close();
     release_slots();
   }
@@ -314,6 +348,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void do_write(Response res) {
     if (gone_) return;  // the client left while its request ran
+    watch_.reset();
     if (awaiting_answer_) {
       awaiting_answer_ = false;
       beast::error_code ignored;
@@ -353,6 +388,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<void> address_slot_;
   const std::string& ws_path_;
   const WsHandlers& ws_;
+  std::shared_ptr<ClientWatch> watch_;  // of the request being answered
   bool awaiting_answer_ = false;
   bool gone_ = false;
   bool released_ = false;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,24 @@ struct WsHandlers {
   std::function<void(const WsConnection&)> closed;
 };
 
+// One request's client while its answer is awaited. The handler may ask to
+// hear that the client closed its connection first, to stop work whose
+// answer nobody will read. Safe from any thread.
+class ClientWatch {
+ public:
+  // f runs once, on an I/O thread, if the client leaves before the answer
+  // is written; at once if it has left already. It replaces an earlier f.
+  void on_leave(std::function<void()> f);
+  bool left() const;
+  // The server's: the client closed its connection.
+  void leave();
+
+ private:
+  mutable std::mutex mutex_;
+  bool left_ = false;
+  std::function<void()> f_;
+};
+
 struct ServerLimits {
   std::size_t body_bytes = 1 << 20;
   std::size_t header_bytes = 8 << 10;
@@ -68,7 +87,7 @@ struct ServerLimits {
 class HttpServer {
  public:
   using Reply = std::function<void(Response)>;  // call exactly once
-  using Handler = std::function<void(Request&&, Reply)>;
+  using Handler = std::function<void(Request&&, Reply, std::shared_ptr<ClientWatch>)>;
   // Called for answers the server gives itself (400, 413, 503): status only.
   using StatusHook = std::function<void(unsigned)>;
   // Told what went wrong inside the server (a handler that threw, accept

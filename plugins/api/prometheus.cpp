@@ -56,6 +56,8 @@ std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std
   for (const Counter& c : {Counter{"edri_deliveries_total", "deliveries", "Events queued for a manager."},
                            Counter{"edri_not_found_total", "not_found", "Requests nobody serves."},
                            Counter{"edri_timeouts_total", "timeouts", "Requests answered by their deadline."},
+                           Counter{"edri_cancelled_total", "cancelled",
+                                   "Requests their senders cancelled (a client that went away)."},
                            Counter{"edri_rejected_total", "rejected", "Deliveries refused by a full queue."},
                            Counter{"edri_would_wait_total", "would_wait",
                                    "Sends that would have waited for room, turned back to a sender that must not wait."},

@@ -29,15 +29,16 @@ struct Edrid {
   unsigned short port = probe::free_port();
   std::unique_ptr<probe::ChildProcess> proc;
 
-  explicit Edrid(const std::string& api_extra = "") {
+  // `more_managers`: YAML list items started before the api.
+  explicit Edrid(const std::string& api_extra = "", const std::string& more_managers = "") {
     auto cfg = dir.write("edrid.yaml", "router:\n  id: hostile\n  log: {level: info}\nmanagers:\n"
                                        "  - name: echo\n    plugin: echo\n"
-                                       "  - name: store\n    plugin: store\n"
-                                       "  - name: api\n    plugin: api\n    config:\n      port: " +
+                                       "  - name: store\n    plugin: store\n" +
+                                           more_managers + "  - name: api\n    plugin: api\n    config:\n      port: " +
                                            std::to_string(port) + "\n" + api_extra);
     proc = std::make_unique<probe::ChildProcess>(std::vector<std::string>{kEdrid, "-c", cfg.string()},
                                                  dir.path() / "out.log");
-    REQUIRE(proc->wait_output("running 3 managers", 20s));
+    REQUIRE(proc->wait_output("router 'hostile' running ", 20s));
   }
   ~Edrid() {
     proc->signal(SIGTERM);
@@ -276,6 +277,24 @@ TEST_CASE("a WebSocket client cannot flood subscriptions or requests past its ca
   ws.send({{"op", "subscribe"}, {"type", "flood.x"}, {"id", "now-fits"}});
   CHECK(ws.expect()["op"] == "subscribed");
   edrid.still_serving();
+}
+
+TEST_CASE("a WebSocket request answered by several responders frees its one place once") {
+  // Two responders answer each request: two response frames, one place.
+  // Freeing it per answer wrapped the client's count below zero, and every
+  // later request of that client was refused as a flood.
+  Edrid edrid("      ws_max_in_flight: 4\n", "  - name: echo2\n    plugin: echo\n");
+  probe::WsClient ws(edrid.port);
+  for (int i = 0; i < 10; ++i) {
+    INFO(i);
+    ws.send({{"op", "request"}, {"type", "demo.echo"}, {"data", {{"text", "twice"}}}, {"id", i}});
+    for (int answer = 0; answer < 2; ++answer) {
+      auto a = ws.expect();
+      REQUIRE(a["op"] == "response");
+      CHECK(a["id"] == i);
+      CHECK(a["status"] == "ok");
+    }
+  }
 }
 
 TEST_CASE("?timeout_ms= is bounded and parsed strictly") {
@@ -624,6 +643,28 @@ TEST_CASE("a client that leaves while its request waits gives its connection bac
   probe::HttpClient c(port);
   auto r = c.call("POST", "/events/demo.echo", R"({"text":"in"})");
   CHECK(r.status == 200);
+  // So do a WebSocket client's requests when it goes.
+  {
+    probe::WsClient ws(port);
+    for (int i = 0; i < 2; ++i) ws.send({{"op", "request"}, {"type", "probe.report"}, {"data", json::object()}, {"id", i}});
+    std::this_thread::sleep_for(200ms);
+  }
+  // Their requests are cancelled, not left for the consumer: once it is
+  // done with the first event it skips all five instead of spending 20 s.
+  json busy;
+  for (int i = 0; i < 200; ++i) {
+    const json stats = json::parse(c.call("GET", "/stats").body);
+    for (const auto& m : stats["managers"]) {
+      if (m["name"] == "busy") busy = m;
+    }
+    if (busy["cancelled"] == 5) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(busy["cancelled"] == 5);
+  CHECK(busy["handled"] == 1);
+  CHECK(busy["queue"]["depth"] == 0);
+  CHECK(json::parse(c.call("GET", "/stats").body)["events"]["cancelled"] == 5);
+  CHECK_THAT(c.call("GET", "/metrics").body, Catch::Contains("edri_cancelled_total 5"));
   proc.signal(SIGTERM);
   CHECK(proc.wait_exit(30s) == 0);
 }

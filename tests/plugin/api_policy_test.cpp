@@ -3,6 +3,7 @@
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
 #include "ws_frame.hpp"
+#include "ws_requests.hpp"
 
 #include <edri/json_text.hpp>
 
@@ -151,4 +152,32 @@ TEST_CASE("a tokens file names tokens and, optionally, the patterns each is limi
   const auto bad = dir.write("bad", "ok\nbroken a..b\n");
   CHECK_THROWS_WITH(edri_api::TokenFile(bad.string()), Catch::Contains("line 2: invalid pattern 'a..b'"));
   CHECK_FALSE(edri_api::TokenFile("").enabled());
+}
+
+TEST_CASE("a WebSocket client's places: one per request until its last answer, and its waiting requests on close") {
+  auto requests = std::make_shared<edri_api::WsRequests>(2);
+  auto a = requests->reserve();
+  auto b = requests->reserve();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK_FALSE(requests->reserve());  // two in flight: full
+  CHECK(a->sent({0, 1}));
+  {
+    auto callback_copy = a;  // a request's callbacks share its place
+    a.reset();
+    CHECK_FALSE(requests->reserve());  // one copy still holds it
+  }
+  auto c = requests->reserve();  // a's last copy is gone: its place is free
+  REQUIRE(c);
+  CHECK(b->sent({0, 2}));
+  CHECK(c->sent({0, 3}));
+  b.reset();
+  const auto waiting = requests->close();
+  REQUIRE(waiting.size() == 1);
+  CHECK(waiting.front().lo == 3);
+  CHECK_FALSE(requests->reserve());  // closed
+  auto late = std::make_shared<edri_api::WsRequests>(1);
+  auto d = late->reserve();
+  CHECK(late->close().empty());
+  CHECK_FALSE(d->sent({0, 4}));  // sent after the client left: the caller cancels it
 }

@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -115,6 +117,53 @@ TEST_CASE("a short timeout sent after a long one still times out at its own dead
   CHECK(second.get().status() == edri::Status::timeout);
   CHECK(first.get().ok());
   CHECK(f.stats()["events"]["timeouts"] == 1);
+  CHECK(f.stats()["events"]["pending_requests"] == 0);
+}
+
+TEST_CASE("a sender cancels its request: it hears cancelled last, a queued copy is skipped, a late answer is dropped") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("other", json::object()).add("gated", {{"requests", {"slow.op"}}, {"gate", true}});
+  f.router->start();
+  Registry::get().close_gate();
+  auto& driver = f.ctx("driver");
+  std::mutex m;
+  std::vector<std::pair<char, edri::Status>> heard;
+  std::condition_variable cv;
+  auto listen = [&](char which) {
+    return [&, which](const edri::Response<json>& r) {
+      std::lock_guard lock(m);
+      heard.emplace_back(which, r.status());
+      cv.notify_all();
+    };
+  };
+  const auto a = driver.request("slow.op", {{"n", 1}}, listen('a'));
+  // a is in the handler (held at the gate) before b is sent: b waits in the queue.
+  for (int i = 0; i < 200 && f.manager_stats("gated")["running"] != 1; ++i) std::this_thread::sleep_for(5ms);
+  REQUIRE(f.manager_stats("gated")["running"] == 1);
+  const auto b = driver.request("slow.op", {{"n", 2}}, listen('b'));
+  CHECK(f.manager_stats("gated")["queue"]["depth"] == 1);
+
+  CHECK_FALSE(f.ctx("other").cancel_request(a));  // only its sender may cancel it
+  CHECK(driver.cancel_request(b));
+  CHECK_FALSE(driver.cancel_request(b));  // nothing waits for it any more
+  CHECK(driver.cancel_request(a));
+  {
+    std::unique_lock lock(m);
+    REQUIRE(cv.wait_for(lock, 2s, [&] { return heard.size() == 2; }));
+  }
+  Registry::get().open_gate();
+  // a's handler finishes: its answer comes too late to matter; b never runs.
+  REQUIRE(Registry::get().wait_for("gated", 1));
+  for (int i = 0; i < 200 && f.stats()["events"]["late_responses"] != 1; ++i) std::this_thread::sleep_for(5ms);
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(m);
+  CHECK(heard == std::vector<std::pair<char, edri::Status>>{{'b', edri::Status::cancelled}, {'a', edri::Status::cancelled}});
+  CHECK(Registry::get().seen("gated").size() == 1);
+  CHECK(Registry::get().seen("gated").front().data == json{{"n", 1}});
+  CHECK(f.manager_stats("gated")["cancelled"] == 1);
+  CHECK(f.manager_stats("gated")["queue"]["depth"] == 0);
+  CHECK(f.stats()["events"]["cancelled"] == 2);
+  CHECK(f.stats()["events"]["late_responses"] == 1);
   CHECK(f.stats()["events"]["pending_requests"] == 0);
 }
 

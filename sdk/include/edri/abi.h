@@ -49,7 +49,10 @@ typedef enum edri_status {
   EDRI_STATUS_ERROR = 1,
   EDRI_STATUS_NOT_FOUND = 2, /* nobody subscribed */
   EDRI_STATUS_TIMEOUT = 3,
-  EDRI_STATUS_REJECTED = 4 /* a full queue or a refusing responder */
+  EDRI_STATUS_REJECTED = 4, /* a full queue or a refusing responder */
+  /* ABI 1.3: the sender called request_cancel. Only the sender's own last
+   * callback carries it; responders cannot set it. */
+  EDRI_STATUS_CANCELLED = 5
 } edri_status;
 
 typedef enum edri_format { EDRI_FORMAT_MSGPACK = 1 } edri_format;
@@ -287,6 +290,16 @@ typedef struct edri_host_api {
    * before calling: older hosts lack it. */
   edri_event* (*event_alloc_room)(edri_host_ctx* ctx, const edri_type_ops* ops, size_t room,
                                   void** object_out, void** room_out);
+
+  /* ---- ABI 1.3. The sender no longer wants the answers to its request
+   * (its client went away, say). fn gets one last call (is_last != 0) with
+   * status EDRI_STATUS_CANCELLED, queued or direct as the request asked;
+   * responders in this router that have not started it skip it, and answers
+   * still to come are dropped. A request that went to other routers still
+   * runs there. Only the manager that sent the request may cancel it.
+   * Returns EDRI_OK, or EDRI_E_INVALID when it is not waiting (answered,
+   * timed out, cancelled, or another manager's). Check struct_size first. */
+  int (*request_cancel)(edri_host_ctx* ctx, const edri_id128* request_id);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <future>
@@ -154,16 +155,32 @@ class Context {
 
   // Sends a request; on_response(const Response<R>&) runs on this manager's
   // dispatch loop once per responder (or once with not_found / timeout).
+  // Returns its id, for cancel_request.
   template <Sendable T, class F>
     requires std::is_invocable_v<F, const Response<response_t<payload_t<T>>>&>
-  void request(T ev, F on_response, const SendOptions& opts = {}) {
-    send_request_cb<response_t<payload_t<T>>>(make_event(std::move(ev)), std::move(on_response), opts);
+  RequestId request(T ev, F on_response, const SendOptions& opts = {}) {
+    RequestId id{0, 0};
+    send_request_cb<response_t<payload_t<T>>>(make_event(std::move(ev)), std::move(on_response), opts, 0, &id);
+    return id;
   }
   template <class F>
     requires std::is_invocable_v<F, const Response<json>&>
-  void request(std::string_view type, const json& data, F on_response,
-               const SendOptions& opts = {}) {
-    send_request_cb<json>(make_generic(type, data), std::move(on_response), opts);
+  RequestId request(std::string_view type, const json& data, F on_response,
+                    const SendOptions& opts = {}) {
+    RequestId id{0, 0};
+    send_request_cb<json>(make_generic(type, data), std::move(on_response), opts, 0, &id);
+    return id;
+  }
+  // Stops waiting for a request this manager sent with a callback (say, its
+  // client went away): on_response runs once more, last, with
+  // Status::cancelled; managers in this router that have not started on it
+  // skip it; answers still to come are dropped. It still runs on other
+  // routers it went to. Returns false when nothing was waiting (already
+  // answered, timed out or cancelled), or the router predates plugin ABI 1.3
+  // or the manager runs in worker processes (executor: process).
+  bool cancel_request(const RequestId& id) {
+    if (host_->struct_size < offsetof(edri_host_api, request_cancel) + sizeof host_->request_cancel) return false;
+    return host_->request_cancel(ctx_, &id) == EDRI_OK;
   }
   // notify and request (with a callback) that never wait for room (plugin
   // ABI 1.3): where a full receiver queue (when_full: block) or a congested
@@ -181,14 +198,15 @@ class Context {
   }
   template <Sendable T, class F>
     requires std::is_invocable_v<F, const Response<response_t<payload_t<T>>>&>
-  SendResult try_request(T ev, F on_response, const SendOptions& opts = {}) {
+  SendResult try_request(T ev, F on_response, const SendOptions& opts = {}, RequestId* id = nullptr) {
     return send_request_cb<response_t<payload_t<T>>>(make_event(std::move(ev)), std::move(on_response), opts,
-                                                     EDRI_SEND_NO_WAIT);
+                                                     EDRI_SEND_NO_WAIT, id);
   }
   template <class F>
     requires std::is_invocable_v<F, const Response<json>&>
-  SendResult try_request(std::string_view type, const json& data, F on_response, const SendOptions& opts = {}) {
-    return send_request_cb<json>(make_generic(type, data), std::move(on_response), opts, EDRI_SEND_NO_WAIT);
+  SendResult try_request(std::string_view type, const json& data, F on_response, const SendOptions& opts = {},
+                         RequestId* id = nullptr) {
+    return send_request_cb<json>(make_generic(type, data), std::move(on_response), opts, EDRI_SEND_NO_WAIT, id);
   }
 
   // Sends a request; the future holds the first response. It always becomes
@@ -379,7 +397,8 @@ class Context {
   }
 
   template <class R, class F>
-  SendResult send_request_cb(edri_event* ev, F fn, const SendOptions& opts, std::uint32_t flags = 0) {
+  SendResult send_request_cb(edri_event* ev, F fn, const SendOptions& opts, std::uint32_t flags = 0,
+                             RequestId* id = nullptr) {
     struct Holder {
       const edri_host_api* host;
       F fn;
@@ -400,7 +419,7 @@ class Context {
     };
     // On failure the host still calls back (with rejected), so the holder is
     // always released by the trampoline; but not after EDRI_E_AGAIN.
-    const int rc = host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_QUEUED, nullptr);
+    const int rc = host_->request(ctx_, ev, &o, tramp, holder, EDRI_DELIVER_QUEUED, id);
     if (rc == EDRI_E_AGAIN) {
       delete holder;
       return SendResult::would_wait;

@@ -16,6 +16,7 @@ enum class Status : std::uint32_t {
   not_found = EDRI_STATUS_NOT_FOUND,
   timeout = EDRI_STATUS_TIMEOUT,
   rejected = EDRI_STATUS_REJECTED,
+  cancelled = EDRI_STATUS_CANCELLED,  // this manager called cancel_request
 };
 
 constexpr std::string_view to_string(Status s) noexcept {
@@ -25,6 +26,7 @@ constexpr std::string_view to_string(Status s) noexcept {
     case Status::not_found: return "not_found";
     case Status::timeout: return "timeout";
     case Status::rejected: return "rejected";
+    case Status::cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -46,6 +48,10 @@ struct SendOptions {
   // or a new one. Plugin ABI 1.3; older routers ignore it.
   std::optional<edri_id128> trace_id;
 };
+
+// A request as its sender knows it (Context::request, try_request), to
+// cancel it with Context::cancel_request.
+using RequestId = edri_id128;
 
 // What Context::try_notify and try_request did.
 enum class SendResult {
