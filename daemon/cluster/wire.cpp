@@ -1,139 +1,22 @@
 #include "cluster/wire.hpp"
 
+#include "codec/byte_reader.hpp"
+#include "codec/byte_writer.hpp"
 #include "event/pattern.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 namespace edrid::cluster {
 namespace {
 
-// Appends little-endian fields to a frame under construction.
-class Writer {
+// Frames under construction, and bounds-checked reads of a frame body.
+class Writer : public codec::ByteWriter {
  public:
-  // `reuse`: a buffer whose capacity the frame may take over.
-  explicit Writer(FrameType type, std::size_t reserve = 64, std::string reuse = {}) : out_(std::move(reuse)) {
-    out_.clear();
-    out_.reserve(kFrameHead + reserve);
-    out_.append(4, '\0');
-    out_.push_back(static_cast<char>(type));
-  }
-  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u16(std::uint16_t v) { le(v, 2); }
-  void u32(std::uint32_t v) { le(v, 4); }
-  void u64(std::uint64_t v) { le(v, 8); }
-  void i32(std::int32_t v) { le(static_cast<std::uint32_t>(v), 4); }
-  void i64(std::int64_t v) { le(static_cast<std::uint64_t>(v), 8); }
-  void id(const edri_id128& v) {
-    u64(v.hi);
-    u64(v.lo);
-  }
-  void bytes(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
-  // Strings with a 1-byte length: type names and ids, which are short by rule.
-  void str8(std::string_view s) {
-    const std::size_t n = std::min<std::size_t>(s.size(), 255);
-    u8(static_cast<std::uint8_t>(n));
-    bytes(s.data(), n);
-  }
-  void str32(std::string_view s) {
-    u32(static_cast<std::uint32_t>(s.size()));
-    bytes(s.data(), s.size());
-  }
-  // Appends what `fill(buffer)` adds after a 4-byte length, and sets that
-  // length; false (and nothing appended) when fill fails.
-  template <class Fill>
-  bool sized32(Fill&& fill) {
-    const std::size_t at = out_.size();
-    u32(0);
-    if (!fill(out_)) {
-      out_.resize(at);
-      return false;
-    }
-    length_at(at);
-    return true;
-  }
-  std::string finish() {
-    length_at(0);
-    return std::move(out_);
-  }
-
- private:
-  // Sets the 4-byte length at `at` to the number of bytes after it.
-  void length_at(std::size_t at) {
-    const auto n = static_cast<std::uint32_t>(out_.size() - at - 4);
-    for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  }
-  // Bytes built in a register and appended once: a push_back per byte
-  // checked the capacity each time, and ids and headers are most of a frame.
-  void le(std::uint64_t v, int n) {
-    char b[8];
-    if constexpr (std::endian::native == std::endian::little) {
-      std::memcpy(b, &v, 8);
-    } else {
-      for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-    }
-    out_.append(b, static_cast<std::size_t>(n));
-  }
-  std::string out_;
+  explicit Writer(FrameType type, std::size_t reserve = 64, std::string reuse = {})
+      : ByteWriter(static_cast<std::uint8_t>(type), reserve, std::move(reuse)) {}
 };
-
-// Bounds-checked little-endian reads; the first failure sticks.
-class Reader {
- public:
-  Reader(const std::uint8_t* p, std::size_t n) : p_(p), n_(n) {}
-  bool ok() const noexcept { return ok_; }
-  bool at_end() const noexcept { return pos_ == n_; }
-
-  std::uint64_t le(int width) {
-    if (!take(width)) return 0;
-    const std::uint8_t* b = p_ + pos_ - width;
-    std::uint64_t v = 0;
-    if constexpr (std::endian::native == std::endian::little) {
-      // One load: the byte loop was most of a switch's decode.
-      std::memcpy(&v, b, static_cast<std::size_t>(width));
-    } else {
-      for (int i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
-    }
-    return v;
-  }
-  std::uint8_t u8() { return static_cast<std::uint8_t>(le(1)); }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(le(2)); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(le(4)); }
-  std::uint64_t u64() { return le(8); }
-  std::int32_t i32() { return static_cast<std::int32_t>(u32()); }
-  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  edri_id128 id() {
-    edri_id128 v;
-    v.hi = u64();
-    v.lo = u64();
-    return v;
-  }
-  const std::uint8_t* bytes(std::size_t n) {
-    if (!take(n)) return nullptr;
-    return p_ + pos_ - n;
-  }
-  std::string_view str8() { return str(u8()); }
-  std::string_view str32() { return str(u32()); }
-
- private:
-  std::string_view str(std::size_t n) {
-    const std::uint8_t* b = bytes(n);
-    return b ? std::string_view(reinterpret_cast<const char*>(b), n) : std::string_view();
-  }
-  bool take(std::size_t n) {
-    if (!ok_ || n > n_ - pos_) {
-      ok_ = false;
-      return false;
-    }
-    pos_ += n;
-    return true;
-  }
-  const std::uint8_t* p_;
-  std::size_t n_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
+using Reader = codec::ByteReader;
 
 bool finished(const Reader& r, const char* what, std::string* error) {
   if (!r.ok()) {
@@ -519,44 +402,6 @@ EventPtr make_event(const WireEvent& w) {
   h.deadline_ns = w.deadline_ns;
   h.status = w.status;
   return ev;
-}
-
-void FrameSplitter::feed(const std::uint8_t* data, std::size_t n) {
-  if (pos_ > 0 && pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
-  } else if (pos_ > 65536 && pos_ * 2 > buf_.size()) {
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
-    pos_ = 0;
-  }
-  buf_.insert(buf_.end(), data, data + n);
-}
-
-void FrameSplitter::release_if_empty(std::size_t keep) {
-  if (buffered() != 0 || buf_.capacity() <= keep) return;
-  std::vector<std::uint8_t>().swap(buf_);
-  pos_ = 0;
-}
-
-FrameSplitter::Next FrameSplitter::next(Frame& out, std::string* error) {
-  const std::size_t avail = buf_.size() - pos_;
-  if (avail < 4) return Next::need_more;
-  const std::uint8_t* p = buf_.data() + pos_;
-  const std::uint32_t len = p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
-  // Checked before waiting for (or reserving room for) the body.
-  if (len == 0 || len > max_frame_) {
-    if (error) {
-      *error = "frame length " + std::to_string(len) + " out of range (limit " +
-               std::to_string(max_frame_) + ")";
-    }
-    return Next::error;
-  }
-  if (avail - 4 < len) return Next::need_more;
-  out.type = p[4];
-  out.body = p + kFrameHead;
-  out.len = len - 1;
-  pos_ += 4 + len;
-  return Next::frame;
 }
 
 }  // namespace edrid::cluster

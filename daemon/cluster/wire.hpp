@@ -6,6 +6,7 @@
 // never crashes the process.
 #pragma once
 
+#include "codec/frame_splitter.hpp"
 #include "event/event.hpp"
 
 #include <edri/abi.h>
@@ -23,8 +24,7 @@ constexpr std::uint32_t kHelloMagic = 0x4c524445u;  // "EDRL"
 constexpr std::uint16_t kProtocolVersion = 1;
 constexpr std::size_t kNonceSize = 32;
 constexpr std::size_t kMacSize = 32;
-// Frame length prefix + frame type.
-constexpr std::size_t kFrameHead = 5;
+using codec::kFrameHead;  // frame length prefix + frame type
 // Where an event frame keeps its link sequence number: a switch forwards a
 // frame by copying it and writing its own sequence number there.
 constexpr std::size_t kEventSeqOffset = kFrameHead;
@@ -160,35 +160,6 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& out, std::str
 // response: header from the wire, payload as its encoding.
 EventPtr make_event(const WireEvent& w);
 
-// Splits a byte stream into frames. Input is appended with feed(); next()
-// returns each whole frame in turn.
-class FrameSplitter {
- public:
-  explicit FrameSplitter(std::uint32_t max_frame) : max_frame_(max_frame) {}
-  void set_max_frame(std::uint32_t max_frame) noexcept { max_frame_ = max_frame; }
-
-  struct Frame {
-    std::uint8_t type;
-    const std::uint8_t* body;
-    std::size_t len;
-  };
-  enum class Next { frame, need_more, error };
-
-  void feed(const std::uint8_t* data, std::size_t n);
-  // `frame` (valid until the next feed or next call), `need_more`, or `error`
-  // with *error set (the stream is unusable after it).
-  Next next(Frame& out, std::string* error);
-  // Gives back the frame next() just returned: the next call returns it again.
-  void unget(const Frame& f) noexcept { pos_ -= kFrameHead + f.len; }
-  std::size_t buffered() const noexcept { return buf_.size() - pos_; }
-  // Frees the buffer while it holds no bytes and has grown past `keep`
-  // bytes (a burst made it large).
-  void release_if_empty(std::size_t keep);
-
- private:
-  std::uint32_t max_frame_;
-  std::vector<std::uint8_t> buf_;
-  std::size_t pos_ = 0;
-};
+using codec::FrameSplitter;
 
 }  // namespace edrid::cluster

@@ -1,5 +1,6 @@
 #include "exec/process_executor.hpp"
 
+#include "exec/worker_channel.hpp"
 #include "log/logging.hpp"
 #include "plugin/dispatch_context.hpp"
 #include "manager/manager_runtime.hpp"
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <future>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 extern char** environ;
@@ -36,9 +38,6 @@ std::string describe_exit(int status) {
   return "worker ended";
 }
 
-using worker::id_json;
-using worker::id_of;
-
 // A request a worker sent: its responses go back over the worker's channel.
 struct WorkerRequest {
   std::shared_ptr<worker::Channel> channel;
@@ -46,12 +45,11 @@ struct WorkerRequest {
 };
 
 // The send options a worker's notify or request frame carries.
-edri_send_options send_options_of(const json& f) {
-  edri_send_options o{sizeof(edri_send_options), f.value("priority", 0), f.value("has_priority", 0u),
-                      f.value("timeout_ms", std::int64_t{0}), f.value("flags", 0u), 0, {0, 0}};
-  if (f.contains("trace")) {
+edri_send_options send_options_of(const worker::SendOptions& f) {
+  edri_send_options o{sizeof(edri_send_options), f.priority, f.has_priority, f.timeout_ms, f.flags, 0, {0, 0}};
+  if (f.trace) {
     o.has_trace_id = 1;
-    o.trace_id = id_of(f["trace"]);
+    o.trace_id = *f.trace;
   }
   return o;
 }
@@ -59,15 +57,13 @@ edri_send_options send_options_of(const json& f) {
 void answer_worker(void* user, const edri_event* resp, int is_last) {
   auto* r = static_cast<WorkerRequest*>(user);
   const auto& h = resp->header;
-  json f{{"t", "resp"},         {"rid", r->rid},         {"status", h.status},
-         {"message", h.message}, {"sender", h.sender},    {"type", h.type},
-         {"id", id_json(h.id)},  {"corr", id_json(h.correlation_id)},
-         {"last", is_last != 0}};
+  worker::Response f{r->rid, h.status, h.message ? h.message : "", h.sender ? h.sender : "", h.type ? h.type : "",
+                     h.id, h.correlation_id, is_last != 0, std::nullopt};
   std::string err;
-  if (!worker::put_payload(f, *resp, &err)) {
-    f["status"] = EDRI_STATUS_ERROR;
-    f["message"] = err;
-    f["payload"] = nullptr;
+  f.payload = worker::payload_of(*resp, &err);
+  if (!f.payload) {
+    f.status = EDRI_STATUS_ERROR;
+    f.message = err;
   }
   r->channel->send(f);  // a worker that is gone no longer cares
   if (is_last) delete r;
@@ -79,29 +75,17 @@ class WorkerTunnelSink final : public TunnelSink {
  public:
   explicit WorkerTunnelSink(std::shared_ptr<worker::Channel> ch) : channel_(std::move(ch)) {}
   void message(const edri_id128& tid, int side, const std::uint8_t* data, std::size_t len) override {
-    json f{{"t", "tunnel.msg"}, {"tid", id_json(tid)}, {"side", side}};
-    f["data"] = json::binary(std::vector<std::uint8_t>(data, data + len));
-    channel_->send(f);
+    channel_->send(worker::TunnelMsg{tid, side, std::string_view(reinterpret_cast<const char*>(data), len)});
   }
   void credit(const edri_id128& tid, int side, std::size_t bytes) override {
-    channel_->send({{"t", "tunnel.credit"}, {"tid", id_json(tid)}, {"side", side}, {"n", bytes}});
+    channel_->send(worker::TunnelCredit{tid, side, bytes});
   }
   void peer_closed(const edri_id128& tid, int side, std::uint32_t status, const std::string& reason,
                    bool over) override {
-    channel_->send({{"t", "tunnel.peer_closed"},
-                    {"tid", id_json(tid)},
-                    {"side", side},
-                    {"status", status},
-                    {"reason", reason},
-                    {"over", over}});
+    channel_->send(worker::TunnelPeerClosed{tid, side, status, reason, over});
   }
   void opened(std::uint64_t rid, std::uint32_t status, const std::string& reason, const Tunnel* t) {
-    json f{{"t", "tunnel.opened"}, {"rid", rid}, {"status", status}, {"reason", reason}};
-    if (t) {
-      f["tid"] = id_json(t->id());
-      f["window"] = t->window();
-    }
-    channel_->send(f);
+    channel_->send(worker::TunnelOpened{rid, status, reason, t ? t->id() : edri_id128{0, 0}, t ? t->window() : 0});
   }
 
  private:
@@ -114,6 +98,7 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<ProcessExecutor::W
   std::size_t slot = 0;
   pid_t pid = -1;
   std::shared_ptr<worker::Channel> channel;
+  std::unique_ptr<worker::FrameStream> frames;  // read by spawn, then by the watcher
   std::shared_ptr<WorkerTunnelSink> tunnels;  // for tunnel ends running in this worker
   std::thread watcher;
   struct Sent {
@@ -272,6 +257,7 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   w->slot = slot;
   w->pid = pid;
   w->channel = std::make_shared<worker::Channel>(sv[0]);
+  w->frames = std::make_unique<worker::FrameStream>(sv[0]);
   w->tunnels = std::make_shared<WorkerTunnelSink>(w->channel);
   spawned_.fetch_add(1, std::memory_order_relaxed);
 
@@ -284,12 +270,11 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   };
   std::uint32_t level = 0;
   while (level < EDRI_LOG_CRITICAL && !manager_.log_enabled(level)) ++level;
-  w->channel->send({{"t", "init"}, {"config", manager_.config_json()}, {"log_level", level}});
+  w->channel->send(worker::Init{manager_.config_json(), level});
   pollfd p{sv[0], POLLIN, 0};
   if (::poll(&p, 1, kReadyTimeoutMs) != 1) return fail("no answer within 10 s");
-  worker::FrameReader reader(sv[0]);
   std::string err;
-  auto first = reader.next(&err);
+  auto first = w->frames->next(&err);
   if (!first) {
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -297,7 +282,10 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
     throw ManagerError("manager '" + manager_.name() + "': worker did not start: " +
                        (err.empty() ? describe_exit(status) : err));
   }
-  if ((*first)["t"] != "ready") return fail(first->value("message", std::string("bad first frame")));
+  if (!std::holds_alternative<worker::Ready>(*first)) {
+    const auto* refused = std::get_if<worker::InitError>(&*first);
+    return fail(refused ? std::string(refused->message) : std::string("bad first frame"));
+  }
   // Under the lock: a worker that dies at once has its watcher retire the
   // handle (under the same lock) only after it is stored.
   std::lock_guard lock(mutex_);
@@ -367,13 +355,9 @@ void ProcessExecutor::start_waiting() {
 void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
   const Event& ev = *d.event;
   const auto& h = ev.header;
-  json f{{"t", "task"},          {"handler", d.handler_id}, {"kind", h.kind},
-         {"type", h.type},       {"id", id_json(h.id)},     {"trace", id_json(h.trace_id)},
-         {"priority", h.priority}, {"sender", h.sender},    {"origin", h.origin_router},
-         {"ts", h.timestamp_ns}, {"deadline", h.deadline_ns}};
-  if (h.kind == EDRI_KIND_TUNNEL) f["window"] = manager_.router().tunnels().settings().window;
   std::string err;
-  if (!worker::put_payload(f, ev, &err)) {
+  const auto payload = worker::payload_of(ev, &err);
+  if (!payload) {
     manager_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
     d = Delivery();
     {
@@ -394,11 +378,23 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
       return;
     }
     const std::uint64_t seq = task_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
-    f["seq"] = seq;
+    const worker::Task task{seq,
+                            d.handler_id,
+                            h.kind,
+                            h.type,
+                            h.id,
+                            h.trace_id,
+                            h.priority,
+                            h.sender ? h.sender : "",
+                            h.origin_router ? h.origin_router : "",
+                            h.timestamp_ns,
+                            h.deadline_ns,
+                            h.kind == EDRI_KIND_TUNNEL ? manager_.router().tunnels().settings().window : 0,
+                            *payload};
     w->tasks.push_back({std::move(d), seq});
     if (w->tasks.size() == 1) begin_front(*w);
     // If the worker is gone, its watcher answers the task with the cause.
-    w->channel->send(f);
+    w->channel->send(task);
   }
 }
 
@@ -487,18 +483,18 @@ void ProcessExecutor::requeue(std::deque<Delivery> unstarted) {
   start_waiting();
 }
 
-void ProcessExecutor::on_frame(Worker& w, const json& f) {
-  const std::string& t = f["t"].get_ref<const std::string&>();
-  if (t == "done") {
-    if (f.contains("tunnel")) decide_tunnel(w, f["tunnel"]);
-    edri_response resp;
-    resp.status = f.value("status", std::uint32_t{EDRI_STATUS_OK});
-    resp.message = f.value("message", "");
-    if (f.contains("payload") && !f["payload"].is_null()) resp.data = worker::take_payload(f);
-    const std::string error = f.contains("error") && f["error"].is_string() ? f["error"].get<std::string>() : "";
-    complete(w, error.empty() ? nullptr : error.c_str(), &resp);
-    return;
-  }
+void ProcessExecutor::on_done(Worker& w, const worker::Done& f) {
+  if (f.tunnel) decide_tunnel(w, *f.tunnel);
+  edri_response resp;
+  resp.status = f.status;
+  resp.message = f.message;
+  if (f.payload) resp.data = worker::event_of(*f.payload);
+  const std::string error = f.error ? std::string(*f.error) : "";
+  complete(w, f.error ? error.c_str() : nullptr, &resp);
+}
+
+void ProcessExecutor::on_frame(Worker& w, const worker::Frame& frame) {
+  if (const auto* done = std::get_if<worker::Done>(&frame)) return on_done(w, *done);
   // Events the worker sends carry the trace of the task it is running.
   EventPtr current;
   {
@@ -508,32 +504,32 @@ void ProcessExecutor::on_frame(Worker& w, const json& f) {
   DispatchScope scope(&manager_, current.get());
   std::optional<logging::TraceScope> trace;
   if (current) trace.emplace(current->header.trace_id);
-  if (t == "log") {
-    manager_.log(f.value("level", std::uint32_t{EDRI_LOG_INFO}), f.value("msg", ""));
-  } else if (t == "notify") {
-    EventPtr ev = worker::take_payload(f);
-    const edri_send_options o = send_options_of(f);
+  if (const auto* f = std::get_if<worker::Log>(&frame)) {
+    manager_.log(f->level, f->message);
+  } else if (const auto* f = std::get_if<worker::Notify>(&frame)) {
+    const edri_send_options o = send_options_of(f->options);
     std::uint32_t delivered = 0;
-    const int rc = manager_.notify(std::move(ev), &o, &delivered);
-    w.channel->send({{"t", "notified"}, {"rid", f.value("rid", 0ull)}, {"rc", rc}, {"delivered", delivered}});
-  } else if (t == "request") {
-    EventPtr ev = worker::take_payload(f);
-    const edri_send_options o = send_options_of(f);
-    auto* r = new WorkerRequest{w.channel, f.value("rid", 0ull)};
-    if (manager_.request(std::move(ev), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) == EDRI_E_AGAIN) {
+    const int rc = manager_.notify(worker::event_of(f->payload), &o, &delivered);
+    w.channel->send(worker::Notified{f->rid, rc, delivered});
+  } else if (const auto* f = std::get_if<worker::Request>(&frame)) {
+    const edri_send_options o = send_options_of(f->options);
+    auto* r = new WorkerRequest{w.channel, f->rid};
+    if (manager_.request(worker::event_of(f->payload), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) ==
+        EDRI_E_AGAIN) {
       // The worker's request already returned: it learns as a response.
-      w.channel->send({{"t", "resp"}, {"rid", r->rid}, {"status", EDRI_STATUS_REJECTED},
-                       {"message", "a receiver's queue is full (sent with no_wait)"}, {"last", true}});
+      worker::Response refused;
+      refused.rid = r->rid;
+      refused.status = EDRI_STATUS_REJECTED;
+      refused.message = "a receiver's queue is full (sent with no_wait)";
+      w.channel->send(refused);
       delete r;
     }
-  } else if (t.rfind("tunnel.", 0) == 0) {
-    on_tunnel_frame(w, t, f);
   } else {
-    manager_.logger().warn("worker {} sent an unknown frame '{}'", w.pid, t);
+    on_tunnel_frame(w, frame);
   }
 }
 
-void ProcessExecutor::decide_tunnel(Worker& w, const json& decision) {
+void ProcessExecutor::decide_tunnel(Worker& w, const worker::TunnelDecision& decision) {
   std::shared_ptr<Tunnel> t;
   {
     std::lock_guard lock(w.mutex);
@@ -542,58 +538,74 @@ void ProcessExecutor::decide_tunnel(Worker& w, const json& decision) {
     t = manager_.router().tunnels().find(running->header.id);
   }
   if (!t) return;
-  if (decision.value("accepted", false)) {
+  if (decision.accepted) {
     if (!t->accept(TunnelBinding{&manager_, {}, w.tunnels})) {
       w.tunnels->peer_closed(t->id(), Tunnel::kAcceptor, EDRI_STATUS_ERROR, "the opener gave up waiting", true);
     }
   } else {
-    t->refuse(EDRI_STATUS_REJECTED, decision.value("reason", std::string("refused")));
+    t->refuse(EDRI_STATUS_REJECTED, decision.reason.empty() ? std::string("refused") : std::string(decision.reason));
   }
 }
 
-void ProcessExecutor::on_tunnel_frame(Worker& w, const std::string& t, const json& f) {
-  TunnelTable& table = manager_.router().tunnels();
-  if (t == "tunnel.open") {
-    EventPtr ev = worker::take_payload(f);
+namespace {
+// The tunnel a worker's frame is about, for the frames that name one.
+std::optional<edri_id128> tunnel_of(const worker::Frame& frame) {
+  return std::visit(
+      [](const auto& f) -> std::optional<edri_id128> {
+        if constexpr (requires { f.tid; f.side; }) {
+          return f.tid;
+        } else {
+          return std::nullopt;
+        }
+      },
+      frame);
+}
+}  // namespace
+
+void ProcessExecutor::on_tunnel_frame(Worker& w, const worker::Frame& frame) {
+  if (const auto* f = std::get_if<worker::TunnelOpen>(&frame)) {
     auto sink = w.tunnels;
-    const std::uint64_t rid = f.value("rid", 0ull);
-    manager_.router().open_tunnel(&manager_, std::move(ev), f.value("type", ""), TunnelBinding{&manager_, {}, sink},
-                                  f.value("timeout_ms", std::int64_t{0}),
+    const std::uint64_t rid = f->rid;
+    manager_.router().open_tunnel(&manager_, worker::event_of(f->payload), std::string(f->type),
+                                  TunnelBinding{&manager_, {}, sink}, f->timeout_ms,
                                   [sink, rid](std::uint32_t status, const std::string& reason, std::shared_ptr<Tunnel> tn) {
                                     sink->opened(rid, status, reason, tn.get());
                                   });
     return;
   }
-  auto tunnel = table.find(id_of(f.value("tid", json())));
+  const char* name = worker::frame_type_name(static_cast<std::uint8_t>(frame.index() + 1));
+  const auto tid = tunnel_of(frame);
+  if (!tid) {
+    manager_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
+    return;
+  }
+  auto tunnel = manager_.router().tunnels().find(*tid);
   if (!tunnel) return;  // over already: late frames are harmless
   // The side is the one this worker holds, whatever the frame says.
   const int side = tunnel->side_of(w.tunnels.get());
   if (side < 0) {
-    manager_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, t);
+    manager_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, name);
     return;
   }
-  if (t == "tunnel.send") {
-    const auto& d = f.value("data", json());
+  if (const auto* f = std::get_if<worker::TunnelSend>(&frame)) {
     std::string reason;
-    if (d.is_binary()) {
-      const auto& b = d.get_binary();
-      tunnel->send(side, b.data(), b.size(), 0, &reason, true);
-    }
-  } else if (t == "tunnel.consumed") {
-    tunnel->consumed(side, f.value("n", std::size_t{0}));
-  } else if (t == "tunnel.shutdown") {
+    tunnel->send(side, reinterpret_cast<const std::uint8_t*>(f->data.data()), f->data.size(), 0, &reason, true);
+  } else if (const auto* f = std::get_if<worker::TunnelConsumed>(&frame)) {
+    tunnel->consumed(side, f->bytes);
+  } else if (std::holds_alternative<worker::TunnelShutdown>(frame)) {
     tunnel->shutdown(side);
-  } else if (t == "tunnel.close") {
-    tunnel->close(side, f.value("status", std::uint32_t{EDRI_STATUS_OK}), f.value("reason", ""));
-  } else if (t == "tunnel.release") {
+  } else if (const auto* f = std::get_if<worker::TunnelClose>(&frame)) {
+    tunnel->close(side, f->status, std::string(f->reason));
+  } else if (std::holds_alternative<worker::TunnelRelease>(frame)) {
     tunnel->release(side);
+  } else {
+    manager_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
   }
 }
 
 void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
-  worker::FrameReader reader(w->channel->fd());
   std::string err;
-  while (auto f = reader.next(&err)) {
+  while (auto f = w->frames->next(&err)) {
     try {
       on_frame(*w, *f);
     } catch (const std::exception& e) {

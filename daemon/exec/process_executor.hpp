@@ -11,7 +11,7 @@
 #pragma once
 
 #include "exec/executor.hpp"
-#include "exec/worker_frame.hpp"
+#include "exec/worker_protocol.hpp"
 
 #include <sys/types.h>
 
@@ -42,9 +42,10 @@ class ProcessExecutor final : public Executor {
 
   std::shared_ptr<Worker> spawn(std::size_t slot);
   void watch(std::shared_ptr<Worker> w);
-  void on_frame(Worker& w, const nlohmann::json& f);
-  void on_tunnel_frame(Worker& w, const std::string& type, const nlohmann::json& f);
-  void decide_tunnel(Worker& w, const nlohmann::json& decision);
+  void on_frame(Worker& w, const worker::Frame& f);
+  void on_done(Worker& w, const worker::Done& f);
+  void on_tunnel_frame(Worker& w, const worker::Frame& f);
+  void decide_tunnel(Worker& w, const worker::TunnelDecision& decision);
   void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
   void start_waiting();
   void reject_stopping(Delivery& d);

@@ -1,7 +1,7 @@
 #include "exec/worker_host.hpp"
 
 #include "event/ids.hpp"
-#include "exec/worker_frame.hpp"
+#include "exec/worker_channel.hpp"
 #include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
@@ -24,11 +24,6 @@
 
 namespace edrid {
 namespace {
-
-using nlohmann::json;
-
-using worker::id_json;
-using worker::id_of;
 
 class WorkerHost;
 
@@ -63,26 +58,26 @@ class WorkerHost final : public HostBackend {
   friend class WorkerTunnelEnd;
 
  public:
-  WorkerHost(std::string manager, int fd) : manager_(std::move(manager)), channel_(fd) {}
+  WorkerHost(std::string manager, int fd) : manager_(std::move(manager)), channel_(fd), frames_(fd) {}
 
   int serve(const edri_plugin_descriptor* plugin) {
-    worker::FrameReader reader(channel_.fd());
     std::string err;
-    auto init = reader.next(&err);
-    if (!init || (*init)["t"] != "init") {
-      std::fprintf(stderr, "edrid worker: no init frame: %s\n", err.c_str());
+    auto first = frames_.next(&err);
+    const auto* init = first ? std::get_if<worker::Init>(&*first) : nullptr;
+    if (!init) {
+      std::fprintf(stderr, "edrid worker: no init frame: %s\n", err.empty() ? "another frame came first" : err.c_str());
       return 1;
     }
-    log_level_ = init->value("log_level", std::uint32_t{EDRI_LOG_INFO});
-    const std::string config = init->value("config", "{}");
+    log_level_ = init->log_level;
+    const std::string config(init->config);
     edri_error e{sizeof(edri_error), {}, {}};
     plugin_ = plugin;
     instance_ = plugin->create(&host_api(), &ctx_, manager_.c_str(), config.data(), config.size(), &e);
     if (!instance_) {
-      channel_.send({{"t", "init_error"}, {"message", e.message[0] ? e.message : "create failed"}});
+      channel_.send(worker::InitError{e.message[0] ? e.message : "create failed"});
       return 1;
     }
-    channel_.send({{"t", "ready"}});
+    channel_.send(worker::Ready{});
     std::thread io([this] { read_frames(); });
     run_inbox();
     io.join();
@@ -118,10 +113,10 @@ class WorkerHost final : public HostBackend {
   int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override {
     if (!is_valid_type_name(ev->payload_type)) return EDRI_E_INVALID;
     const std::uint64_t rid = next_rid_++;
-    json f{{"t", "notify"}, {"rid", rid}};
-    add_options(f, opts);
     std::string err;
-    if (!worker::put_payload(f, *ev, &err)) return EDRI_E_ENCODE;
+    const auto payload = worker::payload_of(*ev, &err);
+    if (!payload) return EDRI_E_ENCODE;
+    const worker::Notify f{rid, options_of(opts), *payload};
     {
       std::lock_guard lock(mutex_);
       notified_[rid] = std::nullopt;
@@ -144,13 +139,13 @@ class WorkerHost final : public HostBackend {
       return EDRI_E_INVALID;
     }
     const std::uint64_t rid = next_rid_++;
-    json f{{"t", "request"}, {"rid", rid}};
-    add_options(f, opts);
     std::string err;
-    if (!worker::put_payload(f, *ev, &err)) {
+    const auto payload = worker::payload_of(*ev, &err);
+    if (!payload) {
       answer_locally(ev->payload_type, fn, user, delivery, err);
       return EDRI_E_ENCODE;
     }
+    const worker::Request f{rid, options_of(opts), *payload};
     {
       std::lock_guard lock(mutex_);
       requests_[rid] = {fn, user, delivery};
@@ -173,7 +168,7 @@ class WorkerHost final : public HostBackend {
   bool log_enabled(std::uint32_t level) override { return level >= log_level_; }
   void log(std::uint32_t level, std::string_view msg) override {
     if (level < log_level_) return;
-    channel_.send({{"t", "log"}, {"level", level}, {"msg", msg}});
+    channel_.send(worker::Log{level, msg});
   }
   // Timers belong to the manager's instance in the router process; the
   // instance here only runs handlers, so its timers never fire.
@@ -186,13 +181,14 @@ class WorkerHost final : public HostBackend {
   edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
                            std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override {
     const std::uint64_t rid = next_rid_++;
-    json f{{"t", "tunnel.open"}, {"rid", rid}, {"type", type}, {"timeout_ms", timeout_ms}};
     std::string err;
-    if (!worker::put_payload(f, *initial, &err)) {
+    const auto payload = worker::payload_of(*initial, &err);
+    if (!payload) {
       *status = EDRI_STATUS_ERROR;
       *reason = err;
       return nullptr;
     }
+    const worker::TunnelOpen f{rid, type, timeout_ms, *payload};
     {
       std::lock_guard lock(mutex_);
       opens_[rid] = PendingOpen{handlers, false, 0, "", nullptr};
@@ -256,22 +252,11 @@ class WorkerHost final : public HostBackend {
       }
       e.in_flight += len;
     }
-    json f{{"t", "tunnel.send"}, {"tid", id_json(e.tid)}, {"side", e.side}};
-    f["data"] = json::binary(std::vector<std::uint8_t>(data, data + len));
-    if (!channel_.send(f)) {
+    if (!channel_.send(worker::TunnelSend{e.tid, e.side, std::string_view(reinterpret_cast<const char*>(data), len)})) {
       *reason = "router connection lost";
       return EDRI_E_CLOSED;
     }
     return EDRI_OK;
-  }
-
-  void end_frame(WorkerTunnelEnd& e, const char* what, std::uint32_t status = 0, const std::string& reason = "") {
-    json f{{"t", what}, {"tid", id_json(e.tid)}, {"side", e.side}};
-    if (std::string_view(what) == "tunnel.close") {
-      f["status"] = status;
-      f["reason"] = reason;
-    }
-    channel_.send(f);
   }
 
   void end_shutdown(WorkerTunnelEnd& e) {
@@ -280,7 +265,7 @@ class WorkerHost final : public HostBackend {
       if (e.send_done || e.over) return;
       e.send_done = true;
     }
-    end_frame(e, "tunnel.shutdown");
+    channel_.send(worker::TunnelShutdown{e.tid, e.side});
   }
 
   void end_close(WorkerTunnelEnd& e, std::uint32_t status, const std::string& reason) {
@@ -292,7 +277,7 @@ class WorkerHost final : public HostBackend {
       e.over_reason = reason;
     }
     changed_.notify_all();
-    end_frame(e, "tunnel.close", status, reason);
+    channel_.send(worker::TunnelClose{e.tid, e.side, status, reason});
   }
 
   void end_release(WorkerTunnelEnd& e) {
@@ -310,7 +295,7 @@ class WorkerHost final : public HostBackend {
         tunnels_.erase(it);
       }
     }
-    if (tell) end_frame(e, "tunnel.release");
+    if (tell) channel_.send(worker::TunnelRelease{e.tid, e.side});
     release_handlers(e);
   }
 
@@ -325,8 +310,12 @@ class WorkerHost final : public HostBackend {
     void* user;
     std::uint32_t delivery;
   };
+  // An event to run a handler on, made from its task frame.
   struct Task {
-    json frame;
+    EventPtr event;
+    std::uint32_t handler;
+    std::uint64_t seq;
+    std::size_t window;  // tunnel offers
   };
   struct Callback {
     edri_response_fn fn;
@@ -365,9 +354,9 @@ class WorkerHost final : public HostBackend {
   using EndKey = std::pair<std::pair<std::uint64_t, std::uint64_t>, int>;
   static EndKey key(const edri_id128& id, int side) { return {{id.hi, id.lo}, side}; }
 
-  std::shared_ptr<WorkerTunnelEnd> end_of(const json& f) {
+  std::shared_ptr<WorkerTunnelEnd> end_of(const edri_id128& tid, int side) {
     std::lock_guard lock(mutex_);
-    auto it = tunnels_.find(key(id_of(f.value("tid", json())), f.value("side", 0)));
+    auto it = tunnels_.find(key(tid, side));
     return it == tunnels_.end() ? nullptr : it->second;
   }
 
@@ -380,45 +369,47 @@ class WorkerHost final : public HostBackend {
     if (e.handlers.release) e.handlers.release(e.handlers.user);
   }
 
-  void on_tunnel_frame(const std::string& t, const json& f) {
-    if (t == "tunnel.opened") {
-      std::lock_guard lock(mutex_);
-      auto it = opens_.find(f.value("rid", 0ull));
-      if (it == opens_.end()) return;
-      PendingOpen& p = it->second;
-      p.answered = true;
-      p.status = f.value("status", std::uint32_t{EDRI_STATUS_ERROR});
-      p.reason = f.value("reason", "");
-      if (p.status == EDRI_STATUS_OK) {
-        const edri_id128 tid = id_of(f.value("tid", json()));
-        p.end = std::make_shared<WorkerTunnelEnd>(*this, tid, 0, p.handlers, f.value("window", std::size_t{1} << 20));
-        tunnels_[key(tid, 0)] = p.end;
-      }
-      changed_.notify_all();
-      return;
+  void on_tunnel_opened(const worker::TunnelOpened& f) {
+    std::lock_guard lock(mutex_);
+    auto it = opens_.find(f.rid);
+    if (it == opens_.end()) return;
+    PendingOpen& p = it->second;
+    p.answered = true;
+    p.status = f.status;
+    p.reason = f.reason;
+    if (p.status == EDRI_STATUS_OK) {
+      p.end = std::make_shared<WorkerTunnelEnd>(*this, f.tid, 0, p.handlers, f.window);
+      tunnels_[key(f.tid, 0)] = p.end;
     }
-    auto end = end_of(f);
+    changed_.notify_all();
+  }
+
+  void on_tunnel_msg(const worker::TunnelMsg& f) {
+    if (auto end = end_of(f.tid, f.side)) {
+      push(TunnelMessage{std::move(end), std::vector<std::uint8_t>(f.data.begin(), f.data.end())});
+    }
+  }
+
+  void on_tunnel_credit(const worker::TunnelCredit& f) {
+    auto end = end_of(f.tid, f.side);
     if (!end) return;
-    if (t == "tunnel.msg") {
-      const auto& d = f.value("data", json());
-      std::vector<std::uint8_t> bytes;
-      if (d.is_binary()) bytes = d.get_binary();
-      push(TunnelMessage{std::move(end), std::move(bytes)});
-    } else if (t == "tunnel.credit") {
+    std::lock_guard lock(mutex_);
+    end->in_flight -= std::min<std::size_t>(end->in_flight, f.bytes);
+    changed_.notify_all();
+  }
+
+  void on_tunnel_peer_closed(const worker::TunnelPeerClosed& f) {
+    auto end = end_of(f.tid, f.side);
+    if (!end) return;
+    if (f.over) {
       std::lock_guard lock(mutex_);
-      end->in_flight -= std::min(end->in_flight, f.value("n", std::size_t{0}));
-      changed_.notify_all();
-    } else if (t == "tunnel.peer_closed") {
-      if (f.value("over", false)) {
-        std::lock_guard lock(mutex_);
-        if (!end->over) {
-          end->over = true;
-          end->over_reason = f.value("reason", "");
-        }
-        changed_.notify_all();
+      if (!end->over) {
+        end->over = true;
+        end->over_reason = f.reason;
       }
-      push(TunnelNotice{std::move(end), f.value("status", 0u), f.value("reason", "")});
+      changed_.notify_all();
     }
+    push(TunnelNotice{std::move(end), f.status, std::string(f.reason)});
   }
 
   void run_tunnel_message(TunnelMessage& m) {
@@ -428,7 +419,7 @@ class WorkerHost final : public HostBackend {
       discard = m.end->discard;
     }
     if (!discard) m.end->handlers.on_message(m.end->handlers.user, m.data.data(), m.data.size());
-    channel_.send({{"t", "tunnel.consumed"}, {"tid", id_json(m.end->tid)}, {"side", m.end->side}, {"n", m.data.size()}});
+    channel_.send(worker::TunnelConsumed{m.end->tid, m.end->side, m.data.size()});
   }
 
   void run_tunnel_notice(TunnelNotice& n) {
@@ -441,12 +432,14 @@ class WorkerHost final : public HostBackend {
     release_handlers(*n.end);
   }
 
-  static void add_options(json& f, const edri_send_options* o) {
-    f["priority"] = o ? o->priority : 0;
-    f["has_priority"] = o ? o->has_priority : 0u;
-    f["timeout_ms"] = o ? o->timeout_ms : 0;
-    f["flags"] = abi::send_flags(o);
-    if (const edri_id128* trace = abi::send_trace_id(o)) f["trace"] = id_json(*trace);
+  static worker::SendOptions options_of(const edri_send_options* o) {
+    worker::SendOptions out;
+    out.priority = o ? o->priority : 0;
+    out.has_priority = o ? o->has_priority : 0u;
+    out.timeout_ms = o ? o->timeout_ms : 0;
+    out.flags = abi::send_flags(o);
+    if (const edri_id128* trace = abi::send_trace_id(o)) out.trace = *trace;
+    return out;
   }
 
   const char* intern(const std::string& s) {
@@ -488,22 +481,27 @@ class WorkerHost final : public HostBackend {
   }
 
   void read_frames() {
-    worker::FrameReader reader(channel_.fd());
     std::string err;
-    while (auto f = reader.next(&err)) {
-      const std::string& t = (*f)["t"].get_ref<const std::string&>();
-      if (t == "task") {
-        push(Task{std::move(*f)});
-      } else if (t == "notified") {
+    while (auto frame = frames_.next(&err)) {
+      if (const auto* f = std::get_if<worker::Task>(&*frame)) {
+        push(task_of(*f));
+      } else if (const auto* f = std::get_if<worker::Notified>(&*frame)) {
         std::lock_guard lock(mutex_);
-        notified_[f->value("rid", 0ull)] = std::make_pair(f->value("rc", 0), f->value("delivered", 0u));
+        notified_[f->rid] = std::make_pair(f->rc, f->delivered);
         changed_.notify_all();
-      } else if (t == "resp") {
+      } else if (const auto* f = std::get_if<worker::Response>(&*frame)) {
         on_response(*f);
-      } else if (t.rfind("tunnel.", 0) == 0) {
-        on_tunnel_frame(t, *f);
+      } else if (const auto* f = std::get_if<worker::TunnelOpened>(&*frame)) {
+        on_tunnel_opened(*f);
+      } else if (const auto* f = std::get_if<worker::TunnelMsg>(&*frame)) {
+        on_tunnel_msg(*f);
+      } else if (const auto* f = std::get_if<worker::TunnelCredit>(&*frame)) {
+        on_tunnel_credit(*f);
+      } else if (const auto* f = std::get_if<worker::TunnelPeerClosed>(&*frame)) {
+        on_tunnel_peer_closed(*f);
       }
     }
+    if (!err.empty()) std::fprintf(stderr, "edrid worker %s: %s\n", manager_.c_str(), err.c_str());
     {
       std::lock_guard lock(mutex_);
       closed_ = true;
@@ -511,29 +509,43 @@ class WorkerHost final : public HostBackend {
     changed_.notify_all();
   }
 
-  void on_response(const json& f) {
-    const std::uint64_t rid = f.value("rid", 0ull);
-    const bool last = f.value("last", true);
+  void on_response(const worker::Response& f) {
     PendingRequest p{};
     {
       std::lock_guard lock(mutex_);
-      auto it = requests_.find(rid);
+      auto it = requests_.find(f.rid);
       if (it == requests_.end()) return;
       p = it->second;
-      if (last) requests_.erase(it);
+      if (f.last) requests_.erase(it);
     }
-    EventPtr ev = response_event(f.value("type", ""), f.value("status", 0u), f.value("message", ""),
-                                 f.value("sender", ""),
-                                 f.contains("payload") && !f["payload"].is_null() ? worker::take_payload(f) : EventPtr());
-    ev->header.id = id_of(f.value("id", json()));
-    ev->header.correlation_id = id_of(f.value("corr", json()));
+    EventPtr ev = response_event(f.type, f.status, std::string(f.message), std::string(f.sender),
+                                 f.payload ? worker::event_of(*f.payload) : EventPtr());
+    ev->header.id = f.id;
+    ev->header.correlation_id = f.correlation_id;
     if (!p.fn) {
       push(Detached{std::move(ev)});
     } else if (p.delivery == EDRI_DELIVER_DIRECT) {
-      p.fn(p.user, ev.get(), last ? 1 : 0);
+      p.fn(p.user, ev.get(), f.last ? 1 : 0);
     } else {
-      push(Callback{p.fn, p.user, std::move(ev), last});
+      push(Callback{p.fn, p.user, std::move(ev), f.last});
     }
+  }
+
+  Task task_of(const worker::Task& f) {
+    EventPtr ev = worker::event_of(f.payload);
+    auto& h = ev->header;
+    h.id = f.id;
+    h.trace_id = f.trace;
+    h.type = event_set_type(*ev, f.type);
+    h.payload_type = ev->payload_type.data();
+    h.kind = f.kind;
+    h.priority = f.priority;
+    h.sender = intern(std::string(f.sender));
+    h.origin_router = intern(std::string(f.origin));
+    h.timestamp_ns = f.timestamp_ns;
+    h.deadline_ns = f.deadline_ns;
+    h.message = "";
+    return Task{std::move(ev), f.handler, f.seq, static_cast<std::size_t>(f.window)};
   }
 
   void run_inbox() {
@@ -547,7 +559,7 @@ class WorkerHost final : public HostBackend {
         inbox_.pop_front();
       }
       if (auto* t = std::get_if<Task>(&item)) {
-        run_task(t->frame);
+        run_task(*t);
       } else if (auto* c = std::get_if<Callback>(&item)) {
         DispatchScope scope(nullptr, c->event.get());
         c->fn(c->user, c->event.get(), c->last ? 1 : 0);
@@ -561,44 +573,38 @@ class WorkerHost final : public HostBackend {
     }
   }
 
-  void run_task(const json& f) {
-    EventPtr ev = worker::take_payload(f);
-    auto& h = ev->header;
-    h.id = id_of(f.value("id", json()));
-    h.trace_id = id_of(f.value("trace", json()));
-    h.type = event_set_type(*ev, f.value("type", ""));
-    h.payload_type = ev->payload_type.data();
-    h.kind = f.value("kind", 0u);
-    h.priority = f.value("priority", 0);
-    h.sender = intern(f.value("sender", ""));
-    h.origin_router = intern(f.value("origin", ""));
-    h.timestamp_ns = f.value("ts", std::int64_t{0});
-    h.deadline_ns = f.value("deadline", std::int64_t{0});
-    h.message = "";
+  void run_task(Task& task) {
+    Event& ev = *task.event;
+    const auto& h = ev.header;
     const bool is_request = h.kind == EDRI_KIND_REQUEST;
     const bool is_tunnel = h.kind == EDRI_KIND_TUNNEL;
     if (is_tunnel) {
       std::lock_guard lock(mutex_);
-      deciding_ = Deciding{h.id, f.value("window", std::size_t{1} << 20)};
+      deciding_ = Deciding{h.id, task.window};
     }
     edri_response resp;
     edri_error err{sizeof(edri_error), {}, {}};
     int rc;
     {
-      DispatchScope scope(nullptr, ev.get());
-      rc = plugin_->handle(instance_, f.value("handler", 0u), ev.get(), is_request ? &resp : nullptr, &err);
+      DispatchScope scope(nullptr, &ev);
+      rc = plugin_->handle(instance_, task.handler, &ev, is_request ? &resp : nullptr, &err);
     }
-    json done{{"t", "done"}, {"seq", f.value("seq", 0ull)}, {"status", resp.status}, {"message", resp.message}};
+    worker::Done done{task.seq, resp.status, resp.message, std::nullopt, std::nullopt, std::nullopt};
+    std::string reason;  // outlives done's view of it
     if (is_tunnel) {
       std::lock_guard lock(mutex_);
       if (deciding_->decided) {
-        done["tunnel"] = {{"accepted", deciding_->accepted}, {"reason", deciding_->reason}};
+        reason = deciding_->reason;
+        done.tunnel = worker::TunnelDecision{deciding_->accepted, reason};
       }
       deciding_.reset();
     }
-    if (rc != EDRI_OK) done["error"] = err.message[0] ? err.message : "handler failed";
-    std::string why;
-    if (resp.data && !worker::put_payload(done, *resp.data, &why)) done["error"] = why;
+    std::string error;
+    if (rc != EDRI_OK) error = err.message[0] ? err.message : "handler failed";
+    if (resp.data) {
+      done.payload = worker::payload_of(*resp.data, &error);
+    }
+    if (!error.empty()) done.error = error;
     channel_.send(done);
   }
 
@@ -624,6 +630,7 @@ class WorkerHost final : public HostBackend {
 
   std::string manager_;
   worker::Channel channel_;
+  worker::FrameStream frames_;  // read by serve, then by the reader thread
   edri_host_ctx ctx_{this};
   const edri_plugin_descriptor* plugin_ = nullptr;
   void* instance_ = nullptr;
@@ -663,7 +670,7 @@ int run_worker(const std::string& plugin_path, const std::string& manager, int f
     return host.serve(lib->descriptor());
   } catch (const std::exception& e) {
     worker::Channel ch(fd);
-    ch.send({{"t", "init_error"}, {"message", e.what()}});
+    ch.send(worker::InitError{e.what()});
     std::fprintf(stderr, "edrid worker: %s\n", e.what());
     return 1;
   }

@@ -2,7 +2,7 @@
 # Builds one libFuzzer target with clang (plus ASan and UBSan) and runs it
 # for a bounded time. Exits 77 (skipped) when clang or its fuzzer runtime is
 # not installed.
-#   run_fuzzer.sh SOURCE_DIR WORK_DIR SECONDS TARGET      TARGET: frame | api
+#   run_fuzzer.sh SOURCE_DIR WORK_DIR SECONDS TARGET      TARGET: frame | worker | api
 set -euo pipefail
 src=$1 work=$2 seconds=${3:-20} target=${4:-frame}
 cxx=$(command -v clang++ || command -v clang++-14 || true)
@@ -13,12 +13,21 @@ work="$work/$target"
 mkdir -p "$work/corpus"
 case "$target" in
   frame)
-    sources=("$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" "$src/daemon/event/event.cpp"
+    sources=("$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" "$src/daemon/codec/frame_splitter.cpp" "$src/daemon/event/event.cpp"
              "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp")
     includes=(-I"$src/daemon" -I"$src/sdk/include")
     # Short hand-made frames are enough for libFuzzer to find the structure.
     printf '\x05\x00\x00\x00\x09\x00\x00\x00' > "$work/corpus/close"
     printf '\x09\x00\x00\x00\x06\x01\x00\x00\x00\x00\x00\x00\x00' > "$work/corpus/ack"
+    ;;
+  worker)
+    sources=("$src/tests/fuzz/worker_fuzzer.cpp" "$src/daemon/exec/worker_protocol.cpp"
+             "$src/daemon/codec/frame_splitter.cpp" "$src/daemon/event/event.cpp"
+             "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp")
+    includes=(-I"$src/daemon" -I"$src/sdk/include")
+    # A log frame and a tunnel credit frame.
+    printf '\x0d\x00\x00\x00\x06\x02\x00\x00\x00\x04\x00\x00\x00abcd' > "$work/corpus/log"
+    printf '\x1d\x00\x00\x00\x0e\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00' > "$work/corpus/credit"
     ;;
   api)
     sources=("$src/tests/fuzz/api_fuzzer.cpp" "$src/plugins/api/ws_frame.cpp" "$src/plugins/api/expose_policy.cpp"

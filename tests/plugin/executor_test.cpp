@@ -215,6 +215,23 @@ TEST_CASE("a worker that crashes gives an error naming the cause and is replaced
   CHECK_THAT(st["last_errors"][0].get<std::string>(), Catch::Contains("work.crash: worker killed by signal 11"));
 }
 
+TEST_CASE("a worker that writes what is no frame is killed and replaced, and the manager goes on") {
+  ExecutorRig rig("{type: process, workers: 1}");
+  const int first_pid = (*rig.ask("work.echo").data())["pid"];
+  for (const char* what : {"unknown_type", "huge"}) {
+    INFO(what);
+    auto bad = rig.ask("work.garbage", {{"what", what}});
+    CHECK(bad.status() == edri::Status::error);
+    CHECK_THAT(bad.message(), Catch::StartsWith("worker killed by signal 9"));
+    auto next = rig.ask("work.echo");
+    REQUIRE(next.ok());
+    CHECK((*next.data())["pid"] != first_pid);
+  }
+  auto st = rig.stats();
+  CHECK(st["crashes"] == 2);
+  CHECK(st["executor"]["spawned"] == 3);
+}
+
 TEST_CASE("a concurrent worker holds the next task, and when it crashes only the running task fails") {
   ExecutorRig rig("{type: process, workers: 1, ordering: concurrent}");
   std::vector<std::future<edri::Response<json>>> replies;
