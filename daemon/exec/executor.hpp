@@ -17,7 +17,7 @@
 
 namespace edrid {
 
-class ManagerRuntime;
+class ExecutionSite;
 
 enum class ExecutorKind { inline_call, thread, process };
 enum class Ordering { sequential, concurrent };
@@ -57,6 +57,6 @@ class Executor {
   virtual void stats_json(nlohmann::json& out) const;
 };
 
-std::unique_ptr<Executor> make_executor(ManagerRuntime& manager, const ExecutorSettings& s);
+std::unique_ptr<Executor> make_executor(ExecutionSite& site, const ExecutorSettings& s);
 
 }  // namespace edrid

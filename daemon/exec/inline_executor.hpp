@@ -7,12 +7,12 @@ namespace edrid {
 
 class InlineExecutor final : public Executor {
  public:
-  explicit InlineExecutor(ManagerRuntime& m) : manager_(m) {}
+  explicit InlineExecutor(ExecutionSite& site) : site_(site) {}
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override { return true; }  // run() returns only when done
 
  private:
-  ManagerRuntime& manager_;
+  ExecutionSite& site_;
 };
 
 }  // namespace edrid

@@ -1,10 +1,12 @@
 #include "exec/process_executor.hpp"
 
+#include "exec/execution_site.hpp"
 #include "exec/worker_channel.hpp"
+#include "plugin/manager_error.hpp"
+#include "timer/timer_service.hpp"
+#include "tunnel/tunnel_table.hpp"
 #include "log/logging.hpp"
 #include "plugin/dispatch_context.hpp"
-#include "manager/manager_runtime.hpp"
-#include "router/router.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -128,8 +130,8 @@ constexpr std::size_t kBacklogPerWorker = 32;
 constexpr std::size_t kPipelineDepth = 2;
 }  // namespace
 
-ProcessExecutor::ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings)
-    : manager_(m),
+ProcessExecutor::ProcessExecutor(ExecutionSite& site, ExecutorSettings settings)
+    : site_(site),
       settings_(std::move(settings)),
       slots_(settings_.slots()),
       depth_(settings_.ordering == Ordering::concurrent ? kPipelineDepth : 1),
@@ -143,7 +145,7 @@ ProcessExecutor::~ProcessExecutor() { stop(std::chrono::milliseconds(0)); }
 
 void ProcessExecutor::start() {
   if (settings_.plugin_path.empty()) {
-    throw ManagerError("manager '" + manager_.name() +
+    throw ManagerError("manager '" + site_.name() +
                        "': the process executor needs a plugin loaded from a file");
   }
   workers_.resize(settings_.workers);
@@ -211,7 +213,7 @@ void ProcessExecutor::respawn(std::size_t slot) {
       start_waiting();
       return;
     } catch (const std::exception& e) {
-      manager_.logger().error("{}", e.what());
+      site_.logger().error("{}", e.what());
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 5))));
     }
   }
@@ -220,7 +222,7 @@ void ProcessExecutor::respawn(std::size_t slot) {
 std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    throw ManagerError("manager '" + manager_.name() + "': socketpair: " + std::strerror(errno));
+    throw ManagerError("manager '" + site_.name() + "': socketpair: " + std::strerror(errno));
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -239,7 +241,7 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<std::string> args{program_, "--worker", settings_.plugin_path.string(),
-                                manager_.name(), std::to_string(kWorkerFd)};
+                                site_.name(), std::to_string(kWorkerFd)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -250,7 +252,7 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   ::close(sv[1]);
   if (rc != 0) {
     ::close(sv[0]);
-    throw ManagerError("manager '" + manager_.name() + "': cannot start worker " + program_ +
+    throw ManagerError("manager '" + site_.name() + "': cannot start worker " + program_ +
                        ": " + std::strerror(rc));
   }
   auto w = std::make_shared<Worker>();
@@ -266,11 +268,11 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
     int status = 0;
     ::waitpid(pid, &status, 0);
     w->channel->close();
-    throw ManagerError("manager '" + manager_.name() + "': worker did not start: " + why);
+    throw ManagerError("manager '" + site_.name() + "': worker did not start: " + why);
   };
   std::uint32_t level = 0;
-  while (level < EDRI_LOG_CRITICAL && !manager_.log_enabled(level)) ++level;
-  w->channel->send(worker::Init{manager_.config_json(), level});
+  while (level < EDRI_LOG_CRITICAL && !site_.host().log_enabled(level)) ++level;
+  w->channel->send(worker::Init{site_.config_json(), level});
   pollfd p{sv[0], POLLIN, 0};
   if (::poll(&p, 1, kReadyTimeoutMs) != 1) return fail("no answer within 10 s");
   std::string err;
@@ -279,7 +281,7 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
     int status = 0;
     ::waitpid(pid, &status, 0);
     w->channel->close();
-    throw ManagerError("manager '" + manager_.name() + "': worker did not start: " +
+    throw ManagerError("manager '" + site_.name() + "': worker did not start: " +
                        (err.empty() ? describe_exit(status) : err));
   }
   if (!std::holds_alternative<worker::Ready>(*first)) {
@@ -297,14 +299,14 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
 void ProcessExecutor::reject_stopping(Delivery& d) {
   edri_response resp;
   resp.status = EDRI_STATUS_REJECTED;
-  resp.message = "manager '" + manager_.name() + "' is stopping";
-  manager_.task_finished(*d.event, nullptr, &resp);
+  resp.message = "manager '" + site_.name() + "' is stopping";
+  site_.task_finished(*d.event, nullptr, &resp);
 }
 
 void ProcessExecutor::run(Delivery&& d, std::size_t) {
   const bool in_worker =
       d.kind() == Delivery::Kind::event && d.event->header.kind != EDRI_KIND_RESPONSE;
-  if (in_worker && !manager_.admit(d)) return;
+  if (in_worker && !site_.admit(d)) return;
   std::unique_lock lock(mutex_);
   if (!in_worker) {
     // Timer ticks and response callbacks belong to the instance in this
@@ -313,7 +315,7 @@ void ProcessExecutor::run(Delivery&& d, std::size_t) {
     changed_.wait(lock, [&] { return (in_flight_ < max_in_flight_ && backlog_.empty()) || stopping_; });
     ++in_flight_;
     lock.unlock();
-    manager_.execute(d, slots_);
+    site_.execute(d, slots_);
     d = Delivery();
     lock.lock();
     --in_flight_;
@@ -358,7 +360,7 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
   std::string err;
   const auto payload = worker::payload_of(ev, &err);
   if (!payload) {
-    manager_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
+    site_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
     d = Delivery();
     {
       std::lock_guard lock(mutex_);
@@ -389,7 +391,7 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
                             h.origin_router ? h.origin_router : "",
                             h.timestamp_ns,
                             h.deadline_ns,
-                            h.kind == EDRI_KIND_TUNNEL ? manager_.router().tunnels().settings().window : 0,
+                            h.kind == EDRI_KIND_TUNNEL ? site_.tunnels().settings().window : 0,
                             *payload};
     w->tasks.push_back({std::move(d), seq});
     if (w->tasks.size() == 1) begin_front(*w);
@@ -413,11 +415,11 @@ void kill_worker(pid_t pid, worker::Channel& channel) {
 // The front task starts running in the worker: busy time and timeout count
 // from here. w->mutex held.
 void ProcessExecutor::begin_front(Worker& w) {
-  manager_.task_started(w.slot);
+  site_.task_started(w.slot);
   if (settings_.timeout.count() <= 0) return;
   std::weak_ptr<Worker> weak = w.weak_from_this();
   const std::uint64_t seq = w.tasks.front().seq;
-  w.timer_id = manager_.router().timers().schedule(std::chrono::steady_clock::now() + settings_.timeout,
+  w.timer_id = site_.timers().schedule(std::chrono::steady_clock::now() + settings_.timeout,
                                                     [weak, seq] {
                                                       auto sw = weak.lock();
                                                       if (!sw) return;
@@ -436,17 +438,17 @@ void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp
   {
     std::lock_guard lock(w.mutex);
     if (w.tasks.empty()) {
-      manager_.logger().warn("worker {} answered a task it was not given", w.pid);
+      site_.logger().warn("worker {} answered a task it was not given", w.pid);
       return;
     }
     task.emplace(std::move(w.tasks.front().delivery));
     w.tasks.pop_front();
-    if (w.timer_id) manager_.router().timers().cancel(w.timer_id);
+    if (w.timer_id) site_.timers().cancel(w.timer_id);
     w.timer_id = 0;
-    manager_.task_stopped(w.slot);
+    site_.task_stopped(w.slot);
     if (!w.tasks.empty()) begin_front(w);
   }
-  manager_.task_finished(*task->event, error, resp);
+  site_.task_finished(*task->event, error, resp);
   task.reset();
   {
     std::lock_guard lock(mutex_);
@@ -501,20 +503,20 @@ void ProcessExecutor::on_frame(Worker& w, const worker::Frame& frame) {
     std::lock_guard lock(w.mutex);
     if (!w.tasks.empty()) current = w.tasks.front().delivery.event;
   }
-  DispatchScope scope(&manager_, current.get());
+  DispatchScope scope(&site_.host(), current.get());
   std::optional<logging::TraceScope> trace;
   if (current) trace.emplace(current->header.trace_id);
   if (const auto* f = std::get_if<worker::Log>(&frame)) {
-    manager_.log(f->level, f->message);
+    site_.host().log(f->level, f->message);
   } else if (const auto* f = std::get_if<worker::Notify>(&frame)) {
     const edri_send_options o = send_options_of(f->options);
     std::uint32_t delivered = 0;
-    const int rc = manager_.notify(worker::event_of(f->payload), &o, &delivered);
+    const int rc = site_.host().notify(worker::event_of(f->payload), &o, &delivered);
     w.channel->send(worker::Notified{f->rid, rc, delivered});
   } else if (const auto* f = std::get_if<worker::Request>(&frame)) {
     const edri_send_options o = send_options_of(f->options);
     auto* r = new WorkerRequest{w.channel, f->rid};
-    if (manager_.request(worker::event_of(f->payload), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) ==
+    if (site_.host().request(worker::event_of(f->payload), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) ==
         EDRI_E_AGAIN) {
       // The worker's request already returned: it learns as a response.
       worker::Response refused;
@@ -535,11 +537,11 @@ void ProcessExecutor::decide_tunnel(Worker& w, const worker::TunnelDecision& dec
     std::lock_guard lock(w.mutex);
     const Event* running = w.running();
     if (!running || running->header.kind != EDRI_KIND_TUNNEL) return;
-    t = manager_.router().tunnels().find(running->header.id);
+    t = site_.tunnels().find(running->header.id);
   }
   if (!t) return;
   if (decision.accepted) {
-    if (!t->accept(TunnelBinding{&manager_, {}, w.tunnels})) {
+    if (!t->accept(TunnelBinding{&site_, {}, w.tunnels})) {
       w.tunnels->peer_closed(t->id(), Tunnel::kAcceptor, EDRI_STATUS_ERROR, "the opener gave up waiting", true);
     }
   } else {
@@ -566,8 +568,8 @@ void ProcessExecutor::on_tunnel_frame(Worker& w, const worker::Frame& frame) {
   if (const auto* f = std::get_if<worker::TunnelOpen>(&frame)) {
     auto sink = w.tunnels;
     const std::uint64_t rid = f->rid;
-    manager_.router().open_tunnel(&manager_, worker::event_of(f->payload), std::string(f->type),
-                                  TunnelBinding{&manager_, {}, sink}, f->timeout_ms,
+    site_.open_tunnel(worker::event_of(f->payload), std::string(f->type),
+                                  TunnelBinding{&site_, {}, sink}, f->timeout_ms,
                                   [sink, rid](std::uint32_t status, const std::string& reason, std::shared_ptr<Tunnel> tn) {
                                     sink->opened(rid, status, reason, tn.get());
                                   });
@@ -576,15 +578,15 @@ void ProcessExecutor::on_tunnel_frame(Worker& w, const worker::Frame& frame) {
   const char* name = worker::frame_type_name(static_cast<std::uint8_t>(frame.index() + 1));
   const auto tid = tunnel_of(frame);
   if (!tid) {
-    manager_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
+    site_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
     return;
   }
-  auto tunnel = manager_.router().tunnels().find(*tid);
+  auto tunnel = site_.tunnels().find(*tid);
   if (!tunnel) return;  // over already: late frames are harmless
   // The side is the one this worker holds, whatever the frame says.
   const int side = tunnel->side_of(w.tunnels.get());
   if (side < 0) {
-    manager_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, name);
+    site_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, name);
     return;
   }
   if (const auto* f = std::get_if<worker::TunnelSend>(&frame)) {
@@ -599,7 +601,7 @@ void ProcessExecutor::on_tunnel_frame(Worker& w, const worker::Frame& frame) {
   } else if (std::holds_alternative<worker::TunnelRelease>(frame)) {
     tunnel->release(side);
   } else {
-    manager_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
+    site_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
   }
 }
 
@@ -614,7 +616,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     }
   }
   if (!err.empty()) {
-    manager_.logger().error("worker {}: {}; killing it", w->pid, err);
+    site_.logger().error("worker {}: {}; killing it", w->pid, err);
     kill_worker(w->pid, *w->channel);
   }
   {
@@ -648,7 +650,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     w->gone = true;
     for (auto& t : w->tasks) taken.push_back(std::move(t.delivery));
     w->tasks.clear();
-    if (w->timer_id) manager_.router().timers().cancel(w->timer_id);
+    if (w->timer_id) site_.timers().cancel(w->timer_id);
     w->timer_id = 0;
   }
   std::optional<Delivery> crashed;
@@ -657,20 +659,20 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     taken.pop_front();
   }
   if (crashed || !stopping) {
-    manager_.stats().crashes.fetch_add(1, std::memory_order_relaxed);
+    site_.count_crash();
     if (w->timed_out) timeouts_.fetch_add(1, std::memory_order_relaxed);
     std::optional<logging::TraceScope> trace;
     if (crashed) trace.emplace(crashed->event->header.trace_id);
-    manager_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
+    site_.logger().error("{} (pid {}){}", why, w->pid, stopping ? "" : "; starting another");
   }
   if (crashed) {
-    manager_.task_finished(w->slot, *crashed->event, why.c_str(), nullptr);
+    site_.task_finished(w->slot, *crashed->event, why.c_str(), nullptr);
     crashed.reset();
     std::lock_guard lock(mutex_);
     --in_flight_;
   }
   requeue(std::move(taken));
-  manager_.router().tunnels().sink_gone(w->tunnels.get(), why);
+  site_.tunnels().sink_gone(w->tunnels.get(), why);
   if (!stopping) post([this, slot = w->slot] { respawn(slot); });
   changed_.notify_all();
   retire_watcher(*w);

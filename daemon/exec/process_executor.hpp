@@ -29,7 +29,7 @@ namespace edrid {
 
 class ProcessExecutor final : public Executor {
  public:
-  ProcessExecutor(ManagerRuntime& m, ExecutorSettings settings);
+  ProcessExecutor(ExecutionSite& site, ExecutorSettings settings);
   ~ProcessExecutor() override;
   void start() override;
   void run(Delivery&& d, std::size_t loop) override;
@@ -58,7 +58,7 @@ class ProcessExecutor final : public Executor {
   void keep();
   void respawn(std::size_t slot);
 
-  ManagerRuntime& manager_;
+  ExecutionSite& site_;
   const ExecutorSettings settings_;
   const std::size_t slots_;
   const std::size_t depth_;          // tasks sent to one worker at once

@@ -2,7 +2,7 @@
 
 #include "exec/inline_executor.hpp"
 #include "exec/process_executor.hpp"
-#include "manager/manager_runtime.hpp"
+#include "exec/execution_site.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +23,7 @@ std::string_view to_string(Ordering o) noexcept {
 
 void Executor::stats_json(nlohmann::json& out) const { out = nlohmann::json::object(); }
 
-std::unique_ptr<Executor> make_executor(ManagerRuntime& m, const ExecutorSettings& s) {
+std::unique_ptr<Executor> make_executor(ExecutionSite& m, const ExecutorSettings& s) {
   switch (s.kind) {
     case ExecutorKind::inline_call: return std::make_unique<InlineExecutor>(m);
     case ExecutorKind::thread: return std::make_unique<ThreadExecutor>(m, s.slots());
@@ -32,17 +32,17 @@ std::unique_ptr<Executor> make_executor(ManagerRuntime& m, const ExecutorSetting
   return std::make_unique<InlineExecutor>(m);
 }
 
-void InlineExecutor::run(Delivery&& d, std::size_t loop) { manager_.execute(d, loop); }
+void InlineExecutor::run(Delivery&& d, std::size_t loop) { site_.execute(d, loop); }
 
-ThreadExecutor::ThreadExecutor(ManagerRuntime& m, std::size_t slots)
-    : manager_(m), slots_(slots == 0 ? 1 : slots) {}
+ThreadExecutor::ThreadExecutor(ExecutionSite& site, std::size_t slots)
+    : site_(site), slots_(slots == 0 ? 1 : slots) {}
 
-void ThreadExecutor::run(Delivery&& d, std::size_t loop) { manager_.execute(d, loop); }
+void ThreadExecutor::run(Delivery&& d, std::size_t loop) { site_.execute(d, loop); }
 
-bool ThreadExecutor::idle() const { return manager_.running_tasks() == 0; }
+bool ThreadExecutor::idle() const { return site_.running_tasks() == 0; }
 
 void ThreadExecutor::stats_json(nlohmann::json& out) const {
-  out = {{"threads", slots_}, {"slots", slots_}, {"in_flight", manager_.running_tasks()}};
+  out = {{"threads", slots_}, {"slots", slots_}, {"in_flight", site_.running_tasks()}};
 }
 
 }  // namespace edrid

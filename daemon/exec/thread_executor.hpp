@@ -10,14 +10,14 @@ namespace edrid {
 
 class ThreadExecutor final : public Executor {
  public:
-  ThreadExecutor(ManagerRuntime& m, std::size_t slots);
+  ThreadExecutor(ExecutionSite& site, std::size_t slots);
   std::size_t loops() const override { return slots_; }
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
   void stats_json(nlohmann::json& out) const override;
 
  private:
-  ManagerRuntime& manager_;
+  ExecutionSite& site_;
   const std::size_t slots_;  // threads
 };
 

@@ -45,7 +45,7 @@ ManagerRuntime::~ManagerRuntime() {
   destroy();
 }
 
-bool ManagerRuntime::runs_here() const noexcept { return current_dispatch().manager == this; }
+bool ManagerRuntime::runs_here() const noexcept { return current_dispatch().host == this; }
 
 bool ManagerRuntime::any_busy() const noexcept {
   for (std::size_t i = 0; i < busy_slots_; ++i) {
@@ -118,7 +118,7 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
     queue_.close();
   }
   // Its tunnel ends can run no more: their peers are told.
-  router_.tunnels().manager_gone(this);
+  router_.tunnels().owner_gone(this);
   started_.store(false, std::memory_order_release);
   if (instance_) plugin_->stop(instance_);
 }
@@ -281,6 +281,18 @@ int ManagerRuntime::notify(EventPtr ev, const edri_send_options* opts, std::uint
 int ManagerRuntime::request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn,
                             void* user, std::uint32_t delivery, edri_id128* id_out) {
   return router_.request(this, std::move(ev), opts, fn, user, delivery, id_out);
+}
+
+TimerService& ManagerRuntime::timers() noexcept { return router_.timers(); }
+TunnelTable& ManagerRuntime::tunnels() noexcept { return router_.tunnels(); }
+
+void ManagerRuntime::open_tunnel(EventPtr offer, const std::string& type, TunnelBinding opener,
+                                 std::int64_t timeout_ms, Tunnel::OpenDone done) {
+  router_.open_tunnel(this, std::move(offer), type, std::move(opener), timeout_ms, std::move(done));
+}
+
+bool ManagerRuntime::post_tunnel_work(Delivery&& d) {
+  return queue_.push(std::move(d), true, false, nullptr) == ManagerQueue::Push::accepted;
 }
 
 int ManagerRuntime::request_cancel(const edri_id128& id) {

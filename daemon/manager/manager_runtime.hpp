@@ -3,9 +3,11 @@
 // says (on the loop, one at a time in queue order, by default).
 #pragma once
 
+#include "exec/execution_site.hpp"
 #include "exec/executor.hpp"
 #include "manager/manager_stats.hpp"
 #include "plugin/host_backend.hpp"
+#include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
 #include "router/subscription_table.hpp"
@@ -35,17 +37,6 @@ namespace edrid {
 
 class Router;
 
-// A lifecycle step of a manager failed; what() names the manager and why.
-class ManagerError : public std::runtime_error {
- public:
-  ManagerError(const std::string& what, std::string config_key = {})
-      : std::runtime_error(what), config_key_(std::move(config_key)) {}
-  const std::string& config_key() const noexcept { return config_key_; }
-
- private:
-  std::string config_key_;
-};
-
 struct QueueSettings {
   QueueOrder order = QueueOrder::fifo;
   std::size_t capacity = 1024;
@@ -64,7 +55,7 @@ struct PluginTimer {
   std::uint64_t service_id = 0;
 };
 
-class ManagerRuntime final : public HostBackend {
+class ManagerRuntime final : public HostBackend, public ExecutionSite {
  public:
   ManagerRuntime(Router& router, std::string name, const edri_plugin_descriptor* plugin,
                  std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {});
@@ -83,7 +74,7 @@ class ManagerRuntime final : public HostBackend {
 
   // ---- Data plane.
   ManagerQueue& queue() noexcept { return queue_; }
-  const std::string& name() const noexcept { return name_; }
+  const std::string& name() const noexcept override { return name_; }
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }
   edri_host_ctx* host_ctx() noexcept { return &host_ctx_; }
@@ -97,7 +88,7 @@ class ManagerRuntime final : public HostBackend {
   void route_before_start(bool on = true) noexcept { route_early_.store(on, std::memory_order_release); }
   bool routable() const noexcept { return started() || route_early_.load(std::memory_order_acquire); }
   ManagerStats& stats() noexcept { return stats_; }
-  spdlog::logger& logger() noexcept { return *logger_; }
+  spdlog::logger& logger() noexcept override { return *logger_; }
 
   // ---- HostBackend: what this manager's plugin asks of the host.
   int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
@@ -121,30 +112,30 @@ class ManagerRuntime final : public HostBackend {
   // Notification and request subscriptions, for the router's table.
   std::vector<Subscription> routing_subscriptions();
 
-  // ---- Used by executors.
-  // Runs d in this process on the calling thread; `slot` < busy_slots().
-  void execute(Delivery& d, std::size_t slot);
-  // For an event delivery: false if it should be skipped (a response with no
-  // handler, a request already past its deadline); resolves response handlers.
-  bool admit(Delivery& d);
-  void task_started(std::size_t slot) noexcept;
-  // Ends the busy time task_started began on `slot`.
-  void task_stopped(std::size_t slot) noexcept;
-  // Records the end of a task: counts, logs a failure with the trace id,
-  // and answers a request with resp (or with the error).
-  void task_finished(const Event& ev, const char* error, edri_response* resp);
-  void task_finished(std::size_t slot, const Event& ev, const char* error, edri_response* resp) {
-    task_stopped(slot);
-    task_finished(ev, error, resp);
-  }
+  // ---- ExecutionSite: what its executor asks of it.
+  void execute(Delivery& d, std::size_t slot) override;
+  // Also resolves response handlers.
+  bool admit(Delivery& d) override;
+  void task_started(std::size_t slot) noexcept override;
+  void task_stopped(std::size_t slot) noexcept override;
+  void task_finished(const Event& ev, const char* error, edri_response* resp) override;
+  using ExecutionSite::task_finished;
+  std::size_t running_tasks() const noexcept override;
+  void count_crash() noexcept override { stats_.crashes.fetch_add(1, std::memory_order_relaxed); }
+  HostBackend& host() noexcept override { return *this; }
+  TimerService& timers() noexcept override;
+  TunnelTable& tunnels() noexcept override;
+  void open_tunnel(EventPtr offer, const std::string& type, TunnelBinding opener, std::int64_t timeout_ms,
+                   Tunnel::OpenDone done) override;
+  // ---- TunnelOwner
+  bool post_tunnel_work(Delivery&& d) override;
+
   std::size_t busy_slots() const noexcept { return busy_slots_; }
-  // Handlers running in this process now.
-  std::size_t running_tasks() const noexcept;
   // Requests this manager sent whose final response has not been handed to
   // it yet (kept by the router): stop() waits for them, within its grace.
   void request_started() noexcept { requests_outstanding_.fetch_add(1, std::memory_order_relaxed); }
   void request_ended() noexcept { requests_outstanding_.fetch_sub(1, std::memory_order_release); }
-  const std::string& config_json() const noexcept { return config_json_; }
+  const std::string& config_json() const noexcept override { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
   const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
   void* instance() const noexcept { return instance_; }

@@ -7,10 +7,10 @@
 
 namespace edrid {
 
-class ManagerRuntime;
+class HostBackend;
 
 struct DispatchContext {
-  ManagerRuntime* manager = nullptr;
+  const HostBackend* host = nullptr;  // the manager whose work runs
   const Event* event = nullptr;
 };
 
@@ -18,7 +18,7 @@ DispatchContext& current_dispatch() noexcept;
 
 class DispatchScope {
  public:
-  DispatchScope(ManagerRuntime* m, const Event* ev) noexcept : saved_(current_dispatch()) {
+  DispatchScope(const HostBackend* m, const Event* ev) noexcept : saved_(current_dispatch()) {
     current_dispatch() = {m, ev};
   }
   ~DispatchScope() { current_dispatch() = saved_; }

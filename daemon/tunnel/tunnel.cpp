@@ -2,7 +2,6 @@
 
 #include "event/ids.hpp"
 #include "plugin/dispatch_context.hpp"
-#include "manager/manager_runtime.hpp"
 #include "tunnel/tunnel_table.hpp"
 
 #include <nlohmann/json.hpp>
@@ -120,11 +119,11 @@ void Tunnel::deliver(int to, const std::uint8_t* data, std::size_t len) {
 
 void Tunnel::schedule(int side) {
   End& e = ends_[side];
-  if (e.scheduled || !e.bind.manager) return;
+  if (e.scheduled || !e.bind.owner) return;
   Delivery d;
   d.set_tunnel(shared_from_this(), static_cast<std::uint8_t>(side));
   e.scheduled = true;
-  if (e.bind.manager->queue().push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
+  if (!e.bind.owner->post_tunnel_work(std::move(d))) {
     // The manager is stopping; its end cannot run any more.
     e.scheduled = false;
     e.discard = true;
@@ -259,7 +258,7 @@ void Tunnel::lost(int side, const std::string& why) {
     std::lock_guard lock(mutex_);
     // Its code is gone: nothing more goes to it.
     ends_[side].bind.sink.reset();
-    ends_[side].bind.manager = nullptr;
+    ends_[side].bind.owner = nullptr;
     ends_[side].discard = true;
     ends_[side].handlers_released = true;
   }
@@ -317,9 +316,9 @@ int Tunnel::side_of(const TunnelSink* sink) const {
   return -1;
 }
 
-bool Tunnel::uses_manager(const ManagerRuntime* m) const {
+bool Tunnel::uses_owner(const TunnelOwner* o) const {
   std::lock_guard lock(mutex_);
-  return ends_[0].bind.manager == m || ends_[1].bind.manager == m;
+  return ends_[0].bind.owner == o || ends_[1].bind.owner == o;
 }
 
 bool Tunnel::idle_for(std::chrono::steady_clock::duration d, std::chrono::steady_clock::time_point now) const {
@@ -335,8 +334,8 @@ bool Tunnel::over() const {
 void Tunnel::stats_json(nlohmann::json& out) const {
   std::lock_guard lock(mutex_);
   auto name = [](const End& e) -> std::string {
-    if (!e.bind.manager) return "";
-    return e.bind.manager->name() + (e.bind.sink ? " (worker)" : "");
+    if (!e.bind.owner) return "";
+    return e.bind.owner->name() + (e.bind.sink ? " (worker)" : "");
   };
   auto dir = [](const End& e) {
     return nlohmann::json{{"bytes", e.bytes},

@@ -11,6 +11,7 @@
 
 #include "event/event.hpp"
 #include "plugin/host_backend.hpp"
+#include "tunnel/tunnel_owner.hpp"
 
 #include <edri/abi.h>
 
@@ -29,7 +30,6 @@
 
 namespace edrid {
 
-class ManagerRuntime;
 class TunnelTable;
 
 // The way to an end whose code runs in a worker process.
@@ -44,7 +44,7 @@ class TunnelSink {
 };
 
 struct TunnelBinding {
-  ManagerRuntime* manager = nullptr;
+  TunnelOwner* owner = nullptr;      // null: the far end is on another router
   edri_tunnel_handlers handlers{};    // an end running here
   std::shared_ptr<TunnelSink> sink;  // an end running in a worker
 };
@@ -84,7 +84,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   // Runs the queued callbacks of a local end (a Delivery on its manager).
   void run_end(int side);
   bool uses_sink(const TunnelSink* sink) const;
-  bool uses_manager(const ManagerRuntime* manager) const;
+  bool uses_owner(const TunnelOwner* owner) const;
   int side_of(const TunnelSink* sink) const;
   bool idle_for(std::chrono::steady_clock::duration d, std::chrono::steady_clock::time_point now) const;
   bool over() const;

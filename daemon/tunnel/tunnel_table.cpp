@@ -46,9 +46,9 @@ void TunnelTable::sink_gone(const TunnelSink* sink, const std::string& why) {
   }
 }
 
-void TunnelTable::manager_gone(const ManagerRuntime* manager) {
+void TunnelTable::owner_gone(const TunnelOwner* owner) {
   for (auto& t : snapshot()) {
-    if (t->uses_manager(manager)) t->abort("a manager at one end stopped");
+    if (t->uses_owner(owner)) t->abort("a manager at one end stopped");
   }
 }
 

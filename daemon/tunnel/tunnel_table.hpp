@@ -32,7 +32,7 @@ class TunnelTable {
   // Ends tunnels idle for longer than the idle timeout.
   void sweep();
   // Ends every tunnel one of whose ends belongs to `manager` (it is stopping).
-  void manager_gone(const ManagerRuntime* manager);
+  void owner_gone(const TunnelOwner* owner);
   void stats_json(nlohmann::json& out) const;
   const TunnelSettings& settings() const noexcept { return settings_; }
 
