@@ -3,8 +3,9 @@
 #include "event/ids.hpp"
 #include "log/logging.hpp"
 #include "plugin/dispatch_context.hpp"
-#include "router/router.hpp"
 #include "timer/clock.hpp"
+#include "timer/timer_service.hpp"
+#include "tunnel/tunnel_table.hpp"
 
 #include <future>
 
@@ -20,7 +21,7 @@ edri_error empty_error() noexcept { return edri_error{sizeof(edri_error), {}, {}
 
 }  // namespace
 
-ManagerRuntime::ManagerRuntime(Router& router, std::string name,
+ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
                                const edri_plugin_descriptor* plugin, std::string plugin_label,
                                QueueSettings q, ExecutorSettings e)
     : router_(router),

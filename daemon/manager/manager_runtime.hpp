@@ -10,7 +10,8 @@
 #include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
-#include "router/subscription_table.hpp"
+#include "manager/router_port.hpp"
+#include "manager/subscription.hpp"
 
 #include <edri/abi.h>
 
@@ -35,7 +36,6 @@ class ManagerRuntime;
 
 namespace edrid {
 
-class Router;
 
 struct QueueSettings {
   QueueOrder order = QueueOrder::fifo;
@@ -57,7 +57,7 @@ struct PluginTimer {
 
 class ManagerRuntime final : public HostBackend, public ExecutionSite {
  public:
-  ManagerRuntime(Router& router, std::string name, const edri_plugin_descriptor* plugin,
+  ManagerRuntime(RouterPort& router, std::string name, const edri_plugin_descriptor* plugin,
                  std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {});
   ~ManagerRuntime() override;
   ManagerRuntime(const ManagerRuntime&) = delete;
@@ -78,7 +78,6 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }
   edri_host_ctx* host_ctx() noexcept { return &host_ctx_; }
-  Router& router() noexcept { return router_; }
   // True while the calling thread runs this manager's work (any executor):
   // blocking on this manager's own full queue would then deadlock.
   bool runs_here() const noexcept;
@@ -162,7 +161,7 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   void cancel_all_timers();
   bool response_handler_for(std::string_view type, std::uint32_t* handler_id);
 
-  Router& router_;
+  RouterPort& router_;
   const std::string name_;
   const edri_plugin_descriptor* plugin_;
   const std::string plugin_label_;

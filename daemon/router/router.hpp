@@ -5,6 +5,7 @@
 #pragma once
 
 #include "manager/manager_runtime.hpp"
+#include "manager/router_port.hpp"
 #include "metrics/sharded_counter.hpp"
 #include "router/cluster_uplink.hpp"
 #include "router/pending_requests.hpp"
@@ -61,7 +62,7 @@ struct alignas(64) TypeCounter {
   std::atomic<std::uint64_t> sent{0};
 };
 
-class Router {
+class Router final : public RouterPort {
  public:
   explicit Router(RouterOptions options);
   ~Router();
@@ -99,24 +100,24 @@ class Router {
   // ---- Data plane. Each takes over the event reference.
   // Returns the number of managers the notification was queued for.
   int notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
-             std::uint32_t* delivered);
+             std::uint32_t* delivered) override;
   // Responses go to fn (per `delivery`) or, with fn NULL, to the sender's
   // response handlers. Always answers: not_found, rejected or timeout at worst.
   int request(ManagerRuntime* sender, EventPtr ev, const edri_send_options* opts,
-              edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out);
+              edri_response_fn fn, void* user, std::uint32_t delivery, edri_id128* id_out) override;
   // The sender of a pending request gives up on it: its callback gets a last
   // response with status cancelled, local receivers skip it, later answers
   // are dropped. False when it is not pending or `sender` did not send it.
-  bool cancel(ManagerRuntime* sender, const edri_id128& request_id);
+  bool cancel(ManagerRuntime* sender, const edri_id128& request_id) override;
   // A responder's answer to `request`.
-  void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder);
+  void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) override;
   // Offers a tunnel of `type` to a manager serving it (not the opener);
   // `done` runs once: accepted, refused, not_found or timeout.
   void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
-                   std::int64_t timeout_ms, Tunnel::OpenDone done);
-  TunnelTable& tunnels() noexcept { return tunnels_; }
+                   std::int64_t timeout_ms, Tunnel::OpenDone done) override;
+  TunnelTable& tunnels() noexcept override { return tunnels_; }
 
-  void subscriptions_changed();
+  void subscriptions_changed() override;
 
   // ---- Clustering. The uplink is set once the router runs and cleared
   // before it goes away; events from other routers come in through the
@@ -139,13 +140,13 @@ class Router {
   void remote_fanout(const edri_id128& id, std::uint32_t routers);
   // Supplies the "links" part of stats_json.
   void set_link_stats(std::function<void(nlohmann::json&)> fn);
-  TimerService& timers() noexcept { return timers_; }
-  const edri_host_api* host_api() const noexcept;
+  TimerService& timers() noexcept override { return timers_; }
+  const edri_host_api* host_api() const noexcept override;
   const std::string& id() const noexcept { return options_.id; }
   const RouterOptions& options() const noexcept { return options_; }
   const RouterCounters& counters() const noexcept { return counters_; }
   std::size_t pending_requests() const { return pending_.size(); }
-  void stats_json(nlohmann::json& out) const;
+  void stats_json(nlohmann::json& out) const override;
 
  private:
   struct RouteCache;

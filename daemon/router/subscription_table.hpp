@@ -5,6 +5,7 @@
 #pragma once
 
 #include "event/pattern.hpp"
+#include "manager/subscription.hpp"
 
 #include <edri/abi.h>
 
@@ -16,13 +17,6 @@
 namespace edrid {
 
 class ManagerRuntime;
-
-struct Subscription {
-  edri_kind kind;
-  Pattern pattern;
-  ManagerRuntime* manager;
-  std::uint32_t handler_id;
-};
 
 struct Route {
   ManagerRuntime* manager;
