@@ -1,0 +1,19 @@
+#include "exec/loop_executor.hpp"
+
+#include "exec/execution_site.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace edrid {
+
+LoopExecutor::LoopExecutor(ExecutionSite& site, std::size_t loops) : site_(site), loops_(loops == 0 ? 1 : loops) {}
+
+void LoopExecutor::run(Delivery&& d, std::size_t loop) { site_.execute(d, loop); }
+
+bool LoopExecutor::idle() const { return site_.running_tasks() == 0; }
+
+void LoopExecutor::stats_json(nlohmann::json& out) const {
+  out = {{"threads", loops_}, {"slots", loops_}, {"in_flight", site_.running_tasks()}};
+}
+
+}  // namespace edrid
