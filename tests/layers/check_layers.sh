@@ -7,7 +7,7 @@ set -euo pipefail
 src=${1:-.}
 # Top first; folders on one line are peers and may not include each other.
 layers=(
-  "app"
+  "app testing"
   "config"
   "cluster"
   "router"

@@ -1,0 +1,62 @@
+// edri::testing::TestRouter, as a plugin author uses it: a manager class
+// compiled into the test, driven by the test's own manager.
+#include <edri/edri.hpp>
+#include <edri/testing.hpp>
+
+#include <catch2/catch.hpp>
+
+using edri::json;
+
+namespace {
+
+// Greets on request, and tells everyone it did.
+class Greeter : public edri::Manager {
+ public:
+  static edri::ConfigSchema config_schema() {
+    return edri::ConfigSchema{}
+        .required("greeting", edri::FieldType::string, "what to say")
+        .field("loud", edri::FieldType::boolean, false, "shout");
+  }
+  Greeter(edri::Context& ctx, const edri::Config& config)
+      : Manager(ctx), greeting_(config.get<std::string>("greeting")), loud_(config.get<bool>("loud")) {
+    ctx.on_request("greet.say", [this](const edri::GenericEvent& ev, edri::Reply<json>& reply) {
+      const std::string text = greeting_ + ", " + ev.data().value("name", "you") + (loud_ ? "!" : "");
+      this->ctx().notify("greet.said", {{"text", text}});
+      reply.set({{"text", text}});
+    });
+  }
+
+ private:
+  std::string greeting_;
+  bool loud_;
+};
+
+}  // namespace
+
+TEST_CASE("a test router runs a manager class, fills its defaults, and shows the test what it sent") {
+  edri::testing::TestRouter router;
+  router.add<Greeter>("greeter", {{"greeting", "hello"}}).watch("greet.*").start();
+  auto answer = router.ctx().call("greet.say", {{"name", "ada"}});
+  REQUIRE(answer.ok());
+  CHECK((*answer.data())["text"] == "hello, ada");  // loud: false, the default
+  REQUIRE(router.wait_for(1, "greet.said"));
+  const auto said = router.received("greet.said");
+  REQUIRE(said.size() == 1);
+  CHECK(said[0].sender == "greeter");
+  CHECK(said[0].data == json{{"text", "hello, ada"}});
+  CHECK(router.received("other.>").empty());
+  CHECK_FALSE(router.wait_for(2, ">", std::chrono::milliseconds(50)));
+  CHECK(router.manager_stats("greeter")["handled"] == 1);
+  CHECK(router.manager_stats("nobody").is_null());
+}
+
+TEST_CASE("a test router refuses a config without a required key, and misuse, clearly") {
+  edri::testing::TestRouter router;
+  CHECK_THROWS_WITH(router.add<Greeter>("greeter"), "manager 'greeter': config key 'greeting' is required");
+  CHECK_THROWS_WITH(router.add<Greeter>("test", {{"greeting", "hi"}}),
+                    "the name 'test' is the test's own manager");
+  CHECK_THROWS_AS(router.ctx(), std::logic_error);  // not started
+  router.add<Greeter>("greeter", {{"greeting", "hi"}, {"loud", true}}).start();
+  CHECK((*router.ctx().call("greet.say", json::object()).data())["text"] == "hi, you!");
+  CHECK_THROWS_AS(router.watch("x.>"), std::logic_error);
+}
