@@ -408,8 +408,8 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
     ev->header.origin_router = options_.id.c_str();
     ev->header.sender = sender ? sender->name_cstr() : "";
     ev->header.message = "";
-    reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_ERROR,
-              "invalid event type name '" + std::string(ev->payload_type) + "'");
+    requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_ERROR,
+                        "invalid event type name '" + std::string(ev->payload_type) + "'");
     return EDRI_E_INVALID;
   }
   // Copy: enqueueing may run a dropped request's response, which can refresh
@@ -426,8 +426,8 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   const RouteCopy routes(cached.routes.begin(), cached.routes.end());
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
-    reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
-              "no manager serves '" + std::string(ev->payload_type) + "'");
+    requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
+                        "no manager serves '" + std::string(ev->payload_type) + "'");
     return EDRI_OK;
   }
   dispatch_request(sender, ev, routes, remote, fn, user, delivery, !no_wait(opts));
@@ -451,22 +451,21 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
   p->request = ev;
   const std::int64_t deadline = steady_ns() + p->timeout_ms * 1'000'000;
   if (sender) sender->request_started();
-  pending_.add(p, deadline);
-  arm_sweep(deadline);
+  requests_.track(p, deadline);
   if (remote) {
     if (remote->send(*ev, may_wait)) {
       counters_.sent_remote.add();
     } else {
       counters_.rejected.fetch_add(1, std::memory_order_relaxed);
-      complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED, "the link to other routers is congested", "",
-                                    EventPtr()));
+      requests_.complete(p->id, requests_.make_response(*ev, EDRI_STATUS_REJECTED,
+                                                        "the link to other routers is congested", "", EventPtr()));
     }
   }
   for (const Route& r : routes) {
     if (!enqueue(r, ev, sender, may_wait)) {
-      complete(p->id, make_response(*ev, EDRI_STATUS_REJECTED,
-                                    "queue of manager '" + r.manager->name() + "' is full",
-                                    r.manager->name_cstr(), EventPtr()));
+      requests_.complete(p->id, requests_.make_response(*ev, EDRI_STATUS_REJECTED,
+                                                        "queue of manager '" + r.manager->name() + "' is full",
+                                                        r.manager->name_cstr(), EventPtr()));
     }
   }
 }
@@ -564,8 +563,8 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
   const RouteCopy routes(cached.begin(), cached.end());
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
-    reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
-              "no manager on router '" + options_.id + "' serves '" + std::string(ev->payload_type) + "'");
+    requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
+                        "no manager on router '" + options_.id + "' serves '" + std::string(ev->payload_type) + "'");
     return;
   }
   dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT, true);
@@ -575,14 +574,11 @@ void Router::remote_response(EventPtr response, bool last) {
   counters_.received_remote.add();
   counters_.responses.add();
   const edri_id128 id = response->header.correlation_id;
-  complete(id, std::move(response), last);
+  requests_.complete(id, std::move(response), last);
 }
 
 void Router::remote_fanout(const edri_id128& id, std::uint32_t routers) {
-  auto p = pending_.find(id);
-  if (!p || routers == 0) return;
-  std::lock_guard lock(p->mutex);
-  if (!p->done) p->expected += routers - 1;
+  requests_.add_remote_responders(id, routers);
 }
 
 void Router::set_link_stats(std::function<void(nlohmann::json&)> fn) {
@@ -590,144 +586,14 @@ void Router::set_link_stats(std::function<void(nlohmann::json&)> fn) {
   link_stats_ = std::move(fn);
 }
 
-EventPtr Router::make_response(const Event& request, std::uint32_t status, std::string message,
-                               const char* sender, EventPtr data) {
-  EventPtr resp = data ? std::move(data) : EventPtr(event_from_bytes("", nullptr, 0));
-  auto& h = resp->header;
-  h.id = next_id();
-  h.trace_id = request.header.trace_id;
-  h.correlation_id = request.header.id;
-  h.type = event_set_type(*resp, request.payload_type);
-  h.payload_type = resp->payload_type.data();
-  h.kind = EDRI_KIND_RESPONSE;
-  h.priority = request.header.priority;
-  h.origin_router = options_.id.c_str();
-  h.sender = sender;
-  h.timestamp_ns = realtime_ns();
-  h.status = status;
-  h.message = event_set_message(*resp, std::move(message));
-  return resp;
-}
-
-void Router::reply_now(ManagerRuntime* sender, const Event& request, edri_response_fn fn,
-                       void* user, std::uint32_t delivery, std::uint32_t status,
-                       std::string message) {
-  PendingRequest p;
-  p.sender = sender;
-  p.fn = fn;
-  p.user = user;
-  p.delivery = delivery;
-  deliver(p, make_response(request, status, std::move(message), options_.id.c_str(), EventPtr()),
-          true);
-}
-
 void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) {
   counters_.responses.add();
-  complete(request.header.id, make_response(request, resp.status, std::move(resp.message),
-                                            responder.name_cstr(), std::move(resp.data)));
-}
-
-void Router::complete(const edri_id128& request_id, EventPtr response, bool counts) {
-  auto p = pending_.find(request_id);
-  if (!p) {
-    counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  std::lock_guard lock(p->mutex);
-  if (p->done) {
-    counters_.late_responses.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  if (counts) ++p->received;
-  const bool last = p->received >= p->expected;
-  if (last) {
-    p->done = true;
-    pending_.erase(request_id);
-  }
-  deliver(*p, std::move(response), last);
-  // After the delivery: a sender waiting to stop then sees it queued.
-  if (last && p->sender) p->sender->request_ended();
-}
-
-// Requests mostly share one timeout, so deadlines come in rising order and
-// the sweep armed for an earlier one already covers a new request: the
-// common case is one atomic load.
-void Router::arm_sweep(std::int64_t deadline_ns) {
-  std::int64_t armed = sweep_at_.load(std::memory_order_acquire);
-  for (;;) {
-    if (armed != 0 && armed <= deadline_ns) return;
-    if (sweep_at_.compare_exchange_weak(armed, deadline_ns, std::memory_order_acq_rel)) break;
-  }
-  // A sweep armed for later still runs; it finds nothing due, or re-arms.
-  timers_.schedule(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)),
-                   [this] { sweep(); });
-}
-
-void Router::sweep() {
-  sweep_at_.store(0, std::memory_order_release);
-  for (const edri_id128& id : pending_.take_due(steady_ns())) expire(id);
-  if (auto next = pending_.earliest()) arm_sweep(*next);
-}
-
-void Router::expire(const edri_id128& request_id) {
-  auto p = pending_.find(request_id);
-  if (!p) return;
-  std::lock_guard lock(p->mutex);
-  if (p->done) return;
-  p->done = true;
-  pending_.erase(request_id);
-  counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
-  logging::TraceScope trace(p->request->header.trace_id);
-  spdlog::debug("request {} timed out after {} ms ({} of {} responses)", p->request->payload_type,
-                p->timeout_ms, p->received, p->expected);
-  deliver(*p,
-          make_response(*p->request, EDRI_STATUS_TIMEOUT,
-                        "no response within " + std::to_string(p->timeout_ms) + " ms (" +
-                            std::to_string(p->received) + " of " + std::to_string(p->expected) +
-                            " responders answered)",
-                        options_.id.c_str(), EventPtr()),
-          true);
-  if (p->sender) p->sender->request_ended();
+  requests_.complete(request.header.id, requests_.make_response(request, resp.status, std::move(resp.message),
+                                                                responder.name_cstr(), std::move(resp.data)));
 }
 
 bool Router::cancel(ManagerRuntime* sender, const edri_id128& request_id) {
-  auto p = pending_.find(request_id);
-  if (!p || p->sender != sender) return false;
-  std::lock_guard lock(p->mutex);
-  if (p->done) return false;
-  p->done = true;
-  pending_.erase(request_id);
-  // Queued copies of the request are skipped where they wait; a handler
-  // already running finishes, and its answer counts as late.
-  p->request->cancelled.store(true, std::memory_order_relaxed);
-  counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
-  logging::TraceScope trace(p->request->header.trace_id);
-  spdlog::debug("request {} cancelled by its sender ({} of {} responses)", p->request->payload_type, p->received,
-                p->expected);
-  deliver(*p,
-          make_response(*p->request, EDRI_STATUS_CANCELLED,
-                        "cancelled by its sender (" + std::to_string(p->received) + " of " +
-                            std::to_string(p->expected) + " responders answered)",
-                        options_.id.c_str(), EventPtr()),
-          true);
-  if (p->sender) p->sender->request_ended();
-  return true;
-}
-
-void Router::deliver(PendingRequest& p, EventPtr response, bool is_last) {
-  if (p.fn && p.delivery == EDRI_DELIVER_DIRECT) {
-    p.fn(p.user, response.get(), is_last ? 1 : 0);
-    return;
-  }
-  if (!p.sender) return;
-  Delivery d;
-  d.priority = response->header.priority;
-  d.event = std::move(response);
-  if (p.fn) d.set_callback(p.fn, p.user, is_last);
-  if (p.sender->queue().push(std::move(d), true, false, nullptr) !=
-      ManagerQueue::Push::accepted) {
-    spdlog::debug("response for stopped manager '{}' dropped", p.sender->name());
-  }
+  return requests_.cancel(sender, request_id);
 }
 
 void Router::stats_json(nlohmann::json& out) const {
@@ -760,7 +626,7 @@ void Router::stats_json(nlohmann::json& out) const {
            {"sent_remote", counters_.sent_remote.load()},
            {"received_remote", counters_.received_remote.load()},
            {"encoded", encode_count()},
-           {"pending_requests", pending_.size()}}},
+           {"pending_requests", requests_.size()}}},
          {"managers", std::move(managers)}};
   json types = json::array();
   {

@@ -8,7 +8,8 @@
 #include "manager/router_port.hpp"
 #include "metrics/sharded_counter.hpp"
 #include "router/cluster_uplink.hpp"
-#include "router/pending_requests.hpp"
+#include "router/request_tracker.hpp"
+#include "router/router_counters.hpp"
 #include "router/subscription_table.hpp"
 #include "timer/timer_service.hpp"
 #include "tunnel/tunnel_table.hpp"
@@ -35,25 +36,6 @@ struct RouterOptions {
   std::chrono::milliseconds liveness_error{30'000};
   std::chrono::milliseconds stop_grace{5'000};
   TunnelSettings tunnels;
-};
-
-struct RouterCounters {
-  // Bumped on every send by every publisher: sharded.
-  ShardedCounter notifications;
-  ShardedCounter requests;
-  ShardedCounter responses;
-  ShardedCounter deliveries;
-  ShardedCounter sent_remote;      // events handed to the cluster uplink
-  ShardedCounter received_remote;  // events that came from other routers
-  // The rest count rare outcomes.
-  alignas(64) std::atomic<std::uint64_t> not_found{0};
-  std::atomic<std::uint64_t> timeouts{0};
-  std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled
-  std::atomic<std::uint64_t> rejected{0};
-  std::atomic<std::uint64_t> would_wait{0};  // EDRI_SEND_NO_WAIT sends turned back
-  std::atomic<std::uint64_t> dropped{0};
-  std::atomic<std::uint64_t> late_responses{0};
-  std::atomic<std::uint64_t> invalid{0};
 };
 
 // How many events of one type were sent, by kind. On a line of its own, so
@@ -145,7 +127,7 @@ class Router final : public RouterPort {
   const std::string& id() const noexcept { return options_.id; }
   const RouterOptions& options() const noexcept { return options_; }
   const RouterCounters& counters() const noexcept { return counters_; }
-  std::size_t pending_requests() const { return pending_.size(); }
+  std::size_t pending_requests() const { return requests_.size(); }
   void stats_json(nlohmann::json& out) const override;
 
  private:
@@ -169,17 +151,6 @@ class Router final : public RouterPort {
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
   ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;
-  // counts: the response ends one responder's part (see remote_response).
-  void complete(const edri_id128& request_id, EventPtr response, bool counts = true);
-  void expire(const edri_id128& request_id);
-  // Request deadlines: one timer for the router, set for the earliest.
-  void arm_sweep(std::int64_t deadline_ns);
-  void sweep();
-  void deliver(PendingRequest& p, EventPtr response, bool is_last);
-  EventPtr make_response(const Event& request, std::uint32_t status, std::string message,
-                         const char* sender, EventPtr data);
-  void reply_now(ManagerRuntime* sender, const Event& request, edri_response_fn fn, void* user,
-                 std::uint32_t delivery, std::uint32_t status, std::string message);
   void schedule_liveness();
 
   RouterOptions options_;
@@ -195,8 +166,6 @@ class Router final : public RouterPort {
   std::shared_ptr<const SubscriptionTable> table_;
   std::atomic<std::uint64_t> table_version_{0};
 
-  PendingRequests pending_;
-  std::atomic<std::int64_t> sweep_at_{0};  // steady ns of the armed sweep, 0 = none
   TunnelTable tunnels_;
   std::atomic<std::uint64_t> tunnel_rr_{0};
   std::atomic<ClusterUplink*> uplink_{nullptr};
@@ -208,6 +177,7 @@ class Router final : public RouterPort {
   mutable std::mutex type_counts_mutex_;
   std::map<std::pair<int, std::string>, std::unique_ptr<TypeCounter>> type_counts_;
   RouterCounters counters_;
+  RequestTracker requests_{options_.id, timers_, counters_};
   std::atomic<bool> liveness_on_{false};
   std::uint64_t liveness_timer_ = 0;
   std::mutex liveness_mutex_;
