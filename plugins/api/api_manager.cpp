@@ -59,6 +59,18 @@ Response problem(unsigned status, const std::string& message) {
   return make(status, json{{"status", "error"}, {"message", message}}.dump(-1, ' ', false, kLossy));
 }
 
+// 400 for a path or query parameter that is not of its declared type,
+// naming it, so a client can point at the field.
+Response bad_parameter(std::string_view in, const std::string& name, edri_api::ParamType type,
+                       const std::string& raw) {
+  return make(400, json{{"status", "error"},
+                        {"message", std::string(in) + " parameter '" + name + "' must be " +
+                                        std::string(edri_api::to_string(type)) + ", not '" + raw + "'"},
+                        {"parameter", name},
+                        {"in", in}}
+                       .dump(-1, ' ', false, kLossy));
+}
+
 class ApiManager : public edri::Manager {
  public:
   static edri::ConfigSchema config_schema() {
@@ -80,7 +92,7 @@ class ApiManager : public edri::Manager {
         .field("tls_key", FieldType::string, "", "PEM private key for tls_cert")
         .field("websocket_path", FieldType::string, "/ws", "WebSocket endpoint; empty disables it")
         .field("ws_buffer_bytes", FieldType::integer, 4194304, "a client with more unsent bytes is dropped")
-        .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?}")
+        .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?, query?}")
         .field("middlewares", FieldType::string_list, json::array(),
                "request types asked, in order, before each incoming call is routed")
         .field("expose", FieldType::any, json::array({">"}),
@@ -239,7 +251,7 @@ class ApiManager : public edri::Manager {
         throw edri::ConfigError("routes", where + "needs 'path' and 'event' strings");
       }
       for (const auto& [k, v] : r.items()) {
-        if (k != "method" && k != "path" && k != "event" && k != "timeout_ms") {
+        if (k != "method" && k != "path" && k != "event" && k != "timeout_ms" && k != "query") {
           throw edri::ConfigError("routes", where + "unknown key '" + k + "'");
         }
       }
@@ -249,6 +261,15 @@ class ApiManager : public edri::Manager {
       route.path = r["path"];
       route.event = r["event"];
       route.timeout = std::chrono::milliseconds(r.value("timeout_ms", std::int64_t{0}));
+      const json query = r.value("query", json::object());
+      if (!query.is_object()) throw edri::ConfigError("routes", where + "query must map names to types");
+      for (const auto& [name, type] : query.items()) {
+        const auto t = type.is_string() ? edri_api::param_type_named(type.get<std::string>()) : std::nullopt;
+        if (!t) {
+          throw edri::ConfigError("routes", where + "query parameter '" + name + "': type must be str, int, number or bool");
+        }
+        route.query[name] = *t;
+      }
       try {
         routes_.add(std::move(route));
       } catch (const std::invalid_argument& e) {
@@ -402,8 +423,22 @@ class ApiManager : public edri::Manager {
       return answer(problem(404, "no route for " + method + " " + path));
     }
     json data = body.is_object() ? std::move(body) : json{{"body", std::move(body)}};
-    for (const auto& [k, v] : query) data[k] = v;
-    for (const auto& [k, v] : m->params) data[k] = v;
+    for (const auto& [k, v] : query) {
+      const auto t = m->route->query.find(k);
+      if (t == m->route->query.end()) {
+        data[k] = v;
+      } else if (auto typed = edri_api::typed_param(t->second, v)) {
+        data[k] = std::move(*typed);
+      } else {
+        return answer(bad_parameter("query", k, t->second, v));
+      }
+    }
+    for (const auto& [k, v] : m->params) {
+      const auto type = m->types.at(k);
+      auto typed = edri_api::typed_param(type, v);
+      if (!typed) return answer(bad_parameter("path", k, type, v));
+      data[k] = std::move(*typed);
+    }
     const auto timeout = m->route->timeout.count() > 0 ? m->route->timeout : timeout_;
     Call call{"http", method, path, headers_of(req), m->route->event, std::move(data), trace, std::move(watch)};
     through_middlewares(std::move(call), 0, [this, timeout, answer](Call c) mutable { send(c, timeout, answer); },

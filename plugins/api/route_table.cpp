@@ -1,5 +1,7 @@
 #include "route_table.hpp"
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 
 #include <cctype>
@@ -22,14 +24,73 @@ std::vector<std::string> RouteTable::split(std::string_view path) {
   return out;
 }
 
+std::optional<ParamType> param_type_named(std::string_view name) {
+  if (name == "str") return ParamType::string;
+  if (name == "int") return ParamType::integer;
+  if (name == "number") return ParamType::number;
+  if (name == "bool") return ParamType::boolean;
+  return std::nullopt;
+}
+
+std::string_view to_string(ParamType t) noexcept {
+  switch (t) {
+    case ParamType::string: return "a string";
+    case ParamType::integer: return "an integer";
+    case ParamType::number: return "a number";
+    case ParamType::boolean: return "true or false";
+  }
+  return "a string";
+}
+
+std::optional<nlohmann::json> typed_param(ParamType t, std::string_view raw) {
+  const char* end = raw.data() + raw.size();
+  switch (t) {
+    case ParamType::string: return nlohmann::json(std::string(raw));
+    case ParamType::integer: {
+      std::int64_t v = 0;
+      const auto [p, ec] = std::from_chars(raw.data(), end, v);
+      if (raw.empty() || ec != std::errc() || p != end) return std::nullopt;
+      return nlohmann::json(v);
+    }
+    case ParamType::number: {
+      double v = 0;
+      const auto [p, ec] = std::from_chars(raw.data(), end, v);
+      if (raw.empty() || ec != std::errc() || p != end || !std::isfinite(v)) return std::nullopt;
+      return nlohmann::json(v);
+    }
+    case ParamType::boolean:
+      if (raw == "true" || raw == "1") return nlohmann::json(true);
+      if (raw == "false" || raw == "0") return nlohmann::json(false);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void RouteTable::add(Route r) {
   if (r.path.empty() || r.path[0] != '/') throw std::invalid_argument("route path '" + r.path + "' must start with /");
-  Entry e{r, split(r.path)};
-  for (const auto& s : e.segments) {
+  Entry e{r, {}};
+  for (const auto& s : split(r.path)) {
     const bool open = s.find('{') != std::string::npos, close = s.find('}') != std::string::npos;
-    if ((open || close) && !(s.size() > 2 && s.front() == '{' && s.back() == '}')) {
+    if (!open && !close) {
+      e.segments.push_back({s, false, ParamType::string});
+      continue;
+    }
+    if (!(s.size() > 2 && s.front() == '{' && s.back() == '}')) {
       throw std::invalid_argument("route path '" + r.path + "': a parameter must be a whole segment like {id}");
     }
+    const std::string inner = s.substr(1, s.size() - 2);
+    const auto colon = inner.find(':');
+    Segment seg{inner.substr(0, colon), true, ParamType::string};
+    if (colon != std::string::npos) {
+      const auto type = param_type_named(inner.substr(colon + 1));
+      if (!type) {
+        throw std::invalid_argument("route path '" + r.path + "': parameter type '" + inner.substr(colon + 1) +
+                                    "' is not one of str, int, number, bool");
+      }
+      seg.type = *type;
+    }
+    if (seg.text.empty()) throw std::invalid_argument("route path '" + r.path + "': a parameter needs a name");
+    e.segments.push_back(std::move(seg));
   }
   for (const auto& other : entries_) {
     if (other.route.method == e.route.method && other.segments == e.segments) {
@@ -39,14 +100,16 @@ void RouteTable::add(Route r) {
   entries_.push_back(std::move(e));
 }
 
-bool RouteTable::fits(const Entry& e, const std::vector<std::string>& parts,
-                      std::map<std::string, std::string>* params) {
+bool RouteTable::fits(const Entry& e, const std::vector<std::string>& parts, RouteMatch* out) {
   if (e.segments.size() != parts.size()) return false;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto& s = e.segments[i];
-    if (s.front() == '{') {
-      if (params) (*params)[s.substr(1, s.size() - 2)] = url_decode(parts[i]);
-    } else if (s != parts[i]) {
+    if (s.param) {
+      if (out) {
+        out->params[s.text] = url_decode(parts[i]);
+        out->types[s.text] = s.type;
+      }
+    } else if (s.text != parts[i]) {
       return false;
     }
   }
@@ -61,15 +124,15 @@ std::optional<RouteMatch> RouteTable::match(std::string_view method, std::string
   for (const auto& e : entries_) {
     if (e.route.method != method || !fits(e, parts, nullptr)) continue;
     int n = 0;
-    for (const auto& s : e.segments) n += s.front() == '{';
+    for (const auto& s : e.segments) n += s.param;
     if (n < best_params) {
       best = &e;
       best_params = n;
     }
   }
   if (!best) return std::nullopt;
-  RouteMatch m{&best->route, {}};
-  fits(*best, parts, &m.params);
+  RouteMatch m{&best->route, {}, {}};
+  fits(*best, parts, &m);
   return m;
 }
 

@@ -1,5 +1,5 @@
-// Configured HTTP routes: method + path template ("/users/{id}") → event
-// type. Plain logic, tested on its own.
+// Configured HTTP routes: method + path template ("/users/{id}",
+// "/items/{n:int}") → event type. Plain logic, tested on its own.
 #pragma once
 
 #include <chrono>
@@ -10,18 +10,33 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace edri_api {
+
+// What a path or query parameter must hold: `{id:int}`, `{x:number}`,
+// `{on:bool}`, `{name}` (= `{name:str}`).
+enum class ParamType { string, integer, number, boolean };
+// The type a name in a template or a route's `query:` stands for: str, int,
+// number, bool.
+std::optional<ParamType> param_type_named(std::string_view name);
+std::string_view to_string(ParamType t) noexcept;
+// raw as a JSON value of type t (int64, double, true/false, string), or
+// nullopt when it is not one.
+std::optional<nlohmann::json> typed_param(ParamType t, std::string_view raw);
 
 struct Route {
   std::string method;  // upper case
   std::string path;    // template as configured
   std::string event;
   std::chrono::milliseconds timeout{0};  // 0 = the api's default
+  std::map<std::string, ParamType> query;  // typed query parameters (others stay strings)
 };
 
 struct RouteMatch {
   const Route* route;
-  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> params;  // decoded, not yet typed
+  std::map<std::string, ParamType> types;     // of each path parameter
 };
 
 class RouteTable {
@@ -34,13 +49,18 @@ class RouteTable {
   bool path_known(std::string_view path) const;
 
  private:
+  struct Segment {
+    std::string text;  // a literal, or a parameter's name
+    bool param = false;
+    ParamType type = ParamType::string;
+    bool operator==(const Segment& o) const { return text == o.text && param == o.param; }
+  };
   struct Entry {
     Route route;
-    std::vector<std::string> segments;  // "{name}" marks a parameter
+    std::vector<Segment> segments;
   };
   static std::vector<std::string> split(std::string_view path);
-  static bool fits(const Entry& e, const std::vector<std::string>& parts,
-                   std::map<std::string, std::string>* params);
+  static bool fits(const Entry& e, const std::vector<std::string>& parts, RouteMatch* out);
   std::vector<Entry> entries_;
 };
 

@@ -61,6 +61,8 @@ struct ApiRig {
         "        - {method: GET, path: \"/users/{id}\", event: user.get}\n"
         "        - {method: POST, path: \"/users/{id}/notes\", event: user.note}\n"
         "        - {method: GET, path: \"/users/me\", event: user.me}\n"
+        "        - {method: GET, path: \"/items/{n:int}/{ratio:number}\", event: user.item,"
+        " query: {verbose: bool, limit: int}}\n"
         "        - {method: GET, path: \"/slow\", event: work.slow, timeout_ms: 100}\n"
         "        - {method: GET, path: \"/broken\", event: work.broken}\n"
         "        - {method: GET, path: \"/nobody\", event: nobody.serves}\n");
@@ -93,6 +95,37 @@ TEST_CASE("route parameters, query and body become the event's data") {
   // A literal segment wins over a parameter.
   CHECK(json::parse(c.call("GET", "/users/me").body)["echo"] == json::object());
   CHECK(Registry::get().seen("users").at(2).type == "user.me");
+}
+
+TEST_CASE("typed path and query parameters arrive as numbers and booleans, and a bad one is a 400 naming it") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  auto r = c.call("GET", "/items/-5/0.25?verbose=true&limit=3&other=7");
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["echo"] ==
+        json{{"n", -5}, {"ratio", 0.25}, {"verbose", true}, {"limit", 3}, {"other", "7"}});
+  CHECK(json::parse(c.call("GET", "/items/1/2?verbose=0").body)["echo"] ==
+        json{{"n", 1}, {"ratio", 2.0}, {"verbose", false}});
+  struct Bad {
+    std::string target, parameter, in, message;
+  };
+  for (const auto& bad : {
+           Bad{"/items/abc/1", "n", "path", "path parameter 'n' must be an integer, not 'abc'"},
+           Bad{"/items/99999999999999999999/1", "n", "path", "must be an integer"},
+           Bad{"/items/1.5/1", "n", "path", "must be an integer"},
+           Bad{"/items/1/inf", "ratio", "path", "path parameter 'ratio' must be a number, not 'inf'"},
+           Bad{"/items/1/2?limit=ten", "limit", "query", "query parameter 'limit' must be an integer, not 'ten'"},
+           Bad{"/items/1/2?verbose=yes", "verbose", "query", "must be true or false"},
+       }) {
+    INFO(bad.target);
+    auto e = c.call("GET", bad.target);
+    CHECK(e.status == 400);
+    const auto body = json::parse(e.body);
+    CHECK(body["parameter"] == bad.parameter);
+    CHECK(body["in"] == bad.in);
+    CHECK_THAT(body["message"].get<std::string>(), Catch::Contains(bad.message));
+  }
+  CHECK(Registry::get().seen("users").size() == 2);  // the bad ones were never routed
 }
 
 TEST_CASE("response statuses map to HTTP codes") {
@@ -233,6 +266,27 @@ TEST_CASE("route templates and query strings are parsed exactly") {
   CHECK_THROWS_WITH(t.add({"GET", "/a/{x}/b", "e.3", {}}), "route GET /a/{x}/b is defined twice");
   CHECK_THROWS_WITH(t.add({"GET", "/a/x{y}", "e", {}}), Catch::Contains("a parameter must be a whole segment"));
   CHECK_THROWS_WITH(t.add({"GET", "rel", "e", {}}), Catch::Contains("must start with /"));
+  CHECK_THROWS_WITH(t.add({"GET", "/t/{x:uuid}", "e", {}}),
+                    Catch::Contains("parameter type 'uuid' is not one of str, int, number, bool"));
+  CHECK_THROWS_WITH(t.add({"GET", "/t/{:int}", "e", {}}), Catch::Contains("a parameter needs a name"));
+  t.add({"GET", "/t/{id:int}/{name}", "e.4", {}});
+  auto typed = t.match("GET", "/t/12/x%20y");
+  REQUIRE(typed);
+  CHECK(typed->params.at("id") == "12");  // typed when the api builds the event
+  CHECK(typed->types.at("id") == edri_api::ParamType::integer);
+  CHECK(typed->types.at("name") == edri_api::ParamType::string);
+  using edri_api::ParamType;
+  using edri_api::typed_param;
+  CHECK(typed_param(ParamType::integer, "-9223372036854775808") == json(INT64_MIN));
+  CHECK_FALSE(typed_param(ParamType::integer, "9223372036854775808"));
+  CHECK_FALSE(typed_param(ParamType::integer, ""));
+  CHECK_FALSE(typed_param(ParamType::integer, "+1"));
+  CHECK(typed_param(ParamType::number, "1e3") == json(1000.0));
+  CHECK_FALSE(typed_param(ParamType::number, "nan"));
+  CHECK_FALSE(typed_param(ParamType::number, "1e999"));
+  CHECK(typed_param(ParamType::boolean, "1") == json(true));
+  CHECK_FALSE(typed_param(ParamType::boolean, "True"));
+  CHECK(typed_param(ParamType::string, "") == json(""));
   auto q = edri_api::parse_query("a=1&b=x%20y&c&d=%zz&e=a+b");
   CHECK(q == std::map<std::string, std::string>{{"a", "1"}, {"b", "x y"}, {"c", ""}, {"d", "%zz"}, {"e", "a b"}});
 }
