@@ -716,6 +716,21 @@ TEST_CASE("an api certificate that does not load is a config error at its line")
   CHECK_THAT(out, Catch::Contains("cannot load certificate /nonexistent/cert.pem"));
 }
 
+TEST_CASE("a route parameter of an unknown type is a config error at its line") {
+  probe::TempDir dir;
+  auto cfg = dir.write("edrid.yaml", "router:\n  id: typed\nmanagers:\n  - name: api\n    plugin: api\n    config:\n"
+                                     "      routes:\n        - {path: \"/a/{n:integer}\", event: a.get}\n");
+  auto [rc, out] = probe::run_to_end({kEdrid, "--check-config", "-c", cfg.string()}, dir.path() / "check.log");
+  CHECK(rc != 0);
+  CHECK_THAT(out, Catch::Contains(cfg.string() + ":7:7: manager 'api'"));
+  CHECK_THAT(out, Catch::Contains("parameter type 'integer' is not one of str, int, number, bool"));
+  cfg = dir.write("edrid.yaml", "router:\n  id: typed\nmanagers:\n  - name: api\n    plugin: api\n    config:\n"
+                                "      routes:\n        - {path: /a, event: a.get, query: {limit: long}}\n");
+  std::tie(rc, out) = probe::run_to_end({kEdrid, "--check-config", "-c", cfg.string()}, dir.path() / "check2.log");
+  CHECK(rc != 0);
+  CHECK_THAT(out, Catch::Contains("query parameter 'limit': type must be str, int, number or bool"));
+}
+
 namespace {
 long rss_kib(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
