@@ -1,6 +1,7 @@
 // The api manager: HTTP in front of the router. Configured routes and the
 // generic POST /events/{type} become requests (or notifications); their
 // responses become HTTP answers. Also /healthz, /metrics and /stats.
+#include "cors.hpp"
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
 #include "http_server.hpp"
@@ -102,6 +103,11 @@ class ApiManager : public edri::Manager {
                "names accepted in the Host header besides IP literals and localhost; \"*\" = any")
         .field("allowed_origins", FieldType::string_list, json::array(),
                "browser origins (scheme://host:port) allowed besides the api's own; \"*\" = any")
+        .field("cors_headers", FieldType::string_list, json::array({"content-type", "authorization", "traceparent"}),
+               "request headers a page on an allowed origin may send (CORS preflight)")
+        .field("cors_max_age_s", FieldType::integer, 600, "how long a browser may keep a CORS preflight's answer")
+        .field("cors_credentials", FieldType::boolean, false,
+               "let pages on allowed origins send cookies and HTTP auth (Access-Control-Allow-Credentials)")
         .field("max_json_depth", FieldType::integer, 128, "deepest nesting accepted in a JSON body or frame")
         .field("max_timeout_ms", FieldType::integer, 300000, "largest ?timeout_ms= a client may ask for")
         .field("ws_max_subscriptions", FieldType::integer, 256, "subscriptions one WebSocket client may hold")
@@ -118,6 +124,9 @@ class ApiManager : public edri::Manager {
         tls_(load_tls(config)),
         guard_(config.get<std::vector<std::string>>("allowed_hosts"),
                config.get<std::vector<std::string>>("allowed_origins"), tls_ ? "https" : "http"),
+        cors_(edri_api::CorsSettings{config.get<std::vector<std::string>>("cors_headers"),
+                                     std::chrono::seconds(at_least(config, "cors_max_age_s", 0)),
+                                     config.get<bool>("cors_credentials")}),
         json_depth_(static_cast<std::size_t>(at_least(config, "max_json_depth", 1))),
         max_timeout_(at_least(config, "max_timeout_ms", 1)),
         ws_max_subscriptions_(static_cast<std::size_t>(at_least(config, "ws_max_subscriptions", 1))),
@@ -303,9 +312,15 @@ class ApiManager : public edri::Manager {
     // event sent for it carries it through every hop and process, and every
     // answer names it, so the request can be found in the logs.
     const edri_id128 trace = trace_of(req);
+    // A page on an allowed origin may read every answer (CORS).
+    std::string cors_origin(req[http::field::origin]);
+    if (!guard_.listed(cors_origin)) cors_origin.clear();
     // Every answer is counted by status on its way out.
-    auto answer = [this, trace, reply = std::move(reply)](Response res) {
+    auto answer = [this, trace, cors_origin = std::move(cors_origin), reply = std::move(reply)](Response res) {
       count(res.result_int());
+      if (!cors_origin.empty()) {
+        for (const auto& [k, v] : cors_.response_headers(cors_origin)) res.set(k, v);
+      }
       const std::string id = edri::to_hex(trace);
       res.set("traceparent", "00-" + id + "-" + id.substr(16) + "-01");
       res.set("x-trace-id", id);
@@ -340,6 +355,8 @@ class ApiManager : public edri::Manager {
       log_refusal(method, path, why);
       return answer(problem(403, why));
     }
+    // Before the token check: a browser's preflight never carries one.
+    if (method == "OPTIONS") return answer(options(req, path));
     const bool health = path == "/healthz" && method == "GET";
     if (tokens_.enabled() && !health && !authorised(req)) {
       Response res = problem(401, "missing or unknown bearer token");
@@ -551,6 +568,33 @@ class ApiManager : public edri::Manager {
       retry_later(std::move(state->first), std::move(state->second), deadline,
                   std::min(backoff * 2, std::chrono::milliseconds(64)));
     });
+  }
+
+  // OPTIONS: the methods a path takes, and a browser's CORS preflight.
+  Response options(const Request& req, const std::string& path) const {
+    std::vector<std::string> methods = routes_.methods_for(path);
+    if (path == "/healthz" || path == "/stats" || path == "/metrics" || (!ws_path_.empty() && path == ws_path_)) {
+      methods = {"GET"};
+    } else if (path.rfind("/events/", 0) == 0 && path.size() > 8) {
+      methods = {"POST"};
+    }
+    if (methods.empty()) return problem(404, "no route for " + path);
+    const std::string origin(req[http::field::origin]);
+    const auto asked = req[http::field::access_control_request_method];
+    if (asked.empty() || !guard_.listed(origin)) {
+      Response res = make(204, "");
+      res.erase(http::field::content_type);
+      std::string allow = "OPTIONS";
+      for (const auto& m : methods) allow += ", " + m;
+      res.set(http::field::allow, allow);
+      return res;
+    }
+    auto pre = cors_.preflight(origin, asked, req[http::field::access_control_request_headers], methods);
+    if (!pre.refusal.empty()) return problem(403, "CORS preflight refused: " + pre.refusal);
+    Response res = make(204, "");
+    res.erase(http::field::content_type);
+    for (const auto& [k, v] : pre.headers) res.set(k, v);
+    return res;
   }
 
   static Response busy() {
@@ -893,6 +937,7 @@ class ApiManager : public edri::Manager {
   std::chrono::milliseconds timeout_;
   std::shared_ptr<boost::asio::ssl::context> tls_;  // null: plain http
   edri_api::CrossSiteGuard guard_;
+  edri_api::CorsPolicy cors_;
   std::size_t json_depth_;
   std::int64_t max_timeout_;
   std::size_t ws_max_subscriptions_;

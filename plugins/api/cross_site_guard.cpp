@@ -83,6 +83,14 @@ bool CrossSiteGuard::origin_allowed(std::string_view origin, std::string_view ho
   return from.host == to.host && from.port == to.port;
 }
 
+bool CrossSiteGuard::listed(std::string_view origin) const {
+  if (origin.empty()) return false;
+  if (any_origin_) return true;
+  std::string o = lower(origin);
+  while (!o.empty() && o.back() == '/') o.pop_back();
+  return std::find(origins_.begin(), origins_.end(), o) != origins_.end();
+}
+
 std::string CrossSiteGuard::check(std::string_view host, std::string_view origin,
                                   std::string_view fetch_site) const {
   if (!host_allowed(host)) {

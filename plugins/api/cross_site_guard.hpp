@@ -29,6 +29,9 @@ class CrossSiteGuard {
   // Empty when the request may go on, else why not (for a 403 body).
   // `host`, `origin`, `fetch_site` are the header values ("" when absent).
   std::string check(std::string_view host, std::string_view origin, std::string_view fetch_site) const;
+  // Whether `origin` is one the api was told to let in (allowed_origins):
+  // the origins it speaks CORS to.
+  bool listed(std::string_view origin) const;
 
  private:
   bool host_allowed(std::string_view host) const;

@@ -1,5 +1,6 @@
 #include "route_table.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -142,6 +143,18 @@ bool RouteTable::path_known(std::string_view path) const {
     if (fits(e, parts, nullptr)) return true;
   }
   return false;
+}
+
+std::vector<std::string> RouteTable::methods_for(std::string_view path) const {
+  const auto parts = split(path);
+  std::vector<std::string> out;
+  for (const auto& e : entries_) {
+    if (fits(e, parts, nullptr) && std::find(out.begin(), out.end(), e.route.method) == out.end()) {
+      out.push_back(e.route.method);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool valid_utf8(std::string_view s) noexcept {

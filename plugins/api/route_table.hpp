@@ -47,6 +47,8 @@ class RouteTable {
   std::optional<RouteMatch> match(std::string_view method, std::string_view path) const;
   // True when some route has this path but another method (405 vs 404).
   bool path_known(std::string_view path) const;
+  // The methods routes take at this path, sorted; empty when none.
+  std::vector<std::string> methods_for(std::string_view path) const;
 
  private:
   struct Segment {

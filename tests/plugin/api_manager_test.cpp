@@ -222,6 +222,61 @@ TEST_CASE("with a tokens file, requests need a known bearer token") {
   CHECK(c.call("GET", "/healthz").status == 200);  // probes need no token
 }
 
+TEST_CASE("CORS: a page on an allowed origin gets its preflight answered and may read answers, and others get nothing") {
+  probe::TempDir tokens;
+  const auto file = tokens.write("tokens", "secret-1\n");
+  ApiRig rig("      tokens_file: " + file.string() + "\n      allowed_origins: [\"https://app.example\"]\n");
+  HttpClient c(rig.port);
+  const std::map<std::string, std::string> app{{"Origin", "https://app.example"}};
+  auto preflight = [&](const std::string& origin, const std::string& target, const std::string& method,
+                       const std::string& headers) {
+    std::map<std::string, std::string> h{{"Origin", origin}, {"Access-Control-Request-Method", method}};
+    if (!headers.empty()) h["Access-Control-Request-Headers"] = headers;
+    return c.call("OPTIONS", target, "", h);
+  };
+  // A preflight needs no token (browsers never send one with it).
+  auto ok = preflight("https://app.example", "/users/7/notes", "POST", "Content-Type, Authorization");
+  CHECK(ok.status == 204);
+  CHECK(ok.headers["Access-Control-Allow-Origin"] == "https://app.example");
+  CHECK(ok.headers["Access-Control-Allow-Methods"] == "POST");
+  CHECK(ok.headers["Access-Control-Allow-Headers"] == "content-type, authorization");
+  CHECK(ok.headers["Access-Control-Max-Age"] == "600");
+  CHECK(ok.headers["Vary"] == "Origin");
+  CHECK(ok.headers.count("Access-Control-Allow-Credentials") == 0);
+  CHECK(preflight("https://app.example", "/events/demo.echo", "POST", "").status == 204);
+  auto users = preflight("https://app.example", "/users/7", "GET", "");
+  CHECK(users.headers["Access-Control-Allow-Methods"] == "GET");
+  // Refused: a method the path does not take, a header not listed, an origin not allowed.
+  auto bad_method = preflight("https://app.example", "/users/7", "DELETE", "");
+  CHECK(bad_method.status == 403);
+  CHECK_THAT(bad_method.body, Catch::Contains("method DELETE is not served here (GET)"));
+  auto bad_header = preflight("https://app.example", "/users/7", "GET", "X-Secret");
+  CHECK(bad_header.status == 403);
+  CHECK_THAT(bad_header.body, Catch::Contains("request header 'x-secret' is not allowed"));
+  auto evil = preflight("https://evil.example", "/users/7", "GET", "");
+  CHECK(evil.status == 403);
+  CHECK(evil.headers.count("Access-Control-Allow-Origin") == 0);
+  CHECK(preflight("https://app.example", "/nowhere", "GET", "").status == 404);
+  // A plain OPTIONS lists the methods.
+  auto plain = c.call("OPTIONS", "/users/7/notes");
+  CHECK(plain.status == 204);
+  CHECK(plain.headers["Allow"] == "OPTIONS, POST");
+  // The call itself: the answer carries the origin, and the trace headers are readable.
+  auto h = app;
+  h["Authorization"] = "Bearer secret-1";
+  auto call = c.call("GET", "/users/7", "", h);
+  CHECK(call.status == 200);
+  CHECK(call.headers["Access-Control-Allow-Origin"] == "https://app.example");
+  CHECK(call.headers["Access-Control-Expose-Headers"] == "traceparent, x-trace-id");
+  // Still no way in without the token; the 401 is readable by the page too.
+  auto no_token = c.call("GET", "/users/7", "", app);
+  CHECK(no_token.status == 401);
+  CHECK(no_token.headers["Access-Control-Allow-Origin"] == "https://app.example");
+  // Same-origin and non-browser calls get no CORS headers.
+  auto plain_call = c.call("GET", "/users/7", "", {{"Authorization", "Bearer secret-1"}});
+  CHECK(plain_call.headers.count("Access-Control-Allow-Origin") == 0);
+}
+
 TEST_CASE("/healthz, /stats and /metrics") {
   ApiRig rig;
   HttpClient c(rig.port);

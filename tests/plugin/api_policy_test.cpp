@@ -1,5 +1,6 @@
 // The api's plain logic for hostile input: frame checks, the expose policy,
 // the cross-site guard and bounded JSON parsing.
+#include "cors.hpp"
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
 #include "ws_frame.hpp"
@@ -180,4 +181,26 @@ TEST_CASE("a WebSocket client's places: one per request until its last answer, a
   auto d = late->reserve();
   CHECK(late->close().empty());
   CHECK_FALSE(d->sent({0, 4}));  // sent after the client left: the caller cancels it
+}
+
+TEST_CASE("CORS preflights name methods and headers exactly, and answers carry the origin") {
+  edri_api::CorsPolicy cors({{"Content-Type", "X-Api-Key"}, std::chrono::seconds(60), true});
+  auto ok = cors.preflight("https://a.example", "PUT", " content-type ,x-api-key", {"GET", "PUT"});
+  REQUIRE(ok.refusal.empty());
+  const std::map<std::string, std::string> h(ok.headers.begin(), ok.headers.end());
+  CHECK(h.at("Access-Control-Allow-Origin") == "https://a.example");
+  CHECK(h.at("Access-Control-Allow-Methods") == "GET, PUT");
+  CHECK(h.at("Access-Control-Allow-Headers") == "content-type, x-api-key");
+  CHECK(h.at("Access-Control-Max-Age") == "60");
+  CHECK(h.at("Access-Control-Allow-Credentials") == "true");
+  CHECK(cors.preflight("https://a.example", "GET", "", {"GET"}).refusal.empty());
+  CHECK(cors.preflight("https://a.example", "GET", ",,", {"GET"}).refusal.empty());
+  CHECK(cors.preflight("https://a.example", "get", "", {"GET"}).refusal == "method get is not served here (GET)");
+  CHECK(cors.preflight("https://a.example", "GET", "cookie", {"GET"}).refusal ==
+        "request header 'cookie' is not allowed (content-type, x-api-key)");
+  CrossSiteGuard g({}, {"https://App.example/"});
+  CHECK(g.listed("https://app.example"));
+  CHECK_FALSE(g.listed("https://app.example.evil"));
+  CHECK_FALSE(g.listed(""));
+  CHECK(CrossSiteGuard({}, {"*"}).listed("null"));
 }
