@@ -4,6 +4,7 @@
 #include "cors.hpp"
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
+#include "http_answer.hpp"
 #include "http_server.hpp"
 #include "prometheus.hpp"
 #include "route_table.hpp"
@@ -570,6 +571,20 @@ class ApiManager : public edri::Manager {
     });
   }
 
+  // The answer a handler chose with "$http"; 502 when it is not one HTTP
+  // can carry (the handler's fault, so logged here).
+  Response chosen_answer(const json& data, std::string_view responder) {
+    auto chosen = edri_api::http_answer_of(data);
+    if (auto* why = std::get_if<std::string>(&chosen)) {
+      log().warn("manager ", responder, " chose an HTTP answer that cannot be sent: ", *why);
+      return problem(502, "the handler's HTTP answer is malformed: " + *why);
+    }
+    auto& a = std::get<edri_api::HttpAnswer>(chosen);
+    Response res = make(a.status, std::move(a.body), a.content_type.c_str());
+    for (auto& [k, v] : a.headers) res.insert(k, v);
+    return res;
+  }
+
   // OPTIONS: the methods a path takes, and a browser's CORS preflight.
   Response options(const Request& req, const std::string& path) const {
     std::vector<std::string> methods = routes_.methods_for(path);
@@ -617,10 +632,12 @@ class ApiManager : public edri::Manager {
 
   template <class Answer>
   void send(Call& c, std::chrono::milliseconds timeout, Answer& answer) {
-    auto on_answer = [answer](const edri::Response<json>& r) mutable {
+    auto on_answer = [this, answer](const edri::Response<json>& r) mutable {
       if (r.status() == edri::Status::cancelled) return;  // the client left: nobody to answer
-      if (r.ok()) {
-        answer(make(200, r.data() ? r.data()->dump() : "null"));
+      if (r.ok() && r.data() && edri_api::wants_http_answer(*r.data())) {
+        answer(chosen_answer(*r.data(), r.info().sender()));
+      } else if (r.ok()) {
+        answer(make(200, r.data() ? r.data()->dump(-1, ' ', false, kLossy) : "null"));
       } else {
         answer(make(http_status(r.status()),
                     json{{"status", edri::to_string(r.status())}, {"message", r.message()}}.dump(-1, ' ', false, kLossy)));

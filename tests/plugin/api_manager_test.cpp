@@ -44,6 +44,31 @@ class Guard : public edri::Manager {
   }
 };
 
+// Chooses its HTTP answers (edri::HttpAnswer), by data.case.
+class Answerer : public edri::Manager {
+ public:
+  Answerer(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_request("page.answer", [](const edri::GenericEvent& ev, edri::Reply<json>& r) {
+      const std::string c = ev.data().value("case", "");
+      if (c == "created") {
+        r.set(edri::HttpAnswer(201).header("Location", "/users/8").cookie("sid=abc; Path=/; HttpOnly").body({{"id", 8}}));
+      } else if (c == "html") {
+        r.set(edri::HttpAnswer().body("<h1>hi</h1>", "text/html; charset=utf-8"));
+      } else if (c == "redirect") {
+        r.set(edri::HttpAnswer().redirect("/login"));
+      } else if (c == "teapot") {
+        r.set(json{{"$http", {{"status", 418}}}, {"short", true}});  // the rest of the data is the body
+      } else if (c == "split") {
+        r.set(edri::HttpAnswer().header("X-A", "1\r\nSet-Cookie: evil=1"));
+      } else if (c == "status") {
+        r.set(edri::HttpAnswer(99));
+      } else {
+        r.set(edri::HttpAnswer().header("Content-Length", "5"));
+      }
+    });
+  }
+};
+
 struct ApiRig {
   probe::TempDir dir;
   unsigned short port = probe::free_port();
@@ -75,6 +100,7 @@ struct ApiRig {
     r.add_manager("sink1", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.*"}}}.dump());
     r.add_manager("sink2", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.>"}}}.dump());
     r.add_manager("guard", edri::descriptor_of<Guard>("guard", "1"), "guard", {}, "{}");
+    r.add_manager("answerer", edri::descriptor_of<Answerer>("answerer", "1"), "answerer", {}, "{}");
     daemon->start();
   }
   ~ApiRig() { daemon->stop(); }
@@ -126,6 +152,46 @@ TEST_CASE("typed path and query parameters arrive as numbers and booleans, and a
     CHECK_THAT(body["message"].get<std::string>(), Catch::Contains(bad.message));
   }
   CHECK(Registry::get().seen("users").size() == 2);  // the bad ones were never routed
+}
+
+TEST_CASE("a handler chooses its HTTP answer: status, headers, cookies, redirect, content type") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  auto ask = [&](const std::string& which) {
+    return c.call("POST", "/events/page.answer", json{{"case", which}}.dump());
+  };
+  auto created = ask("created");
+  CHECK(created.status == 201);
+  CHECK(created.headers["Location"] == "/users/8");
+  CHECK(created.headers["Set-Cookie"] == "sid=abc; Path=/; HttpOnly");
+  CHECK(json::parse(created.body) == json{{"id", 8}});
+  CHECK(created.headers.count("x-trace-id") + created.headers.count("X-Trace-Id") == 1);  // still traced
+  auto html = ask("html");
+  CHECK(html.status == 200);
+  CHECK(html.headers["Content-Type"] == "text/html; charset=utf-8");
+  CHECK(html.body == "<h1>hi</h1>");
+  auto redirect = ask("redirect");
+  CHECK(redirect.status == 302);
+  CHECK(redirect.headers["Location"] == "/login");
+  CHECK(redirect.body.empty());
+  auto teapot = ask("teapot");
+  CHECK(teapot.status == 418);
+  CHECK(json::parse(teapot.body) == json{{"short", true}});
+  // What HTTP cannot carry, or what would split the answer, is refused: 502.
+  for (const char* bad : {"split", "status", "framing"}) {
+    INFO(bad);
+    auto r = ask(bad);
+    CHECK(r.status == 502);
+    CHECK_THAT(r.body, Catch::Contains("the handler's HTTP answer is malformed"));
+    CHECK(r.headers.count("evil") == 0);
+  }
+  CHECK(c.call("GET", "/users/3").status == 200);  // other routes are untouched
+  // Over a WebSocket the data is what it is.
+  probe::WsClient ws(rig.port);
+  ws.send({{"op", "request"}, {"type", "page.answer"}, {"data", {{"case", "teapot"}}}, {"id", 1}});
+  auto frame = ws.expect();
+  CHECK(frame["status"] == "ok");
+  CHECK(frame["data"] == json{{"$http", {{"status", 418}}}, {"short", true}});
 }
 
 TEST_CASE("response statuses map to HTTP codes") {

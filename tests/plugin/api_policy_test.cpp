@@ -3,9 +3,11 @@
 #include "cors.hpp"
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
+#include "http_answer.hpp"
 #include "ws_frame.hpp"
 #include "ws_requests.hpp"
 
+#include <edri/http_answer.hpp>
 #include <edri/json_text.hpp>
 
 #include <catch2/catch.hpp>
@@ -203,4 +205,37 @@ TEST_CASE("CORS preflights name methods and headers exactly, and answers carry t
   CHECK_FALSE(g.listed("https://app.example.evil"));
   CHECK_FALSE(g.listed(""));
   CHECK(CrossSiteGuard({}, {"*"}).listed("null"));
+}
+
+TEST_CASE("a chosen HTTP answer is checked member by member") {
+  using edri_api::http_answer_of;
+  auto err = [](const json& data) {
+    auto r = http_answer_of(data);
+    auto* e = std::get_if<std::string>(&r);
+    return e ? *e : std::string("(accepted)");
+  };
+  CHECK(err({{"$http", {{"status", 600}}}}) == "status must be an integer from 200 to 599");
+  CHECK(err({{"$http", {{"status", -1}}}}) == "status must be an integer from 200 to 599");
+  CHECK(err({{"$http", {{"stauts", 201}}}}) == "unknown member 'stauts' (status, headers, cookies, redirect, content_type, body)");
+  CHECK(err({{"$http", {{"headers", {{"Bad Name", "x"}}}}}}) == "header name 'Bad Name' is not a token");
+  CHECK(err({{"$http", {{"headers", {{"X-A", "a\nb"}}}}}}) == "header 'X-A' must be a string on one line");
+  CHECK(err({{"$http", {{"headers", {{"X-A", 5}}}}}}) == "header 'X-A' must be a string on one line");
+  CHECK_THAT(err({{"$http", {{"headers", {{"transfer-encoding", "chunked"}}}}}}), Catch::Contains("is set by the api"));
+  CHECK(err({{"$http", {{"cookies", {"no-equals"}}}}}) ==
+        "a cookie must be a Set-Cookie value on one line (name=value; attributes)");
+  CHECK(err({{"$http", {{"redirect", "/a\r\nX: y"}}}}) == "redirect must be a URL on one line");
+  CHECK(err({{"$http", {{"content_type", "text/plain"}, {"body", {{"a", 1}}}}}}) ==
+        "a body sent as text/plain must be a string");
+  auto ok = std::get<edri_api::HttpAnswer>(http_answer_of(
+      edri::HttpAnswer(204).header("X-A", "1").cookie("a=1").cookie("b=2")));
+  CHECK(ok.status == 204);
+  CHECK(ok.body.empty());
+  CHECK(ok.headers == std::vector<std::pair<std::string, std::string>>{{"X-A", "1"}, {"Set-Cookie", "a=1"},
+                                                                       {"Set-Cookie", "b=2"}});
+  CHECK(edri_api::wants_http_answer(json{{"$http", json::object()}}));
+  CHECK_FALSE(edri_api::wants_http_answer(json{{"$http", 1}}));
+  CHECK_FALSE(edri_api::wants_http_answer(json::array()));
+  auto plain = std::get<edri_api::HttpAnswer>(http_answer_of(json{{"$http", json::object()}, {"a", 1}}));
+  CHECK(plain.status == 200);
+  CHECK(plain.body == R"({"a":1})");
 }

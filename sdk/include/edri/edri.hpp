@@ -7,5 +7,6 @@
 #include <edri/context.hpp>
 #include <edri/draft.hpp>
 #include <edri/event.hpp>
+#include <edri/http_answer.hpp>
 #include <edri/manager.hpp>
 #include <edri/plugin.hpp>
