@@ -493,6 +493,12 @@ void ManagerRuntime::cancel_all_timers() {
   }
 }
 
+void ManagerRuntime::sample_rates(std::int64_t now_ns) noexcept {
+  stats_.received_rate.sample(stats_.received.load(std::memory_order_relaxed), now_ns);
+  stats_.handled_rate.sample(stats_.handled.load(std::memory_order_relaxed), now_ns);
+  stats_.error_rate.sample(stats_.errors.load(std::memory_order_relaxed), now_ns);
+}
+
 void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
                                     std::chrono::milliseconds error) {
   std::int64_t since = 0;
@@ -554,6 +560,10 @@ void ManagerRuntime::stats_json(nlohmann::json& out) const {
          {"expired", stats_.expired.load()},
          {"cancelled", stats_.cancelled.load()},
          {"busy_ms", stats_.busy_ns.load() / 1'000'000},
+         {"rates",
+          {{"received_per_s", stats_.received_rate.per_second()},
+           {"handled_per_s", stats_.handled_rate.per_second()},
+           {"errors_per_s", stats_.error_rate.per_second()}}},
          {"last_errors", stats_.last_errors()}};
 }
 

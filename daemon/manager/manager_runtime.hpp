@@ -139,6 +139,8 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
   void* instance() const noexcept { return instance_; }
 
+  // Samples the per-second rates (the router's liveness tick).
+  void sample_rates(std::int64_t now_ns) noexcept;
   // Marks the manager warning/error when one handler runs too long.
   void check_liveness(std::chrono::milliseconds warning, std::chrono::milliseconds error);
   Health health() const noexcept { return health_.load(std::memory_order_relaxed); }

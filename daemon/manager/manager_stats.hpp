@@ -1,6 +1,8 @@
 // Counters a manager keeps about its own work; read by the stats interface.
 #pragma once
 
+#include "metrics/rate_meter.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -23,6 +25,8 @@ struct ManagerStats {
   std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled, skipped
   std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers
   std::atomic<std::uint64_t> crashes{0};   // worker processes that died or were killed
+  // Per second over the last liveness interval; sampled by the router.
+  RateMeter received_rate, handled_rate, error_rate;
 
   void record_error(std::string text);
   std::vector<std::string> last_errors() const;

@@ -179,8 +179,11 @@ void Router::schedule_liveness() {
   liveness_timer_ = timers_.schedule(
       std::chrono::steady_clock::now() + options_.liveness_interval, [this] {
         std::shared_lock lock(managers_mutex_);
+        const std::int64_t now = steady_ns();
         for (auto& m : managers_) {
-          if (m->started()) m->check_liveness(options_.liveness_warning, options_.liveness_error);
+          if (!m->started()) continue;
+          m->sample_rates(now);
+          m->check_liveness(options_.liveness_warning, options_.liveness_error);
         }
         tunnels_.sweep();
         schedule_liveness();

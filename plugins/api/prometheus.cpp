@@ -92,6 +92,12 @@ std::string to_prometheus(const nlohmann::json& st, const std::map<unsigned, std
               [](const nlohmann::json& m) { return num(m, "errors"); });
   per_manager("edri_manager_crashes_total", "counter", "Worker processes that died or were killed.",
               [](const nlohmann::json& m) { return num(m, "crashes"); });
+  per_manager("edri_manager_received_per_second", "gauge", "Events queued for the manager per second (last interval).",
+              [](const nlohmann::json& m) { return num(m.value("rates", nlohmann::json::object()), "received_per_s"); });
+  per_manager("edri_manager_handled_per_second", "gauge", "Events handled per second (last interval).",
+              [](const nlohmann::json& m) { return num(m.value("rates", nlohmann::json::object()), "handled_per_s"); });
+  per_manager("edri_manager_errors_per_second", "gauge", "Handler failures per second (last interval).",
+              [](const nlohmann::json& m) { return num(m.value("rates", nlohmann::json::object()), "errors_per_s"); });
   per_manager("edri_manager_running", "gauge", "Handlers running now.",
               [](const nlohmann::json& m) { return num(m, "running"); });
   per_manager("edri_manager_health", "gauge", "0 ok, 1 warning, 2 error.", [](const nlohmann::json& m) {

@@ -351,7 +351,7 @@ TEST_CASE("/healthz, /stats and /metrics") {
   CHECK(c.call("GET", "/healthz").status == 200);
   auto stats = json::parse(c.call("GET", "/stats").body);
   CHECK(stats["router"] == "api-test");
-  CHECK(stats["managers"].size() == 7);
+  CHECK(stats["managers"].size() == 8);
 
   auto m = c.call("GET", "/metrics");
   REQUIRE(m.status == 200);
@@ -368,6 +368,8 @@ TEST_CASE("/healthz, /stats and /metrics") {
   }
   CHECK(samples > 20);
   CHECK_THAT(m.body, Catch::Contains("edri_manager_handled_total{manager=\"echo\"} 1\n"));
+  CHECK_THAT(m.body, Catch::Contains("# TYPE edri_manager_handled_per_second gauge\n"));
+  CHECK_THAT(m.body, Catch::Contains("edri_manager_received_per_second{manager=\"echo\"} "));
   CHECK_THAT(m.body, Catch::Contains("edri_http_requests_total{code=\"404\"} 1\n"));
   CHECK_THAT(m.body, Catch::Contains("edri_events_total{kind=\"request\"}"));
   CHECK_THAT(m.body, Catch::Contains("edri_events_by_type_total{type=\"demo.echo\",kind=\"request\"} 1\n"));

@@ -506,3 +506,31 @@ TEST_CASE("a manager reads the router's stats through its context") {
   CHECK(st["managers"][1]["handled"] == 1);
   CHECK(st["managers"][1]["health"] == "ok");
 }
+
+TEST_CASE("per-second rates follow a burst and fall back to zero") {
+  RouterFixture f;
+  f.options.liveness_interval = std::chrono::milliseconds(200);
+  f.reopen(f.options);
+  f.add("driver", json::object()).add("sink", {{"notifications", {"rate.*"}}, {"throw_on", "bad"}});
+  f.router->start();
+  std::this_thread::sleep_for(300ms);  // a first sample, before the burst
+  for (int i = 0; i < 200; ++i) f.ctx("driver").notify("rate.hit", {{"text", i % 4 == 0 ? "bad" : "ok"}});
+  REQUIRE(Registry::get().wait_for("sink", 150));
+  // Seen within the next ticks: 200 events in one 200 ms interval is about 1000/s.
+  double handled = 0, errors = 0;
+  for (int i = 0; i < 40 && handled == 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+    const auto rates = f.manager_stats("sink")["rates"];
+    handled = rates["handled_per_s"];
+    errors = rates["errors_per_s"];
+  }
+  CHECK(handled > 100);
+  CHECK(errors > 0);
+  CHECK(errors < handled);
+  // Nothing more arrives: the next intervals say so.
+  for (int i = 0; i < 40 && handled > 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+    handled = f.manager_stats("sink")["rates"]["handled_per_s"];
+  }
+  CHECK(handled == 0);
+}
