@@ -97,6 +97,8 @@ class ApiManager : public edri::Manager {
         .field("routes", FieldType::any, json::array(), "routes: {method, path, event, timeout_ms?, query?}")
         .field("middlewares", FieldType::string_list, json::array(),
                "request types asked, in order, before each incoming call is routed")
+        .field("response_middlewares", FieldType::string_list, json::array(),
+               "request types asked, in order, about each routed call's HTTP answer before it is sent")
         .field("expose", FieldType::any, json::array({">"}),
                "type patterns /events and WebSocket may reach: a list, or {publish: [...], subscribe: [...]};"
                " store.*, scheduler.*, edri.* and link.* only when a pattern names them")
@@ -150,6 +152,12 @@ class ApiManager : public edri::Manager {
     for (const auto& m : config.get<std::vector<std::string>>("middlewares")) {
       if (!edri::is_valid_type_name(m)) throw edri::ConfigError("middlewares", "invalid event type '" + m + "'");
       middlewares_.push_back(m);
+    }
+    for (const auto& m : config.get<std::vector<std::string>>("response_middlewares")) {
+      if (!edri::is_valid_type_name(m)) {
+        throw edri::ConfigError("response_middlewares", "invalid event type '" + m + "'");
+      }
+      response_middlewares_.push_back(m);
     }
   }
 
@@ -546,6 +554,67 @@ class ApiManager : public edri::Manager {
         [answer]() mutable { answer(busy()); }, timeout_);
   }
 
+  // Each response middleware in turn sees the answer about to be sent and
+  // may let it go ({"action": "continue"}) or replace it ({"action":
+  // "replace", "response": {status, headers, cookies, content_type, body}},
+  // checked like a handler's "$http"). Failing, or a malformed
+  // replacement, is a 502.
+  template <class Answer>
+  void through_response_middlewares(const json& call, const edri_id128& trace, Response res, std::size_t i,
+                                    Answer answer) {
+    if (i == response_middlewares_.size()) return answer(std::move(res));
+    const std::string mw = response_middlewares_[i];
+    json headers = json::object();
+    for (const auto& f : res) headers[std::string(f.name_string())] = std::string(f.value());
+    json body;
+    const bool is_json = is_json_media_type(res[http::field::content_type]);
+    try {
+      body = is_json && !res.body().empty() ? json::parse(res.body()) : json(res.body());
+    } catch (const json::exception&) {
+      body = res.body();  // not the JSON it says it is: shown as text
+    }
+    json ask = call;
+    ask["response"] = {{"status", res.result_int()}, {"headers", std::move(headers)}, {"body", std::move(body)}};
+    auto shared_res = std::make_shared<Response>(std::move(res));
+    auto first = std::make_shared<bool>(true);  // several responders: the first decides
+    auto on_answer = [this, call, trace, shared_res, first, i, answer, mw](const edri::Response<json>& r) mutable {
+      if (!std::exchange(*first, false)) return;
+      if (!r.ok() || !r.data() || !r.data()->is_object()) {
+        log().warn("response middleware ", mw, " failed: ", edri::to_string(r.status()), " ", r.message());
+        return answer(problem(502, "response middleware " + mw + " failed: " + std::string(edri::to_string(r.status()))));
+      }
+      const json& d = *r.data();
+      const auto action_it = d.find("action");
+      const std::string action =
+          action_it == d.end() ? "continue" : action_it->is_string() ? action_it->get<std::string>() : "";
+      if (action == "replace") {
+        if (!d.contains("response") || !d["response"].is_object()) {
+          return answer(problem(502, "response middleware " + mw + " replaced the answer without a response object"));
+        }
+        json chosen{{"$http", d["response"]}};
+        auto replaced = edri_api::http_answer_of(chosen);
+        if (auto* why = std::get_if<std::string>(&replaced)) {
+          log().warn("response middleware ", mw, " replaced an answer with one that cannot be sent: ", *why);
+          return answer(problem(502, "response middleware " + mw + " answered malformed: " + *why));
+        }
+        auto& a = std::get<edri_api::HttpAnswer>(replaced);
+        Response next = make(a.status, std::move(a.body), a.content_type.c_str());
+        for (auto& [k, v] : a.headers) next.insert(k, v);
+        return through_response_middlewares(call, trace, std::move(next), i + 1, answer);
+      }
+      if (action != "continue") {
+        return answer(problem(502, "response middleware " + mw + " answered unknown action '" + action + "'"));
+      }
+      through_response_middlewares(call, trace, std::move(*shared_res), i + 1, answer);
+    };
+    send_patiently(
+        [this, mw, ask = std::move(ask), on_answer = std::move(on_answer), trace]() mutable {
+          return ctx().try_request(mw, ask, on_answer, {.timeout = timeout_, .trace_id = trace}) ==
+                 edri::SendResult::sent;
+        },
+        [answer]() mutable { answer(busy()); }, timeout_);
+  }
+
   // The api never waits for room on its own threads (the HTTP I/O threads,
   // its dispatch loop): one receiver whose queue is full (when_full: block)
   // or a congested link must not stall every client. A send that would
@@ -631,7 +700,16 @@ class ApiManager : public edri::Manager {
   }
 
   template <class Answer>
-  void send(Call& c, std::chrono::milliseconds timeout, Answer& answer) {
+  void send(Call& c, std::chrono::milliseconds timeout, Answer& answer_directly) {
+    // With response middlewares, the answer goes past them first.
+    std::function<void(Response)> answer = answer_directly;
+    if (!response_middlewares_.empty()) {
+      json call{{"transport", c.transport}, {"method", c.method}, {"path", c.path},
+                {"headers", c.headers}, {"type", c.type}, {"data", c.data}};
+      answer = [this, call = std::move(call), trace = c.trace, answer_directly](Response res) mutable {
+        through_response_middlewares(call, trace, std::move(res), 0, answer_directly);
+      };
+    }
     auto on_answer = [this, answer](const edri::Response<json>& r) mutable {
       if (r.status() == edri::Status::cancelled) return;  // the client left: nobody to answer
       if (r.ok() && r.data() && edri_api::wants_http_answer(*r.data())) {
@@ -970,6 +1048,7 @@ class ApiManager : public edri::Manager {
   std::mutex counts_mutex_;
   std::map<unsigned, std::uint64_t> counts_;
   std::vector<std::string> middlewares_;
+  std::vector<std::string> response_middlewares_;
   std::string ws_path_;
   std::mutex ws_mutex_;
   std::map<std::uint64_t, WsClient> clients_;

@@ -44,6 +44,26 @@ class Guard : public edri::Manager {
   }
 };
 
+// A response middleware: wraps /users/5's answer, breaks /users/6 and /users/9,
+// and lets the rest through, noting each status it saw.
+class AfterGuard : public edri::Manager {
+ public:
+  AfterGuard(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_request("api.after", [](const edri::GenericEvent& ev, edri::Reply<json>& r) {
+      const json& call = ev.data();
+      Registry::get().record({"after", call["path"], call["response"], "", 0});
+      if (call["path"] == "/users/5") {
+        const json body{{"wrapped", call["response"]["body"]}, {"was", call["response"]["status"]}};
+        const json response{{"status", 203}, {"headers", {{"X-Seen", "yes"}}}, {"body", body}};
+        return r.set({{"action", "replace"}, {"response", response}});
+      }
+      if (call["path"] == "/users/6") return r.set({{"action", "bogus"}});
+      if (call["path"] == "/users/9") return r.set({{"action", "replace"}, {"response", {{"status", 42}}}});
+      r.set({{"action", "continue"}});
+    });
+  }
+};
+
 // Chooses its HTTP answers (edri::HttpAnswer), by data.case.
 class Answerer : public edri::Manager {
  public:
@@ -101,6 +121,7 @@ struct ApiRig {
     r.add_manager("sink2", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"audit.>"}}}.dump());
     r.add_manager("guard", edri::descriptor_of<Guard>("guard", "1"), "guard", {}, "{}");
     r.add_manager("answerer", edri::descriptor_of<Answerer>("answerer", "1"), "answerer", {}, "{}");
+    r.add_manager("after", edri::descriptor_of<AfterGuard>("after", "1"), "after", {}, "{}");
     daemon->start();
   }
   ~ApiRig() { daemon->stop(); }
@@ -192,6 +213,33 @@ TEST_CASE("a handler chooses its HTTP answer: status, headers, cookies, redirect
   auto frame = ws.expect();
   CHECK(frame["status"] == "ok");
   CHECK(frame["data"] == json{{"$http", {{"status", 418}}}, {"short", true}});
+}
+
+TEST_CASE("response middlewares see each routed answer and may replace it") {
+  ApiRig rig("      response_middlewares: [api.after]\n");
+  HttpClient c(rig.port);
+  auto wrapped = c.call("GET", "/users/5?x=1");
+  CHECK(wrapped.status == 203);
+  CHECK(wrapped.headers["X-Seen"] == "yes");
+  CHECK(json::parse(wrapped.body) ==
+        json{{"wrapped", {{"by", "users"}, {"echo", {{"id", "5"}, {"x", "1"}}}}}, {"was", 200}});
+  auto plain = c.call("GET", "/users/7");
+  CHECK(plain.status == 200);
+  CHECK(json::parse(plain.body)["by"] == "users");
+  // It sees errors too (404 from nobody serving the type, 500 from a throwing handler).
+  CHECK(c.call("GET", "/nobody").status == 404);
+  CHECK(c.call("POST", "/users/7/notes", R"({"text":"boom"})").status == 500);
+  auto bogus = c.call("GET", "/users/6");
+  CHECK(bogus.status == 502);
+  CHECK_THAT(bogus.body, Catch::Contains("answered unknown action 'bogus'"));
+  auto malformed = c.call("GET", "/users/9");
+  CHECK(malformed.status == 502);
+  CHECK_THAT(malformed.body, Catch::Contains("status must be an integer from 200 to 599"));
+  std::vector<int> seen;
+  for (const auto& s : Registry::get().seen("after")) seen.push_back(s.data["status"]);
+  CHECK(seen == std::vector<int>{200, 200, 404, 500, 200, 200});
+  CHECK(c.call("GET", "/healthz").status == 200);  // the api's own endpoints are not routed calls
+  CHECK(Registry::get().seen("after").size() == 6);
 }
 
 TEST_CASE("response statuses map to HTTP codes") {
@@ -351,7 +399,7 @@ TEST_CASE("/healthz, /stats and /metrics") {
   CHECK(c.call("GET", "/healthz").status == 200);
   auto stats = json::parse(c.call("GET", "/stats").body);
   CHECK(stats["router"] == "api-test");
-  CHECK(stats["managers"].size() == 8);
+  CHECK(stats["managers"].size() == 9);
 
   auto m = c.call("GET", "/metrics");
   REQUIRE(m.status == 200);
