@@ -101,10 +101,11 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   read_ms(r, n, "request_timeout_ms", "router.request_timeout_ms", 1, out.router.request_timeout);
   read_ms(r, n, "stop_grace_ms", "router.stop_grace_ms", 0, out.router.stop_grace);
   if (const auto l = n["liveness"]) {
-    if (r.map(l, "router.liveness", {"interval_ms", "warning_ms", "error_ms"})) {
+    if (r.map(l, "router.liveness", {"interval_ms", "warning_ms", "error_ms", "stats_log_ms"})) {
       read_ms(r, l, "interval_ms", "router.liveness.interval_ms", 10, out.router.liveness_interval);
       read_ms(r, l, "warning_ms", "router.liveness.warning_ms", 1, out.router.liveness_warning);
       read_ms(r, l, "error_ms", "router.liveness.error_ms", 1, out.router.liveness_error);
+      read_ms(r, l, "stats_log_ms", "router.liveness.stats_log_ms", 0, out.router.stats_log);
       if (out.router.liveness_error < out.router.liveness_warning) {
         r.error(l, "router.liveness.error_ms must not be below warning_ms");
       }

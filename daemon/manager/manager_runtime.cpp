@@ -499,6 +499,13 @@ void ManagerRuntime::sample_rates(std::int64_t now_ns) noexcept {
   stats_.error_rate.sample(stats_.errors.load(std::memory_order_relaxed), now_ns);
 }
 
+void ManagerRuntime::log_stats() {
+  logger_->info("stats: received {:.1f}/s, handled {:.1f}/s, errors {:.1f}/s; queue {}/{}; running {}; health {}",
+                stats_.received_rate.per_second(), stats_.handled_rate.per_second(),
+                stats_.error_rate.per_second(), queue_.depth(), queue_.capacity(), running_tasks(),
+                to_string(health()));
+}
+
 void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
                                     std::chrono::milliseconds error) {
   std::int64_t since = 0;

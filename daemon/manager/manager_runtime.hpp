@@ -141,6 +141,8 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
 
   // Samples the per-second rates (the router's liveness tick).
   void sample_rates(std::int64_t now_ns) noexcept;
+  // One "stats" line in its log: rates, queue, running handlers, health.
+  void log_stats();
   // Marks the manager warning/error when one handler runs too long.
   void check_liveness(std::chrono::milliseconds warning, std::chrono::milliseconds error);
   Health health() const noexcept { return health_.load(std::memory_order_relaxed); }

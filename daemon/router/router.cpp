@@ -180,10 +180,14 @@ void Router::schedule_liveness() {
       std::chrono::steady_clock::now() + options_.liveness_interval, [this] {
         std::shared_lock lock(managers_mutex_);
         const std::int64_t now = steady_ns();
+        const bool log_stats = options_.stats_log.count() > 0 &&
+                               now - stats_logged_ns_ >= options_.stats_log.count() * 1'000'000 - 1'000'000;
+        if (log_stats) stats_logged_ns_ = now;
         for (auto& m : managers_) {
           if (!m->started()) continue;
           m->sample_rates(now);
           m->check_liveness(options_.liveness_warning, options_.liveness_error);
+          if (log_stats) m->log_stats();
         }
         tunnels_.sweep();
         schedule_liveness();

@@ -34,6 +34,8 @@ struct RouterOptions {
   std::chrono::milliseconds liveness_interval{1'000};
   std::chrono::milliseconds liveness_warning{5'000};
   std::chrono::milliseconds liveness_error{30'000};
+  // A "stats" log line per manager this often (rates, queue, health); 0: never.
+  std::chrono::milliseconds stats_log{0};
   std::chrono::milliseconds stop_grace{5'000};
   TunnelSettings tunnels;
 };
@@ -180,6 +182,7 @@ class Router final : public RouterPort {
   RequestTracker requests_{options_.id, timers_, counters_};
   std::atomic<bool> liveness_on_{false};
   std::uint64_t liveness_timer_ = 0;
+  std::int64_t stats_logged_ns_ = 0;  // on the liveness tick only
   std::mutex liveness_mutex_;
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };

@@ -13,6 +13,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <regex>
+#include <thread>
 #include <sys/un.h>
 
 using namespace std::chrono_literals;
@@ -48,6 +51,30 @@ TEST_CASE("edrid runs ping/pong and stops with exit 0 on SIGTERM") {
   CHECK_THAT(out, Catch::Matches(R"((.|\n)*\[pinger\] pong 1 from ponger in \d+ us trace=[0-9a-f]{32}(.|\n)*)"));
   CHECK_THAT(out, Catch::Contains("received SIGTERM, stopping"));
   CHECK_THAT(out, Catch::Contains("stopped cleanly"));
+}
+
+TEST_CASE("edrid logs a stats line per manager with its rates when asked to") {
+  probe::TempDir dir;
+  std::string config = ping_pong_config("text");
+  config.replace(config.find("managers:"), 0, "  liveness: {interval_ms: 100, stats_log_ms: 500}\n");
+  auto cfg = dir.write("edrid.yaml", config);
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "out.log");
+  REQUIRE(edrid.wait_output("running 3 managers", 10s));
+  // The pinger sends 50 pings a second; give the rates a few intervals.
+  std::this_thread::sleep_for(1500ms);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+  const auto out = edrid.output();
+  const std::regex line(R"(\[ponger\] stats: received ([0-9.]+)/s, handled ([0-9.]+)/s, errors 0\.0/s; queue \d+/1024; running [01]; health ok)");
+  std::vector<double> handled;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
+    handled.push_back(std::stod((*it)[2]));
+  }
+  REQUIRE(handled.size() >= 2);  // every 500 ms, not every 100 ms tick
+  CHECK(handled.size() <= 4);
+  CHECK(handled.back() > 20);
+  CHECK(handled.back() < 80);
+  CHECK_THAT(out, Catch::Contains("[echo] stats: received 0.0/s"));
 }
 
 TEST_CASE("edrid writes JSON log lines with the trace id as a field") {
