@@ -5,6 +5,7 @@
 #include "cross_site_guard.hpp"
 #include "expose_policy.hpp"
 #include "http_answer.hpp"
+#include "openapi.hpp"
 #include "http_server.hpp"
 #include "prometheus.hpp"
 #include "route_table.hpp"
@@ -374,6 +375,9 @@ class ApiManager : public edri::Manager {
     }
     if (health) return answer(make(200, R"({"status":"ok"})"));
     if (path == "/stats" && method == "GET") return answer(make(200, ctx().router_stats().dump(-1, ' ', false, kLossy)));
+    if (path == "/openapi.json" && method == "GET") {
+      return answer(make(200, edri_api::openapi_document(routes_, tokens_.enabled()).dump(-1, ' ', false, kLossy)));
+    }
     if (path == "/metrics" && method == "GET") {
       std::map<unsigned, std::uint64_t> counts;
       {
@@ -657,7 +661,8 @@ class ApiManager : public edri::Manager {
   // OPTIONS: the methods a path takes, and a browser's CORS preflight.
   Response options(const Request& req, const std::string& path) const {
     std::vector<std::string> methods = routes_.methods_for(path);
-    if (path == "/healthz" || path == "/stats" || path == "/metrics" || (!ws_path_.empty() && path == ws_path_)) {
+    if (path == "/healthz" || path == "/stats" || path == "/metrics" || path == "/openapi.json" ||
+        (!ws_path_.empty() && path == ws_path_)) {
       methods = {"GET"};
     } else if (path.rfind("/events/", 0) == 0 && path.size() > 8) {
       methods = {"POST"};

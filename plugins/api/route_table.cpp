@@ -157,6 +157,20 @@ std::vector<std::string> RouteTable::methods_for(std::string_view path) const {
   return out;
 }
 
+std::vector<RouteDoc> RouteTable::routes() const {
+  std::vector<RouteDoc> out;
+  for (const auto& e : entries_) {
+    RouteDoc d{&e.route, "", {}};
+    for (const auto& s : e.segments) {
+      d.path += s.param ? "/{" + s.text + "}" : "/" + s.text;
+      if (s.param) d.path_params.emplace_back(s.text, s.type);
+    }
+    if (d.path.empty()) d.path = "/";
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 bool valid_utf8(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size()) {

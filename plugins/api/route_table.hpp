@@ -39,6 +39,14 @@ struct RouteMatch {
   std::map<std::string, ParamType> types;     // of each path parameter
 };
 
+// A route as documentation shows it: its template with bare parameter
+// names ("/items/{n}") and each path parameter's type, in order.
+struct RouteDoc {
+  const Route* route;
+  std::string path;
+  std::vector<std::pair<std::string, ParamType>> path_params;
+};
+
 class RouteTable {
  public:
   // Throws std::invalid_argument for a malformed template or a duplicate.
@@ -49,6 +57,8 @@ class RouteTable {
   bool path_known(std::string_view path) const;
   // The methods routes take at this path, sorted; empty when none.
   std::vector<std::string> methods_for(std::string_view path) const;
+  // Every route, in the order added.
+  std::vector<RouteDoc> routes() const;
 
  private:
   struct Segment {

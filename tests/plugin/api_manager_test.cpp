@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <regex>
 #include <sstream>
 
@@ -240,6 +242,45 @@ TEST_CASE("response middlewares see each routed answer and may replace it") {
   CHECK(seen == std::vector<int>{200, 200, 404, 500, 200, 200});
   CHECK(c.call("GET", "/healthz").status == 200);  // the api's own endpoints are not routed calls
   CHECK(Registry::get().seen("after").size() == 6);
+}
+
+TEST_CASE("GET /openapi.json describes the routes with their typed parameters, and /events") {
+  probe::TempDir tokens;
+  const auto file = tokens.write("tokens", "secret-1\n");
+  ApiRig rig("      tokens_file: " + file.string() + "\n");
+  HttpClient c(rig.port);
+  CHECK(c.call("GET", "/openapi.json").status == 401);  // tokens apply
+  auto r = c.call("GET", "/openapi.json", "", {{"Authorization", "Bearer secret-1"}});
+  REQUIRE(r.status == 200);
+  const auto doc = json::parse(r.body);
+  CHECK(doc["openapi"] == "3.0.3");
+  const auto& items = doc["paths"]["/items/{n}/{ratio}"]["get"];
+  CHECK(items["operationId"] == "get:user.item");
+  CHECK(items["parameters"] ==
+        json::parse(R"([{"name":"n","in":"path","required":true,"schema":{"type":"integer","format":"int64"}},
+                        {"name":"ratio","in":"path","required":true,"schema":{"type":"number","format":"double"}},
+                        {"name":"limit","in":"query","required":false,"schema":{"type":"integer","format":"int64"}},
+                        {"name":"verbose","in":"query","required":false,"schema":{"type":"boolean"}}])"));
+  CHECK_FALSE(items.contains("requestBody"));
+  const auto& notes = doc["paths"]["/users/{id}/notes"]["post"];
+  CHECK(notes["requestBody"]["content"]["application/json"]["schema"] == json{{"type", "object"}});
+  CHECK(notes["parameters"][0]["schema"] == json{{"type", "string"}});
+  CHECK(doc["paths"]["/users/me"].contains("get"));
+  CHECK(doc["paths"]["/events/{type}"]["post"]["responses"].contains("202"));
+  CHECK(doc["paths"]["/events/{type}"]["post"]["responses"]["504"]["description"] == "no response in time");
+  CHECK(doc["security"] == json::parse(R"([{"bearer":[]}])"));
+  CHECK(doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+  // Every operation has an id, and ids are unique.
+  std::set<std::string> ids;
+  std::size_t ops = 0;
+  for (const auto& [path, methods] : doc["paths"].items()) {
+    for (const auto& [method, op] : methods.items()) {
+      ++ops;
+      ids.insert(op["operationId"].get<std::string>());
+    }
+  }
+  CHECK(ids.size() == ops);
+  CHECK(ops == 8);
 }
 
 TEST_CASE("response statuses map to HTTP codes") {
