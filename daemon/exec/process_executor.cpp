@@ -1,107 +1,31 @@
 #include "exec/process_executor.hpp"
 
 #include "exec/execution_site.hpp"
-#include "exec/worker_channel.hpp"
+#include "exec/worker_bridge.hpp"
+#include "exec/worker_process.hpp"
+#include "log/logging.hpp"
+#include "plugin/host_backend.hpp"
 #include "plugin/manager_error.hpp"
 #include "timer/timer_service.hpp"
 #include "tunnel/tunnel_table.hpp"
-#include "log/logging.hpp"
-#include "plugin/dispatch_context.hpp"
 
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <future>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-extern char** environ;
-
 namespace edrid {
-namespace {
 
 using nlohmann::json;
 
-constexpr int kWorkerFd = 3;
-constexpr int kReadyTimeoutMs = 10'000;
-
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    return "worker killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WIFEXITED(status)) return "worker exited with status " + std::to_string(WEXITSTATUS(status));
-  return "worker ended";
-}
-
-// A request a worker sent: its responses go back over the worker's channel.
-struct WorkerRequest {
-  std::shared_ptr<worker::Channel> channel;
-  std::uint64_t rid;
-};
-
-// The send options a worker's notify or request frame carries.
-edri_send_options send_options_of(const worker::SendOptions& f) {
-  edri_send_options o{sizeof(edri_send_options), f.priority, f.has_priority, f.timeout_ms, f.flags, 0, {0, 0}};
-  if (f.trace) {
-    o.has_trace_id = 1;
-    o.trace_id = *f.trace;
-  }
-  return o;
-}
-
-void answer_worker(void* user, const edri_event* resp, int is_last) {
-  auto* r = static_cast<WorkerRequest*>(user);
-  const auto& h = resp->header;
-  worker::Response f{r->rid, h.status, h.message ? h.message : "", h.sender ? h.sender : "", h.type ? h.type : "",
-                     h.id, h.correlation_id, is_last != 0, std::nullopt};
-  std::string err;
-  f.payload = worker::payload_of(*resp, &err);
-  if (!f.payload) {
-    f.status = EDRI_STATUS_ERROR;
-    f.message = err;
-  }
-  r->channel->send(f);  // a worker that is gone no longer cares
-  if (is_last) delete r;
-}
-
-// The way to tunnel ends whose handlers run in one worker: frames on its
-// channel, in the order the tunnel produced them.
-class WorkerTunnelSink final : public TunnelSink {
- public:
-  explicit WorkerTunnelSink(std::shared_ptr<worker::Channel> ch) : channel_(std::move(ch)) {}
-  void message(const edri_id128& tid, int side, const std::uint8_t* data, std::size_t len) override {
-    channel_->send(worker::TunnelMsg{tid, side, std::string_view(reinterpret_cast<const char*>(data), len)});
-  }
-  void credit(const edri_id128& tid, int side, std::size_t bytes) override {
-    channel_->send(worker::TunnelCredit{tid, side, bytes});
-  }
-  void peer_closed(const edri_id128& tid, int side, std::uint32_t status, const std::string& reason,
-                   bool over) override {
-    channel_->send(worker::TunnelPeerClosed{tid, side, status, reason, over});
-  }
-  void opened(std::uint64_t rid, std::uint32_t status, const std::string& reason, const Tunnel* t) {
-    channel_->send(worker::TunnelOpened{rid, status, reason, t ? t->id() : edri_id128{0, 0}, t ? t->window() : 0});
-  }
-
- private:
-  std::shared_ptr<worker::Channel> channel_;
-};
-
-}  // namespace
-
 struct ProcessExecutor::Worker : std::enable_shared_from_this<ProcessExecutor::Worker> {
-  std::size_t slot = 0;
-  pid_t pid = -1;
-  std::shared_ptr<worker::Channel> channel;
-  std::unique_ptr<worker::FrameStream> frames;  // read by spawn, then by the watcher
-  std::shared_ptr<WorkerTunnelSink> tunnels;  // for tunnel ends running in this worker
+  Worker(ExecutionSite& site, std::size_t slot, WorkerProcess p)
+      : slot(slot), pid(p.pid), channel(std::move(p.channel)), frames(std::move(p.frames)), bridge(site, pid, channel) {}
+  const std::size_t slot;
+  const pid_t pid;
+  const std::shared_ptr<worker::Channel> channel;
+  const std::unique_ptr<worker::FrameStream> frames;  // read by its watcher
+  WorkerBridge bridge;
   std::thread watcher;
   struct Sent {
     Delivery delivery;
@@ -115,7 +39,7 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<ProcessExecutor::W
   bool gone = false;           // its watcher has taken the tasks back
   std::atomic<bool> timed_out{false};
 
-  const Event* running() const { return tasks.empty() ? nullptr : tasks.front().delivery.event.get(); }
+  EventPtr running() const { return tasks.empty() ? EventPtr() : tasks.front().delivery.event; }
 };
 
 namespace {
@@ -128,14 +52,14 @@ constexpr std::size_t kBacklogPerWorker = 32;
 // to this process between tasks. Deeper would let one slow task hold more
 // work back from an idle worker.
 constexpr std::size_t kPipelineDepth = 2;
+std::size_t depth(const ExecutorSettings& s) { return s.ordering == Ordering::concurrent ? kPipelineDepth : 1; }
 }  // namespace
 
 ProcessExecutor::ProcessExecutor(ExecutionSite& site, ExecutorSettings settings)
     : site_(site),
       settings_(std::move(settings)),
       slots_(settings_.slots()),
-      depth_(settings_.ordering == Ordering::concurrent ? kPipelineDepth : 1),
-      max_in_flight_(slots_ * depth_) {
+      pool_(settings_.workers, depth(settings_), slots_ * depth(settings_), kBacklogPerWorker) {
   program_ = settings_.worker_program.empty()
                  ? std::filesystem::read_symlink("/proc/self/exe").string()
                  : settings_.worker_program.string();
@@ -159,11 +83,8 @@ void ProcessExecutor::start() {
         std::lock_guard lock(mutex_);
         workers_[i] = w;
       }
-      // Interleaved, so the first tasks spread over all workers.
       std::lock_guard lock(mutex_);
-      for (std::size_t d = 0; d < depth_; ++d) {
-        for (std::size_t i = 0; i < settings_.workers; ++i) idle_.push_back(i);
-      }
+      pool_.all_ready();
       started.set_value();
     } catch (...) {
       started.set_exception(std::current_exception());
@@ -200,14 +121,14 @@ void ProcessExecutor::respawn(std::size_t slot) {
   for (int attempt = 0;; ++attempt) {
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) return;
+      if (pool_.stopping()) return;
     }
     try {
       auto fresh = spawn(slot);
       {
         std::lock_guard lock(mutex_);
         workers_[slot] = fresh;  // stop() shuts it down if it began meanwhile
-        if (!stopping_) idle_.insert(idle_.end(), depth_, slot);
+        pool_.worker_ready(slot);
       }
       changed_.notify_all();
       start_waiting();
@@ -220,80 +141,22 @@ void ProcessExecutor::respawn(std::size_t slot) {
 }
 
 std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    throw ManagerError("manager '" + site_.name() + "': socketpair: " + std::strerror(errno));
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, sv[1], kWorkerFd);  // clears close-on-exec on fd 3
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);  // edrid blocks signals for sigwait
-  posix_spawnattr_setsigdefault(&attr, &all);
-  // A process group of its own: a Ctrl-C in the terminal, or a signal to
-  // edrid's group, reaches only edrid, which drains the workers and stops
-  // them in order; it used to kill them mid-task as well, and edrid then
-  // started replacements while it was stopping.
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  std::vector<std::string> args{program_, "--worker", settings_.plugin_path.string(),
-                                site_.name(), std::to_string(kWorkerFd)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, program_.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(sv[1]);
-  if (rc != 0) {
-    ::close(sv[0]);
-    throw ManagerError("manager '" + site_.name() + "': cannot start worker " + program_ +
-                       ": " + std::strerror(rc));
-  }
-  auto w = std::make_shared<Worker>();
-  w->slot = slot;
-  w->pid = pid;
-  w->channel = std::make_shared<worker::Channel>(sv[0]);
-  w->frames = std::make_unique<worker::FrameStream>(sv[0]);
-  w->tunnels = std::make_shared<WorkerTunnelSink>(w->channel);
-  spawned_.fetch_add(1, std::memory_order_relaxed);
-
-  auto fail = [&](const std::string& why) -> std::shared_ptr<Worker> {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    w->channel->close();
-    throw ManagerError("manager '" + site_.name() + "': worker did not start: " + why);
-  };
   std::uint32_t level = 0;
   while (level < EDRI_LOG_CRITICAL && !site_.host().log_enabled(level)) ++level;
-  w->channel->send(worker::Init{site_.config_json(), level});
-  pollfd p{sv[0], POLLIN, 0};
-  if (::poll(&p, 1, kReadyTimeoutMs) != 1) return fail("no answer within 10 s");
-  std::string err;
-  auto first = w->frames->next(&err);
-  if (!first) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    w->channel->close();
-    throw ManagerError("manager '" + site_.name() + "': worker did not start: " +
-                       (err.empty() ? describe_exit(status) : err));
-  }
-  if (!std::holds_alternative<worker::Ready>(*first)) {
-    const auto* refused = std::get_if<worker::InitError>(&*first);
-    return fail(refused ? std::string(refused->message) : std::string("bad first frame"));
-  }
+  auto w = std::make_shared<Worker>(
+      site_, slot,
+      launch_worker(WorkerLaunch{program_, settings_.plugin_path.string(), site_.name(), site_.config_json(), level}));
+  spawned_.fetch_add(1, std::memory_order_relaxed);
   // Under the lock: a worker that dies at once has its watcher retire the
   // handle (under the same lock) only after it is stored.
   std::lock_guard lock(mutex_);
   w->watcher = std::thread([this, w] { watch(w); });
   ++live_watchers_;
   return w;
+}
+
+bool ProcessExecutor::current(const Worker& w) const {
+  return workers_.size() > w.slot && workers_[w.slot].get() == &w;
 }
 
 void ProcessExecutor::reject_stopping(Delivery& d) {
@@ -312,25 +175,24 @@ void ProcessExecutor::run(Delivery&& d, std::size_t) {
     // Timer ticks and response callbacks belong to the instance in this
     // process; they still take a slot, after the tasks before them, so
     // `sequential` stays one at a time in arrival order.
-    changed_.wait(lock, [&] { return (in_flight_ < max_in_flight_ && backlog_.empty()) || stopping_; });
-    ++in_flight_;
+    changed_.wait(lock, [&] { return pool_.local_may_start() || pool_.stopping(); });
+    pool_.local_started();
     lock.unlock();
     site_.execute(d, slots_);
     d = Delivery();
     lock.lock();
-    --in_flight_;
+    pool_.local_ended();
     lock.unlock();
     start_waiting();
     return;
   }
-  const std::size_t capacity = kBacklogPerWorker * settings_.workers;
-  changed_.wait(lock, [&] { return backlog_.size() < capacity || stopping_; });
-  if (stopping_) {
+  changed_.wait(lock, [&] { return !pool_.backlog_full() || pool_.stopping(); });
+  if (pool_.stopping()) {
     lock.unlock();
     reject_stopping(d);
     return;
   }
-  backlog_.push_back(std::move(d));
+  pool_.enqueue(std::move(d));
   lock.unlock();
   start_waiting();
 }
@@ -339,18 +201,15 @@ void ProcessExecutor::run(Delivery&& d, std::size_t) {
 void ProcessExecutor::start_waiting() {
   for (;;) {
     std::shared_ptr<Worker> w;
-    Delivery d;
+    std::optional<WorkerPool::Assignment> a;
     {
       std::lock_guard lock(mutex_);
-      if (stopping_ || backlog_.empty() || idle_.empty() || in_flight_ >= max_in_flight_) break;
-      w = workers_[idle_.front()];
-      idle_.pop_front();
-      ++in_flight_;
-      d = std::move(backlog_.front());
-      backlog_.pop_front();
+      a = pool_.next();
+      if (!a) break;
+      w = workers_[a->slot];
     }
     changed_.notify_all();  // backlog room for the dispatch loop
-    assign(w, std::move(d));
+    assign(w, std::move(a->task));
   }
 }
 
@@ -362,11 +221,7 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
   if (!payload) {
     site_.task_finished(ev, ("cannot encode the event for a worker process: " + err).c_str(), nullptr);
     d = Delivery();
-    {
-      std::lock_guard lock(mutex_);
-      --in_flight_;
-    }
-    release_position(*w);
+    task_ended(*w);
     return;
   }
   {
@@ -399,18 +254,6 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
     w->channel->send(task);
   }
 }
-
-namespace {
-// Ends a worker and whatever it started: the worker leads its own process
-// group, so a handler that forked takes its children with it. The channel is
-// shut down too, so the watcher's read ends even if a child that left the
-// group (setsid) still holds the socket open.
-void kill_worker(pid_t pid, worker::Channel& channel) {
-  ::kill(-pid, SIGKILL);
-  ::kill(pid, SIGKILL);
-  channel.shutdown();
-}
-}  // namespace
 
 // The front task starts running in the worker: busy time and timeout count
 // from here. w->mutex held.
@@ -450,18 +293,14 @@ void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp
   }
   site_.task_finished(*task->event, error, resp);
   task.reset();
-  {
-    std::lock_guard lock(mutex_);
-    --in_flight_;
-  }
-  release_position(w);
+  task_ended(w);
 }
 
-// One more task may go to w, if it is still the worker in its slot.
-void ProcessExecutor::release_position(Worker& w) {
+// A task w held ended: one more may go to w, if it still holds its slot.
+void ProcessExecutor::task_ended(Worker& w) {
   {
     std::lock_guard lock(mutex_);
-    if (workers_.size() > w.slot && workers_[w.slot].get() == &w && !stopping_) idle_.push_back(w.slot);
+    pool_.task_ended(w.slot, current(w));
   }
   changed_.notify_all();
   start_waiting();
@@ -471,22 +310,25 @@ void ProcessExecutor::release_position(Worker& w) {
 // in order, or are rejected when stopping.
 void ProcessExecutor::requeue(std::deque<Delivery> unstarted) {
   if (unstarted.empty()) return;
+  std::deque<Delivery> refused;
   {
     std::lock_guard lock(mutex_);
-    in_flight_ -= unstarted.size();
-    if (!stopping_) {
-      backlog_.insert(backlog_.begin(), std::make_move_iterator(unstarted.begin()),
-                      std::make_move_iterator(unstarted.end()));
-      unstarted.clear();
-    }
+    refused = pool_.requeue(std::move(unstarted));
   }
-  for (auto& d : unstarted) reject_stopping(d);
+  for (auto& d : refused) reject_stopping(d);
   changed_.notify_all();
   start_waiting();
 }
 
 void ProcessExecutor::on_done(Worker& w, const worker::Done& f) {
-  if (f.tunnel) decide_tunnel(w, *f.tunnel);
+  if (f.tunnel) {
+    EventPtr offer;
+    {
+      std::lock_guard lock(w.mutex);
+      offer = w.running();
+    }
+    if (offer) w.bridge.decide_tunnel(*offer, *f.tunnel);
+  }
   edri_response resp;
   resp.status = f.status;
   resp.message = f.message;
@@ -497,112 +339,12 @@ void ProcessExecutor::on_done(Worker& w, const worker::Done& f) {
 
 void ProcessExecutor::on_frame(Worker& w, const worker::Frame& frame) {
   if (const auto* done = std::get_if<worker::Done>(&frame)) return on_done(w, *done);
-  // Events the worker sends carry the trace of the task it is running.
-  EventPtr current;
+  EventPtr running;
   {
     std::lock_guard lock(w.mutex);
-    if (!w.tasks.empty()) current = w.tasks.front().delivery.event;
+    running = w.running();
   }
-  DispatchScope scope(&site_.host(), current.get());
-  std::optional<logging::TraceScope> trace;
-  if (current) trace.emplace(current->header.trace_id);
-  if (const auto* f = std::get_if<worker::Log>(&frame)) {
-    site_.host().log(f->level, f->message);
-  } else if (const auto* f = std::get_if<worker::Notify>(&frame)) {
-    const edri_send_options o = send_options_of(f->options);
-    std::uint32_t delivered = 0;
-    const int rc = site_.host().notify(worker::event_of(f->payload), &o, &delivered);
-    w.channel->send(worker::Notified{f->rid, rc, delivered});
-  } else if (const auto* f = std::get_if<worker::Request>(&frame)) {
-    const edri_send_options o = send_options_of(f->options);
-    auto* r = new WorkerRequest{w.channel, f->rid};
-    if (site_.host().request(worker::event_of(f->payload), &o, &answer_worker, r, EDRI_DELIVER_DIRECT, nullptr) ==
-        EDRI_E_AGAIN) {
-      // The worker's request already returned: it learns as a response.
-      worker::Response refused;
-      refused.rid = r->rid;
-      refused.status = EDRI_STATUS_REJECTED;
-      refused.message = "a receiver's queue is full (sent with no_wait)";
-      w.channel->send(refused);
-      delete r;
-    }
-  } else {
-    on_tunnel_frame(w, frame);
-  }
-}
-
-void ProcessExecutor::decide_tunnel(Worker& w, const worker::TunnelDecision& decision) {
-  std::shared_ptr<Tunnel> t;
-  {
-    std::lock_guard lock(w.mutex);
-    const Event* running = w.running();
-    if (!running || running->header.kind != EDRI_KIND_TUNNEL) return;
-    t = site_.tunnels().find(running->header.id);
-  }
-  if (!t) return;
-  if (decision.accepted) {
-    if (!t->accept(TunnelBinding{&site_, {}, w.tunnels})) {
-      w.tunnels->peer_closed(t->id(), Tunnel::kAcceptor, EDRI_STATUS_ERROR, "the opener gave up waiting", true);
-    }
-  } else {
-    t->refuse(EDRI_STATUS_REJECTED, decision.reason.empty() ? std::string("refused") : std::string(decision.reason));
-  }
-}
-
-namespace {
-// The tunnel a worker's frame is about, for the frames that name one.
-std::optional<edri_id128> tunnel_of(const worker::Frame& frame) {
-  return std::visit(
-      [](const auto& f) -> std::optional<edri_id128> {
-        if constexpr (requires { f.tid; f.side; }) {
-          return f.tid;
-        } else {
-          return std::nullopt;
-        }
-      },
-      frame);
-}
-}  // namespace
-
-void ProcessExecutor::on_tunnel_frame(Worker& w, const worker::Frame& frame) {
-  if (const auto* f = std::get_if<worker::TunnelOpen>(&frame)) {
-    auto sink = w.tunnels;
-    const std::uint64_t rid = f->rid;
-    site_.open_tunnel(worker::event_of(f->payload), std::string(f->type),
-                                  TunnelBinding{&site_, {}, sink}, f->timeout_ms,
-                                  [sink, rid](std::uint32_t status, const std::string& reason, std::shared_ptr<Tunnel> tn) {
-                                    sink->opened(rid, status, reason, tn.get());
-                                  });
-    return;
-  }
-  const char* name = worker::frame_type_name(static_cast<std::uint8_t>(frame.index() + 1));
-  const auto tid = tunnel_of(frame);
-  if (!tid) {
-    site_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
-    return;
-  }
-  auto tunnel = site_.tunnels().find(*tid);
-  if (!tunnel) return;  // over already: late frames are harmless
-  // The side is the one this worker holds, whatever the frame says.
-  const int side = tunnel->side_of(w.tunnels.get());
-  if (side < 0) {
-    site_.logger().warn("worker {} sent '{}' for a tunnel it does not hold", w.pid, name);
-    return;
-  }
-  if (const auto* f = std::get_if<worker::TunnelSend>(&frame)) {
-    std::string reason;
-    tunnel->send(side, reinterpret_cast<const std::uint8_t*>(f->data.data()), f->data.size(), 0, &reason, true);
-  } else if (const auto* f = std::get_if<worker::TunnelConsumed>(&frame)) {
-    tunnel->consumed(side, f->bytes);
-  } else if (std::holds_alternative<worker::TunnelShutdown>(frame)) {
-    tunnel->shutdown(side);
-  } else if (const auto* f = std::get_if<worker::TunnelClose>(&frame)) {
-    tunnel->close(side, f->status, std::string(f->reason));
-  } else if (std::holds_alternative<worker::TunnelRelease>(frame)) {
-    tunnel->release(side);
-  } else {
-    site_.logger().warn("worker {} sent a '{}' frame, which only edrid sends", w.pid, name);
-  }
+  w.bridge.serve(frame, running.get());
 }
 
 void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
@@ -623,15 +365,10 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     // A worker that died right after answering may already be listed as
     // idle; take it out so its replacement is listed once.
     std::lock_guard lock(mutex_);
-    if (workers_.size() > w->slot && workers_[w->slot] == w) std::erase(idle_, w->slot);
+    if (current(*w)) pool_.worker_lost(w->slot);
   }
   // A worker that exited on its own may have left children in its group.
-  // Before the wait: until it is reaped, its pid (the group's id) cannot be
-  // reused, so this reaches only what it started.
-  ::kill(-w->pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = reap_worker(w->pid);
   w->channel->close();
   const std::string why = w->timed_out
                               ? "worker timed out after " + std::to_string(settings_.timeout.count()) +
@@ -640,7 +377,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
   bool stopping;
   {
     std::lock_guard lock(mutex_);
-    stopping = stopping_;
+    stopping = pool_.stopping();
   }
   // The worker ran its tasks in order, so only the front one had started:
   // it fails with the cause; the others go to another worker.
@@ -669,10 +406,10 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     site_.task_finished(w->slot, *crashed->event, why.c_str(), nullptr);
     crashed.reset();
     std::lock_guard lock(mutex_);
-    --in_flight_;
+    pool_.task_ended(w->slot, false);
   }
   requeue(std::move(taken));
-  site_.tunnels().sink_gone(w->tunnels.get(), why);
+  w->bridge.gone(why);
   if (!stopping) post([this, slot = w->slot] { respawn(slot); });
   changed_.notify_all();
   retire_watcher(*w);
@@ -699,18 +436,17 @@ void ProcessExecutor::retire_watcher(Worker& w) {
 
 bool ProcessExecutor::idle() const {
   std::lock_guard lock(mutex_);
-  return in_flight_ == 0 && backlog_.empty();
+  return pool_.idle();
 }
 
 void ProcessExecutor::stop(std::chrono::milliseconds grace) {
   std::deque<Delivery> unstarted;
   {
     std::unique_lock lock(mutex_);
-    if (stopping_ && !keeper_.joinable()) return;
-    changed_.wait_for(lock, grace, [&] { return in_flight_ == 0 && backlog_.empty(); });
-    stopping_ = true;
+    if (pool_.stopping() && !keeper_.joinable()) return;
+    changed_.wait_for(lock, grace, [&] { return pool_.idle(); });
     keeper_done_ = true;
-    unstarted.swap(backlog_);
+    unstarted = pool_.stop();
   }
   for (auto& d : unstarted) reject_stopping(d);
   changed_.notify_all();
@@ -747,7 +483,6 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
     std::lock_guard lock(mutex_);
     retired.swap(retired_);
     workers_.clear();
-    idle_.clear();
   }
   for (auto& t : retired) {
     if (t.joinable()) t.join();
@@ -759,8 +494,8 @@ void ProcessExecutor::stats_json(nlohmann::json& out) const {
   json pids = json::array();
   for (const auto& w : workers_) pids.push_back(w ? w->pid : -1);
   out = {{"slots", slots_},
-         {"in_flight", in_flight_},
-         {"waiting", backlog_.size()},
+         {"in_flight", pool_.in_flight()},
+         {"waiting", pool_.waiting()},
          {"worker_pids", std::move(pids)},
          {"spawned", spawned_.load()},
          {"timeouts", timeouts_.load()},

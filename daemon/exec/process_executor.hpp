@@ -11,6 +11,7 @@
 #pragma once
 
 #include "exec/executor.hpp"
+#include "exec/worker_pool.hpp"
 #include "exec/worker_protocol.hpp"
 
 #include <sys/types.h>
@@ -44,35 +45,28 @@ class ProcessExecutor final : public Executor {
   void watch(std::shared_ptr<Worker> w);
   void on_frame(Worker& w, const worker::Frame& f);
   void on_done(Worker& w, const worker::Done& f);
-  void on_tunnel_frame(Worker& w, const worker::Frame& f);
-  void decide_tunnel(Worker& w, const worker::TunnelDecision& decision);
   void assign(const std::shared_ptr<Worker>& w, Delivery&& d);
   void start_waiting();
   void reject_stopping(Delivery& d);
   void begin_front(Worker& w);
   void complete(Worker& w, const char* error, edri_response* resp);
-  void release_position(Worker& w);
+  void task_ended(Worker& w);
   void requeue(std::deque<Delivery> unstarted);
   void retire_watcher(Worker& w);
   void post(std::function<void()> job);
   void keep();
   void respawn(std::size_t slot);
+  bool current(const Worker& w) const;  // mutex_ held
 
   ExecutionSite& site_;
   const ExecutorSettings settings_;
   const std::size_t slots_;
-  const std::size_t depth_;          // tasks sent to one worker at once
-  const std::size_t max_in_flight_;  // slots_ * depth_
   std::string program_;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
+  WorkerPool pool_;
   std::vector<std::shared_ptr<Worker>> workers_;  // by slot
-  // One entry per task a worker can take now: its slot, up to depth_ times.
-  std::deque<std::size_t> idle_;
-  std::deque<Delivery> backlog_;                  // tasks waiting for a worker
-  std::size_t in_flight_ = 0;
-  bool stopping_ = false;
   std::vector<std::thread> retired_;  // watchers done with their worker, to join
   std::size_t live_watchers_ = 0;     // watchers not yet in retired_
   // Every worker is spawned by this one thread: a worker's PR_SET_PDEATHSIG
