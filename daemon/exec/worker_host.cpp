@@ -1,7 +1,7 @@
 #include "exec/worker_host.hpp"
 
-#include "event/ids.hpp"
 #include "exec/worker_channel.hpp"
+#include "exec/worker_tunnels.hpp"
 #include "plugin/dispatch_context.hpp"
 #include "plugin/abi_sizes.hpp"
 #include "plugin/host_api.hpp"
@@ -25,40 +25,13 @@
 namespace edrid {
 namespace {
 
-class WorkerHost;
-
-// A tunnel end whose handlers run in this worker; the tunnel itself lives in
-// the router process. Credit is counted here, so a sender waits before its
-// bytes cross the socket.
-class WorkerTunnelEnd final : public edri_tunnel {
- public:
-  WorkerTunnelEnd(WorkerHost& host, edri_id128 tid, int side, edri_tunnel_handlers handlers, std::size_t window)
-      : host_(host), tid(tid), side(side), handlers(handlers), window(window) {}
-  int send(const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms, std::string* reason) override;
-  void shutdown() override;
-  void close(std::uint32_t status, const std::string& reason) override;
-  void release() override;
-
-  WorkerHost& host_;
-  const edri_id128 tid;
-  const int side;
-  const edri_tunnel_handlers handlers;
-  const std::size_t window;
-  // Guarded by the host's mutex.
-  std::size_t in_flight = 0;
-  bool send_done = false;
-  bool over = false;
-  std::string over_reason;
-  bool discard = false;
-  bool handlers_released = false;
-  bool plugin_released = false;
-};
-
 class WorkerHost final : public HostBackend {
-  friend class WorkerTunnelEnd;
-
  public:
-  WorkerHost(std::string manager, int fd) : manager_(std::move(manager)), channel_(fd), frames_(fd) {}
+  WorkerHost(std::string manager, int fd)
+      : manager_(std::move(manager)),
+        channel_(fd),
+        frames_(fd),
+        tunnels_(channel_, [this](std::function<void()> job) { push(std::move(job)); }) {}
 
   int serve(const edri_plugin_descriptor* plugin) {
     std::string err;
@@ -180,7 +153,6 @@ class WorkerHost final : public HostBackend {
 
   edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
                            std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override {
-    const std::uint64_t rid = next_rid_++;
     std::string err;
     const auto payload = worker::payload_of(*initial, &err);
     if (!payload) {
@@ -188,116 +160,12 @@ class WorkerHost final : public HostBackend {
       *reason = err;
       return nullptr;
     }
-    const worker::TunnelOpen f{rid, type, timeout_ms, *payload};
-    {
-      std::lock_guard lock(mutex_);
-      opens_[rid] = PendingOpen{handlers, false, 0, "", nullptr};
-    }
-    if (!channel_.send(f)) {
-      std::lock_guard lock(mutex_);
-      opens_.erase(rid);
-      *status = EDRI_STATUS_ERROR;
-      *reason = "router connection lost";
-      return nullptr;
-    }
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return opens_[rid].answered || closed_; });
-    PendingOpen p = opens_[rid];
-    opens_.erase(rid);
-    if (!p.end) {
-      *status = p.answered ? p.status : static_cast<std::uint32_t>(EDRI_STATUS_ERROR);
-      *reason = p.answered ? p.reason : "router connection lost";
-      return nullptr;
-    }
-    return p.end.get();
+    return tunnels_.open(type, *payload, handlers, timeout_ms, status, reason);
   }
-
   edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) override {
-    std::lock_guard lock(mutex_);
-    if (!deciding_ || !IdEq{}(offer->header.id, deciding_->tid) || deciding_->decided) return nullptr;
-    deciding_->decided = true;
-    deciding_->accepted = true;
-    auto end = std::make_shared<WorkerTunnelEnd>(*this, offer->header.id, 1, handlers, deciding_->window);
-    tunnels_[key(offer->header.id, 1)] = end;
-    return end.get();
+    return tunnels_.accept(offer, handlers);
   }
-
-  void tunnel_refuse(const edri_event* offer, const char* reason) override {
-    std::lock_guard lock(mutex_);
-    if (!deciding_ || !IdEq{}(offer->header.id, deciding_->tid) || deciding_->decided) return;
-    deciding_->decided = true;
-    deciding_->reason = reason ? reason : "refused";
-  }
-
-  // ---- Used by WorkerTunnelEnd.
-  int end_send(WorkerTunnelEnd& e, const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms,
-               std::string* reason) {
-    {
-      std::unique_lock lock(mutex_);
-      auto room = [&] {
-        return e.over || e.send_done || closed_ || e.in_flight == 0 || e.in_flight + len <= e.window;
-      };
-      if (!room()) {
-        if (timeout_ms < 0) return EDRI_E_AGAIN;
-        if (timeout_ms == 0) {
-          changed_.wait(lock, room);
-        } else if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), room)) {
-          *reason = "the peer's window is full";
-          return EDRI_E_AGAIN;
-        }
-      }
-      if (e.over || e.send_done || closed_) {
-        *reason = e.over ? e.over_reason : closed_ ? "router connection lost" : "this end has finished sending";
-        return EDRI_E_CLOSED;
-      }
-      e.in_flight += len;
-    }
-    if (!channel_.send(worker::TunnelSend{e.tid, e.side, std::string_view(reinterpret_cast<const char*>(data), len)})) {
-      *reason = "router connection lost";
-      return EDRI_E_CLOSED;
-    }
-    return EDRI_OK;
-  }
-
-  void end_shutdown(WorkerTunnelEnd& e) {
-    {
-      std::lock_guard lock(mutex_);
-      if (e.send_done || e.over) return;
-      e.send_done = true;
-    }
-    channel_.send(worker::TunnelShutdown{e.tid, e.side});
-  }
-
-  void end_close(WorkerTunnelEnd& e, std::uint32_t status, const std::string& reason) {
-    {
-      std::lock_guard lock(mutex_);
-      e.discard = true;
-      if (e.over) return;
-      e.over = true;
-      e.over_reason = reason;
-    }
-    changed_.notify_all();
-    channel_.send(worker::TunnelClose{e.tid, e.side, status, reason});
-  }
-
-  void end_release(WorkerTunnelEnd& e) {
-    bool tell;
-    std::shared_ptr<WorkerTunnelEnd> keep;
-    {
-      std::lock_guard lock(mutex_);
-      e.plugin_released = true;
-      e.discard = true;
-      tell = !e.over;
-      e.over = true;
-      auto it = tunnels_.find(key(e.tid, e.side));
-      if (it != tunnels_.end()) {
-        keep = it->second;  // freed when this function returns
-        tunnels_.erase(it);
-      }
-    }
-    if (tell) channel_.send(worker::TunnelRelease{e.tid, e.side});
-    release_handlers(e);
-  }
+  void tunnel_refuse(const edri_event* offer, const char* reason) override { tunnels_.refuse(offer, reason); }
 
  private:
   struct Sub {
@@ -326,112 +194,9 @@ class WorkerHost final : public HostBackend {
   struct Detached {
     EventPtr event;
   };
-  struct TunnelMessage {
-    std::shared_ptr<WorkerTunnelEnd> end;
-    std::vector<std::uint8_t> data;
-  };
-  struct TunnelNotice {
-    std::shared_ptr<WorkerTunnelEnd> end;
-    std::uint32_t status;
-    std::string reason;
-  };
-  using Item = std::variant<Task, Callback, Detached, TunnelMessage, TunnelNotice>;
-  struct PendingOpen {
-    edri_tunnel_handlers handlers;
-    bool answered;
-    std::uint32_t status;
-    std::string reason;
-    std::shared_ptr<WorkerTunnelEnd> end;
-  };
-  // The tunnel offer the running task is deciding on.
-  struct Deciding {
-    edri_id128 tid;
-    std::size_t window;
-    bool decided = false;
-    bool accepted = false;
-    std::string reason;
-  };
-  using EndKey = std::pair<std::pair<std::uint64_t, std::uint64_t>, int>;
-  static EndKey key(const edri_id128& id, int side) { return {{id.hi, id.lo}, side}; }
-
-  std::shared_ptr<WorkerTunnelEnd> end_of(const edri_id128& tid, int side) {
-    std::lock_guard lock(mutex_);
-    auto it = tunnels_.find(key(tid, side));
-    return it == tunnels_.end() ? nullptr : it->second;
-  }
-
-  void release_handlers(WorkerTunnelEnd& e) {
-    {
-      std::lock_guard lock(mutex_);
-      if (e.handlers_released) return;
-      e.handlers_released = true;
-    }
-    if (e.handlers.release) e.handlers.release(e.handlers.user);
-  }
-
-  void on_tunnel_opened(const worker::TunnelOpened& f) {
-    std::lock_guard lock(mutex_);
-    auto it = opens_.find(f.rid);
-    if (it == opens_.end()) return;
-    PendingOpen& p = it->second;
-    p.answered = true;
-    p.status = f.status;
-    p.reason = f.reason;
-    if (p.status == EDRI_STATUS_OK) {
-      p.end = std::make_shared<WorkerTunnelEnd>(*this, f.tid, 0, p.handlers, f.window);
-      tunnels_[key(f.tid, 0)] = p.end;
-    }
-    changed_.notify_all();
-  }
-
-  void on_tunnel_msg(const worker::TunnelMsg& f) {
-    if (auto end = end_of(f.tid, f.side)) {
-      push(TunnelMessage{std::move(end), std::vector<std::uint8_t>(f.data.begin(), f.data.end())});
-    }
-  }
-
-  void on_tunnel_credit(const worker::TunnelCredit& f) {
-    auto end = end_of(f.tid, f.side);
-    if (!end) return;
-    std::lock_guard lock(mutex_);
-    end->in_flight -= std::min<std::size_t>(end->in_flight, f.bytes);
-    changed_.notify_all();
-  }
-
-  void on_tunnel_peer_closed(const worker::TunnelPeerClosed& f) {
-    auto end = end_of(f.tid, f.side);
-    if (!end) return;
-    if (f.over) {
-      std::lock_guard lock(mutex_);
-      if (!end->over) {
-        end->over = true;
-        end->over_reason = f.reason;
-      }
-      changed_.notify_all();
-    }
-    push(TunnelNotice{std::move(end), f.status, std::string(f.reason)});
-  }
-
-  void run_tunnel_message(TunnelMessage& m) {
-    bool discard;
-    {
-      std::lock_guard lock(mutex_);
-      discard = m.end->discard;
-    }
-    if (!discard) m.end->handlers.on_message(m.end->handlers.user, m.data.data(), m.data.size());
-    channel_.send(worker::TunnelConsumed{m.end->tid, m.end->side, m.data.size()});
-  }
-
-  void run_tunnel_notice(TunnelNotice& n) {
-    bool discard;
-    {
-      std::lock_guard lock(mutex_);
-      discard = n.end->discard;
-    }
-    if (!discard) n.end->handlers.on_peer_closed(n.end->handlers.user, n.status, n.reason.c_str());
-    release_handlers(*n.end);
-  }
-
+  // Work for the handler thread that is none of the above (tunnel traffic).
+  using Job = std::function<void()>;
+  using Item = std::variant<Task, Callback, Detached, Job>;
   static worker::SendOptions options_of(const edri_send_options* o) {
     worker::SendOptions out;
     out.priority = o ? o->priority : 0;
@@ -492,13 +257,13 @@ class WorkerHost final : public HostBackend {
       } else if (const auto* f = std::get_if<worker::Response>(&*frame)) {
         on_response(*f);
       } else if (const auto* f = std::get_if<worker::TunnelOpened>(&*frame)) {
-        on_tunnel_opened(*f);
+        tunnels_.on_opened(*f);
       } else if (const auto* f = std::get_if<worker::TunnelMsg>(&*frame)) {
-        on_tunnel_msg(*f);
+        tunnels_.on_message(*f);
       } else if (const auto* f = std::get_if<worker::TunnelCredit>(&*frame)) {
-        on_tunnel_credit(*f);
+        tunnels_.on_credit(*f);
       } else if (const auto* f = std::get_if<worker::TunnelPeerClosed>(&*frame)) {
-        on_tunnel_peer_closed(*f);
+        tunnels_.on_peer_closed(*f);
       }
     }
     if (!err.empty()) std::fprintf(stderr, "edrid worker %s: %s\n", manager_.c_str(), err.c_str());
@@ -507,6 +272,7 @@ class WorkerHost final : public HostBackend {
       closed_ = true;
     }
     changed_.notify_all();
+    tunnels_.router_lost();
   }
 
   void on_response(const worker::Response& f) {
@@ -565,10 +331,8 @@ class WorkerHost final : public HostBackend {
         c->fn(c->user, c->event.get(), c->last ? 1 : 0);
       } else if (auto* d = std::get_if<Detached>(&item)) {
         run_detached(*d->event);
-      } else if (auto* m = std::get_if<TunnelMessage>(&item)) {
-        run_tunnel_message(*m);
-      } else if (auto* n = std::get_if<TunnelNotice>(&item)) {
-        run_tunnel_notice(*n);
+      } else if (auto* job = std::get_if<Job>(&item)) {
+        (*job)();
       }
     }
   }
@@ -578,10 +342,7 @@ class WorkerHost final : public HostBackend {
     const auto& h = ev.header;
     const bool is_request = h.kind == EDRI_KIND_REQUEST;
     const bool is_tunnel = h.kind == EDRI_KIND_TUNNEL;
-    if (is_tunnel) {
-      std::lock_guard lock(mutex_);
-      deciding_ = Deciding{h.id, task.window};
-    }
+    if (is_tunnel) tunnels_.begin_offer(h.id, task.window);
     edri_response resp;
     edri_error err{sizeof(edri_error), {}, {}};
     int rc;
@@ -592,12 +353,10 @@ class WorkerHost final : public HostBackend {
     worker::Done done{task.seq, resp.status, resp.message, std::nullopt, std::nullopt, std::nullopt};
     std::string reason;  // outlives done's view of it
     if (is_tunnel) {
-      std::lock_guard lock(mutex_);
-      if (deciding_->decided) {
-        reason = deciding_->reason;
-        done.tunnel = worker::TunnelDecision{deciding_->accepted, reason};
+      if (auto decided = tunnels_.end_offer()) {
+        reason = std::move(decided->second);
+        done.tunnel = worker::TunnelDecision{decided->first, reason};
       }
-      deciding_.reset();
     }
     std::string error;
     if (rc != EDRI_OK) error = err.message[0] ? err.message : "handler failed";
@@ -631,6 +390,7 @@ class WorkerHost final : public HostBackend {
   std::string manager_;
   worker::Channel channel_;
   worker::FrameStream frames_;  // read by serve, then by the reader thread
+  WorkerTunnels tunnels_;
   edri_host_ctx ctx_{this};
   const edri_plugin_descriptor* plugin_ = nullptr;
   void* instance_ = nullptr;
@@ -645,18 +405,8 @@ class WorkerHost final : public HostBackend {
   std::vector<Sub> subs_;
   std::map<std::uint64_t, PendingRequest> requests_;
   std::map<std::uint64_t, std::optional<std::pair<int, std::uint32_t>>> notified_;
-  std::map<std::uint64_t, PendingOpen> opens_;
-  std::map<EndKey, std::shared_ptr<WorkerTunnelEnd>> tunnels_;
-  std::optional<Deciding> deciding_;
   std::set<std::string> strings_;
 };
-
-int WorkerTunnelEnd::send(const std::uint8_t* data, std::size_t len, std::int64_t timeout_ms, std::string* reason) {
-  return host_.end_send(*this, data, len, timeout_ms, reason);
-}
-void WorkerTunnelEnd::shutdown() { host_.end_shutdown(*this); }
-void WorkerTunnelEnd::close(std::uint32_t status, const std::string& reason) { host_.end_close(*this, status, reason); }
-void WorkerTunnelEnd::release() { host_.end_release(*this); }
 
 }  // namespace
 
