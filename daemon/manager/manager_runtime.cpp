@@ -30,6 +30,7 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       plugin_label_(std::move(plugin_label)),
       queue_(q.order, q.capacity, q.when_full),
       logger_(logging::get(name_)),
+      host_(*this, router, *logger_),
       executor_settings_(std::move(e)),
       busy_slots_(executor_settings_.slots() + 1),
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)) {
@@ -46,7 +47,7 @@ ManagerRuntime::~ManagerRuntime() {
   destroy();
 }
 
-bool ManagerRuntime::runs_here() const noexcept { return current_dispatch().host == this; }
+bool ManagerRuntime::runs_here() const noexcept { return current_dispatch().host == &host_; }
 
 bool ManagerRuntime::any_busy() const noexcept {
   for (std::size_t i = 0; i < busy_slots_; ++i) {
@@ -64,11 +65,10 @@ std::size_t ManagerRuntime::running_tasks() const noexcept {
 void ManagerRuntime::create(const std::string& config_json) {
   config_json_ = config_json;
   edri_error err = empty_error();
-  instance_ = plugin_->create(router_.host_api(), &host_ctx_, name_.c_str(), config_json.data(),
+  instance_ = plugin_->create(router_.host_api(), host_.ctx(), name_.c_str(), config_json.data(),
                               config_json.size(), &err);
   if (!instance_) {
-    std::lock_guard lock(subs_mutex_);
-    subs_.clear();
+    host_.clear_subscriptions();
     throw ManagerError("manager '" + name_ + "' (" + plugin_label_ + "): " +
                            (err.message[0] ? err.message : "create failed"),
                        err.key);
@@ -95,7 +95,7 @@ void ManagerRuntime::after_start() {
 }
 
 void ManagerRuntime::stop(std::chrono::milliseconds grace) {
-  cancel_all_timers();
+  host_.cancel_all_timers();
   if (!loops_.empty()) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
     // Answers to its requests still to come count as work: an api stopping
@@ -139,7 +139,7 @@ void ManagerRuntime::hand_back(Delivery& d) {
   } else if (d.kind() == Delivery::Kind::response_callback) {
     // The requester is this manager and it is stopping; let the plugin free
     // what it attached to the request.
-    DispatchScope scope(this, d.event.get());
+    DispatchScope scope(&host_, d.event.get());
     d.run_callback();
   }
 }
@@ -168,15 +168,15 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
     case Delivery::Kind::timer: {
       d.timer().tick_queued.store(false, std::memory_order_relaxed);
       if (d.timer().cancelled.load(std::memory_order_acquire)) return;
-      if (d.timer().interval.count() == 0) forget_timer(d.timer());
-      DispatchScope scope(this, nullptr);
+      if (d.timer().interval.count() == 0) host_.forget_timer(d.timer());
+      DispatchScope scope(&host_, nullptr);
       task_started(slot);
       d.timer().fn(d.timer().user);
       busy_since_ns_[slot].store(0, std::memory_order_relaxed);
       return;
     }
     case Delivery::Kind::response_callback: {
-      DispatchScope scope(this, d.event.get());
+      DispatchScope scope(&host_, d.event.get());
       logging::TraceScope trace(d.event->header.trace_id);
       task_started(slot);
       d.run_callback();
@@ -187,7 +187,7 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
       if (admit(d)) handle_event(d, slot);
       return;
     case Delivery::Kind::tunnel: {
-      DispatchScope scope(this, nullptr);
+      DispatchScope scope(&host_, nullptr);
       task_started(slot);
       d.tunnel().run_end(d.tunnel_side);
       busy_since_ns_[slot].store(0, std::memory_order_relaxed);
@@ -200,7 +200,7 @@ bool ManagerRuntime::admit(Delivery& d) {
   const Event& ev = *d.event;
   const auto kind = static_cast<edri_kind>(ev.header.kind);
   if (kind == EDRI_KIND_RESPONSE) {
-    if (!response_handler_for(ev.header.type, &d.handler_id)) {
+    if (!host_.response_handler_for(ev.header.type, &d.handler_id)) {
       logger_->debug("response to {} dropped: no response handler", ev.header.type);
       return false;
     }
@@ -266,22 +266,13 @@ void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {
   Event& ev = *d.event;
   const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
   logging::TraceScope trace(ev.header.trace_id);
-  DispatchScope scope(this, &ev);
+  DispatchScope scope(&host_, &ev);
   edri_response resp;
   edri_error err = empty_error();
   task_started(slot);
   const int rc = plugin_->handle(instance_, d.handler_id, &ev, is_request ? &resp : nullptr, &err);
   const char* why = rc == EDRI_OK ? nullptr : err.message[0] ? err.message : "handler failed";
   task_finished(slot, ev, why, &resp);
-}
-
-int ManagerRuntime::notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) {
-  return router_.notify(this, std::move(ev), opts, delivered);
-}
-
-int ManagerRuntime::request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn,
-                            void* user, std::uint32_t delivery, edri_id128* id_out) {
-  return router_.request(this, std::move(ev), opts, fn, user, delivery, id_out);
 }
 
 TimerService& ManagerRuntime::timers() noexcept { return router_.timers(); }
@@ -294,203 +285,6 @@ void ManagerRuntime::open_tunnel(EventPtr offer, const std::string& type, Tunnel
 
 bool ManagerRuntime::post_tunnel_work(Delivery&& d) {
   return queue_.push(std::move(d), true, false, nullptr) == ManagerQueue::Push::accepted;
-}
-
-int ManagerRuntime::request_cancel(const edri_id128& id) {
-  return router_.cancel(this, id) ? EDRI_OK : EDRI_E_INVALID;
-}
-
-bool ManagerRuntime::log_enabled(std::uint32_t level) {
-  return logger_->should_log(
-      static_cast<spdlog::level::level_enum>(std::min<std::uint32_t>(level, EDRI_LOG_CRITICAL)));
-}
-
-void ManagerRuntime::log(std::uint32_t level, std::string_view msg) {
-  logger_->log(static_cast<spdlog::level::level_enum>(std::min<std::uint32_t>(level, EDRI_LOG_CRITICAL)),
-               "{}", msg);
-}
-
-edri_tunnel* ManagerRuntime::tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
-                                         std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) {
-  struct Result {
-    std::uint32_t status;
-    std::string reason;
-    std::shared_ptr<Tunnel> tunnel;
-  };
-  auto result = std::make_shared<std::promise<Result>>();
-  auto future = result->get_future();
-  router_.open_tunnel(this, std::move(initial), type, TunnelBinding{this, handlers, nullptr}, timeout_ms,
-                      [result](std::uint32_t st, const std::string& why, std::shared_ptr<Tunnel> t) {
-                        result->set_value(Result{st, why, std::move(t)});
-                      });
-  Result r = future.get();
-  if (!r.tunnel) {
-    *status = r.status;
-    *reason = r.reason;
-    return nullptr;
-  }
-  return new LocalTunnelEnd(std::move(r.tunnel), Tunnel::kOpener);
-}
-
-edri_tunnel* ManagerRuntime::tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) {
-  auto t = router_.tunnels().find(offer->header.id);
-  if (!t || !t->accept(TunnelBinding{this, handlers, nullptr})) return nullptr;
-  return new LocalTunnelEnd(std::move(t), Tunnel::kAcceptor);
-}
-
-void ManagerRuntime::tunnel_refuse(const edri_event* offer, const char* reason) {
-  if (auto t = router_.tunnels().find(offer->header.id)) t->refuse(EDRI_STATUS_REJECTED, reason);
-}
-
-std::string ManagerRuntime::stats_json() {
-  nlohmann::json j;
-  router_.stats_json(j);
-  return j.dump();
-}
-
-bool ManagerRuntime::response_handler_for(std::string_view type, std::uint32_t* handler_id) {
-  std::lock_guard lock(subs_mutex_);
-  int best = -1;
-  for (const auto& s : subs_) {
-    if (s.kind == EDRI_KIND_RESPONSE && s.pattern.specificity() > best && s.pattern.matches(type)) {
-      best = s.pattern.specificity();
-      *handler_id = s.handler_id;
-    }
-  }
-  return best >= 0;
-}
-
-int ManagerRuntime::subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
-                              edri_error* err) {
-  auto fail = [&](int code, const std::string& msg) {
-    if (err) std::snprintf(err->message, sizeof err->message, "%s", msg.c_str());
-    return code;
-  };
-  if (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST && kind != EDRI_KIND_RESPONSE &&
-      kind != EDRI_KIND_TUNNEL) {
-    return fail(EDRI_E_INVALID, "manager '" + name_ + "': cannot subscribe to event kind " +
-                                    std::to_string(kind));
-  }
-  std::string why;
-  auto p = Pattern::parse(pattern ? pattern : "", &why);
-  if (!p) return fail(EDRI_E_INVALID, "manager '" + name_ + "': " + why);
-  {
-    std::lock_guard lock(subs_mutex_);
-    for (const auto& s : subs_) {
-      if (s.kind == kind && s.pattern.text() == p->text()) {
-        static constexpr const char* kKinds[] = {"notification", "request", "response", "tunnel"};
-        return fail(EDRI_E_DUPLICATE, "manager '" + name_ + "' registers two " + kKinds[kind] +
-                                          " handlers for '" + p->text() + "'");
-      }
-    }
-    subs_.push_back({kind, std::move(*p), handler_id});
-  }
-  if (started() && kind != EDRI_KIND_RESPONSE) router_.subscriptions_changed();
-  return EDRI_OK;
-}
-
-int ManagerRuntime::unsubscribe(edri_kind kind, const char* pattern) {
-  bool removed = false;
-  {
-    std::lock_guard lock(subs_mutex_);
-    std::erase_if(subs_, [&](const LocalSubscription& s) {
-      const bool hit = s.kind == kind && s.pattern.text() == pattern;
-      removed = removed || hit;
-      return hit;
-    });
-  }
-  if (removed && started() && kind != EDRI_KIND_RESPONSE) router_.subscriptions_changed();
-  return removed ? EDRI_OK : EDRI_E_INVALID;
-}
-
-std::vector<Subscription> ManagerRuntime::routing_subscriptions() {
-  std::vector<Subscription> out;
-  std::lock_guard lock(subs_mutex_);
-  for (const auto& s : subs_) {
-    if (s.kind == EDRI_KIND_RESPONSE) continue;
-    out.push_back({s.kind, s.pattern, this, s.handler_id});
-  }
-  return out;
-}
-
-std::uint64_t ManagerRuntime::timer_start(std::int64_t delay_ms, std::int64_t interval_ms,
-                                          edri_timer_fn fn, void* user) {
-  if (!fn || delay_ms < 0 || interval_ms < 0) return 0;
-  auto t = std::make_shared<PluginTimer>();
-  t->fn = fn;
-  t->user = user;
-  t->interval = std::chrono::milliseconds(interval_ms);
-  t->next = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
-  {
-    std::lock_guard lock(timers_mutex_);
-    if (timers_closed_) return 0;
-    t->id = next_timer_id_++;
-    timers_.emplace(t->id, t);
-  }
-  std::lock_guard lock(t->mutex);
-  t->service_id = router_.timers().schedule(t->next, [this, t] { fire_timer(t); });
-  return t->id;
-}
-
-void ManagerRuntime::fire_timer(const std::shared_ptr<PluginTimer>& t) {
-  if (t->cancelled.load(std::memory_order_acquire)) return;
-  // A tick still waiting in the queue absorbs this one: a slow manager gets
-  // one tick when it catches up, not a burst.
-  if (!t->tick_queued.exchange(true, std::memory_order_acq_rel)) {
-    Delivery d;
-    d.set_timer(t);
-    d.priority = std::numeric_limits<std::int32_t>::min();
-    if (queue_.push(std::move(d), true, false, nullptr) != ManagerQueue::Push::accepted) {
-      t->tick_queued.store(false, std::memory_order_relaxed);
-      if (t->interval.count() == 0) forget_timer(*t);
-    }
-  }
-  // A one-shot timer stays listed until its tick has run, so a cancel that
-  // comes while the tick waits in the queue still stops it (the plugin frees
-  // the callback's state on cancel).
-  if (t->interval.count() == 0) return;
-  std::lock_guard lock(t->mutex);
-  if (t->cancelled.load(std::memory_order_acquire)) return;
-  // next = previous + interval keeps a repeating timer from drifting; after a
-  // long stall (suspend) it resumes from now instead of replaying every miss.
-  const auto now = std::chrono::steady_clock::now();
-  t->next += t->interval;
-  if (t->next < now) t->next = now + t->interval;
-  t->service_id = router_.timers().schedule(t->next, [this, t] { fire_timer(t); });
-}
-
-void ManagerRuntime::forget_timer(const PluginTimer& t) {
-  std::lock_guard lock(timers_mutex_);
-  auto it = timers_.find(t.id);
-  if (it != timers_.end() && it->second.get() == &t) timers_.erase(it);
-}
-
-void ManagerRuntime::timer_cancel(std::uint64_t id) {
-  std::shared_ptr<PluginTimer> t;
-  {
-    std::lock_guard lock(timers_mutex_);
-    auto it = timers_.find(id);
-    if (it == timers_.end()) return;
-    t = it->second;
-    timers_.erase(it);
-  }
-  t->cancelled.store(true, std::memory_order_release);
-  std::lock_guard lock(t->mutex);
-  router_.timers().cancel(t->service_id);
-}
-
-void ManagerRuntime::cancel_all_timers() {
-  std::map<std::uint64_t, std::shared_ptr<PluginTimer>> all;
-  {
-    std::lock_guard lock(timers_mutex_);
-    timers_closed_ = true;
-    all.swap(timers_);
-  }
-  for (auto& [id, t] : all) {
-    t->cancelled.store(true, std::memory_order_release);
-    std::lock_guard lock(t->mutex);
-    router_.timers().cancel(t->service_id);
-  }
 }
 
 void ManagerRuntime::sample_rates(std::int64_t now_ns) noexcept {

@@ -5,8 +5,8 @@
 
 #include "exec/execution_site.hpp"
 #include "exec/executor.hpp"
+#include "manager/manager_host.hpp"
 #include "manager/manager_stats.hpp"
-#include "plugin/host_backend.hpp"
 #include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
@@ -31,11 +31,6 @@ class logger;
 }
 
 namespace edrid {
-class ManagerRuntime;
-}
-
-namespace edrid {
-
 
 struct QueueSettings {
   QueueOrder order = QueueOrder::fifo;
@@ -43,23 +38,11 @@ struct QueueSettings {
   WhenFull when_full = WhenFull::block;
 };
 
-struct PluginTimer {
-  std::uint64_t id = 0;
-  edri_timer_fn fn = nullptr;
-  void* user = nullptr;
-  std::chrono::milliseconds interval{0};
-  std::chrono::steady_clock::time_point next;
-  std::atomic<bool> cancelled{false};
-  std::atomic<bool> tick_queued{false};
-  std::mutex mutex;  // guards service_id and next
-  std::uint64_t service_id = 0;
-};
-
-class ManagerRuntime final : public HostBackend, public ExecutionSite {
+class ManagerRuntime final : public ExecutionSite {
  public:
   ManagerRuntime(RouterPort& router, std::string name, const edri_plugin_descriptor* plugin,
                  std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {});
-  ~ManagerRuntime() override;
+  ~ManagerRuntime();
   ManagerRuntime(const ManagerRuntime&) = delete;
   ManagerRuntime& operator=(const ManagerRuntime&) = delete;
 
@@ -77,7 +60,7 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   const std::string& name() const noexcept override { return name_; }
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }
-  edri_host_ctx* host_ctx() noexcept { return &host_ctx_; }
+  edri_host_ctx* host_ctx() noexcept { return host_.ctx(); }
   // True while the calling thread runs this manager's work (any executor):
   // blocking on this manager's own full queue would then deadlock.
   bool runs_here() const noexcept;
@@ -89,27 +72,10 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   ManagerStats& stats() noexcept { return stats_; }
   spdlog::logger& logger() noexcept override { return *logger_; }
 
-  // ---- HostBackend: what this manager's plugin asks of the host.
-  int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
-                edri_error* err) override;
-  int unsubscribe(edri_kind kind, const char* pattern) override;
-  int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override;
-  int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
-              std::uint32_t delivery, edri_id128* id_out) override;
-  int request_cancel(const edri_id128& id) override;
-  bool log_enabled(std::uint32_t level) override;
-  void log(std::uint32_t level, std::string_view msg) override;
-  std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms, edri_timer_fn fn,
-                            void* user) override;
-  void timer_cancel(std::uint64_t id) override;
-  std::string stats_json() override;
-  edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
-                           std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override;
-  edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) override;
-  void tunnel_refuse(const edri_event* offer, const char* reason) override;
-
-  // Notification and request subscriptions, for the router's table.
-  std::vector<Subscription> routing_subscriptions();
+  // What its plugin calls.
+  ManagerHost& plugin_host() noexcept { return host_; }
+  // Notification, request and tunnel subscriptions, for the router's table.
+  std::vector<Subscription> routing_subscriptions() { return host_.routing_subscriptions(); }
 
   // ---- ExecutionSite: what its executor asks of it.
   void execute(Delivery& d, std::size_t slot) override;
@@ -121,7 +87,7 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   using ExecutionSite::task_finished;
   std::size_t running_tasks() const noexcept override;
   void count_crash() noexcept override { stats_.crashes.fetch_add(1, std::memory_order_relaxed); }
-  HostBackend& host() noexcept override { return *this; }
+  HostBackend& host() noexcept override { return host_; }
   TimerService& timers() noexcept override;
   TunnelTable& tunnels() noexcept override;
   void open_tunnel(EventPtr offer, const std::string& type, TunnelBinding opener, std::int64_t timeout_ms,
@@ -136,7 +102,7 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   void request_ended() noexcept { requests_outstanding_.fetch_sub(1, std::memory_order_release); }
   const std::string& config_json() const noexcept override { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
-  const edri_plugin_descriptor* plugin() const noexcept override { return plugin_; }
+  const edri_plugin_descriptor* plugin() const noexcept { return plugin_; }
   void* instance() const noexcept { return instance_; }
 
   // Samples the per-second rates (the router's liveness tick).
@@ -149,21 +115,10 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   void stats_json(nlohmann::json& out) const;
 
  private:
-  struct LocalSubscription {
-    edri_kind kind;
-    Pattern pattern;
-    std::uint32_t handler_id;
-  };
-
   void run(std::size_t loop);
   void handle_event(Delivery& d, std::size_t slot);
   bool any_busy() const noexcept;
   void hand_back(Delivery& d);
-  void fire_timer(const std::shared_ptr<PluginTimer>& t);
-  // Takes a one-shot timer off the list once its tick runs.
-  void forget_timer(const PluginTimer& t);
-  void cancel_all_timers();
-  bool response_handler_for(std::string_view type, std::uint32_t* handler_id);
 
   RouterPort& router_;
   const std::string name_;
@@ -172,10 +127,10 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   void* instance_ = nullptr;
   std::atomic<std::uint32_t> requests_outstanding_{0};
   std::atomic<bool> route_early_{false};
-  edri_host_ctx host_ctx_{this};
   ManagerQueue queue_;
   ManagerStats stats_;
   std::shared_ptr<spdlog::logger> logger_;
+  ManagerHost host_;  // after logger_, which it uses
 
   std::vector<std::thread> loops_;  // the dispatch loops (Executor::loops())
   std::atomic<bool> started_{false};
@@ -188,13 +143,6 @@ class ManagerRuntime final : public HostBackend, public ExecutionSite {
   std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
   std::atomic<Health> health_{Health::ok};
 
-  std::mutex subs_mutex_;
-  std::vector<LocalSubscription> subs_;
-
-  std::mutex timers_mutex_;
-  std::map<std::uint64_t, std::shared_ptr<PluginTimer>> timers_;
-  std::uint64_t next_timer_id_ = 1;
-  bool timers_closed_ = false;
 };
 
 }  // namespace edrid

@@ -121,5 +121,5 @@ TEST_CASE("type ops as short as ABI 1.0's are served, and shorter ones are refus
     ops.struct_size = size;
     CHECK(host.event_alloc(rt.host_ctx(), &ops, &object) == nullptr);
   }
-  CHECK(rt.abi_misuse_logged);
+  CHECK(rt.plugin_host().abi_misuse_logged);
 }

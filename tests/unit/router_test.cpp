@@ -487,7 +487,7 @@ TEST_CASE("responses to detached requests reach the sender's response handlers")
   CHECK(seen[1].data == json{{"status", "ok"}, {"text", "how!"}});
 
   // Without an answerer, the handler gets not_found.
-  f.router->find("answerer")->unsubscribe(EDRI_KIND_REQUEST, "rt.question");
+  f.router->find("answerer")->plugin_host().unsubscribe(EDRI_KIND_REQUEST, "rt.question");
   f.ctx("driver").notify("ask.go", {{"text", "who"}});
   REQUIRE(Registry::get().wait_for("asker", 3));
   CHECK(Registry::get().seen("asker")[2].data["status"] == "not_found");
