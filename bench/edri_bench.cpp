@@ -479,11 +479,11 @@ struct SwitchRig {
     rb->set_uplink(nullptr);
     sw->stop(std::chrono::milliseconds(1000));
   }
-  std::uint64_t link_counter(const char* key) const {
-    nlohmann::json links = nlohmann::json::array();
-    sw->links_json(links);
+  std::uint64_t link_counter(std::uint64_t edrid::LinkSnapshot::*field) const {
+    std::vector<edrid::LinkSnapshot> links;
+    sw->links(links);
     std::uint64_t sum = 0;
-    for (const auto& l : links) sum += l.value(key, std::uint64_t{0});
+    for (const auto& l : links) sum += l.*field;
     return sum;
   }
 
@@ -589,7 +589,7 @@ void switch_replay(std::uint64_t n, std::size_t size) {
                       {"lost", n - std::min(n, g_received.load())},
                       {"duplicates", g_duplicates.load()},
                       {"out_of_order", g_out_of_order.load()},
-                      {"switch_duplicates_dropped", rig.link_counter("duplicates_dropped")}});
+                      {"switch_duplicates_dropped", rig.link_counter(&edrid::LinkSnapshot::duplicates_dropped)}});
 }
 
 }  // namespace bench

@@ -147,11 +147,11 @@ void Daemon::start() {
     settings.membership_file = config_.state_dir / ("switch-" + config_.router.id + ".json");
     switch_ = std::make_unique<cluster::Switch>(*router_, std::move(settings));
     switch_->start();
-    router_->set_link_stats([sw = switch_.get()](nlohmann::json& links) { sw->links_json(links); });
+    router_->set_link_stats([sw = switch_.get()](std::vector<LinkSnapshot>& links) { sw->links(links); });
   }
   if (config_.connector) {
     connector_ = std::make_shared<cluster::Connector>(*router_, *config_.connector);
-    router_->set_link_stats([c = connector_.get()](nlohmann::json& links) { c->links_json(links); });
+    router_->set_link_stats([c = connector_.get()](std::vector<LinkSnapshot>& links) { c->links(links); });
     router_->set_uplink(connector_.get());
     connector_->start();
   }

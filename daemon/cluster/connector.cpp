@@ -486,13 +486,12 @@ void Connector::stop(std::chrono::milliseconds grace) {
   session_.reset();
 }
 
-void Connector::links_json(nlohmann::json& out) const {
-  nlohmann::json j;
-  state_.stats_json(j);
-  j["role"] = "connector";
-  j["switch"] = settings_.host + ":" + std::to_string(settings_.port);
-  j["incarnation"] = incarnation_;
-  out.push_back(std::move(j));
+void Connector::links(std::vector<LinkSnapshot>& out) const {
+  LinkSnapshot& s = out.emplace_back();
+  state_.snapshot(s);
+  s.role = "connector";
+  s.switch_address = settings_.host + ":" + std::to_string(settings_.port);
+  s.incarnation = incarnation_;
 }
 
 }  // namespace edrid::cluster

@@ -41,7 +41,7 @@ class Connector final : public ClusterUplink,
   // Waits up to `grace` for the switch to acknowledge everything sent, says
   // goodbye and ends the io thread.
   void stop(std::chrono::milliseconds grace);
-  void links_json(nlohmann::json& out) const;
+  void links(std::vector<LinkSnapshot>& out) const;
 
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;

@@ -341,29 +341,29 @@ std::string LinkState::peer_id() const {
 
 void LinkState::count_refused() { refused_.fetch_add(1, std::memory_order_relaxed); }
 
-void LinkState::stats_json(nlohmann::json& out) const {
+void LinkState::snapshot(LinkSnapshot& s) const {
   std::lock_guard lock(mutex_);
-  out = {{"peer", peer_id_},
-         {"state", state_},
-         {"address", address_},
-         {"peer_incarnation", peer_incarnation_},
-         {"sent_seq", next_seq_ - 1},
-         {"acked_seq", peer_acked_},
-         {"received_seq", rx_last_.load(std::memory_order_relaxed)},
-         {"events_received", events_received_.load(std::memory_order_relaxed)},
-         {"replay_frames", buffer_.size()},
-         {"replay_bytes", buffer_bytes_},
-         {"replay_dropped", dropped_from_buffer_},
-         {"publisher_waits", publisher_waits_},
-         {"publisher_wait_timeouts", publisher_wait_timeouts_},
-         {"duplicates_dropped", duplicates_.load(std::memory_order_relaxed)},
-         {"refused_frames", refused_.load(std::memory_order_relaxed)},
-         {"reconnects", connects_ > 0 ? connects_ - 1 : 0},
-         {"gaps", gaps_},
-         {"events_lost", lost_},
-         {"bytes_in", bytes_in_},
-         {"bytes_out", bytes_out_},
-         {"writes", writes_}};
+  s.peer = peer_id_;
+  s.state = state_;
+  s.address = address_;
+  s.peer_incarnation = peer_incarnation_;
+  s.sent_seq = next_seq_ - 1;
+  s.acked_seq = peer_acked_;
+  s.received_seq = rx_last_.load(std::memory_order_relaxed);
+  s.events_received = events_received_.load(std::memory_order_relaxed);
+  s.replay_frames = buffer_.size();
+  s.replay_bytes = buffer_bytes_;
+  s.replay_dropped = dropped_from_buffer_;
+  s.publisher_waits = publisher_waits_;
+  s.publisher_wait_timeouts = publisher_wait_timeouts_;
+  s.duplicates_dropped = duplicates_.load(std::memory_order_relaxed);
+  s.refused_frames = refused_.load(std::memory_order_relaxed);
+  s.reconnects = connects_ > 0 ? connects_ - 1 : 0;
+  s.gaps = gaps_;
+  s.events_lost = lost_;
+  s.bytes_in = bytes_in_;
+  s.bytes_out = bytes_out_;
+  s.writes = writes_;
 }
 
 }  // namespace edrid::cluster

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include "router/link_snapshot.hpp"
 
 namespace edrid::cluster {
 
@@ -131,7 +131,7 @@ class LinkState {
   std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
   void set_peer_id(std::string id);
   std::string peer_id() const;
-  void stats_json(nlohmann::json& out) const;
+  void snapshot(LinkSnapshot& out) const;
 
  private:
   struct Entry {

@@ -607,14 +607,13 @@ void Switch::stop(std::chrono::milliseconds grace) {
   thread_.join();
 }
 
-void Switch::links_json(nlohmann::json& out) const {
+void Switch::links(std::vector<LinkSnapshot>& out) const {
   std::lock_guard lock(slots_mutex_);
   for (const auto& [id, slot] : slots_) {
-    nlohmann::json j;
-    slot->state->stats_json(j);
-    j["role"] = "switch";
-    j["patterns"] = slot->entries.size();
-    out.push_back(std::move(j));
+    LinkSnapshot& s = out.emplace_back();
+    slot->state->snapshot(s);
+    s.role = "switch";
+    s.patterns = slot->entries.size();
   }
 }
 

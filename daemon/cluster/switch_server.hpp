@@ -50,7 +50,7 @@ class Switch final : public LinkHooks {
   // what is buffered for them, says goodbye and ends the io thread.
   void stop(std::chrono::milliseconds grace);
   std::uint16_t port() const noexcept { return bound_port_; }
-  void links_json(nlohmann::json& out) const;
+  void links(std::vector<LinkSnapshot>& out) const;
 
   // LinkHooks (io thread).
   LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;

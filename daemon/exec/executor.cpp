@@ -3,8 +3,6 @@
 #include "exec/loop_executor.hpp"
 #include "exec/process_executor.hpp"
 
-#include <nlohmann/json.hpp>
-
 namespace edrid {
 
 std::string_view to_string(ExecutorKind k) noexcept {
@@ -19,8 +17,6 @@ std::string_view to_string(ExecutorKind k) noexcept {
 std::string_view to_string(Ordering o) noexcept {
   return o == Ordering::sequential ? "sequential" : "concurrent";
 }
-
-void Executor::stats_json(nlohmann::json& out) const { out = nlohmann::json::object(); }
 
 std::unique_ptr<Executor> make_executor(ExecutionSite& site, const ExecutorSettings& s) {
   if (s.kind == ExecutorKind::process) return std::make_unique<ProcessExecutor>(site, s);

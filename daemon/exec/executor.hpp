@@ -11,9 +11,10 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <vector>
 
-#include <nlohmann/json_fwd.hpp>
 
 namespace edrid {
 
@@ -37,6 +38,21 @@ struct ExecutorSettings {
   }
 };
 
+// What an executor is doing, for /stats and /metrics.
+struct ExecutorSnapshot {
+  std::size_t slots = 0;      // pieces of work that may run at once
+  std::size_t in_flight = 0;  // running or handed to a worker
+  std::optional<std::size_t> threads;  // dispatch loops: their threads
+  struct Processes {
+    std::size_t waiting = 0;  // tasks waiting for a worker
+    std::vector<long> worker_pids;  // by slot; -1 while one is being replaced
+    std::uint64_t spawned = 0;
+    std::uint64_t timeouts = 0;
+    std::int64_t timeout_ms = 0;
+  };
+  std::optional<Processes> processes;  // worker processes
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -54,7 +70,7 @@ class Executor {
   virtual bool idle() const = 0;
   // Called after the dispatch loop ended: finish, then release workers.
   virtual void stop(std::chrono::milliseconds grace) { (void)grace; }
-  virtual void stats_json(nlohmann::json& out) const;
+  virtual ExecutorSnapshot snapshot() const = 0;
 };
 
 std::unique_ptr<Executor> make_executor(ExecutionSite& site, const ExecutorSettings& s);

@@ -2,7 +2,6 @@
 
 #include "exec/execution_site.hpp"
 
-#include <nlohmann/json.hpp>
 
 namespace edrid {
 
@@ -12,8 +11,12 @@ void LoopExecutor::run(Delivery&& d, std::size_t loop) { site_.execute(d, loop);
 
 bool LoopExecutor::idle() const { return site_.running_tasks() == 0; }
 
-void LoopExecutor::stats_json(nlohmann::json& out) const {
-  out = {{"threads", loops_}, {"slots", loops_}, {"in_flight", site_.running_tasks()}};
+ExecutorSnapshot LoopExecutor::snapshot() const {
+  ExecutorSnapshot s;
+  s.slots = loops_;
+  s.threads = loops_;
+  s.in_flight = site_.running_tasks();
+  return s;
 }
 
 }  // namespace edrid

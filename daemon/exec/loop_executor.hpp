@@ -14,7 +14,7 @@ class LoopExecutor final : public Executor {
   std::size_t loops() const override { return loops_; }
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
-  void stats_json(nlohmann::json& out) const override;
+  ExecutorSnapshot snapshot() const override;
 
  private:
   ExecutionSite& site_;

@@ -11,12 +11,9 @@
 
 #include <future>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace edrid {
-
-using nlohmann::json;
 
 struct ProcessExecutor::Worker : std::enable_shared_from_this<ProcessExecutor::Worker> {
   Worker(ExecutionSite& site, std::size_t slot, WorkerProcess p)
@@ -489,17 +486,19 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
   }
 }
 
-void ProcessExecutor::stats_json(nlohmann::json& out) const {
+ExecutorSnapshot ProcessExecutor::snapshot() const {
+  ExecutorSnapshot s;
+  ExecutorSnapshot::Processes p;
   std::lock_guard lock(mutex_);
-  json pids = json::array();
-  for (const auto& w : workers_) pids.push_back(w ? w->pid : -1);
-  out = {{"slots", slots_},
-         {"in_flight", pool_.in_flight()},
-         {"waiting", pool_.waiting()},
-         {"worker_pids", std::move(pids)},
-         {"spawned", spawned_.load()},
-         {"timeouts", timeouts_.load()},
-         {"timeout_ms", settings_.timeout.count()}};
+  for (const auto& w : workers_) p.worker_pids.push_back(w ? w->pid : -1);
+  s.slots = slots_;
+  s.in_flight = pool_.in_flight();
+  p.waiting = pool_.waiting();
+  p.spawned = spawned_.load();
+  p.timeouts = timeouts_.load();
+  p.timeout_ms = settings_.timeout.count();
+  s.processes = std::move(p);
+  return s;
 }
 
 }  // namespace edrid

@@ -36,7 +36,7 @@ class ProcessExecutor final : public Executor {
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
   void stop(std::chrono::milliseconds grace) override;
-  void stats_json(nlohmann::json& out) const override;
+  ExecutorSnapshot snapshot() const override;
 
  private:
   struct Worker;

@@ -9,7 +9,6 @@
 
 #include <future>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace edrid {
@@ -326,46 +325,36 @@ void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
   }
 }
 
-void ManagerRuntime::stats_json(nlohmann::json& out) const {
+ManagerSnapshot ManagerRuntime::snapshot() const {
+  ManagerSnapshot s;
   std::int64_t since = 0;
-  std::size_t running = 0;
   for (std::size_t i = 0; i < busy_slots_; ++i) {
-    const std::int64_t s = busy_since_ns_[i].load(std::memory_order_relaxed);
-    if (s != 0) ++running;
-    if (s != 0 && (since == 0 || s < since)) since = s;
+    const std::int64_t t = busy_since_ns_[i].load(std::memory_order_relaxed);
+    if (t != 0) ++s.running;
+    if (t != 0 && (since == 0 || t < since)) since = t;
   }
-  nlohmann::json executor = {{"type", to_string(executor_settings_.kind)},
-                             {"ordering", to_string(executor_settings_.ordering)},
-                             {"workers", executor_settings_.workers}};
-  nlohmann::json detail;
-  executor_->stats_json(detail);
-  executor.update(detail);
-  out = {{"name", name_},
-         {"plugin", plugin_label_},
-         {"health", to_string(health())},
-         {"busy_for_ms", since == 0 ? 0 : (steady_ns() - since) / 1'000'000},
-         {"running", running},
-         {"crashes", stats_.crashes.load()},
-         {"queue",
-          {{"order", to_string(queue_.order())},
-           {"depth", queue_.depth()},
-           {"capacity", queue_.capacity()},
-           {"high_water", queue_.high_water()},
-           {"when_full", to_string(queue_.when_full())},
-           {"rejected", queue_.rejected()},
-           {"dropped", queue_.dropped()}}},
-         {"executor", std::move(executor)},
-         {"received", stats_.received.load()},
-         {"handled", stats_.handled.load()},
-         {"errors", stats_.errors.load()},
-         {"expired", stats_.expired.load()},
-         {"cancelled", stats_.cancelled.load()},
-         {"busy_ms", stats_.busy_ns.load() / 1'000'000},
-         {"rates",
-          {{"received_per_s", stats_.received_rate.per_second()},
-           {"handled_per_s", stats_.handled_rate.per_second()},
-           {"errors_per_s", stats_.error_rate.per_second()}}},
-         {"last_errors", stats_.last_errors()}};
+  s.name = name_;
+  s.plugin = plugin_label_;
+  s.health = health();
+  s.busy_for_ms = since == 0 ? 0 : (steady_ns() - since) / 1'000'000;
+  s.crashes = stats_.crashes.load();
+  s.queue = {to_string(queue_.order()), to_string(queue_.when_full()), queue_.depth(), queue_.capacity(),
+             queue_.high_water(), queue_.rejected(), queue_.dropped()};
+  s.executor_type = to_string(executor_settings_.kind);
+  s.ordering = to_string(executor_settings_.ordering);
+  s.workers = executor_settings_.workers;
+  s.executor = executor_->snapshot();
+  s.received = stats_.received.load();
+  s.handled = stats_.handled.load();
+  s.errors = stats_.errors.load();
+  s.expired = stats_.expired.load();
+  s.cancelled = stats_.cancelled.load();
+  s.busy_ms = stats_.busy_ns.load() / 1'000'000;
+  s.received_per_s = stats_.received_rate.per_second();
+  s.handled_per_s = stats_.handled_rate.per_second();
+  s.errors_per_s = stats_.error_rate.per_second();
+  s.last_errors = stats_.last_errors();
+  return s;
 }
 
 }  // namespace edrid

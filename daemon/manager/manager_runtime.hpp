@@ -6,6 +6,7 @@
 #include "exec/execution_site.hpp"
 #include "exec/executor.hpp"
 #include "manager/manager_host.hpp"
+#include "manager/manager_snapshot.hpp"
 #include "manager/manager_stats.hpp"
 #include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
@@ -20,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -112,7 +112,7 @@ class ManagerRuntime final : public ExecutionSite {
   // Marks the manager warning/error when one handler runs too long.
   void check_liveness(std::chrono::milliseconds warning, std::chrono::milliseconds error);
   Health health() const noexcept { return health_.load(std::memory_order_relaxed); }
-  void stats_json(nlohmann::json& out) const;
+  ManagerSnapshot snapshot() const;
 
  private:
   void run(std::size_t loop);

@@ -40,6 +40,8 @@ class RouterPort {
   virtual void subscriptions_changed() = 0;
   // The whole router's stats, for a plugin's stats_json call.
   virtual void stats_json(nlohmann::json& out) const = 0;
+  // The same as Prometheus text format 0.0.4, for router_metrics.
+  virtual std::string metrics_text() const = 0;
 
  protected:
   ~RouterPort() = default;

@@ -1,5 +1,7 @@
 #include "router/router.hpp"
 
+#include "router/stats_render.hpp"
+
 #include "event/ids.hpp"
 #include "log/logging.hpp"
 #include "plugin/abi_sizes.hpp"
@@ -588,7 +590,7 @@ void Router::remote_fanout(const edri_id128& id, std::uint32_t routers) {
   requests_.add_remote_responders(id, routers);
 }
 
-void Router::set_link_stats(std::function<void(nlohmann::json&)> fn) {
+void Router::set_link_stats(std::function<void(std::vector<LinkSnapshot>&)> fn) {
   std::lock_guard lock(link_stats_mutex_);
   link_stats_ = std::move(fn);
 }
@@ -603,59 +605,57 @@ bool Router::cancel(ManagerRuntime* sender, const edri_id128& request_id) {
   return requests_.cancel(sender, request_id);
 }
 
-void Router::stats_json(nlohmann::json& out) const {
-  using nlohmann::json;
-  json managers = json::array();
-  std::shared_lock lock(managers_mutex_);
-  for (const auto& m : managers_) {
-    json j;
-    m->stats_json(j);
-    managers.push_back(std::move(j));
-  }
-  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started_at_)
-                          .count();
-  out = {{"router", options_.id},
-         {"uptime_ms", uptime},
-         {"events",
-          {{"notifications", counters_.notifications.load()},
-           {"requests", counters_.requests.load()},
-           {"responses", counters_.responses.load()},
-           {"deliveries", counters_.deliveries.load()},
-           {"not_found", counters_.not_found.load()},
-           {"timeouts", counters_.timeouts.load()},
-           {"cancelled", counters_.cancelled.load()},
-           {"rejected", counters_.rejected.load()},
-           {"would_wait", counters_.would_wait.load()},
-           {"dropped", counters_.dropped.load()},
-           {"late_responses", counters_.late_responses.load()},
-           {"invalid", counters_.invalid.load()},
-           {"sent_remote", counters_.sent_remote.load()},
-           {"received_remote", counters_.received_remote.load()},
-           {"encoded", encode_count()},
-           {"pending_requests", requests_.size()}}},
-         {"managers", std::move(managers)}};
-  json types = json::array();
+RouterSnapshot Router::snapshot() const {
+  RouterSnapshot s;
+  s.router = options_.id;
+  s.uptime_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at_).count();
+  auto& e = s.events;
+  e.notifications = counters_.notifications.load();
+  e.requests = counters_.requests.load();
+  e.responses = counters_.responses.load();
+  e.deliveries = counters_.deliveries.load();
+  e.not_found = counters_.not_found.load();
+  e.timeouts = counters_.timeouts.load();
+  e.cancelled = counters_.cancelled.load();
+  e.rejected = counters_.rejected.load();
+  e.would_wait = counters_.would_wait.load();
+  e.dropped = counters_.dropped.load();
+  e.late_responses = counters_.late_responses.load();
+  e.invalid = counters_.invalid.load();
+  e.sent_remote = counters_.sent_remote.load();
+  e.received_remote = counters_.received_remote.load();
+  e.encoded = encode_count();
+  e.pending_requests = requests_.size();
   {
-    std::lock_guard tl(type_counts_mutex_);
+    std::shared_lock lock(managers_mutex_);
+    s.managers.reserve(managers_.size());
+    for (const auto& m : managers_) s.managers.push_back(m->snapshot());
+  }
+  {
+    std::lock_guard lock(type_counts_mutex_);
+    s.types.reserve(type_counts_.size());
     for (const auto& [key, counter] : type_counts_) {
-      types.push_back({{"type", key.second},
-                       {"kind", key.first == EDRI_KIND_REQUEST  ? "request"
-                                : key.first == EDRI_KIND_TUNNEL ? "tunnel"
-                                                                : "notification"},
-                       {"sent", counter->sent.load(std::memory_order_relaxed)}});
+      const char* kind = key.first == EDRI_KIND_REQUEST  ? "request"
+                         : key.first == EDRI_KIND_TUNNEL ? "tunnel"
+                                                         : "notification";
+      s.types.push_back({key.second, kind, counter->sent.load(std::memory_order_relaxed)});
     }
   }
-  out["types"] = std::move(types);
-  json links = json::array();
   {
-    std::lock_guard ll(link_stats_mutex_);
-    if (link_stats_) link_stats_(links);
+    std::lock_guard lock(link_stats_mutex_);
+    if (link_stats_) link_stats_(s.links);
   }
-  out["links"] = std::move(links);
-  json tunnels;
+  return s;
+}
+
+void Router::stats_json(nlohmann::json& out) const {
+  to_json(out, snapshot());
+  nlohmann::json tunnels;
   tunnels_.stats_json(tunnels);
   out["tunnels"] = std::move(tunnels);
 }
+
+std::string Router::metrics_text() const { return to_prometheus(snapshot()); }
 
 }  // namespace edrid

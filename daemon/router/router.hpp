@@ -10,6 +10,7 @@
 #include "router/cluster_uplink.hpp"
 #include "router/request_tracker.hpp"
 #include "router/router_counters.hpp"
+#include "router/router_snapshot.hpp"
 #include "router/subscription_table.hpp"
 #include "timer/timer_service.hpp"
 #include "tunnel/tunnel_table.hpp"
@@ -122,15 +123,18 @@ class Router final : public RouterPort {
   void serve_remote_tunnel(EventPtr offer, std::shared_ptr<TunnelSink> opener, Tunnel::OpenDone done);
   // The switch forwarded request `id` to `routers` routers.
   void remote_fanout(const edri_id128& id, std::uint32_t routers);
-  // Supplies the "links" part of stats_json.
-  void set_link_stats(std::function<void(nlohmann::json&)> fn);
+  // Supplies the links part of the stats.
+  void set_link_stats(std::function<void(std::vector<LinkSnapshot>&)> fn);
   TimerService& timers() noexcept override { return timers_; }
   const edri_host_api* host_api() const noexcept override;
   const std::string& id() const noexcept { return options_.id; }
   const RouterOptions& options() const noexcept { return options_; }
   const RouterCounters& counters() const noexcept { return counters_; }
   std::size_t pending_requests() const { return requests_.size(); }
+  // Everything /stats and /metrics show, taken once.
+  RouterSnapshot snapshot() const;
   void stats_json(nlohmann::json& out) const override;
+  std::string metrics_text() const override;
 
  private:
   struct RouteCache;
@@ -172,7 +176,7 @@ class Router final : public RouterPort {
   std::atomic<std::uint64_t> tunnel_rr_{0};
   std::atomic<ClusterUplink*> uplink_{nullptr};
   mutable std::mutex link_stats_mutex_;
-  std::function<void(nlohmann::json&)> link_stats_;
+  std::function<void(std::vector<LinkSnapshot>&)> link_stats_;
   // Per type and kind, for /metrics. Bounded: past kMaxCountedTypes, new
   // types share the "(other)" counter.
   static constexpr std::size_t kMaxCountedTypes = 10000;

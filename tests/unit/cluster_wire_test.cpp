@@ -338,10 +338,10 @@ TEST_CASE("link state resends what the peer lacks and counts what is gone") {
 TEST_CASE("the replay buffer keeps within its byte and age limits") {
   LinkState st("peer", ReplayLimits{1000, std::chrono::milliseconds(50)});
   for (int i = 0; i < 100; ++i) st.enqueue(std::string(100, 'x'), true);
-  nlohmann::json j;
-  st.stats_json(j);
-  CHECK(j["replay_bytes"].get<std::size_t>() <= 1000);
-  CHECK(j["replay_dropped"].get<std::size_t>() >= 90);
+  edrid::LinkSnapshot s;
+  st.snapshot(s);
+  CHECK(s.replay_bytes <= 1000);
+  CHECK(s.replay_dropped >= 90);
   // The peer had only 5: the buffer lacks what it needs, and says so.
   CHECK(st.resume_tx(true, 5) > 0);
   CHECK(st.expire(std::chrono::steady_clock::now() + std::chrono::seconds(1)) > 0);
