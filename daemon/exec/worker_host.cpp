@@ -150,6 +150,7 @@ class WorkerHost final : public HostBackend {
   }
   void timer_cancel(std::uint64_t) override {}
   std::string stats_json() override { return "{}"; }
+  std::string metrics_text() override { return {}; }
 
   edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
                            std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override {

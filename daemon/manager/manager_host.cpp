@@ -73,6 +73,8 @@ void ManagerHost::tunnel_refuse(const edri_event* offer, const char* reason) {
   if (auto t = router_.tunnels().find(offer->header.id)) t->refuse(EDRI_STATUS_REJECTED, reason);
 }
 
+std::string ManagerHost::metrics_text() { return router_.metrics_text(); }
+
 std::string ManagerHost::stats_json() {
   nlohmann::json j;
   router_.stats_json(j);

@@ -61,6 +61,7 @@ class ManagerHost final : public HostBackend {
   std::uint64_t timer_start(std::int64_t delay_ms, std::int64_t interval_ms, edri_timer_fn fn, void* user) override;
   void timer_cancel(std::uint64_t id) override;
   std::string stats_json() override;
+  std::string metrics_text() override;
   edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,
                            std::int64_t timeout_ms, std::uint32_t* status, std::string* reason) override;
   edri_tunnel* tunnel_accept(const edri_event* offer, const edri_tunnel_handlers& handlers) override;

@@ -213,6 +213,15 @@ void h_router_stats(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
   }
 }
 
+void h_router_metrics(edri_host_ctx* ctx, edri_write_fn write, void* sink) {
+  try {
+    const std::string s = backend(ctx).metrics_text();
+    write(sink, s.data(), s.size());
+  } catch (const std::exception& e) {
+    spdlog::error("router_metrics failed: {}", e.what());
+  }
+}
+
 bool valid_handlers(edri_host_ctx* ctx, const edri_tunnel_handlers* h) noexcept {
   return h && !struct_too_short(ctx, "edri_tunnel_handlers", h->struct_size, abi::kTunnelHandlersMin, "1.1") &&
          h->on_message && h->on_peer_closed;
@@ -317,6 +326,7 @@ const edri_host_api kHostApi{
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
     &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room, &h_request_cancel,
+    &h_router_metrics,
 };
 
 }  // namespace

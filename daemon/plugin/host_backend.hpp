@@ -32,6 +32,8 @@ class HostBackend {
                                     edri_timer_fn fn, void* user) = 0;
   virtual void timer_cancel(std::uint64_t id) = 0;
   virtual std::string stats_json() = 0;
+  // Prometheus text format 0.0.4; empty where there is no router.
+  virtual std::string metrics_text() = 0;
 
   // Tunnels. open returns nullptr with *status and *reason on failure.
   virtual edri_tunnel* tunnel_open(const char* type, EventPtr initial, const edri_tunnel_handlers& handlers,

@@ -7,7 +7,6 @@
 #include "http_answer.hpp"
 #include "openapi.hpp"
 #include "http_server.hpp"
-#include "prometheus.hpp"
 #include "route_table.hpp"
 #include "token_file.hpp"
 #include "ws_frame.hpp"
@@ -384,8 +383,14 @@ class ApiManager : public edri::Manager {
         std::lock_guard lock(counts_mutex_);
         counts = counts_;
       }
-      return answer(make(200, edri_api::to_prometheus(ctx().router_stats(), counts),
-                         "text/plain; version=0.0.4; charset=utf-8"));
+      // The router's families come ready from edrid; this manager adds its own.
+      std::string text = ctx().router_metrics();
+      text += "# HELP edri_http_requests_total HTTP requests answered by the api manager, by status.\n"
+              "# TYPE edri_http_requests_total counter\n";
+      for (const auto& [status, n] : counts) {
+        text += "edri_http_requests_total{code=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+      }
+      return answer(make(200, text, "text/plain; version=0.0.4; charset=utf-8"));
     }
 
     json body = json::object();

@@ -5,7 +5,6 @@
 #include "support/router_fixture.hpp"
 #include "support/temp_file.hpp"
 
-#include "prometheus.hpp"
 #include "route_table.hpp"
 
 #include <catch2/catch.hpp>

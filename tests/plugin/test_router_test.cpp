@@ -60,3 +60,15 @@ TEST_CASE("a test router refuses a config without a required key, and misuse, cl
   CHECK((*router.ctx().call("greet.say", json::object()).data())["text"] == "hi, you!");
   CHECK_THROWS_AS(router.watch("x.>"), std::logic_error);
 }
+
+TEST_CASE("a manager reads the router's metrics as Prometheus text through the host (ABI 1.4)") {
+  edri::testing::TestRouter router;
+  router.add<Greeter>("greeter", {{"greeting", "hello"}}).start();
+  REQUIRE(router.ctx().call("greet.say", json::object()).ok());
+  const std::string text = router.ctx().router_metrics();
+  CHECK_THAT(text, Catch::Contains("# TYPE edri_manager_handled_total counter\n"));
+  CHECK_THAT(text, Catch::Contains("edri_manager_handled_total{manager=\"greeter\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("edri_events_by_type_total{type=\"greet.say\",kind=\"request\"} 1\n"));
+  // The same counters as the JSON document.
+  CHECK(router.ctx().router_stats()["events"]["requests"] == 1);
+}

@@ -28,7 +28,7 @@ extern "C" {
 
 #define EDRI_ABI_MAGIC 0x49524445u /* "EDRI" little endian */
 #define EDRI_ABI_MAJOR 1
-#define EDRI_ABI_MINOR 3
+#define EDRI_ABI_MINOR 4
 #define EDRI_ENTRY_SYMBOL "edri_plugin_entry"
 
 #if defined(_WIN32)
@@ -300,6 +300,12 @@ typedef struct edri_host_api {
    * Returns EDRI_OK, or EDRI_E_INVALID when it is not waiting (answered,
    * timed out, cancelled, or another manager's). Check struct_size first. */
   int (*request_cancel)(edri_host_ctx* ctx, const edri_id128* request_id);
+
+  /* ---- ABI 1.4. The router's statistics in the Prometheus text format
+   * 0.0.4 (the metric families of edrid's /metrics), written to `write` in
+   * one or more pieces. From a worker process: nothing is written. Check
+   * struct_size first. */
+  void (*router_metrics)(edri_host_ctx* ctx, edri_write_fn write, void* sink);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

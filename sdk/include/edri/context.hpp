@@ -276,6 +276,18 @@ class Context {
     return json::parse(out);
   }
 
+  // The router's statistics in the Prometheus text format 0.0.4: the metric
+  // families of edrid's /metrics, ready to serve. Empty in a worker process
+  // and on an edrid older than ABI 1.4.
+  std::string router_metrics() const {
+    std::string out;
+    if (host_->struct_size < offsetof(edri_host_api, router_metrics) + sizeof host_->router_metrics) return out;
+    host_->router_metrics(
+        ctx_, [](void* s, const char* d, std::size_t n) { static_cast<std::string*>(s)->append(d, n); },
+        &out);
+    return out;
+  }
+
   // ---- Used by the plugin glue (edri/plugin.hpp).
   int dispatch(std::uint32_t handler_id, const edri_event* ev, edri_response* resp) {
     // An event queued before its handler was unsubscribed (and its slot
