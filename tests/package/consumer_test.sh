@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs this build into a temporary prefix, builds examples/hello_plugin
-# against the installed SDK with find_package(edri), loads it into the
-# installed edrid and calls it over HTTP. Ends the edrid it started, by PID.
+# and its unit test against the installed SDK with find_package(edri), runs
+# the test (edri::testing), loads the plugin into the installed edrid and
+# calls it over HTTP. Ends the edrid it started, by PID.
 #   consumer_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -16,6 +17,7 @@ trap cleanup EXIT
 
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
 for f in bin/edrid lib/edri/plugins/libedri_api.so lib/edri/plugins/libedri_store.so include/edri/abi.h \
+         include/edri/testing.hpp lib/libedri_testing.so \
          lib/cmake/edri/edriConfig.cmake lib/systemd/system/edrid.service lib/systemd/system/edrid@.service; do
   [[ -e "$work/prefix/$f" ]] || { echo "not installed: $f"; exit 1; }
 done
@@ -37,6 +39,8 @@ fi
 cmake -S "$src/examples/hello_plugin" -B "$work/hello" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log"
 cmake --build "$work/hello" > "$work/build.log"
 [[ -f "$work/hello/libedri_hello.so" ]] || { echo "the example plugin was not built"; exit 1; }
+# Its unit test links the installed edri::testing and runs the manager in-process.
+"$work/hello/hello_manager_test"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/edrid.yaml" <<YAML
@@ -60,4 +64,4 @@ echo "answer: $answer"
 kill -TERM "$pid"
 wait "$pid"
 pid=""
-echo "1 passed, 0 failed"
+echo "2 passed, 0 failed"
