@@ -72,7 +72,7 @@ std::unique_ptr<ManagerRuntime> Daemon::prepare(const ManagerConfig& m, YamlRead
   ExecutorSettings executor = m.executor;
   executor.plugin_path = lib->path();
   try {
-    return router_->create_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump(), executor);
+    return router_->create_manager(m.name, lib->descriptor(), label, m.queue, cfg->dump(), executor, m.work);
   } catch (const ManagerError& e) {
     r.error(e.config_key().empty() ? m.mark : config_key_mark(m, e.config_key()), e.what());
     return nullptr;

@@ -167,6 +167,46 @@ void read_executor(YamlReader& r, const YAML::Node& n, ExecutorSettings& e) {
   }
 }
 
+void read_work(YamlReader& r, const YAML::Node& item, WorkSettings& w) {
+  if (item["group"]) {
+    if (auto v = r.str(item["group"], "group")) {
+      if (!valid_manager_name(*v)) {
+        r.error(item["group"], "group name '" + *v + "' must be 1-64 characters of [A-Za-z0-9_-]");
+      }
+      w.group = *v;
+    }
+  }
+  if (item["delivery"]) {
+    if (auto v = r.one_of(item["delivery"], "delivery", {"at_most_once", "at_least_once"})) {
+      w.delivery = *v == "at_least_once" ? DeliveryMode::at_least_once : DeliveryMode::at_most_once;
+    }
+  }
+  // Redelivery settings without redelivery would be silently ignored.
+  auto needs_redelivery = [&](const char* key) {
+    if (item[key] && !w.at_least_once()) r.error(item[key], std::string(key) + " needs delivery: at_least_once");
+  };
+  needs_redelivery("max_deliveries");
+  needs_redelivery("retry");
+  if (item["max_deliveries"]) {
+    if (auto v = r.integer(item["max_deliveries"], "max_deliveries", 1, 1000)) {
+      w.max_deliveries = static_cast<std::uint32_t>(*v);
+    }
+  }
+  if (const auto n = item["retry"]) {
+    if (!r.map(n, "retry", {"initial_ms", "max_ms", "multiplier"})) return;
+    if (n["initial_ms"]) {
+      if (auto v = r.integer(n["initial_ms"], "retry.initial_ms", 0, 86'400'000)) w.retry.initial = std::chrono::milliseconds(*v);
+    }
+    if (n["max_ms"]) {
+      if (auto v = r.integer(n["max_ms"], "retry.max_ms", 0, 86'400'000)) w.retry.max = std::chrono::milliseconds(*v);
+    }
+    if (n["multiplier"]) {
+      if (auto v = r.number(n["multiplier"], "retry.multiplier", 1.0, 100.0)) w.retry.multiplier = *v;
+    }
+    if (w.retry.max < w.retry.initial) r.error(n, "retry.max_ms must not be below retry.initial_ms");
+  }
+}
+
 // "host:port" (IPv6 as "[::1]:7400").
 bool read_endpoint(YamlReader& r, const YAML::Node& n, const std::string& what, std::string& host,
                    std::uint16_t& port) {
@@ -310,7 +350,10 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
     return;
   }
   for (const auto& item : n) {
-    if (!r.map(item, "manager", {"name", "plugin", "queue", "executor", "config"})) continue;
+    if (!r.map(item, "manager",
+               {"name", "plugin", "queue", "executor", "config", "group", "delivery", "max_deliveries", "retry"})) {
+      continue;
+    }
     ManagerConfig m;
     m.mark = item.Mark();
     m.signature = YAML::Dump(item);
@@ -333,6 +376,7 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
     }
     if (item["queue"]) read_queue(r, item["queue"], m.queue);
     if (item["executor"]) read_executor(r, item["executor"], m.executor);
+    read_work(r, item, m.work);
     if (item["config"]) m.config = item["config"];
     out.managers.push_back(std::move(m));
   }

@@ -32,6 +32,7 @@ struct ManagerConfig {
   std::string plugin;
   QueueSettings queue;
   ExecutorSettings executor;  // plugin_path is filled in when the plugin is found
+  WorkSettings work;          // group, delivery, max_deliveries, retry
   YAML::Node config;   // the manager's `config:` node (may be undefined)
   YAML::Mark mark;     // the list item, for errors about the manager as a whole
   std::string signature;  // the item as YAML text: reload compares these

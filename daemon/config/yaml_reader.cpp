@@ -1,5 +1,9 @@
 #include "config/yaml_reader.hpp"
 
+#include <sstream>
+
+#include <cmath>
+
 #include "config/env_subst.hpp"
 
 #include <charconv>
@@ -91,6 +95,24 @@ std::optional<std::int64_t> YamlReader::integer(const YAML::Node& n, std::string
   if (*v < min || *v > max) {
     error(n, std::string(what) + " must be between " + std::to_string(min) + " and " +
                  std::to_string(max) + ", got " + std::to_string(*v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> YamlReader::number(const YAML::Node& n, std::string_view what, double min, double max) {
+  auto s = str(n, what);
+  if (!s) return std::nullopt;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+  if (ec != std::errc() || end != s->data() + s->size() || !std::isfinite(v)) {
+    error(n, std::string(what) + " must be a number, got '" + *s + "'");
+    return std::nullopt;
+  }
+  if (v < min || v > max) {
+    std::ostringstream range;
+    range << what << " must be between " << min << " and " << max << ", got " << *s;
+    error(n, range.str());
     return std::nullopt;
   }
   return v;

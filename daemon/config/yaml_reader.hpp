@@ -30,6 +30,7 @@ class YamlReader {
   std::optional<std::int64_t> integer(const YAML::Node& n, std::string_view what,
                                       std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(const YAML::Node& n, std::string_view what);
+  std::optional<double> number(const YAML::Node& n, std::string_view what, double min, double max);
   std::optional<std::string> one_of(const YAML::Node& n, std::string_view what,
                                     std::initializer_list<std::string_view> choices);
   std::optional<std::vector<std::string>> string_list(const YAML::Node& n, std::string_view what);

@@ -177,4 +177,25 @@ void EncodedPayload::destroy(const EncodedPayload* p) noexcept {
 
 std::uint64_t encode_count() noexcept { return g_encodes.load(std::memory_order_relaxed); }
 
+EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error) {
+  const EncodedPayload* enc = event_encoded(&ev, error);
+  if (!enc) return EventPtr();
+  const auto& h = ev.header;
+  const WireText text{h.type ? std::string_view(h.type) : ev.payload_type, h.origin_router ? h.origin_router : "",
+                      h.sender ? h.sender : "", h.message ? h.message : ""};
+  EventPtr copy(event_from_bytes(ev.payload_type, enc->data(), enc->size(), &text));
+  copy->shareable = ev.shareable;
+  auto& c = copy->header;
+  c.id = h.id;
+  c.trace_id = h.trace_id;
+  c.correlation_id = h.correlation_id;
+  c.kind = h.kind;
+  c.priority = h.priority;
+  c.timestamp_ns = h.timestamp_ns;
+  c.deadline_ns = h.deadline_ns;
+  c.status = h.status;
+  event_text(*copy).attempt = attempt;
+  return copy;
+}
+
 }  // namespace edrid

@@ -43,6 +43,7 @@ class EncodedPayload {
 struct EventText {
   std::string type;  // routing type, when it is not the payload's type
   std::string message;
+  std::uint32_t attempt = 1;  // which delivery this is (at-least-once redelivery)
 };
 // The header strings an event from another router comes with. Kept in the
 // event's own allocation, after its bytes: one allocation per received
@@ -148,6 +149,9 @@ inline const char* event_set_message(Event& ev, std::string message) {
   return t.message.c_str();
 }
 
+// Which delivery of its event this is: 1, or more for a redelivery.
+inline std::uint32_t event_attempt(const Event& ev) noexcept { return ev.text ? ev.text->attempt : 1; }
+
 // Owning smart pointer on an Event.
 class EventPtr {
  public:
@@ -177,5 +181,11 @@ class EventPtr {
  private:
   Event* ev_ = nullptr;
 };
+
+// The same event again for delivery `attempt`: its header (id, trace,
+// sender, deadline) and its payload as bytes, so receivers still holding
+// the first see no change. Null with *error when the payload cannot be
+// encoded.
+EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error);
 
 }  // namespace edrid

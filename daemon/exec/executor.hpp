@@ -66,6 +66,9 @@ class Executor {
   // Runs or hands off d, taken by dispatch loop `loop` (0 .. loops()-1);
   // blocks while the executor has no room for more.
   virtual void run(Delivery&& d, std::size_t loop) = 0;
+  // Work taken from the queue and not finished (running, or waiting for a
+  // worker); read without a lock, from any thread.
+  virtual std::size_t load() const noexcept = 0;
   // True when nothing is running or handed off.
   virtual bool idle() const = 0;
   // Called after the dispatch loop ended: finish, then release workers.

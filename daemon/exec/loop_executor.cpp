@@ -9,6 +9,8 @@ LoopExecutor::LoopExecutor(ExecutionSite& site, std::size_t loops) : site_(site)
 
 void LoopExecutor::run(Delivery&& d, std::size_t loop) { site_.execute(d, loop); }
 
+std::size_t LoopExecutor::load() const noexcept { return site_.running_tasks(); }
+
 bool LoopExecutor::idle() const { return site_.running_tasks() == 0; }
 
 ExecutorSnapshot LoopExecutor::snapshot() const {

@@ -14,6 +14,7 @@ class LoopExecutor final : public Executor {
   std::size_t loops() const override { return loops_; }
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
+  std::size_t load() const noexcept override;
   ExecutorSnapshot snapshot() const override;
 
  private:

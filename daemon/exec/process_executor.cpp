@@ -152,6 +152,10 @@ std::shared_ptr<ProcessExecutor::Worker> ProcessExecutor::spawn(std::size_t slot
   return w;
 }
 
+void ProcessExecutor::note_load() {
+  load_.store(pool_.in_flight() + pool_.waiting(), std::memory_order_relaxed);
+}
+
 bool ProcessExecutor::current(const Worker& w) const {
   return workers_.size() > w.slot && workers_[w.slot].get() == &w;
 }
@@ -190,6 +194,7 @@ void ProcessExecutor::run(Delivery&& d, std::size_t) {
     return;
   }
   pool_.enqueue(std::move(d));
+  note_load();
   lock.unlock();
   start_waiting();
 }
@@ -298,6 +303,7 @@ void ProcessExecutor::task_ended(Worker& w) {
   {
     std::lock_guard lock(mutex_);
     pool_.task_ended(w.slot, current(w));
+    note_load();
   }
   changed_.notify_all();
   start_waiting();
@@ -311,6 +317,7 @@ void ProcessExecutor::requeue(std::deque<Delivery> unstarted) {
   {
     std::lock_guard lock(mutex_);
     refused = pool_.requeue(std::move(unstarted));
+    note_load();
   }
   for (auto& d : refused) reject_stopping(d);
   changed_.notify_all();
@@ -404,6 +411,7 @@ void ProcessExecutor::watch(std::shared_ptr<Worker> w) {
     crashed.reset();
     std::lock_guard lock(mutex_);
     pool_.task_ended(w->slot, false);
+    note_load();
   }
   requeue(std::move(taken));
   w->bridge.gone(why);
@@ -444,6 +452,7 @@ void ProcessExecutor::stop(std::chrono::milliseconds grace) {
     changed_.wait_for(lock, grace, [&] { return pool_.idle(); });
     keeper_done_ = true;
     unstarted = pool_.stop();
+    note_load();
   }
   for (auto& d : unstarted) reject_stopping(d);
   changed_.notify_all();

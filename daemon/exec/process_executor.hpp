@@ -35,6 +35,7 @@ class ProcessExecutor final : public Executor {
   void start() override;
   void run(Delivery&& d, std::size_t loop) override;
   bool idle() const override;
+  std::size_t load() const noexcept override { return load_.load(std::memory_order_relaxed); }
   void stop(std::chrono::milliseconds grace) override;
   ExecutorSnapshot snapshot() const override;
 
@@ -57,6 +58,7 @@ class ProcessExecutor final : public Executor {
   void keep();
   void respawn(std::size_t slot);
   bool current(const Worker& w) const;  // mutex_ held
+  void note_load();                     // mutex_ held
 
   ExecutionSite& site_;
   const ExecutorSettings settings_;
@@ -78,6 +80,8 @@ class ProcessExecutor final : public Executor {
   std::condition_variable jobs_changed_;
   bool keeper_done_ = false;
 
+  // pool_'s in_flight + waiting, kept for load() to read without the lock.
+  std::atomic<std::size_t> load_{0};
   std::atomic<std::uint64_t> spawned_{0};
   std::atomic<std::uint64_t> timeouts_{0};
   std::atomic<std::uint64_t> task_seq_{0};

@@ -22,7 +22,7 @@ edri_error empty_error() noexcept { return edri_error{sizeof(edri_error), {}, {}
 
 ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
                                const edri_plugin_descriptor* plugin, std::string plugin_label,
-                               QueueSettings q, ExecutorSettings e)
+                               QueueSettings q, ExecutorSettings e, WorkSettings w)
     : router_(router),
       name_(std::move(name)),
       plugin_(plugin),
@@ -31,6 +31,7 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       logger_(logging::get(name_)),
       host_(*this, router, *logger_),
       executor_settings_(std::move(e)),
+      work_(std::move(w)),
       busy_slots_(executor_settings_.slots() + 1),
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
@@ -251,6 +252,11 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
     }
     return;
   }
+  // At least once: a failure is not the end; the router sends it again.
+  if (error && work_.at_least_once() && (is_request || ev.header.kind == EDRI_KIND_NOTIFICATION) &&
+      router_.retry(ev, *this, error)) {
+    return;
+  }
   if (!is_request) return;
   edri_response failed;
   if (error || !resp) {
@@ -343,6 +349,8 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.executor_type = to_string(executor_settings_.kind);
   s.ordering = to_string(executor_settings_.ordering);
   s.workers = executor_settings_.workers;
+  s.group = work_.group;
+  s.delivery = to_string(work_.delivery);
   s.executor = executor_->snapshot();
   s.received = stats_.received.load();
   s.handled = stats_.handled.load();

@@ -8,6 +8,7 @@
 #include "manager/manager_host.hpp"
 #include "manager/manager_snapshot.hpp"
 #include "manager/manager_stats.hpp"
+#include "manager/work_settings.hpp"
 #include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
@@ -41,7 +42,8 @@ struct QueueSettings {
 class ManagerRuntime final : public ExecutionSite {
  public:
   ManagerRuntime(RouterPort& router, std::string name, const edri_plugin_descriptor* plugin,
-                 std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {});
+                 std::string plugin_label, QueueSettings queue, ExecutorSettings executor = {},
+                 WorkSettings work = {});
   ~ManagerRuntime();
   ManagerRuntime(const ManagerRuntime&) = delete;
   ManagerRuntime& operator=(const ManagerRuntime&) = delete;
@@ -102,6 +104,10 @@ class ManagerRuntime final : public ExecutionSite {
   void request_ended() noexcept { requests_outstanding_.fetch_sub(1, std::memory_order_release); }
   const std::string& config_json() const noexcept override { return config_json_; }
   const ExecutorSettings& executor_settings() const noexcept { return executor_settings_; }
+  const WorkSettings& work() const noexcept { return work_; }
+  // Work taken and not finished: queued, handed to workers or running. A
+  // group gives each event to its member with the least.
+  std::size_t load() const noexcept { return queue_.depth() + executor_->load(); }
   const edri_plugin_descriptor* plugin() const noexcept { return plugin_; }
   void* instance() const noexcept { return instance_; }
 
@@ -135,6 +141,7 @@ class ManagerRuntime final : public ExecutionSite {
   std::vector<std::thread> loops_;  // the dispatch loops (Executor::loops())
   std::atomic<bool> started_{false};
   ExecutorSettings executor_settings_;
+  const WorkSettings work_;
   std::unique_ptr<Executor> executor_;  // set in the constructor, never replaced
   std::string config_json_;
   // Per executor slot: steady-clock start of the running handler, 0 = idle.

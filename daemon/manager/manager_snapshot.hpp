@@ -33,6 +33,8 @@ struct ManagerSnapshot {
   std::string_view executor_type;
   std::string_view ordering;
   std::size_t workers = 0;
+  std::string group;            // empty: not in a group
+  std::string_view delivery;    // at_most_once or at_least_once
   ExecutorSnapshot executor;
   std::uint64_t received = 0;
   std::uint64_t handled = 0;

@@ -32,6 +32,11 @@ class RouterPort {
                       void* user, std::uint32_t delivery, edri_id128* id_out) = 0;
   virtual bool cancel(ManagerRuntime* sender, const edri_id128& request_id) = 0;
   virtual void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) = 0;
+  // An at-least-once event whose handler in `failed` did not finish
+  // normally: it goes again after the manager's backoff (to another member
+  // of its group if there is one), or, its deliveries used up, becomes a
+  // dead letter. True when it goes again: a request is then not answered now.
+  virtual bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error) = 0;
   virtual void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
                            std::int64_t timeout_ms, Tunnel::OpenDone done) = 0;
   virtual TunnelTable& tunnels() noexcept = 0;

@@ -173,6 +173,8 @@ void h_response_set_data(edri_response* resp, edri_event* data) {
 
 const edri_event* h_current_event(edri_host_ctx*) { return current_dispatch().event; }
 
+std::uint32_t h_event_attempt(const edri_event* ev) { return ev ? event_attempt(*ev) : 1; }
+
 int h_log_enabled(edri_host_ctx* ctx, std::uint32_t level) {
   return backend(ctx).log_enabled(level) ? 1 : 0;
 }
@@ -326,7 +328,7 @@ const edri_host_api kHostApi{
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
     &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room, &h_request_cancel,
-    &h_router_metrics,
+    &h_router_metrics,     &h_event_attempt,
 };
 
 }  // namespace

@@ -19,10 +19,6 @@
 
 namespace edrid {
 namespace {
-// A copy of a route list taken before enqueueing (which can run code that
-// refreshes this thread's route cache): on the stack for the usual few.
-using RouteCopy = boost::container::small_vector<Route, 4>;
-
 // Table versions are unique across every Router in the process, so a
 // thread's cache can never mistake one router's table for another's.
 std::atomic<std::uint64_t> g_table_versions{0};
@@ -47,7 +43,7 @@ struct Router::RouteCache {
   // comparing its name is cheaper than hashing it. `type` views the map's key.
   struct Last {
     std::string_view type;
-    const CachedRoutes* routes = nullptr;
+    CachedRoutes* routes = nullptr;
   } last[3];
 };
 
@@ -71,9 +67,9 @@ const edri_host_api* Router::host_api() const noexcept { return &edrid::host_api
 
 ManagerRuntime& Router::add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                                     const std::string& plugin_label, QueueSettings queue,
-                                    const std::string& config_json, ExecutorSettings executor) {
+                                    const std::string& config_json, ExecutorSettings executor, WorkSettings work) {
   if (find(name)) throw ManagerError("manager '" + name + "' is defined twice");
-  auto m = create_manager(name, plugin, plugin_label, queue, config_json, std::move(executor));
+  auto m = create_manager(name, plugin, plugin_label, queue, config_json, std::move(executor), std::move(work));
   std::unique_lock lock(managers_mutex_);
   managers_.push_back(std::move(m));
   return *managers_.back();
@@ -81,8 +77,10 @@ ManagerRuntime& Router::add_manager(const std::string& name, const edri_plugin_d
 
 std::unique_ptr<ManagerRuntime> Router::create_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                                                        const std::string& plugin_label, QueueSettings queue,
-                                                       const std::string& config_json, ExecutorSettings executor) {
-  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue, std::move(executor));
+                                                       const std::string& config_json, ExecutorSettings executor,
+                                                       WorkSettings work) {
+  auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue, std::move(executor),
+                                            std::move(work));
   m->create(config_json);
   return m;
 }
@@ -247,7 +245,52 @@ TypeCounter* Router::type_counter(edri_kind kind, std::string_view type) {
   return slot.get();
 }
 
-const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) {
+Router::CachedRoutes Router::group_routes(std::vector<Route> resolved, edri_kind kind) {
+  CachedRoutes out;
+  if (kind == EDRI_KIND_TUNNEL) {
+    out.routes = std::move(resolved);
+    return out;
+  }
+  for (const Route& r : resolved) {
+    const std::string& group = r.manager->work().group;
+    if (group.empty()) {
+      out.routes.push_back(r);
+      continue;
+    }
+    auto g = std::find_if(out.groups.begin(), out.groups.end(),
+                          [&](const RouteGroup& x) { return x.members.front().manager->work().group == group; });
+    if (g == out.groups.end()) g = out.groups.insert(out.groups.end(), RouteGroup{});
+    g->members.push_back(r);
+  }
+  return out;
+}
+
+// The receivers of one event: every manager outside a group, and one member
+// of each group. A copy: enqueueing may run a dropped request's response,
+// which can refresh this thread's route cache.
+Router::RouteCopy Router::receivers(CachedRoutes& cached) {
+  RouteCopy out(cached.routes.begin(), cached.routes.end());
+  for (RouteGroup& g : cached.groups) out.push_back(pick(g));
+  return out;
+}
+
+const Route& Router::pick(RouteGroup& g) noexcept {
+  const std::size_t n = g.members.size();
+  const std::size_t start = g.turn++ % n;
+  const Route* best = &g.members[start];
+  std::size_t best_load = best->manager->load();
+  for (std::size_t i = 1; i < n && best_load > 0; ++i) {
+    const Route& r = g.members[(start + i) % n];
+    const std::size_t load = r.manager->load();
+    if (load < best_load) {
+      best = &r;
+      best_load = load;
+    }
+  }
+  return *best;
+}
+
+Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) {
   thread_local RouteCache cache;
   const std::uint64_t v = table_version_.load(std::memory_order_acquire);
   if (cache.version != v) {
@@ -265,9 +308,10 @@ const Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view 
   if (it == map.end()) {
     if (map.size() >= RouteCache::kMaxTypes) map.clear();
     ClusterUplink* up = uplink_.load(std::memory_order_acquire);
-    it = map.emplace(std::string(type), CachedRoutes{cache.table->resolve(kind, type), type_counter(kind, type),
-                                                     up ? up->remote_route(kind, type) : RemoteRoute::none})
-             .first;
+    CachedRoutes routes = group_routes(cache.table->resolve(kind, type), kind);
+    routes.counter = type_counter(kind, type);
+    routes.remote = up ? up->remote_route(kind, type) : RemoteRoute::none;
+    it = map.emplace(std::string(type), std::move(routes)).first;
   }
   last = {it->first, &it->second};
   return it->second;
@@ -329,9 +373,16 @@ std::size_t no_wait_limit(const ManagerQueue& q) noexcept { return q.capacity() 
 }  // namespace
 
 bool Router::would_wait(const CachedRoutes& cached, const ClusterUplink* up) noexcept {
-  for (const Route& r : cached.routes) {
+  auto full = [](const Route& r) {
     const ManagerQueue& q = r.manager->queue();
-    if (q.when_full() == WhenFull::block && q.depth() >= no_wait_limit(q) && !r.manager->runs_here()) return true;
+    return q.when_full() == WhenFull::block && q.depth() >= no_wait_limit(q) && !r.manager->runs_here();
+  };
+  for (const Route& r : cached.routes) {
+    if (full(r)) return true;
+  }
+  // A group waits only when every member would.
+  for (const RouteGroup& g : cached.groups) {
+    if (std::all_of(g.members.begin(), g.members.end(), full)) return true;
   }
   return up && up->congested();
 }
@@ -372,7 +423,7 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   if (delivered) *delivered = 0;
   if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
   std::uint32_t n = 0;
-  const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
+  CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   ClusterUplink* const up = remote_uplink(cached, *ev);
   const bool may_wait = !no_wait(opts);
   if (!may_wait && would_wait(cached, up)) {  // turned back: not sent, not counted as sent
@@ -384,9 +435,13 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   // The last local receiver takes the sender's reference when no link needs
   // the event after it: two atomic operations fewer for one receiver.
   const std::size_t routes = cached.routes.size();
+  const std::size_t groups = cached.groups.size();
   for (std::size_t i = 0; i < routes; ++i) {
     const Route& r = cached.routes[i];
-    if (enqueue(r, i + 1 == routes && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
+    if (enqueue(r, i + 1 == routes && groups == 0 && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
+  }
+  for (std::size_t i = 0; i < groups; ++i) {
+    if (enqueue(pick(cached.groups[i]), i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   if (up) {
     // After the local receivers: a congested link holds the sender here.
@@ -423,7 +478,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   }
   // Copy: enqueueing may run a dropped request's response, which can refresh
   // this thread's route cache.
-  const CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   ClusterUplink* const remote = remote_uplink(cached, *ev);
   if (no_wait(opts) && would_wait(cached, remote)) {  // turned back: not sent, not counted as sent
     counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
@@ -432,7 +487,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   counters_.requests.add();
   if (id_out) *id_out = ev->header.id;
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const RouteCopy routes(cached.routes.begin(), cached.routes.end());
+  const RouteCopy routes = receivers(cached);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
@@ -561,15 +616,13 @@ void Router::refresh_routes() {
 void Router::deliver_remote(EventPtr ev) {
   counters_.received_remote.add();
   counters_.notifications.add();
-  const CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
-  for (const Route& r : cached.routes) enqueue(r, ev, nullptr);
+  for (const Route& r : receivers(routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type))) enqueue(r, ev, nullptr);
 }
 
 void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
   counters_.received_remote.add();
   counters_.requests.add();
-  const auto& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type).routes;
-  const RouteCopy routes(cached.begin(), cached.end());
+  const RouteCopy routes = receivers(routes_for(EDRI_KIND_REQUEST, ev->payload_type));
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
@@ -601,6 +654,89 @@ void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime&
                                                                 responder.name_cstr(), std::move(resp.data)));
 }
 
+bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& error) {
+  const WorkSettings& work = failed.work();
+  const std::uint32_t made = event_attempt(ev);
+  if (made >= work.max_deliveries) {
+    dead_letter({ev, DeadReason::max_deliveries, made, failed.name(), work.group, error});
+    return false;
+  }
+  std::string why;
+  EventPtr again = event_redelivery(ev, made + 1, &why);
+  if (!again) {
+    dead_letter({ev, DeadReason::undeliverable, made, failed.name(), work.group, why});
+    return false;
+  }
+  counters_.redeliveries.fetch_add(1, std::memory_order_relaxed);
+  const auto delay = work.backoff(made + 1);
+  {
+    logging::TraceScope trace(ev.header.trace_id);
+    failed.logger().info("{} goes again in {} ms (delivery {} of {})", ev.header.type, delay.count(), made + 1,
+                         work.max_deliveries);
+  }
+  timers_.schedule(std::chrono::steady_clock::now() + delay,
+                   [this, again = std::move(again), m = &failed, error]() mutable { redeliver(std::move(again), *m, error); });
+  return true;
+}
+
+void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& error) {
+  const auto& h = ev->header;
+  const WorkSettings& work = last.work();
+  const std::uint32_t attempt = event_attempt(*ev);
+  const bool is_request = h.kind == EDRI_KIND_REQUEST;
+  auto give_up = [&](DeadReason reason, const std::string& why) {
+    dead_letter({*ev, reason, attempt - 1, last.name(), work.group, why});
+    if (!is_request) return;
+    edri_response resp;
+    resp.status = EDRI_STATUS_ERROR;
+    resp.message = why;
+    respond(*ev, std::move(resp), last);
+  };
+  if (is_request && h.deadline_ns != 0 && realtime_ns() > h.deadline_ns) {
+    give_up(DeadReason::expired, "deadline passed before delivery " + std::to_string(attempt) + "; last error: " + error);
+    return;
+  }
+  CachedRoutes& cached = routes_for(static_cast<edri_kind>(h.kind), h.type);
+  std::optional<Route> to;
+  if (work.group.empty()) {
+    for (const Route& r : cached.routes) {
+      if (r.manager == &last) to = r;
+    }
+  } else {
+    for (RouteGroup& g : cached.groups) {
+      if (g.members.front().manager->work().group != work.group) continue;
+      // Another member if there is one: the failure may be this member's own.
+      for (const Route& r : g.members) {
+        if (r.manager != &last && (!to || r.manager->load() < to->manager->load())) to = r;
+      }
+      if (!to) to = g.members.front();
+    }
+  }
+  if (!to) {
+    give_up(DeadReason::no_receiver, "no manager left to deliver it to; last error: " + error);
+    return;
+  }
+  // From the timer thread, which must not wait: a full queue is one more
+  // failed delivery.
+  if (!enqueue(*to, ev, nullptr, false) && !retry(*ev, *to->manager, "queue of manager '" + to->manager->name() + "' is full") &&
+      is_request) {
+    edri_response resp;
+    resp.status = EDRI_STATUS_REJECTED;
+    resp.message = "queue of manager '" + to->manager->name() + "' is full";
+    respond(*ev, std::move(resp), *to->manager);
+  }
+}
+
+void Router::dead_letter(const DeadLetter& l) {
+  dead_letters_.count(l.reason);
+  {
+    logging::TraceScope trace(l.event.header.trace_id);
+    spdlog::warn("dead letter: {} after {} deliveries to manager '{}' ({}): {}", l.event.header.type, l.attempts,
+                 l.manager, to_string(l.reason), l.error);
+  }
+  if (EventPtr letter = DeadLetters::make(l)) notify(nullptr, std::move(letter), nullptr, nullptr);
+}
+
 bool Router::cancel(ManagerRuntime* sender, const edri_id128& request_id) {
   return requests_.cancel(sender, request_id);
 }
@@ -627,6 +763,11 @@ RouterSnapshot Router::snapshot() const {
   e.received_remote = counters_.received_remote.load();
   e.encoded = encode_count();
   e.pending_requests = requests_.size();
+  e.redeliveries = counters_.redeliveries.load();
+  for (std::size_t r = 0; r < static_cast<std::size_t>(DeadReason::count_); ++r) {
+    const auto reason = static_cast<DeadReason>(r);
+    s.dead_letters.emplace_back(to_string(reason), dead_letters_.counted(reason));
+  }
   {
     std::shared_lock lock(managers_mutex_);
     s.managers.reserve(managers_.size());

@@ -8,12 +8,15 @@
 #include "manager/router_port.hpp"
 #include "metrics/sharded_counter.hpp"
 #include "router/cluster_uplink.hpp"
+#include "router/dead_letters.hpp"
 #include "router/request_tracker.hpp"
 #include "router/router_counters.hpp"
 #include "router/router_snapshot.hpp"
 #include "router/subscription_table.hpp"
 #include "timer/timer_service.hpp"
 #include "tunnel/tunnel_table.hpp"
+
+#include <boost/container/small_vector.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -58,7 +61,8 @@ class Router final : public RouterPort {
   // Creates a manager from a plugin descriptor and its validated config JSON.
   ManagerRuntime& add_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                               const std::string& plugin_label, QueueSettings queue,
-                              const std::string& config_json, ExecutorSettings executor = {});
+                              const std::string& config_json, ExecutorSettings executor = {},
+                              WorkSettings work = {});
   // Starts managers in the order they were added, then runs after_start.
   void start();
   // Stops managers in reverse order, draining each; safe to call twice.
@@ -69,7 +73,8 @@ class Router final : public RouterPort {
   // Creates a manager that is not routed yet; add it with start_manager().
   std::unique_ptr<ManagerRuntime> create_manager(const std::string& name, const edri_plugin_descriptor* plugin,
                                                  const std::string& plugin_label, QueueSettings queue,
-                                                 const std::string& config_json, ExecutorSettings executor = {});
+                                                 const std::string& config_json, ExecutorSettings executor = {},
+                              WorkSettings work = {});
   // Adds a created manager to be started by start().
   void adopt(std::unique_ptr<ManagerRuntime> m);
   // Starts a created manager, routes to it, and runs its after_start.
@@ -96,6 +101,7 @@ class Router final : public RouterPort {
   bool cancel(ManagerRuntime* sender, const edri_id128& request_id) override;
   // A responder's answer to `request`.
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) override;
+  bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error) override;
   // Offers a tunnel of `type` to a manager serving it (not the opener);
   // `done` runs once: accepted, refused, not_found or timeout.
   void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
@@ -138,12 +144,25 @@ class Router final : public RouterPort {
 
  private:
   struct RouteCache;
+  // Managers of one group subscribed to a type: one of them gets each event.
+  struct RouteGroup {
+    std::vector<Route> members;
+    std::uint32_t turn = 0;  // breaks ties in load, per publishing thread
+  };
   struct CachedRoutes {
-    std::vector<Route> routes;
+    std::vector<Route> routes;  // each gets the event (tunnels: every server)
+    std::vector<RouteGroup> groups;  // notifications and requests only
     TypeCounter* counter;
     RemoteRoute remote = RemoteRoute::none;
   };
-  const CachedRoutes& routes_for(edri_kind kind, std::string_view type);
+  // The receivers of one event, copied (see receivers()).
+  using RouteCopy = boost::container::small_vector<Route, 4>;
+  static RouteCopy receivers(CachedRoutes& cached);
+  // The member of g with the least work taken and not finished.
+  static const Route& pick(RouteGroup& g) noexcept;
+  // What resolve() found, with group members gathered into their groups.
+  static CachedRoutes group_routes(std::vector<Route> resolved, edri_kind kind);
+  CachedRoutes& routes_for(edri_kind kind, std::string_view type);
   TypeCounter* type_counter(edri_kind kind, std::string_view type);
   bool prepare(ManagerRuntime* sender, Event& ev, edri_kind kind, const edri_send_options* opts);
   // True when sending to these routes would wait for room (a full queue
@@ -158,6 +177,9 @@ class Router final : public RouterPort {
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
   ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;
   void schedule_liveness();
+  // A retry's time came: ev goes to `last` again, or to another member of its group.
+  void redeliver(EventPtr ev, ManagerRuntime& last, const std::string& error);
+  void dead_letter(const DeadLetter& letter);
 
   RouterOptions options_;
   TimerService timers_;
@@ -183,6 +205,7 @@ class Router final : public RouterPort {
   mutable std::mutex type_counts_mutex_;
   std::map<std::pair<int, std::string>, std::unique_ptr<TypeCounter>> type_counts_;
   RouterCounters counters_;
+  DeadLetters dead_letters_;
   RequestTracker requests_{options_.id, timers_, counters_};
   std::atomic<bool> liveness_on_{false};
   std::uint64_t liveness_timer_ = 0;

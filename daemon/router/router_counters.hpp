@@ -25,6 +25,7 @@ struct RouterCounters {
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};
+  std::atomic<std::uint64_t> redeliveries{0};  // at-least-once events sent again
 };
 
 }  // namespace edrid

@@ -30,6 +30,8 @@ json executor_json(const ManagerSnapshot& m) {
 json manager_json(const ManagerSnapshot& m) {
   return {{"name", m.name},
           {"plugin", m.plugin},
+          {"group", m.group},
+          {"delivery", m.delivery},
           {"health", to_string(m.health)},
           {"busy_for_ms", m.busy_for_ms},
           {"running", m.running},
@@ -154,6 +156,8 @@ void to_json(json& out, const RouterSnapshot& s) {
   for (const auto& t : s.types) types.push_back({{"type", t.type}, {"kind", t.kind}, {"sent", t.sent}});
   json links = json::array();
   for (const auto& l : s.links) links.push_back(link_json(l));
+  json dead = json::object();
+  for (const auto& [reason, n] : s.dead_letters) dead[std::string(reason)] = n;
   out = {{"router", s.router},
          {"uptime_ms", s.uptime_ms},
          {"events",
@@ -172,9 +176,11 @@ void to_json(json& out, const RouterSnapshot& s) {
            {"sent_remote", e.sent_remote},
            {"received_remote", e.received_remote},
            {"encoded", e.encoded},
-           {"pending_requests", e.pending_requests}}},
+           {"pending_requests", e.pending_requests},
+           {"redeliveries", e.redeliveries}}},
          {"managers", std::move(managers)},
          {"types", std::move(types)},
+         {"dead_letters", std::move(dead)},
          {"links", std::move(links)}};
 }
 
@@ -203,6 +209,12 @@ std::string to_prometheus(const RouterSnapshot& s) {
        }) {
     w.family(f.metric, "counter", f.help);
     w.sample(f.metric, "", e.*f.value);
+  }
+  w.family("edri_redeliveries_total", "counter", "At-least-once events sent again after a failed delivery.");
+  w.sample("edri_redeliveries_total", "", e.redeliveries);
+  w.family("edri_dead_letters_total", "counter", "Events that became dead letters (edri.dead_letter), by reason.");
+  for (const auto& [reason, n] : s.dead_letters) {
+    w.sample("edri_dead_letters_total", "reason=\"" + std::string(reason) + "\"", n);
   }
   w.family("edri_events_by_type_total", "counter", "Events sent, by type and kind.");
   for (const auto& t : s.types) {

@@ -306,6 +306,9 @@ typedef struct edri_host_api {
    * one or more pieces. From a worker process: nothing is written. Check
    * struct_size first. */
   void (*router_metrics)(edri_host_ctx* ctx, edri_write_fn write, void* sink);
+  /* ---- ABI 1.4. Which delivery of `ev` this is: 1, or 2 and more when a
+   * manager with `delivery: at_least_once` gets it again after a failure. */
+  uint32_t (*event_attempt)(const edri_event* ev);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

@@ -246,6 +246,14 @@ class Context {
     if (!ev) return std::nullopt;
     return EventInfo(*host_->event_header(ev));
   }
+  // Which delivery of the event being handled this is: 1, or 2 and more
+  // when a manager with `delivery: at_least_once` gets it again after a
+  // failure (plugin ABI 1.4; 1 on older routers and outside a handler).
+  std::uint32_t attempt() const {
+    const edri_event* ev = host_->current_event(ctx_);
+    if (!ev || host_->struct_size < offsetof(edri_host_api, event_attempt) + sizeof host_->event_attempt) return 1;
+    return host_->event_attempt(ev);
+  }
 
   // ---- Timers, run on this manager's dispatch loop.
   TimerId every(std::chrono::milliseconds interval, std::function<void()> fn) {

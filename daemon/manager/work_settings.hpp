@@ -1,0 +1,49 @@
+// How a manager takes its work: alone or as one member of a group of
+// competing consumers, and whether an event counts as done when it is handed
+// over (at most once) or only when its handler returns normally (at least
+// once, with redelivery after a backoff). YAML: group, delivery,
+// max_deliveries and retry on a manager (docs/configuration.md).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace edrid {
+
+enum class DeliveryMode : std::uint8_t { at_most_once, at_least_once };
+inline std::string_view to_string(DeliveryMode m) noexcept {
+  return m == DeliveryMode::at_least_once ? "at_least_once" : "at_most_once";
+}
+
+struct RetrySettings {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{30'000};
+  double multiplier = 2.0;
+};
+
+struct WorkSettings {
+  // Managers with the same group share the work of the types they
+  // subscribe to: each event goes to one of them. Empty: every manager
+  // subscribed gets it.
+  std::string group;
+  DeliveryMode delivery = DeliveryMode::at_most_once;
+  // Deliveries of one event at most, the first included (at least once).
+  std::uint32_t max_deliveries = 5;
+  RetrySettings retry;
+
+  bool at_least_once() const noexcept { return delivery == DeliveryMode::at_least_once; }
+  // The wait before delivery `next` (2 for the first retry):
+  // initial × multiplier^(next - 2), at most max.
+  std::chrono::milliseconds backoff(std::uint32_t next) const noexcept {
+    const double ms = static_cast<double>(retry.initial.count()) *
+                      std::pow(retry.multiplier, static_cast<double>(next < 2 ? 0 : next - 2));
+    return std::chrono::milliseconds(
+        static_cast<std::int64_t>(std::min(ms, static_cast<double>(retry.max.count()))));
+  }
+};
+
+}  // namespace edrid
