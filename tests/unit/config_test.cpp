@@ -171,3 +171,52 @@ TEST_CASE("switch and connector sections are read and checked") {
   REQUIRE(problems.size() == 1);
   CHECK_THAT(problems[0], Catch::Contains(":3:3: unknown key 'colour' in connector"));
 }
+
+TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values named at file:line:col") {
+  probe::TempDir dir;
+  auto good = dir.write("work.yaml",
+                        "managers:\n"
+                        "  - name: a\n    plugin: p\n    group: resizers\n    delivery: at_least_once\n"
+                        "    max_deliveries: 7\n    retry: {initial_ms: 50, max_ms: 2000, multiplier: 1.5}\n"
+                        "  - name: b\n    plugin: p\n");
+  const auto c = edrid::load_config(good);
+  const auto& w = c.managers[0].work;
+  CHECK(w.group == "resizers");
+  CHECK(w.at_least_once());
+  CHECK(w.max_deliveries == 7);
+  CHECK(w.retry.initial == std::chrono::milliseconds(50));
+  CHECK(w.retry.max == std::chrono::milliseconds(2000));
+  CHECK(w.retry.multiplier == 1.5);
+  CHECK(w.backoff(2) == std::chrono::milliseconds(50));
+  CHECK(w.backoff(3) == std::chrono::milliseconds(75));
+  CHECK(w.backoff(30) == std::chrono::milliseconds(2000));
+  // The shipped defaults.
+  const auto& d = c.managers[1].work;
+  CHECK(d.group.empty());
+  CHECK_FALSE(d.at_least_once());
+  CHECK(d.max_deliveries == 5);
+  CHECK(d.backoff(2) == std::chrono::milliseconds(100));
+  CHECK(d.backoff(3) == std::chrono::milliseconds(200));
+
+  auto bad = dir.write("bad.yaml",
+                       "managers:\n"
+                       "  - name: a\n    plugin: p\n    group: 'two words'\n    delivery: exactly_once\n"
+                       "  - name: b\n    plugin: p\n    max_deliveries: 3\n"
+                       "  - name: c\n    plugin: p\n    delivery: at_least_once\n    max_deliveries: 0\n"
+                       "    retry: {initial_ms: 500, max_ms: 100, multiplier: 0.5}\n"
+                       "  - name: d\n    plugin: p\n    delivery: at_least_once\n    retry: {jitter: 1}\n");
+  const auto problems = problems_of(bad);
+  auto has = [&](const std::string& text) {
+    return std::any_of(problems.begin(), problems.end(), [&](const std::string& p) {
+      return p.find(text) != std::string::npos;
+    });
+  };
+  for (const auto& p : problems) UNSCOPED_INFO(p);
+  CHECK(has("bad.yaml:4:12: group name 'two words' must be 1-64 characters of [A-Za-z0-9_-]"));
+  CHECK(has("bad.yaml:5:15: delivery must be one of at_most_once, at_least_once, got 'exactly_once'"));
+  CHECK(has("bad.yaml:8:21: max_deliveries needs delivery: at_least_once"));
+  CHECK(has("bad.yaml:12:21: max_deliveries must be between 1 and 1000, got 0"));
+  CHECK(has("bad.yaml:13:55: retry.multiplier must be between 1 and 100, got 0.5"));
+  CHECK(has("bad.yaml:13:12: retry.max_ms must not be below retry.initial_ms"));
+  CHECK(has("bad.yaml:17:13: unknown key 'jitter' in retry"));
+}

@@ -1,0 +1,275 @@
+// Work shared by a group of managers and delivered at least once: one member
+// per event, chosen by load; a failed handler gets its event again after the
+// backoff, with the attempt number; used-up events become dead letters.
+#include "support/probe_managers.hpp"
+#include "support/router_fixture.hpp"
+
+#include <edri/edri.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+using edri::json;
+using probe::Registry;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A worker for job.run (notifications) and job.ask (requests). It records
+// each delivery it gets — member, n, attempt, time — and fails while the
+// attempt is at most the event's fail_until (or its own config's).
+class Member : public edri::Manager {
+ public:
+  Member(edri::Context& ctx, const edri::Config& cfg) : Manager(ctx), cfg_(cfg.raw()) {
+    ctx.on_notification("job.run", [this](const edri::GenericEvent& ev) { work(ev); });
+    ctx.on_request("job.ask", [this](const edri::GenericEvent& ev, edri::Reply<json>& r) {
+      work(ev);
+      r.set({{"by", this->ctx().name()}, {"attempt", this->ctx().attempt()}});
+    });
+  }
+
+ private:
+  void work(const edri::GenericEvent& ev) {
+    const json& d = ev.data();
+    const std::uint32_t attempt = ctx().attempt();
+    Registry::get().record({ctx().name(), std::string(ev.type()),
+                            json{{"n", d.value("n", -1)}, {"attempt", attempt}, {"at_ms", now_ms()}},
+                            ev.info().trace_id(), 0});
+    if (auto ms = cfg_.value("sleep_ms", 0)) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    const auto fail_until = std::max(d.value("fail_until", 0), cfg_.value("fail_until", 0));
+    if (static_cast<int>(attempt) <= fail_until) {
+      throw std::runtime_error("refused delivery " + std::to_string(attempt));
+    }
+  }
+  json cfg_;
+};
+
+const edri_plugin_descriptor* member() { return edri::descriptor_of<Member>("member", "1"); }
+
+edrid::WorkSettings grouped(std::string group, edrid::DeliveryMode mode = edrid::DeliveryMode::at_most_once) {
+  edrid::WorkSettings w;
+  w.group = std::move(group);
+  w.delivery = mode;
+  return w;
+}
+
+edrid::WorkSettings at_least_once(std::string group = "", std::uint32_t max = 5, std::int64_t initial_ms = 10) {
+  edrid::WorkSettings w;
+  w.group = std::move(group);
+  w.delivery = edrid::DeliveryMode::at_least_once;
+  w.max_deliveries = max;
+  w.retry.initial = std::chrono::milliseconds(initial_ms);
+  return w;
+}
+
+std::vector<probe::Seen> seen_of_type(const std::string& type) {
+  std::vector<probe::Seen> out;
+  for (auto& s : Registry::get().seen()) {
+    if (s.type == type) out.push_back(s);
+  }
+  return out;
+}
+
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds within = 10s) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// A started router with the managers `add` puts in it.
+struct Rig : probe::RouterFixture {
+  explicit Rig(const std::function<void(edrid::Router&)>& add) {
+    add(*router);
+    router->start();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a group gives each notification to exactly one member, while a manager outside it gets every one") {
+  Rig rig([](edrid::Router& r) {
+    for (const char* name : {"m1", "m2", "m3"}) {
+      r.add_manager(name, member(), "member", {}, json{{"sleep_ms", 1}}.dump(), {}, grouped("workers"));
+    }
+    r.add_manager("audit", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"job.run"}}}.dump());
+  });
+  auto& ctx = Registry::get().context("audit");
+  constexpr int kEvents = 300;
+  for (int n = 0; n < kEvents; ++n) CHECK(ctx.notify("job.run", {{"n", n}}) == 2);  // one member + audit
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 2 * kEvents; }));
+  std::map<std::string, int> per_member;
+  std::set<int> handled;
+  int audited = 0;
+  for (const auto& s : seen_of_type("job.run")) {
+    if (s.manager == "audit") {
+      ++audited;
+      continue;
+    }
+    ++per_member[s.manager];
+    CHECK(handled.insert(s.data["n"].get<int>()).second);  // never twice
+  }
+  CHECK(audited == kEvents);
+  CHECK(handled.size() == kEvents);
+  REQUIRE(per_member.size() == 3);
+  // Three equal members share it: none idles while another has a backlog.
+  for (const auto& [name, n] : per_member) {
+    INFO(name << " handled " << n);
+    CHECK(n >= kEvents / 6);
+  }
+  json st;
+  rig.router->stats_json(st);
+  for (const auto& m : st["managers"]) {
+    if (m["name"] == "m1") CHECK(m["group"] == "workers");
+  }
+}
+
+TEST_CASE("a group gives more work to the member that finishes sooner") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("slow", member(), "member", {}, json{{"sleep_ms", 20}}.dump(), {}, grouped("g"));
+    r.add_manager("fast", member(), "member", {}, json{{"sleep_ms", 1}}.dump(), {}, grouped("g"));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  for (int n = 0; n < 200; ++n) {
+    ctx.notify("job.run", {{"n", n}});
+    std::this_thread::sleep_for(500us);
+  }
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 200; }));
+  int slow = 0;
+  for (const auto& s : seen_of_type("job.run")) slow += s.manager == "slow";
+  INFO("the slow member handled " << slow << " of 200");
+  CHECK(slow < 60);
+}
+
+TEST_CASE("a request to a group is answered by one member") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("a", member(), "member", {}, "{}", {}, grouped("g"));
+    r.add_manager("b", member(), "member", {}, "{}", {}, grouped("g"));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  std::set<std::string> by;
+  for (int n = 0; n < 20; ++n) {
+    auto answer = ctx.call("job.ask", {{"n", n}});
+    REQUIRE(answer.ok());
+    by.insert((*answer.data())["by"].get<std::string>());
+  }
+  CHECK(seen_of_type("job.ask").size() == 20);  // never both
+  CHECK(by.size() == 2);                         // and not always the same one
+}
+
+TEST_CASE("at least once: a failed notification goes again with its attempt number until a delivery succeeds") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, "{}", {}, at_least_once());
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  ctx.notify("job.run", {{"n", 7}, {"fail_until", 2}});
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 3; }));
+  std::this_thread::sleep_for(100ms);  // and no fourth
+  const auto seen = seen_of_type("job.run");
+  REQUIRE(seen.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(seen[i].data["attempt"] == i + 1);
+    CHECK(seen[i].data["n"] == 7);
+  }
+  json st;
+  rig.router->stats_json(st);
+  CHECK(st["events"]["redeliveries"] == 2);
+  CHECK(st["dead_letters"]["max_deliveries"] == 0);
+}
+
+TEST_CASE("at least once with the default retry: deliveries wait 100 ms, then 200 ms") {
+  edrid::WorkSettings defaults;
+  defaults.delivery = edrid::DeliveryMode::at_least_once;  // retry and max_deliveries as shipped
+  Rig rig([&](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, "{}", {}, defaults);
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  Registry::get().context("driver").notify("job.run", {{"n", 1}, {"fail_until", 2}});
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 3; }));
+  const auto seen = seen_of_type("job.run");
+  const auto at = [&](int i) { return seen[i].data["at_ms"].get<std::int64_t>(); };
+  CHECK(at(1) - at(0) >= 100);
+  CHECK(at(2) - at(1) >= 200);
+}
+
+TEST_CASE("at least once: a used-up notification becomes a dead letter with its reason, payload and attempts") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, json{{"fail_until", 99}}.dump(), {},
+                  at_least_once("crunch", 3, 5));
+    r.add_manager("morgue", probe::probe_descriptor(), "probe", {},
+                  json{{"notifications", {"edri.dead_letter"}}}.dump());
+  });
+  Registry::get().context("morgue").notify("job.run", {{"n", 42}});
+  REQUIRE(wait_until([] { return seen_of_type("edri.dead_letter").size() == 1; }));
+  CHECK(seen_of_type("job.run").size() == 3);
+  const json letter = seen_of_type("edri.dead_letter")[0].data;
+  CHECK(letter["type"] == "job.run");
+  CHECK(letter["kind"] == "notification");
+  CHECK(letter["reason"] == "max_deliveries");
+  CHECK(letter["attempts"] == 3);
+  CHECK(letter["manager"] == "worker");
+  CHECK(letter["group"] == "crunch");
+  CHECK(letter["sender"] == "morgue");
+  CHECK(letter["payload"] == json{{"n", 42}});
+  CHECK_THAT(letter["error"].get<std::string>(), Catch::Contains("refused delivery 3"));
+  json st;
+  rig.router->stats_json(st);
+  CHECK(st["dead_letters"]["max_deliveries"] == 1);
+  // Re-injecting it is publishing its type with its payload.
+  Registry::get().context("morgue").notify(letter["type"].get<std::string>(), letter["payload"]);
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 6; }));
+}
+
+TEST_CASE("at least once: a request one member fails is answered by another member of its group") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("broken", member(), "member", {}, json{{"fail_until", 99}}.dump(), {}, at_least_once("g"));
+    r.add_manager("sound", member(), "member", {}, "{}", {}, at_least_once("g"));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  for (int n = 0; n < 10; ++n) {
+    auto answer = ctx.call("job.ask", {{"n", n}});
+    INFO(answer.message());
+    REQUIRE(answer.ok());
+    CHECK((*answer.data())["by"] == "sound");
+  }
+}
+
+TEST_CASE("at least once: a request whose deliveries are used up is answered with the last error, once") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, json{{"fail_until", 99}}.dump(), {}, at_least_once("", 2, 5));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto answer = Registry::get().context("driver").call("job.ask", {{"n", 1}});
+  CHECK(answer.status() == edri::Status::error);
+  CHECK_THAT(answer.message(), Catch::Contains("refused delivery 2"));
+  CHECK(seen_of_type("job.ask").size() == 2);
+  json st;
+  rig.router->stats_json(st);
+  CHECK(st["dead_letters"]["max_deliveries"] == 1);
+}
+
+TEST_CASE("at most once, the default: a failed handler's event is not delivered again") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, json{{"fail_until", 1}}.dump());
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  Registry::get().context("driver").notify("job.run", {{"n", 1}});
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 1; }));
+  std::this_thread::sleep_for(150ms);
+  CHECK(seen_of_type("job.run").size() == 1);
+}
