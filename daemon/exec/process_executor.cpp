@@ -249,6 +249,7 @@ void ProcessExecutor::assign(const std::shared_ptr<Worker>& w, Delivery&& d) {
                             h.timestamp_ns,
                             h.deadline_ns,
                             h.kind == EDRI_KIND_TUNNEL ? site_.tunnels().settings().window : 0,
+                            event_attempt(ev),
                             *payload};
     w->tasks.push_back({std::move(d), seq});
     if (w->tasks.size() == 1) begin_front(*w);

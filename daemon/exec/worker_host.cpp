@@ -312,6 +312,7 @@ class WorkerHost final : public HostBackend {
     h.timestamp_ns = f.timestamp_ns;
     h.deadline_ns = f.deadline_ns;
     h.message = "";
+    if (f.attempt > 1) event_text(*ev).attempt = f.attempt;
     return Task{std::move(ev), f.handler, f.seq, static_cast<std::size_t>(f.window)};
   }
 

@@ -101,9 +101,10 @@ struct Task {
   std::int64_t timestamp_ns = 0;
   std::int64_t deadline_ns = 0;
   std::uint64_t window = 0;  // tunnel offers: the tunnel's window
+  std::uint32_t attempt = 1;  // which delivery of the event (at least once)
   Payload payload;
   EDRI_WORKER_FRAME(task, seq, handler, kind, type, id, trace, priority, sender, origin, timestamp_ns, deadline_ns,
-                    window, payload)
+                    window, attempt, payload)
 };
 struct Done {
   std::uint64_t seq = 0;

@@ -405,3 +405,37 @@ TEST_CASE("workers run in a process group of their own, out of reach of a signal
   CHECK(rig.ask("work.echo").ok());
   CHECK(rig.stats()["executor"]["spawned"] == 2);
 }
+
+TEST_CASE("at least once from YAML: a request whose worker crashes goes again to a new worker, which sees the attempt") {
+  probe::DaemonRig rig(
+      "router:\n  id: exec-test\n  log: {level: off}\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\n"
+      "managers:\n  - name: w\n    plugin: worker_probe\n    executor: {type: process, workers: 1}\n"
+      "    delivery: at_least_once\n    max_deliveries: 3\n    retry: {initial_ms: 10}\n",
+      [](edrid::Router& r) {
+        r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+        r.add_manager("morgue", probe::probe_descriptor(), "probe", {},
+                      json{{"notifications", {"edri.dead_letter"}}}.dump());
+      });
+  auto& driver = Registry::get().context("driver");
+  auto survived = driver.request("work.crash_until", {{"crash_until", 2}}, {.timeout = 10s}).get();
+  REQUIRE(survived.ok());
+  CHECK((*survived.data())["attempt"] == 3);  // two workers died under it
+  // Every delivery crashes: the last cause comes back, and a dead letter.
+  auto lost = driver.request("work.crash_until", {{"crash_until", 9}}, {.timeout = 10s}).get();
+  CHECK(lost.status() == edri::Status::error);
+  CHECK_THAT(lost.message(), Catch::StartsWith("worker killed by signal 11"));
+  REQUIRE(Registry::get().wait_for("morgue", 1));
+  const json letter = Registry::get().seen("morgue")[0].data;
+  CHECK(letter["reason"] == "max_deliveries");
+  CHECK(letter["attempts"] == 3);
+  CHECK(letter["payload"] == json{{"crash_until", 9}});
+  json st;
+  rig.daemon->router().stats_json(st);
+  CHECK(st["events"]["redeliveries"] == 4);
+  for (const auto& m : st["managers"]) {
+    if (m["name"] == "w") {
+      CHECK(m["crashes"] == 5);
+      CHECK(m["delivery"] == "at_least_once");
+    }
+  }
+}
