@@ -47,6 +47,8 @@ class ExecutionSite : public TunnelOwner {
     task_stopped(slot);
     task_finished(ev, error, resp);
   }
+  // The task's handler asked for it to go again in delay_ms (retry_later).
+  virtual void task_later(const Event& ev, std::int64_t delay_ms) = 0;
   // A worker process died or was killed.
   virtual void count_crash() noexcept = 0;
 

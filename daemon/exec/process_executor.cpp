@@ -279,7 +279,7 @@ void ProcessExecutor::begin_front(Worker& w) {
 // The worker answered its front task: record it, start the timer of the
 // next, and take one more task in the same step, so the dispatch loop is
 // woken once, not once for the slot and again for the worker.
-void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp) {
+void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp, std::int64_t retry_after_ms) {
   std::optional<Delivery> task;
   {
     std::lock_guard lock(w.mutex);
@@ -294,7 +294,11 @@ void ProcessExecutor::complete(Worker& w, const char* error, edri_response* resp
     site_.task_stopped(w.slot);
     if (!w.tasks.empty()) begin_front(w);
   }
-  site_.task_finished(*task->event, error, resp);
+  if (retry_after_ms >= 0 && !error) {
+    site_.task_later(*task->event, retry_after_ms);
+  } else {
+    site_.task_finished(*task->event, error, resp);
+  }
   task.reset();
   task_ended(w);
 }
@@ -339,7 +343,7 @@ void ProcessExecutor::on_done(Worker& w, const worker::Done& f) {
   resp.message = f.message;
   if (f.payload) resp.data = worker::event_of(*f.payload);
   const std::string error = f.error ? std::string(*f.error) : "";
-  complete(w, f.error ? error.c_str() : nullptr, &resp);
+  complete(w, f.error ? error.c_str() : nullptr, &resp, f.retry_after_ms.value_or(-1));
 }
 
 void ProcessExecutor::on_frame(Worker& w, const worker::Frame& frame) {

@@ -50,7 +50,7 @@ class ProcessExecutor final : public Executor {
   void start_waiting();
   void reject_stopping(Delivery& d);
   void begin_front(Worker& w);
-  void complete(Worker& w, const char* error, edri_response* resp);
+  void complete(Worker& w, const char* error, edri_response* resp, std::int64_t retry_after_ms);
   void task_ended(Worker& w);
   void requeue(std::deque<Delivery> unstarted);
   void retire_watcher(Worker& w);

@@ -348,11 +348,14 @@ class WorkerHost final : public HostBackend {
     edri_response resp;
     edri_error err{sizeof(edri_error), {}, {}};
     int rc;
+    std::int64_t later;
     {
       DispatchScope scope(nullptr, &ev);
       rc = plugin_->handle(instance_, task.handler, &ev, is_request ? &resp : nullptr, &err);
+      later = scope.retry_after_ms();
     }
-    worker::Done done{task.seq, resp.status, resp.message, std::nullopt, std::nullopt, std::nullopt};
+    worker::Done done{task.seq, resp.status, resp.message, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+    if (later >= 0 && rc == EDRI_OK) done.retry_after_ms = later;
     std::string reason;  // outlives done's view of it
     if (is_tunnel) {
       if (auto decided = tunnels_.end_offer()) {

@@ -113,7 +113,8 @@ struct Done {
   std::optional<std::string_view> error;  // the handler failed
   std::optional<TunnelDecision> tunnel;   // a tunnel offer was decided
   std::optional<Payload> payload;         // the response's data
-  EDRI_WORKER_FRAME(done, seq, status, message, error, tunnel, payload)
+  std::optional<std::int64_t> retry_after_ms;  // the handler asked: not now (retry_later)
+  EDRI_WORKER_FRAME(done, seq, status, message, error, tunnel, payload, retry_after_ms)
 };
 struct Log {
   std::uint32_t level = EDRI_LOG_INFO;

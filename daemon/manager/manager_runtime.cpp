@@ -267,6 +267,37 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
   router_.respond(ev, std::move(*resp), *this);
 }
 
+void ManagerRuntime::task_later(const Event& ev, std::int64_t delay_ms) {
+  stats_.handled.fetch_add(1, std::memory_order_relaxed);
+  const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
+  logging::TraceScope trace(ev.header.trace_id);
+  if (!work_.at_least_once() || (!is_request && ev.header.kind != EDRI_KIND_NOTIFICATION)) {
+    // A configuration mistake, the same for every event: said once.
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    const std::string why = "retry_later needs delivery: at_least_once; the " + std::string(ev.header.type) +
+                            " event is dropped";
+    if (!retry_later_refused_.exchange(true, std::memory_order_relaxed)) {
+      logger_->error("a handler asked to retry {} later, but manager '{}' has delivery: {}; such events are dropped "
+                     "(set delivery: at_least_once); said once",
+                     ev.header.type, name_, to_string(work_.delivery));
+      stats_.record_error(why);
+    }
+    if (is_request) {
+      edri_response failed;
+      failed.status = EDRI_STATUS_ERROR;
+      failed.message = why;
+      router_.respond(ev, std::move(failed), *this);
+    }
+    return;
+  }
+  if (router_.retry(ev, *this, "the handler asked to retry later", delay_ms) || !is_request) return;
+  edri_response failed;
+  failed.status = EDRI_STATUS_ERROR;
+  failed.message = "the handler asked to retry later after " + std::to_string(event_attempt(ev)) +
+                   " deliveries: max_deliveries used up";
+  router_.respond(ev, std::move(failed), *this);
+}
+
 void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {
   Event& ev = *d.event;
   const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
@@ -276,6 +307,11 @@ void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {
   edri_error err = empty_error();
   task_started(slot);
   const int rc = plugin_->handle(instance_, d.handler_id, &ev, is_request ? &resp : nullptr, &err);
+  if (const std::int64_t later = scope.retry_after_ms(); later >= 0 && rc == EDRI_OK) {
+    task_stopped(slot);
+    task_later(ev, later);
+    return;
+  }
   const char* why = rc == EDRI_OK ? nullptr : err.message[0] ? err.message : "handler failed";
   task_finished(slot, ev, why, &resp);
 }

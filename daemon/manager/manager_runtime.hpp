@@ -87,6 +87,7 @@ class ManagerRuntime final : public ExecutionSite {
   void task_stopped(std::size_t slot) noexcept override;
   void task_finished(const Event& ev, const char* error, edri_response* resp) override;
   using ExecutionSite::task_finished;
+  void task_later(const Event& ev, std::int64_t delay_ms) override;
   std::size_t running_tasks() const noexcept override;
   void count_crash() noexcept override { stats_.crashes.fetch_add(1, std::memory_order_relaxed); }
   HostBackend& host() noexcept override { return host_; }
@@ -149,6 +150,7 @@ class ManagerRuntime final : public ExecutionSite {
   std::size_t busy_slots_;
   std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
   std::atomic<Health> health_{Health::ok};
+  std::atomic<bool> retry_later_refused_{false};  // logged once
 
 };
 

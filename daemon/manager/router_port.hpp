@@ -36,7 +36,8 @@ class RouterPort {
   // normally: it goes again after the manager's backoff (to another member
   // of its group if there is one), or, its deliveries used up, becomes a
   // dead letter. True when it goes again: a request is then not answered now.
-  virtual bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error) = 0;
+  // delay_ms >= 0 replaces the backoff (the handler's retry_later).
+  virtual bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms = -1) = 0;
   virtual void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
                            std::int64_t timeout_ms, Tunnel::OpenDone done) = 0;
   virtual TunnelTable& tunnels() noexcept = 0;

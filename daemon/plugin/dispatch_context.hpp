@@ -5,6 +5,8 @@
 
 #include "event/event.hpp"
 
+#include <cstdint>
+
 namespace edrid {
 
 class HostBackend;
@@ -12,6 +14,9 @@ class HostBackend;
 struct DispatchContext {
   const HostBackend* host = nullptr;  // the manager whose work runs
   const Event* event = nullptr;
+  // The handler asked for its event to go again after this many ms
+  // (retry_later); -1: it did not.
+  std::int64_t retry_after_ms = -1;
 };
 
 DispatchContext& current_dispatch() noexcept;
@@ -19,8 +24,10 @@ DispatchContext& current_dispatch() noexcept;
 class DispatchScope {
  public:
   DispatchScope(const HostBackend* m, const Event* ev) noexcept : saved_(current_dispatch()) {
-    current_dispatch() = {m, ev};
+    current_dispatch() = {m, ev, -1};
   }
+  // What the handler run in this scope asked with retry_later, or -1.
+  std::int64_t retry_after_ms() const noexcept { return current_dispatch().retry_after_ms; }
   ~DispatchScope() { current_dispatch() = saved_; }
   DispatchScope(const DispatchScope&) = delete;
   DispatchScope& operator=(const DispatchScope&) = delete;

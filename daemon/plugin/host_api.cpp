@@ -175,6 +175,13 @@ const edri_event* h_current_event(edri_host_ctx*) { return current_dispatch().ev
 
 std::uint32_t h_event_attempt(const edri_event* ev) { return ev ? event_attempt(*ev) : 1; }
 
+int h_retry_later(edri_host_ctx*, std::int64_t delay_ms) {
+  DispatchContext& d = current_dispatch();
+  if (!d.event || delay_ms < 0) return EDRI_E_INVALID;
+  d.retry_after_ms = delay_ms;
+  return EDRI_OK;
+}
+
 int h_log_enabled(edri_host_ctx* ctx, std::uint32_t level) {
   return backend(ctx).log_enabled(level) ? 1 : 0;
 }
@@ -328,7 +335,7 @@ const edri_host_api kHostApi{
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
     &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room, &h_request_cancel,
-    &h_router_metrics,     &h_event_attempt,
+    &h_router_metrics,     &h_event_attempt,    &h_retry_later,
 };
 
 }  // namespace

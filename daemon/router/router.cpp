@@ -654,7 +654,7 @@ void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime&
                                                                 responder.name_cstr(), std::move(resp.data)));
 }
 
-bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& error) {
+bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms) {
   const WorkSettings& work = failed.work();
   const std::uint32_t made = event_attempt(ev);
   if (made >= work.max_deliveries) {
@@ -668,7 +668,7 @@ bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& e
     return false;
   }
   counters_.redeliveries.fetch_add(1, std::memory_order_relaxed);
-  const auto delay = work.backoff(made + 1);
+  const auto delay = delay_ms >= 0 ? std::chrono::milliseconds(delay_ms) : work.backoff(made + 1);
   {
     logging::TraceScope trace(ev.header.trace_id);
     failed.logger().info("{} goes again in {} ms (delivery {} of {})", ev.header.type, delay.count(), made + 1,

@@ -45,12 +45,19 @@ class Member : public edri::Manager {
                             json{{"n", d.value("n", -1)}, {"attempt", attempt}, {"at_ms", now_ms()}},
                             ev.info().trace_id(), 0});
     if (auto ms = cfg_.value("sleep_ms", 0)) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (static_cast<int>(attempt) <= d.value("later_until", 0)) {
+      later_ok_ = ctx().retry_later(std::chrono::milliseconds(d.value("later_ms", 0)));
+      return;
+    }
     const auto fail_until = std::max(d.value("fail_until", 0), cfg_.value("fail_until", 0));
     if (static_cast<int>(attempt) <= fail_until) {
       throw std::runtime_error("refused delivery " + std::to_string(attempt));
     }
   }
   json cfg_;
+
+ public:
+  bool later_ok_ = false;
 };
 
 const edri_plugin_descriptor* member() { return edri::descriptor_of<Member>("member", "1"); }
@@ -272,4 +279,45 @@ TEST_CASE("at most once, the default: a failed handler's event is not delivered 
   REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 1; }));
   std::this_thread::sleep_for(150ms);
   CHECK(seen_of_type("job.run").size() == 1);
+}
+
+TEST_CASE("retry later: a handler that says not now gets its request again after the delay it asked") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, "{}", {}, at_least_once("", 5, 1));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto answer = Registry::get().context("driver").call("job.ask", {{"n", 1}, {"later_until", 2}, {"later_ms", 80}});
+  REQUIRE(answer.ok());
+  CHECK((*answer.data())["attempt"] == 3);
+  const auto seen = seen_of_type("job.ask");
+  REQUIRE(seen.size() == 3);
+  // The delay asked, not the 1 ms backoff.
+  CHECK(seen[1].data["at_ms"].get<std::int64_t>() - seen[0].data["at_ms"].get<std::int64_t>() >= 80);
+  CHECK(seen[2].data["at_ms"].get<std::int64_t>() - seen[1].data["at_ms"].get<std::int64_t>() >= 80);
+  json st;
+  rig.router->stats_json(st);
+  CHECK(st["events"]["redeliveries"] == 2);
+  CHECK(st["managers"][0]["errors"] == 0);  // not now is no failure
+}
+
+TEST_CASE("retry later under at most once is refused with an error that says why, logged once") {
+  Rig rig([](edrid::Router& r) {
+    r.add_manager("worker", member(), "member", {}, "{}");
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& driver = Registry::get().context("driver");
+  for (int i = 0; i < 3; ++i) {
+    auto answer = driver.call("job.ask", {{"n", i}, {"later_until", 1}, {"later_ms", 10}});
+    CHECK(answer.status() == edri::Status::error);
+    CHECK_THAT(answer.message(), Catch::Contains("retry_later needs delivery: at_least_once"));
+  }
+  driver.notify("job.run", {{"n", 9}, {"later_until", 1}});
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 1; }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(seen_of_type("job.run").size() == 1);  // dropped, not delivered again
+  json st;
+  rig.router->stats_json(st);
+  const json& m = st["managers"][0];
+  CHECK(m["errors"] == 4);
+  CHECK(m["last_errors"].size() == 1);  // said once
 }

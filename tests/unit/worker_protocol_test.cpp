@@ -27,7 +27,7 @@ std::vector<Frame> one_of_each() {
       InitError{"create failed"},
       Ready{},
       Task{42, 3, EDRI_KIND_TUNNEL, "demo.echo", {1, 2}, {3, 4}, -5, "api", "ra", 1111, 2222, 65536, 3, p},
-      Done{42, EDRI_STATUS_ERROR, "nope", std::string_view("boom"), TunnelDecision{true, "why"}, p},
+      Done{42, EDRI_STATUS_ERROR, "nope", std::string_view("boom"), TunnelDecision{true, "why"}, p, 1500},
       Log{EDRI_LOG_WARN, "careful"},
       Notify{9, opts, p},
       Notified{9, EDRI_E_AGAIN, 4},

@@ -309,6 +309,12 @@ typedef struct edri_host_api {
   /* ---- ABI 1.4. Which delivery of `ev` this is: 1, or 2 and more when a
    * manager with `delivery: at_least_once` gets it again after a failure. */
   uint32_t (*event_attempt)(const edri_event* ev);
+  /* ---- ABI 1.4. Inside a handler: "not now". After the handler returns,
+   * its event goes again in delay_ms, like a failed delivery (counted
+   * against max_deliveries), and a request is not answered meanwhile. Only
+   * for managers with delivery: at_least_once; elsewhere the event fails
+   * with an error saying so. EDRI_E_INVALID outside a handler. */
+  int (*retry_later)(edri_host_ctx* ctx, int64_t delay_ms);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

@@ -254,6 +254,16 @@ class Context {
     if (!ev || host_->struct_size < offsetof(edri_host_api, event_attempt) + sizeof host_->event_attempt) return 1;
     return host_->event_attempt(ev);
   }
+  // Inside a handler: "not now, try again in `delay`" (SQS's retry-later,
+  // JetStream's Nak with delay). After the handler returns, its event goes
+  // again, counted against max_deliveries; a request's sender waits for the
+  // outcome. Only for managers with `delivery: at_least_once`; elsewhere
+  // the event fails with an error saying so. False outside a handler and on
+  // routers older than plugin ABI 1.4.
+  bool retry_later(std::chrono::milliseconds delay) {
+    if (host_->struct_size < offsetof(edri_host_api, retry_later) + sizeof host_->retry_later) return false;
+    return host_->retry_later(ctx_, delay.count()) == EDRI_OK;
+  }
 
   // ---- Timers, run on this manager's dispatch loop.
   TimerId every(std::chrono::milliseconds interval, std::function<void()> fn) {
