@@ -132,10 +132,8 @@ void ManagerRuntime::destroy() noexcept {
 
 void ManagerRuntime::hand_back(Delivery& d) {
   if (d.kind() == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
-    edri_response resp;
-    resp.status = EDRI_STATUS_REJECTED;
-    resp.message = "manager '" + name_ + "' stopped before handling the request";
-    router_.respond(*d.event, std::move(resp), *this);
+    router_.respond(*d.event, EDRI_STATUS_REJECTED, "manager '" + name_ + "' stopped before handling the request",
+                    *this);
   } else if (d.kind() == Delivery::Kind::response_callback) {
     // The requester is this manager and it is stopping; let the plugin free
     // what it attached to the request.
@@ -282,20 +280,14 @@ void ManagerRuntime::task_later(const Event& ev, std::int64_t delay_ms) {
                      ev.header.type, name_, to_string(work_.delivery));
       stats_.record_error(why);
     }
-    if (is_request) {
-      edri_response failed;
-      failed.status = EDRI_STATUS_ERROR;
-      failed.message = why;
-      router_.respond(ev, std::move(failed), *this);
-    }
+    if (is_request) router_.respond(ev, EDRI_STATUS_ERROR, why, *this);
     return;
   }
   if (router_.retry(ev, *this, "the handler asked to retry later", delay_ms) || !is_request) return;
-  edri_response failed;
-  failed.status = EDRI_STATUS_ERROR;
-  failed.message = "the handler asked to retry later after " + std::to_string(event_attempt(ev)) +
-                   " deliveries: max_deliveries used up";
-  router_.respond(ev, std::move(failed), *this);
+  router_.respond(ev, EDRI_STATUS_ERROR,
+                  "the handler asked to retry later after " + std::to_string(event_attempt(ev)) +
+                      " deliveries: max_deliveries used up",
+                  *this);
 }
 
 void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {

@@ -32,6 +32,13 @@ class RouterPort {
                       void* user, std::uint32_t delivery, edri_id128* id_out) = 0;
   virtual bool cancel(ManagerRuntime* sender, const edri_id128& request_id) = 0;
   virtual void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) = 0;
+  // An answer that is only a status and a message (rejected, error).
+  void respond(const Event& request, std::uint32_t status, std::string message, ManagerRuntime& responder) {
+    edri_response resp;
+    resp.status = status;
+    resp.message = std::move(message);
+    respond(request, std::move(resp), responder);
+  }
   // An at-least-once event whose handler in `failed` did not finish
   // normally: it goes again after the manager's backoff (to another member
   // of its group if there is one), or, its deliveries used up, becomes a

@@ -402,10 +402,8 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool m
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     if (dropped->kind() == Delivery::Kind::event &&
         dropped->event->header.kind == EDRI_KIND_REQUEST) {
-      edri_response resp;
-      resp.status = EDRI_STATUS_REJECTED;
-      resp.message = "dropped from the full queue of manager '" + r.manager->name() + "'";
-      respond(*dropped->event, std::move(resp), *r.manager);
+      respond(*dropped->event, EDRI_STATUS_REJECTED,
+              "dropped from the full queue of manager '" + r.manager->name() + "'", *r.manager);
     }
   }
   if (res == ManagerQueue::Push::accepted) {
@@ -655,6 +653,8 @@ void Router::respond(const Event& request, edri_response&& resp, ManagerRuntime&
 }
 
 bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms) {
+  // Its sender gave up on it: nobody would read the answer.
+  if (ev.header.kind == EDRI_KIND_REQUEST && ev.cancelled.load(std::memory_order_relaxed)) return false;
   const WorkSettings& work = failed.work();
   const std::uint32_t made = event_attempt(ev);
   if (made >= work.max_deliveries) {
@@ -686,11 +686,7 @@ void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& err
   const bool is_request = h.kind == EDRI_KIND_REQUEST;
   auto give_up = [&](DeadReason reason, const std::string& why) {
     dead_letter({*ev, reason, attempt - 1, last.name(), work.group, why});
-    if (!is_request) return;
-    edri_response resp;
-    resp.status = EDRI_STATUS_ERROR;
-    resp.message = why;
-    respond(*ev, std::move(resp), last);
+    if (is_request) respond(*ev, EDRI_STATUS_ERROR, why, last);
   };
   if (is_request && h.deadline_ns != 0 && realtime_ns() > h.deadline_ns) {
     give_up(DeadReason::expired, "deadline passed before delivery " + std::to_string(attempt) + "; last error: " + error);
@@ -718,13 +714,9 @@ void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& err
   }
   // From the timer thread, which must not wait: a full queue is one more
   // failed delivery.
-  if (!enqueue(*to, ev, nullptr, false) && !retry(*ev, *to->manager, "queue of manager '" + to->manager->name() + "' is full") &&
-      is_request) {
-    edri_response resp;
-    resp.status = EDRI_STATUS_REJECTED;
-    resp.message = "queue of manager '" + to->manager->name() + "' is full";
-    respond(*ev, std::move(resp), *to->manager);
-  }
+  if (enqueue(*to, ev, nullptr, false)) return;
+  const std::string full = "queue of manager '" + to->manager->name() + "' is full";
+  if (!retry(*ev, *to->manager, full) && is_request) respond(*ev, EDRI_STATUS_REJECTED, full, *to->manager);
 }
 
 void Router::dead_letter(const DeadLetter& l) {

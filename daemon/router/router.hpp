@@ -101,6 +101,7 @@ class Router final : public RouterPort {
   bool cancel(ManagerRuntime* sender, const edri_id128& request_id) override;
   // A responder's answer to `request`.
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) override;
+  using RouterPort::respond;
   bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms = -1) override;
   // Offers a tunnel of `type` to a manager serving it (not the opener);
   // `done` runs once: accepted, refused, not_found or timeout.
