@@ -79,6 +79,8 @@ struct ConnectorSettings {
   LinkSettings link;
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5'000};
+  // How often the router tells the switch its work per group (when it changed).
+  std::chrono::milliseconds load_report{20};
   // Sharing policy over the SDK's per-type declaration: `local` patterns
   // never leave, `share` patterns always may.
   std::vector<std::string> share;

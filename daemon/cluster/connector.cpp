@@ -72,6 +72,7 @@ Connector::Connector(Router& router, ConnectorSettings settings)
       state_(settings_.host + ":" + std::to_string(settings_.port), settings_.link.replay, settings_.link.dead_peer),
       tls_(settings_.link.tls.enabled ? make_tls_context(settings_.link.tls, false) : nullptr),
       reconnect_timer_(io_),
+      load_timer_(io_),
       backoff_(settings_.reconnect_min) {}
 
 Connector::~Connector() {
@@ -79,7 +80,10 @@ Connector::~Connector() {
 }
 
 void Connector::start() {
-  boost::asio::post(io_, [this] { connect(); });
+  boost::asio::post(io_, [this] {
+    connect();
+    report_load();
+  });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "edri-connector");
     io_.run();
@@ -186,6 +190,11 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
       spdlog::warn("connector: switch advertised a malformed pattern '{}'; ignored", e.pattern);
       continue;
     }
+    if (!e.group.empty() && e.kind != EDRI_KIND_TUNNEL) {
+      (e.kind == EDRI_KIND_REQUEST ? fresh->group_requests : fresh->group_notifications)
+          .push_back(GroupPattern{std::move(*p), e.group});
+      continue;
+    }
     (e.kind == EDRI_KIND_REQUEST  ? fresh->requests
      : e.kind == EDRI_KIND_TUNNEL ? fresh->tunnels
                                   : fresh->notifications)
@@ -223,13 +232,15 @@ bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
   }
   EventPtr ev = make_event(e);
   logging::TraceScope trace(ev->header.trace_id);
+  const GroupAssignment assigned{e.groups, (e.flags & kFlagGroupsOnly) != 0};
+  const GroupAssignment* groups = (e.flags & kFlagGroups) ? &assigned : nullptr;
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION:
-      router_.deliver_remote(std::move(ev));
+      router_.deliver_remote(std::move(ev), groups);
       break;
     case EDRI_KIND_REQUEST: {
       auto* call = new RemoteCall{weak_from_this(), ev};
-      router_.serve_remote(std::move(ev), &Connector::on_served, call);
+      router_.serve_remote(std::move(ev), &Connector::on_served, call, groups);
       break;
     }
     case EDRI_KIND_RESPONSE:
@@ -346,21 +357,66 @@ void Connector::send_response(const Event& request, const Event& response, bool 
   enqueue(frame);
 }
 
+std::shared_ptr<const Connector::Interest> Connector::interest() const {
+  std::lock_guard lock(mutex_);
+  return interest_;
+}
+
 RemoteRoute Connector::remote_route(edri_kind kind, std::string_view type) const {
   if (type == kGapEventType || matches_any(local_, type)) return RemoteRoute::none;
-  std::shared_ptr<const Interest> interest;
-  {
-    std::lock_guard lock(mutex_);
-    interest = interest_;
-  }
+  const auto interest = this->interest();
   const auto& patterns = kind == EDRI_KIND_REQUEST  ? interest->requests
                         : kind == EDRI_KIND_TUNNEL ? interest->tunnels
                                                    : interest->notifications;
-  if (!matches_any(patterns, type)) return RemoteRoute::none;
+  if (!matches_any(patterns, type) && remote_groups(kind, type).empty()) return RemoteRoute::none;
   return matches_any(share_, type) ? RemoteRoute::always : RemoteRoute::if_shareable;
 }
 
-bool Connector::send(const Event& ev, bool may_wait) {
+std::vector<std::string> Connector::remote_groups(edri_kind kind, std::string_view type) const {
+  std::vector<std::string> out;
+  if (kind == EDRI_KIND_TUNNEL || type == kGapEventType || matches_any(local_, type)) return out;
+  const auto interest = this->interest();
+  for (const auto& g : kind == EDRI_KIND_REQUEST ? interest->group_requests : interest->group_notifications) {
+    if (g.pattern.matches(type) && std::find(out.begin(), out.end(), g.group) == out.end()) out.push_back(g.group);
+  }
+  return out;
+}
+
+void Connector::forget_remote_groups() {
+  {
+    std::lock_guard lock(mutex_);
+    if (interest_->group_notifications.empty() && interest_->group_requests.empty()) return;
+    auto plain = std::make_shared<Interest>(*interest_);
+    plain->group_notifications.clear();
+    plain->group_requests.clear();
+    interest_ = std::move(plain);
+  }
+  router_.refresh_routes();
+}
+
+void Connector::report_load() {
+  if (stopping_) return;
+  auto work = router_.group_work();
+  const auto now = std::chrono::steady_clock::now();
+  const bool same = work.size() == load_sent_.size() &&
+                    std::equal(work.begin(), work.end(), load_sent_.begin(), [](const GroupWork& a, const GroupWork& b) {
+                      return a.group == b.group && a.members == b.members && a.outstanding == b.outstanding;
+                    });
+  if (session_ && session_->established() && (!same || (!work.empty() && now - load_sent_at_ >= std::chrono::seconds(1)))) {
+    std::vector<GroupLoad> loads;
+    loads.reserve(work.size());
+    for (const auto& w : work) loads.push_back(GroupLoad{w.group, w.members, w.outstanding});
+    session_->send_control(encode_load(loads));
+    load_sent_ = std::move(work);
+    load_sent_at_ = now;
+  }
+  load_timer_.expires_after(settings_.load_report);
+  load_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) report_load();
+  });
+}
+
+bool Connector::send(const Event& ev, bool may_wait, const std::vector<std::string>* groups) {
   // Publishers wait for a slow link rather than overflow its replay buffer;
   // the io thread never waits (it is what reads the acks).
   if (!may_wait) {
@@ -373,7 +429,7 @@ bool Connector::send(const Event& ev, bool may_wait) {
   thread_local std::string spare;
   std::string frame = std::move(spare);
   std::string error;
-  if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error)) {
+  if (!encode_event(ev, static_cast<std::uint8_t>(ev.header.kind), 0, "", incarnation_, frame, &error, groups)) {
     spdlog::error("connector: {} not sent to other routers: {}", ev.payload_type, error);
     return false;
   }
@@ -399,7 +455,9 @@ std::string Connector::subscriptions_frame() const {
 
 void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
   std::vector<SubscriptionEntry> entries;
-  for (auto& p : patterns) entries.push_back(SubscriptionEntry{static_cast<std::uint8_t>(p.kind), std::move(p.pattern)});
+  for (auto& p : patterns) {
+    entries.push_back(SubscriptionEntry{static_cast<std::uint8_t>(p.kind), std::move(p.pattern), std::move(p.group)});
+  }
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
   {
@@ -429,6 +487,8 @@ void Connector::closed(LinkSession& s, const std::string& reason) {
   }
   // Freed after its handlers are done with it.
   boost::asio::post(io_, [keep = std::move(session_)] {});
+  load_sent_.clear();  // the next link hears the load at once
+  forget_remote_groups();
   schedule_reconnect();
 }
 
@@ -467,6 +527,7 @@ void Connector::stop(std::chrono::milliseconds grace) {
   boost::asio::post(io_, [this, &done] {
     stopping_ = true;
     reconnect_timer_.cancel();
+    load_timer_.cancel();
     if (session_) session_->goodbye();
     done.set_value();
   });

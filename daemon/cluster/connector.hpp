@@ -45,7 +45,8 @@ class Connector final : public ClusterUplink,
 
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
-  bool send(const Event& ev, bool may_wait) override;
+  std::vector<std::string> remote_groups(edri_kind kind, std::string_view type) const override;
+  bool send(const Event& ev, bool may_wait, const std::vector<std::string>* groups = nullptr) override;
   bool congested() const override;
   void send_tunnel_open(const Event& offer) override;
   void local_subscriptions(std::vector<LocalPattern> patterns) override;
@@ -59,11 +60,26 @@ class Connector final : public ClusterUplink,
   void closed(LinkSession& s, const std::string& reason) override;
 
  private:
+  struct GroupPattern {
+    Pattern pattern;
+    std::string group;
+  };
+  // What the other routers subscribe to, as the switch last said.
   struct Interest {
     std::vector<Pattern> notifications;
     std::vector<Pattern> requests;
     std::vector<Pattern> tunnels;
+    // Work groups' patterns: a member's router is linked to the switch.
+    std::vector<GroupPattern> group_notifications;
+    std::vector<GroupPattern> group_requests;
   };
+  std::shared_ptr<const Interest> interest() const;
+  // While the link is down nobody can place group work: this router's own
+  // members take it all until the switch states the groups again.
+  void forget_remote_groups();
+  // Every load_report period: this router's work per group to the switch
+  // when it changed (and once a second regardless).
+  void report_load();
   class RemoteTunnelSink;
   std::shared_ptr<RemoteTunnelSink> tunnel_sink(const std::string& router);
   void on_tunnel_frame(const WireEvent& e);
@@ -90,6 +106,9 @@ class Connector final : public ClusterUplink,
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread thread_;
   boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer load_timer_;
+  std::vector<GroupWork> load_sent_;                // io thread only
+  std::chrono::steady_clock::time_point load_sent_at_;  // io thread only
   std::chrono::milliseconds backoff_;
   std::uint64_t failed_attempts_ = 0;
   std::shared_ptr<LinkSession> session_;  // io thread only

@@ -124,6 +124,12 @@ bool LinkSession::handle(const FrameSplitter::Frame& f, std::string* error) {
           hooks_.subscriptions(*this, std::move(*entries));
           return true;
         }
+        case FrameType::load: {
+          auto loads = decode_load(f.body, f.len, error);
+          if (!loads) return false;
+          hooks_.load(*this, std::move(*loads));
+          return true;
+        }
         case FrameType::event:
           if (phase_ != Phase::established) break;
           return on_event(f, error);

@@ -34,6 +34,8 @@ class LinkHooks {
   // Both resumes exchanged: events flow from now on.
   virtual void established(LinkSession& s) = 0;
   virtual void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) = 0;
+  // The peer's work per group (a router's load frame).
+  virtual void load(LinkSession&, std::vector<GroupLoad>) {}
   // An event frame in sequence. `frame` is the whole frame (for forwarding).
   // Returning false means "no room now": the session holds this event and
   // every later one, unacknowledged, until retry_held() finds room.

@@ -19,7 +19,8 @@ std::vector<Member> MembershipFile::load() const {
       Member m;
       m.id = r.at("id").get<std::string>();
       for (const auto& e : r.at("subscriptions")) {
-        m.entries.push_back(SubscriptionEntry{e.at("kind").get<std::uint8_t>(), e.at("pattern").get<std::string>()});
+        m.entries.push_back(SubscriptionEntry{e.at("kind").get<std::uint8_t>(), e.at("pattern").get<std::string>(),
+                                              e.value("group", std::string())});
       }
       out.push_back(std::move(m));
     }
@@ -35,7 +36,11 @@ void MembershipFile::save(const std::vector<Member>& members) const {
   nlohmann::json routers = nlohmann::json::array();
   for (const auto& m : members) {
     nlohmann::json subs = nlohmann::json::array();
-    for (const auto& e : m.entries) subs.push_back({{"kind", e.kind}, {"pattern", e.pattern}});
+    for (const auto& e : m.entries) {
+      nlohmann::json entry{{"kind", e.kind}, {"pattern", e.pattern}};
+      if (!e.group.empty()) entry["group"] = e.group;
+      subs.push_back(std::move(entry));
+    }
     routers.push_back({{"id", m.id}, {"subscriptions", std::move(subs)}});
   }
   const nlohmann::json doc{{"version", 1}, {"routers", std::move(routers)}};

@@ -211,6 +211,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
 
 void Switch::established(LinkSession& s) {
   spdlog::info("switch: router '{}' ({}) linked", s.peer().router_id, s.address());
+  update_interest();  // its groups take work again
   // Its resume acknowledged what it had of ours.
   if (Slot* slot = slot_of(s); slot && !slot->watches.empty()) release_watches(*slot, slot->state->peer_acked());
 }
@@ -221,6 +222,13 @@ void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entrie
   set_entries(*slot, std::move(entries));
   update_interest();
   save_membership_soon();
+}
+
+void Switch::load(LinkSession& s, std::vector<GroupLoad> loads) {
+  Slot* slot = slot_of(s);
+  if (!slot) return;
+  slot->work.clear();
+  for (const auto& l : loads) slot->work[l.group] = Slot::GroupState{std::max<std::uint32_t>(1, l.members), l.outstanding, 0};
 }
 
 Switch::Slot& Switch::add_slot(const std::string& id) {
@@ -239,6 +247,7 @@ Switch::Slot& Switch::add_slot(const std::string& id) {
 
 void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
   std::vector<Pattern> notifications, requests, tunnels;
+  std::vector<Slot::GroupPattern> group_notifications, group_requests;
   // Only what parses is kept: it is all other routers are told of and all
   // the membership file holds.
   std::erase_if(entries, [&](const SubscriptionEntry& e) {
@@ -249,10 +258,17 @@ void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
                    error);
       return true;
     }
+    if (!e.group.empty()) {
+      (e.kind == EDRI_KIND_REQUEST ? group_requests : group_notifications)
+          .push_back(Slot::GroupPattern{std::move(*p), e.group});
+      return false;
+    }
     (e.kind == EDRI_KIND_REQUEST ? requests : e.kind == EDRI_KIND_TUNNEL ? tunnels : notifications)
         .push_back(std::move(*p));
     return false;
   });
+  slot.group_notifications = std::move(group_notifications);
+  slot.group_requests = std::move(group_requests);
   {
     std::lock_guard lock(slots_mutex_);
     slot.entries = std::move(entries);
@@ -283,12 +299,17 @@ void Switch::update_interest() {
 }
 
 // What a router needs to know: the union of every other router's patterns.
+// A group's patterns only while that router is linked: a member that is
+// away takes no group work (its other events wait here for it).
 void Switch::send_interest(Slot& slot) {
   if (!slot.session || slot.session->is_closed()) return;
   std::vector<SubscriptionEntry> union_;
   for (const auto& [id, other] : slots_) {
     if (other.get() == &slot) continue;
-    union_.insert(union_.end(), other->entries.begin(), other->entries.end());
+    const bool linked = live(*other);
+    for (const auto& e : other->entries) {
+      if (e.group.empty() || linked) union_.push_back(e);
+    }
   }
   std::sort(union_.begin(), union_.end());
   union_.erase(std::unique(union_.begin(), union_.end()), union_.end());
@@ -398,8 +419,79 @@ Switch::Targets Switch::others_matching(const Slot& from, std::vector<Pattern> S
   return out;
 }
 
-bool Switch::any_congested(const Targets& slots) {
-  return std::any_of(slots.begin(), slots.end(), [](const Slot* s) { return s->state->congested(); });
+Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
+  const bool request = e.kind == EDRI_KIND_REQUEST;
+  Placement p;
+  for (auto& [id, slot] : slots_) {
+    if (slot.get() != &from && matches_any(request ? slot->requests : slot->notifications, e.type)) {
+      p.to.push_back({slot.get(), {}});
+    }
+  }
+  const auto groups_of = [request](Slot& s) -> const std::vector<Slot::GroupPattern>& {
+    return request ? s.group_requests : s.group_notifications;
+  };
+  boost::container::small_vector<std::string_view, 4> names;
+  if (e.flags & kFlagGroups) {
+    names.assign(e.groups.begin(), e.groups.end());
+    p.grouped = true;
+  } else {
+    // The origin knew of no group for the type: the switch places each one
+    // it knows (the origin has no member of any).
+    for (auto& [id, slot] : slots_) {
+      for (const auto& g : groups_of(*slot)) {
+        if (g.pattern.matches(e.type) && std::find(names.begin(), names.end(), g.group) == names.end()) {
+          names.push_back(g.group);
+        }
+      }
+    }
+    p.grouped = !names.empty();
+  }
+  if (names.empty()) return p;
+  boost::container::small_vector<Slot*, 8> all;
+  for (auto& [id, slot] : slots_) all.push_back(slot.get());
+  const std::size_t start = place_rr_++;
+  for (std::string_view name : names) {
+    Slot* best = nullptr;
+    std::uint64_t best_load = 0, best_members = 1;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      Slot* s = all[(start + i) % all.size()];
+      if (!live(*s)) continue;
+      const auto& gs = groups_of(*s);
+      if (std::none_of(gs.begin(), gs.end(), [&](const Slot::GroupPattern& g) {
+            return g.group == name && g.pattern.matches(e.type);
+          })) {
+        continue;
+      }
+      std::uint64_t load = 0, members = 1;
+      if (auto w = s->work.find(name); w != s->work.end()) {
+        load = std::uint64_t{w->second.outstanding} + w->second.since;
+        members = w->second.members;
+      }
+      // Least work per member: load/members < best_load/best_members.
+      if (!best || load * best_members < best_load * members) {
+        best = s;
+        best_load = load;
+        best_members = members;
+      }
+    }
+    if (!best) {
+      ++p.unplaced;
+      continue;
+    }
+    auto to = std::find_if(p.to.begin(), p.to.end(), [&](const Placement::To& t) { return t.slot == best; });
+    if (to == p.to.end()) to = p.to.insert(p.to.end(), Placement::To{best, {}});
+    to->groups.push_back(name);
+    p.picks.emplace_back(best, name);
+  }
+  return p;
+}
+
+void Switch::commit(const Placement& p) {
+  for (const auto& [slot, name] : p.picks) {
+    auto w = slot->work.find(name);
+    if (w == slot->work.end()) w = slot->work.emplace(std::string(name), Slot::GroupState{}).first;
+    ++w->second.since;
+  }
 }
 
 // An event goes nowhere while a router it goes to has half its replay budget
@@ -429,22 +521,35 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
   };
   std::uint32_t waiting = 0;
   switch (e.kind) {
-    case EDRI_KIND_NOTIFICATION: {
-      const Targets targets = others_matching(*from, &Slot::notifications, e.type);
-      if (any_congested(targets)) return hold();
-      for (Slot* to : targets) forward(*to, frame, len, *from, e.seq, &waiting);
-      break;
-    }
+    case EDRI_KIND_NOTIFICATION:
     case EDRI_KIND_REQUEST: {
-      const Targets targets = others_matching(*from, &Slot::requests, e.type);
-      if (targets.empty()) {
+      const Placement p = place(*from, e);
+      if (p.unplaced) {
+        unplaced_ += p.unplaced;
+        unplaced_log_.warn([&](std::uint64_t more) {
+          spdlog::warn("switch: {} from router '{}' has a group with no linked member; that group does not get it "
+                       "({} more since the last line)",
+                       e.type, from->id, more);
+        });
+      }
+      if (e.kind == EDRI_KIND_REQUEST && p.to.empty()) {
         answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
         break;
       }
-      if (any_congested(targets)) return hold();
+      if (std::any_of(p.to.begin(), p.to.end(), [](const Placement::To& t) { return t.slot->state->congested(); })) {
+        return hold();
+      }
+      commit(p);
       // The fanout precedes every response on the requester's link.
-      send_fanout(*from, e, static_cast<std::uint32_t>(targets.size()));
-      for (Slot* t : targets) forward(*t, frame, len, *from, e.seq, &waiting);
+      if (e.kind == EDRI_KIND_REQUEST) send_fanout(*from, e, static_cast<std::uint32_t>(p.to.size()));
+      for (const Placement::To& t : p.to) {
+        if (!p.grouped) {
+          forward(*t.slot, frame, len, *from, e.seq, &waiting);
+          continue;
+        }
+        const std::string copy = with_groups(frame, len, e, t.groups, t.slot == from);
+        forward(*t.slot, reinterpret_cast<const std::uint8_t*>(copy.data()), copy.size(), *from, e.seq, &waiting);
+      }
       break;
     }
     case kWireTunnelOpen: {
@@ -525,6 +630,8 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
   release_watches(*slot, ~std::uint64_t{0});
   // Keep the session object alive until its handlers finish.
   boost::asio::post(io_, [keep = std::move(slot->session)] {});
+  slot->work.clear();
+  update_interest();  // its group members take no more work
   // A link that is down takes events into its replay buffer again.
   boost::asio::post(io_, [this] { retry_held(); });
 }

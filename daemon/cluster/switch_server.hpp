@@ -56,6 +56,7 @@ class Switch final : public LinkHooks {
   LinkState* attach(LinkSession& s, const Hello& peer, std::string* refusal) override;
   void established(LinkSession& s) override;
   void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
+  void load(LinkSession& s, std::vector<GroupLoad> loads) override;
   bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
   void acked(LinkSession& s) override;
   void gap(LinkSession& s, const Gap& g) override;
@@ -67,7 +68,20 @@ class Switch final : public LinkHooks {
     std::unique_ptr<LinkState> state;
     std::shared_ptr<LinkSession> session;
     std::vector<SubscriptionEntry> entries;
-    std::vector<Pattern> notifications, requests, tunnels;
+    std::vector<Pattern> notifications, requests, tunnels;  // outside any group
+    struct GroupPattern {
+      Pattern pattern;
+      std::string group;
+    };
+    std::vector<GroupPattern> group_notifications, group_requests;
+    // Per group: its members here, their unfinished work as last reported,
+    // and what was placed here since that report.
+    struct GroupState {
+      std::uint32_t members = 1;
+      std::uint32_t outstanding = 0;
+      std::uint32_t since = 0;
+    };
+    std::map<std::string, GroupState, std::less<>> work;
     std::vector<SubscriptionEntry> interest_sent;
     bool interest_known = false;
     bool flush_posted = false;
@@ -117,7 +131,25 @@ class Switch final : public LinkHooks {
   void retry_held();
   // Per event: most clusters have a handful of routers, kept off the heap.
   using Targets = boost::container::small_vector<Slot*, 8>;
-  static bool any_congested(const Targets& slots);
+  // Where one notification or request goes: each router, with the groups it
+  // serves the event for there (a group event only).
+  struct Placement {
+    struct To {
+      Slot* slot;
+      boost::container::small_vector<std::string_view, 2> groups;
+    };
+    boost::container::small_vector<To, 8> to;
+    boost::container::small_vector<std::pair<Slot*, std::string_view>, 2> picks;
+    bool grouped = false;  // copies carry a group section
+    std::uint32_t unplaced = 0;  // groups with no member linked
+  };
+  // Every router outside `from` that subscribes to e's type outside a group,
+  // and, for each group the event is to be placed in, the linked member
+  // router with the least unfinished work per member (`from` too).
+  Placement place(Slot& from, const WireEvent& e);
+  // The placement was carried out: count the picks against their routers.
+  static void commit(const Placement& p);
+  static bool live(const Slot& s) noexcept { return s.session && s.session->established(); }
   Slot* slot_of(LinkSession& s);
   Targets others_matching(const Slot& from, std::vector<Pattern> Slot::*patterns, std::string_view type);
 
@@ -140,6 +172,9 @@ class Switch final : public LinkHooks {
   bool settling_ = true;
   bool stopping_ = false;
   std::uint64_t unroutable_ = 0;
+  std::uint64_t unplaced_ = 0;
+  std::uint64_t place_rr_ = 0;  // ties in load go round
+  logging::Throttle unplaced_log_;
   logging::Throttle forged_log_;
   logging::Throttle handshake_cap_log_;
   logging::Throttle accept_log_;

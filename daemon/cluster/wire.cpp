@@ -43,6 +43,13 @@ bool valid_text(std::string_view s) {
   return true;
 }
 
+constexpr std::uint8_t kEntryGrouped = 0x80;
+
+void write_groups(codec::ByteWriter& w, const std::vector<std::string>& groups) {
+  w.u8(static_cast<std::uint8_t>(groups.size()));
+  for (std::string_view g : groups) w.str8(g);
+}
+
 void put_le64(char* frame, std::size_t size, std::size_t at, std::uint64_t v) noexcept {
   if (size < at + 8) return;
   for (int i = 0; i < 8; ++i) frame[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -63,6 +70,7 @@ const char* frame_type_name(std::uint8_t type) noexcept {
     case FrameType::heartbeat: return "heartbeat";
     case FrameType::goodbye: return "goodbye";
     case FrameType::close: return "close";
+    case FrameType::load: return "load";
   }
   return "unknown";
 }
@@ -98,8 +106,21 @@ std::string encode_subscriptions(const std::vector<SubscriptionEntry>& entries) 
   Writer w(FrameType::subscriptions, 4 + entries.size() * 24);
   w.u32(static_cast<std::uint32_t>(entries.size()));
   for (const auto& e : entries) {
-    w.u8(e.kind);
+    // The high bit of the kind says a group name follows.
+    w.u8(static_cast<std::uint8_t>(e.kind | (e.group.empty() ? 0 : kEntryGrouped)));
     w.str8(e.pattern);
+    if (!e.group.empty()) w.str8(e.group);
+  }
+  return w.finish();
+}
+
+std::string encode_load(const std::vector<GroupLoad>& loads) {
+  Writer w(FrameType::load, 4 + loads.size() * 24);
+  w.u32(static_cast<std::uint32_t>(loads.size()));
+  for (const auto& l : loads) {
+    w.str8(l.group);
+    w.u32(l.members);
+    w.u32(l.outstanding);
   }
   return w.finish();
 }
@@ -158,7 +179,7 @@ bool event_names_valid(std::string_view type, std::string_view payload_type) {
 
 bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
-                  std::string& out, std::string* error) {
+                  std::string& out, std::string* error, const std::vector<std::string>* groups) {
   const auto& h = ev.header;
   // The rules decode_event applies on the far side, applied here: a frame
   // the peer must refuse is never sent.
@@ -169,7 +190,11 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   }
   const std::string_view message = h.message ? h.message : "";
   Writer w(FrameType::event, 400 + ev.payload_type.size() * 2 + message.size(), std::move(out));
-  event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation);
+  if (groups && groups->size() > kMaxFrameGroups) {
+    if (error) *error = "more than " + std::to_string(kMaxFrameGroups) + " groups for one event";
+    return false;
+  }
+  event_head(w, wire_kind, groups ? flags | kFlagGroups : flags, h.status, h.priority, origin_incarnation);
   w.id(h.id);
   w.id(h.trace_id);
   w.id(h.correlation_id);
@@ -183,8 +208,30 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   w.str32(message);
   // Encoded straight into the frame: the event is encoded once, for its link.
   if (!w.sized32([&](std::string& buf) { return event_encode_to(&ev, buf, error); })) return false;
+  if (groups) write_groups(w, *groups);
   out = w.finish();
   return true;
+}
+
+std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEvent& e,
+                        std::span<const std::string_view> groups, bool only) {
+  const std::size_t keep = kFrameHead + e.groups_at;
+  std::string out;
+  out.reserve(keep + 1 + groups.size() * 16);
+  out.assign(reinterpret_cast<const char*>(frame), std::min(keep, len));
+  std::string section(1, static_cast<char>(groups.size()));
+  for (std::string_view g : groups) {
+    section.push_back(static_cast<char>(g.size()));
+    section.append(g);
+  }
+  out += section;
+  constexpr std::size_t kFlagsOffset = kEventSeqOffset + 9;
+  std::uint8_t flags = static_cast<std::uint8_t>(out[kFlagsOffset]);
+  flags = static_cast<std::uint8_t>((flags & ~kFlagGroupsOnly) | kFlagGroups | (only ? kFlagGroupsOnly : 0));
+  out[kFlagsOffset] = static_cast<char>(flags);
+  const auto body = static_cast<std::uint32_t>(out.size() - 4);
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((body >> (8 * i)) & 0xff);
+  return out;
 }
 
 std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
@@ -313,14 +360,42 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
     SubscriptionEntry e;
     e.kind = r.u8();
     e.pattern = std::string(r.str8());
+    const bool grouped = (e.kind & kEntryGrouped) != 0;
+    e.kind &= static_cast<std::uint8_t>(~kEntryGrouped);
+    if (grouped) e.group = std::string(r.str8());
     if (r.ok() && ((e.kind != EDRI_KIND_NOTIFICATION && e.kind != EDRI_KIND_REQUEST && e.kind != EDRI_KIND_TUNNEL) ||
-                   e.pattern.empty() || !valid_text(e.pattern))) {
+                   e.pattern.empty() || !valid_text(e.pattern) || (grouped && (e.group.empty() || !valid_text(e.group))) ||
+                   (grouped && e.kind == EDRI_KIND_TUNNEL))) {
       if (error) *error = "subscriptions frame with a bad entry";
       return std::nullopt;
     }
     entries.push_back(std::move(e));
   }
   return finish(r, std::move(entries), "subscriptions", error);
+}
+
+std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  const std::uint32_t count = r.u32();
+  // Each entry takes at least 10 bytes.
+  if (!r.ok() || count > (n - 4) / 10) {
+    if (error) *error = "load frame with an impossible count";
+    return std::nullopt;
+  }
+  std::vector<GroupLoad> out;
+  out.reserve(count);
+  for (std::uint32_t i = 0; i < count && r.ok(); ++i) {
+    GroupLoad l;
+    l.group = std::string(r.str8());
+    l.members = r.u32();
+    l.outstanding = r.u32();
+    if (r.ok() && (l.group.empty() || !valid_text(l.group))) {
+      if (error) *error = "load frame with a bad group name";
+      return std::nullopt;
+    }
+    out.push_back(std::move(l));
+  }
+  return finish(r, std::move(out), "load", error);
 }
 
 std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error) {
@@ -365,6 +440,18 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
   e.message = r.str32();
   e.payload_len = r.u32();
   e.payload = r.bytes(e.payload_len);
+  e.groups.clear();
+  e.groups_at = 0;
+  if (e.payload) e.groups_at = static_cast<std::size_t>(e.payload - p) + e.payload_len;
+  if (e.flags & kFlagGroups) {
+    const std::uint8_t count = r.u8();
+    if (count > kMaxFrameGroups) r.fail();
+    for (std::uint8_t i = 0; i < count && r.ok(); ++i) {
+      const std::string_view g = r.str8();
+      if (r.ok() && (g.empty() || !valid_text(g))) r.fail();
+      e.groups.push_back(g);
+    }
+  }
   if (!finished(r, "event", error)) return false;
   const bool event_kind = is_event_kind(e.kind);
   if (e.seq == 0 || e.origin_seq == 0) {

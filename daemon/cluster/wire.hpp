@@ -11,9 +11,12 @@
 
 #include <edri/abi.h>
 
+#include <boost/container/small_vector.hpp>
+
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +43,7 @@ enum class FrameType : std::uint8_t {
   heartbeat = 7,
   goodbye = 8,
   close = 9,
+  load = 10,  // a router's outstanding work per group (groups across routers)
 };
 const char* frame_type_name(std::uint8_t type) noexcept;
 
@@ -59,6 +63,14 @@ constexpr std::uint8_t kWireTunnelClose = 0x26;     // status, message = reason
 bool is_tunnel_control(std::uint8_t wire_kind) noexcept;
 // Event flag: the final response of one router to a request.
 constexpr std::uint8_t kFlagLast = 0x01;
+// Event flag: a group section follows the payload (u8 count, count × str8
+// group). From a router: the groups the switch is to place (one member
+// router each). From the switch: the groups this receiver serves with it.
+constexpr std::uint8_t kFlagGroups = 0x02;
+// Event flag (with kFlagGroups): deliver to the listed groups only, to no
+// other subscriber (the copy a switch gives back to the event's origin).
+constexpr std::uint8_t kFlagGroupsOnly = 0x04;
+constexpr std::size_t kMaxFrameGroups = 64;
 
 struct Hello {
   std::uint16_t version = kProtocolVersion;
@@ -83,10 +95,21 @@ struct Resume {
 struct SubscriptionEntry {
   std::uint8_t kind = 0;  // EDRI_KIND_NOTIFICATION, _REQUEST or _TUNNEL
   std::string pattern;
+  std::string group;  // "": every event; else one member of the group takes each
   bool operator==(const SubscriptionEntry&) const = default;
   bool operator<(const SubscriptionEntry& o) const {
-    return kind != o.kind ? kind < o.kind : pattern < o.pattern;
+    if (kind != o.kind) return kind < o.kind;
+    return pattern != o.pattern ? pattern < o.pattern : group < o.group;
   }
+};
+
+// One group's share of a router's work: how many members it has there and
+// how many events they have taken and not finished.
+struct GroupLoad {
+  std::string group;
+  std::uint32_t members = 0;
+  std::uint32_t outstanding = 0;
+  bool operator==(const GroupLoad&) const = default;
 };
 
 // An event frame's fields. Strings and payload are views into the frame.
@@ -103,6 +126,9 @@ struct WireEvent {
   std::string_view type, payload_type, origin_router, sender, target_router, message;
   const std::uint8_t* payload = nullptr;
   std::size_t payload_len = 0;
+  // kFlagGroups: the group names, and where the section starts in the body.
+  boost::container::small_vector<std::string_view, 2> groups;
+  std::size_t groups_at = 0;
 };
 
 // ---- Encoding. Each returns a whole frame, length prefix included.
@@ -116,9 +142,17 @@ std::string encode_close(std::string_view reason);
 // (set_event_seq) when the frame enters its replay buffer. Returns false
 // with *error when the payload cannot be encoded. The frame replaces what
 // `out` held, in its storage when that is large enough.
+// `groups`, when given, is written as the group section (kFlagGroups).
 bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
                   std::string_view target_router, std::uint64_t origin_incarnation,
-                  std::string& out, std::string* error);
+                  std::string& out, std::string* error,
+                  const std::vector<std::string>* groups = nullptr);
+// A decoded event frame `frame` (whole, prefix included) with its group
+// section replaced by `groups` and the flags kFlagGroups (| kFlagGroupsOnly
+// when `only`): what a switch sends each router a group event goes to.
+std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEvent& e,
+                        std::span<const std::string_view> groups, bool only);
+std::string encode_load(const std::vector<GroupLoad>& loads);
 // A fanout frame answering request `request_id`.
 std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
                           std::uint32_t routers, std::string_view origin_router,
@@ -143,6 +177,7 @@ std::optional<Resume> decode_resume(const std::uint8_t* p, std::size_t n, std::s
 std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::uint8_t* p,
                                                                    std::size_t n,
                                                                    std::string* error);
+std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error);
 // Why decode_event refused a frame. `content`: the frame is whole and in

@@ -312,7 +312,7 @@ void read_switch(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
 
 void read_connector(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   if (!r.map(n, "connector", {"switch", "secret_file", "insecure", "tls", "heartbeat_ms", "dead_peer_ms", "reconnect",
-                              "replay", "max_frame_bytes", "coalesce_us", "share", "local"})) {
+                              "replay", "max_frame_bytes", "coalesce_us", "share", "local", "load_report_ms"})) {
     return;
   }
   cluster::ConnectorSettings c;
@@ -328,6 +328,10 @@ void read_connector(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
       read_ms(r, rc, "max_ms", "connector.reconnect.max_ms", 1, c.reconnect_max);
       if (c.reconnect_max < c.reconnect_min) r.error(rc, "connector.reconnect.max_ms must not be below min_ms");
     }
+  }
+  read_ms(r, n, "load_report_ms", "connector.load_report_ms", 1, c.load_report);
+  if (c.load_report > std::chrono::milliseconds(10'000)) {
+    r.error(n["load_report_ms"], "connector.load_report_ms must be at most 10000");
   }
   for (const char* key : {"share", "local"}) {
     if (!n[key]) continue;

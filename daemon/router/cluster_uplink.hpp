@@ -8,6 +8,7 @@
 #include <edri/abi.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,22 @@ enum class RemoteRoute : std::uint8_t {
 struct LocalPattern {
   edri_kind kind;
   std::string pattern;
+  std::string group;  // the manager's work group, "" for none
+};
+
+// One work group's share of this router: members here and the events they
+// have taken and not finished (what the switch places group work by).
+struct GroupWork {
+  std::string group;
+  std::uint32_t members = 0;
+  std::uint32_t outstanding = 0;
+};
+
+// Which groups a switch gave an event from another router to this router.
+struct GroupAssignment {
+  std::span<const std::string_view> groups;
+  bool only = false;  // to these groups only: the other subscribers had it already
+  bool serves(std::string_view group) const noexcept;
 };
 
 class ClusterUplink {
@@ -31,10 +48,15 @@ class ClusterUplink {
   // Called when a type's routes are first resolved (then cached until
   // Router::refresh_routes()); must be cheap and thread-safe.
   virtual RemoteRoute remote_route(edri_kind kind, std::string_view type) const = 0;
+  // The work groups with members on other routers whose subscriptions match
+  // (notifications and requests): the switch picks one member router of each.
+  // Same caching as remote_route.
+  virtual std::vector<std::string> remote_groups(edri_kind kind, std::string_view type) const = 0;
   // A local notification or request (header complete) for other routers.
   // Waits while the link is congested, unless !may_wait: then a congested
-  // link refuses the event (returns false).
-  virtual bool send(const Event& ev, bool may_wait) = 0;
+  // link refuses the event (returns false). `groups`, when given, are the
+  // groups the switch is to place (maybe none: then it places none).
+  virtual bool send(const Event& ev, bool may_wait, const std::vector<std::string>* groups = nullptr) = 0;
   // True while send(ev, true) would wait for the link.
   virtual bool congested() const = 0;
   // A tunnel offer (header complete) for the router serving its type; the

@@ -222,9 +222,9 @@ void Router::subscriptions_changed() {
   }
   std::vector<LocalPattern> patterns;
   for (const auto& sub : all) {
-    if (sub.kind != EDRI_KIND_RESPONSE) {
-      patterns.push_back(LocalPattern{sub.kind, sub.pattern.text()});
-    }
+    if (sub.kind == EDRI_KIND_RESPONSE) continue;
+    patterns.push_back(LocalPattern{sub.kind, sub.pattern.text(),
+                                    sub.kind == EDRI_KIND_TUNNEL ? std::string() : sub.manager->work().group});
   }
   auto table = std::make_shared<SubscriptionTable>(std::move(all), ++g_table_versions);
   {
@@ -265,12 +265,36 @@ Router::CachedRoutes Router::group_routes(std::vector<Route> resolved, edri_kind
   return out;
 }
 
+const std::string& Router::RouteGroup::name() const noexcept { return members.front().manager->work().group; }
+
+bool GroupAssignment::serves(std::string_view group) const noexcept {
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
 // The receivers of one event: every manager outside a group, and one member
-// of each group. A copy: enqueueing may run a dropped request's response,
-// which can refresh this thread's route cache.
-Router::RouteCopy Router::receivers(CachedRoutes& cached) {
-  RouteCopy out(cached.routes.begin(), cached.routes.end());
-  for (RouteGroup& g : cached.groups) out.push_back(pick(g));
+// of each group (unless the switch places it). A copy: enqueueing may run a
+// dropped request's response, which can refresh this thread's route cache.
+Router::RouteCopy Router::receivers(CachedRoutes& cached, bool leaves, const GroupAssignment* assigned) {
+  RouteCopy out;
+  if (!assigned || !assigned->only) out.assign(cached.routes.begin(), cached.routes.end());
+  for (RouteGroup& g : cached.groups) {
+    if (assigned ? !assigned->serves(g.name()) : g.placed && leaves) continue;
+    out.push_back(pick(g));
+  }
+  return out;
+}
+
+std::vector<GroupWork> Router::group_work() const {
+  std::vector<GroupWork> out;
+  std::shared_lock lock(managers_mutex_);
+  for (const auto& m : managers_) {
+    const std::string& group = m->work().group;
+    if (group.empty() || !m->routable()) continue;
+    auto it = std::find_if(out.begin(), out.end(), [&](const GroupWork& w) { return w.group == group; });
+    if (it == out.end()) it = out.insert(out.end(), GroupWork{group, 0, 0});
+    ++it->members;
+    it->outstanding += static_cast<std::uint32_t>(std::min<std::size_t>(m->load(), 1u << 30));
+  }
   return out;
 }
 
@@ -311,6 +335,12 @@ Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) 
     CachedRoutes routes = group_routes(cache.table->resolve(kind, type), kind);
     routes.counter = type_counter(kind, type);
     routes.remote = up ? up->remote_route(kind, type) : RemoteRoute::none;
+    if (up && kind != EDRI_KIND_TUNNEL && routes.remote != RemoteRoute::none) {
+      routes.placed = up->remote_groups(kind, type);
+      for (RouteGroup& g : routes.groups) {
+        g.placed = std::find(routes.placed.begin(), routes.placed.end(), g.name()) != routes.placed.end();
+      }
+    }
     it = map.emplace(std::string(type), std::move(routes)).first;
   }
   last = {it->first, &it->second};
@@ -439,11 +469,13 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
     if (enqueue(r, i + 1 == routes && groups == 0 && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   for (std::size_t i = 0; i < groups; ++i) {
-    if (enqueue(pick(cached.groups[i]), i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
+    RouteGroup& g = cached.groups[i];
+    if (g.placed && up) continue;  // the switch picks its router
+    if (enqueue(pick(g), i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   if (up) {
     // After the local receivers: a congested link holds the sender here.
-    if (up->send(*ev, may_wait)) {
+    if (up->send(*ev, may_wait, cached.section())) {
       counters_.sent_remote.add();
       ++n;
     } else {
@@ -485,20 +517,20 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   counters_.requests.add();
   if (id_out) *id_out = ev->header.id;
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const RouteCopy routes = receivers(cached);
+  const RouteCopy routes = receivers(cached, remote != nullptr);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
                         "no manager serves '" + std::string(ev->payload_type) + "'");
     return EDRI_OK;
   }
-  dispatch_request(sender, ev, routes, remote, fn, user, delivery, !no_wait(opts));
+  dispatch_request(sender, ev, routes, remote, fn, user, delivery, !no_wait(opts), cached.section());
   return EDRI_OK;
 }
 
 void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
                               ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery,
-                              bool may_wait) {
+                              bool may_wait, const std::vector<std::string>* groups) {
   auto p = std::make_shared<PendingRequest>();
   p->id = ev->header.id;
   p->sender = sender;
@@ -515,7 +547,7 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
   if (sender) sender->request_started();
   requests_.track(p, deadline);
   if (remote) {
-    if (remote->send(*ev, may_wait)) {
+    if (remote->send(*ev, may_wait, groups)) {
       counters_.sent_remote.add();
     } else {
       counters_.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -611,16 +643,18 @@ void Router::refresh_routes() {
   table_version_.store(table_->version(), std::memory_order_release);
 }
 
-void Router::deliver_remote(EventPtr ev) {
+void Router::deliver_remote(EventPtr ev, const GroupAssignment* assigned) {
   counters_.received_remote.add();
   counters_.notifications.add();
-  for (const Route& r : receivers(routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type))) enqueue(r, ev, nullptr);
+  for (const Route& r : receivers(routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type), false, assigned)) {
+    enqueue(r, ev, nullptr);
+  }
 }
 
-void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user) {
+void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user, const GroupAssignment* assigned) {
   counters_.received_remote.add();
   counters_.requests.add();
-  const RouteCopy routes = receivers(routes_for(EDRI_KIND_REQUEST, ev->payload_type));
+  const RouteCopy routes = receivers(routes_for(EDRI_KIND_REQUEST, ev->payload_type), false, assigned);
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,

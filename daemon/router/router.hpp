@@ -117,11 +117,14 @@ class Router final : public RouterPort {
   void set_uplink(ClusterUplink* uplink);
   // Re-resolves every type's routes (the set of remote subscribers changed).
   void refresh_routes();
-  // A notification from another router.
-  void deliver_remote(EventPtr ev);
+  // A notification from another router. `assigned`: the groups the switch
+  // gave it to here (null: every local group takes it, one member each).
+  void deliver_remote(EventPtr ev, const GroupAssignment* assigned = nullptr);
   // A request from another router, served by local managers only; every
   // response goes to fn (on the completing thread, is_last on the final one).
-  void serve_remote(EventPtr ev, edri_response_fn fn, void* user);
+  void serve_remote(EventPtr ev, edri_response_fn fn, void* user, const GroupAssignment* assigned = nullptr);
+  // Each work group with members here: how many, and their unfinished work.
+  std::vector<GroupWork> group_work() const;
   // A response from another router to a request sent from here; `last` ends
   // that router's part.
   void remote_response(EventPtr response, bool last);
@@ -149,16 +152,29 @@ class Router final : public RouterPort {
   struct RouteGroup {
     std::vector<Route> members;
     std::uint32_t turn = 0;  // breaks ties in load, per publishing thread
+    // Members on other routers too: when the event leaves, the switch picks
+    // the router (maybe this one), not this router.
+    bool placed = false;
+    const std::string& name() const noexcept;
   };
   struct CachedRoutes {
     std::vector<Route> routes;  // each gets the event (tunnels: every server)
     std::vector<RouteGroup> groups;  // notifications and requests only
+    // Groups with members on other routers, for the switch to place.
+    std::vector<std::string> placed;
     TypeCounter* counter;
     RemoteRoute remote = RemoteRoute::none;
+    // What to tell the switch of groups when the event leaves: null when no
+    // group anywhere subscribes to the type.
+    const std::vector<std::string>* section() const noexcept {
+      return groups.empty() && placed.empty() ? nullptr : &placed;
+    }
   };
   // The receivers of one event, copied (see receivers()).
   using RouteCopy = boost::container::small_vector<Route, 4>;
-  static RouteCopy receivers(CachedRoutes& cached);
+  // `leaves`: the event goes to the switch, which places the placed groups.
+  // `assigned`: an event from another router, for the groups listed there.
+  static RouteCopy receivers(CachedRoutes& cached, bool leaves = false, const GroupAssignment* assigned = nullptr);
   // The member of g with the least work taken and not finished.
   static const Route& pick(RouteGroup& g) noexcept;
   // What resolve() found, with group members gathered into their groups.
@@ -173,7 +189,7 @@ class Router final : public RouterPort {
   bool enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait = true);
   void dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::span<const Route> routes,
                         ClusterUplink* remote, edri_response_fn fn, void* user, std::uint32_t delivery,
-                        bool may_wait);
+                        bool may_wait, const std::vector<std::string>* groups = nullptr);
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
   ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;

@@ -20,6 +20,7 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -1070,4 +1071,104 @@ TEST_CASE("a TLS switch closes a connection that never finishes its TLS handshak
   CHECK(waited >= 9s);
   CHECK(hub.process->wait_output("TLS handshake with 127.0.0.1 failed", 5s));
   stop_all({&hub});
+}
+
+namespace {
+// A group of three workers over two routers: w1 and w2 on rb, w3 on ra next
+// to the producer and the sink that counts what the workers finished. rb
+// also runs a consumer outside the group: it must still get every event.
+const std::string kWorkersB = "  - {name: consumer, plugin: cluster_probe, config: {role: consumer}}\n"
+                              "  - {name: w1, plugin: cluster_probe, group: crunch, config: {role: worker, delay_us: 100}}\n"
+                              "  - {name: w2, plugin: cluster_probe, group: crunch, config: {role: worker, delay_us: 100}}\n";
+const std::string kWorkersA = kProducer +
+                              "  - {name: sink, plugin: cluster_probe, config: {role: sink}}\n"
+                              "  - {name: w3, plugin: cluster_probe, group: crunch, config: {role: worker, delay_us: 100}}\n";
+const std::string kShareWork = "  share: [\"demo.>\", \"probe.>\"]\n";
+
+json tally(const Node& n) { return n.post("/events/probe.tally"); }
+
+void wait_tally(const Node& n, std::uint64_t distinct, std::chrono::milliseconds within) {
+  json last;
+  const bool ok = wait_until(
+      [&] {
+        last = tally(n);
+        return last.value("distinct", std::uint64_t{0}) >= distinct;
+      },
+      within);
+  INFO("last tally: " << last.dump());
+  REQUIRE(ok);
+}
+
+// The link to `peer` as the switch sees it.
+json hub_link(const Node& hub, const std::string& peer) {
+  for (auto& l : hub.stats().value("links", json::array())) {
+    if (l.value("peer", "") == peer) return l;
+  }
+  return json::object();
+}
+}  // namespace
+
+TEST_CASE("a group over two routers takes each event once, shares it by load, and a member router that goes stops "
+          "getting work (shipped defaults)") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port, kWorkersB, kShareWork);
+  Node a = c.start_router("ra", hub.link_port, kWorkersA, kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  // ra knows rb's members: requests to the group are answered by all three in turn.
+  std::set<std::string> answered;
+  REQUIRE(wait_until(
+      [&] {
+        json who = a.post("/events/probe.who");
+        if (who["_status"] == 200) answered.insert(who.value("by", ""));
+        return answered.size() == 3;
+      },
+      30s));
+
+  constexpr std::uint64_t kEvents = 20'000;
+  CHECK(a.post("/events/probe.start", {{"count", kEvents}})["sent"] == kEvents);
+  wait_tally(a, kEvents, 120s);
+  json t = tally(a);
+  INFO("tally: " << t.dump());
+  CHECK(t["distinct"] == kEvents);
+  CHECK(t["duplicates"] == 0);
+  // Least work per member: equal workers get shares within 20 % of a third.
+  const double third = kEvents / 3.0;
+  for (const char* w : {"w1", "w2", "w3"}) {
+    CHECK(t["by"].value(w, 0.0) >= 0.8 * third);
+    CHECK(t["by"].value(w, 0.0) <= 1.2 * third);
+  }
+  // Outside the group, fan-out as before: rb's consumer has every event.
+  wait_received(b, kEvents, 60s);
+  check_exactly_once(b.report(), kEvents);
+  const std::uint64_t w3_before = t["by"].value("w3", std::uint64_t{0});
+
+  // rb goes; once the switch knows, all group work stays with w3 on ra.
+  stop_node(b, SIGKILL);
+  REQUIRE(wait_until([&] { return hub_link(hub, "rb").value("state", "") != "up"; }, 30s));
+  REQUIRE(wait_until([&] { return a.post("/events/probe.who").value("by", "") == "w3"; }, 10s));
+  CHECK(a.post("/events/probe.start", {{"count", 3000}})["sent"] == kEvents + 3000);
+  wait_tally(a, kEvents + 3000, 60s);
+  t = tally(a);
+  CHECK(t["by"]["w3"] == w3_before + 3000);
+  CHECK(t["duplicates"] == 0);
+
+  // rb comes back: the group spreads again.
+  Node b2 = c.start_router("rb", hub.link_port, kWorkersB, kShareWork);
+  REQUIRE(wait_until([&] { return link_up(b2); }, 30s));
+  answered.clear();
+  REQUIRE(wait_until(
+      [&] {
+        answered.insert(a.post("/events/probe.who").value("by", ""));
+        return answered.count("w1") + answered.count("w2") > 0;
+      },
+      30s));
+  CHECK(a.post("/events/probe.start", {{"count", 3000}})["sent"] == kEvents + 6000);
+  wait_tally(a, kEvents + 6000, 60s);
+  t = tally(a);
+  INFO("tally: " << t.dump());
+  CHECK(t["duplicates"] == 0);
+  CHECK(t["by"]["w3"].get<std::uint64_t>() < w3_before + 3000 + 3000);
+  stop_all({&a, &b2, &hub});
 }

@@ -23,10 +23,25 @@ void drain(FrameSplitter& s) {
       case FrameType::heartbeat:
       case FrameType::goodbye: (void)decode_u64(f.body, f.len, &error); break;
       case FrameType::close: (void)decode_close(f.body, f.len, &error); break;
+      case FrameType::load: (void)decode_load(f.body, f.len, &error); break;
       case FrameType::event:
         if (WireEvent e; decode_event(f.body, f.len, e, &error) && e.kind != kWireFanout) {
           auto ev = make_event(e);
           (void)edrid::event_encoded(ev.get());
+          // What a switch does with a group event: a copy with another
+          // group section, which must decode to what was put in.
+          std::string whole(kFrameHead, '\0');
+          whole[4] = static_cast<char>(f.type);
+          whole.append(reinterpret_cast<const char*>(f.body), f.len);
+          const std::string_view mine[] = {"crunch"};
+          const std::string copy = with_groups(reinterpret_cast<const std::uint8_t*>(whole.data()), whole.size(), e,
+                                               mine, true);
+          WireEvent back;
+          if (!decode_event(reinterpret_cast<const std::uint8_t*>(copy.data()) + kFrameHead, copy.size() - kFrameHead,
+                            back, &error) ||
+              back.groups.size() != 1 || back.groups[0] != "crunch" || back.payload_len != e.payload_len) {
+            __builtin_trap();
+          }
         }
         break;
     }

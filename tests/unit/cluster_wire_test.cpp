@@ -119,6 +119,74 @@ TEST_CASE("an event frame carries the whole header and the payload bytes") {
   CHECK(nlohmann::json::from_msgpack(enc->data(), enc->data() + enc->size()) == nlohmann::json{{"text", "hello"}});
 }
 
+TEST_CASE("work groups travel in subscriptions, load frames and an event's group section") {
+  std::string error;
+  const std::vector<SubscriptionEntry> subs{{EDRI_KIND_NOTIFICATION, "a.>", ""},
+                                            {EDRI_KIND_NOTIFICATION, "a.>", "crunch"},
+                                            {EDRI_KIND_REQUEST, "b.*", "crunch"}};
+  auto f = only_frame(encode_subscriptions(subs));
+  auto s = decode_subscriptions(f.body, f.len, &error);
+  REQUIRE(s);
+  CHECK(*s == subs);
+  // A group on a tunnel, or an empty group name, is refused.
+  f = only_frame(encode_subscriptions({{EDRI_KIND_TUNNEL, "t.x", "crunch"}}));
+  CHECK_FALSE(decode_subscriptions(f.body, f.len, &error));
+  const std::uint8_t empty_group[] = {1, 0, 0, 0, 0x80, 1, 'a', 0};
+  CHECK_FALSE(decode_subscriptions(empty_group, sizeof empty_group, &error));
+
+  const std::vector<GroupLoad> loads{{"crunch", 2, 17}, {"other", 1, 0}};
+  f = only_frame(encode_load(loads));
+  CHECK(f.type == static_cast<std::uint8_t>(FrameType::load));
+  auto l = decode_load(f.body, f.len, &error);
+  REQUIRE(l);
+  CHECK(*l == loads);
+  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0x7f, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0};
+  CHECK_FALSE(decode_load(huge_count, sizeof huge_count, &error));
+
+  // A router names the groups the switch is to place; the switch gives each
+  // receiver a copy naming the groups it serves there.
+  EventPtr ev = sample_event();
+  const std::vector<std::string> place{"crunch", "index"};
+  std::string frame;
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, &error, &place));
+  set_event_seq(frame.data(), frame.size(), 3);
+  set_event_origin_seq(frame.data(), frame.size(), 3);
+  f = only_frame(frame);
+  WireEvent w;
+  REQUIRE(decode_event(f.body, f.len, w, &error));
+  CHECK(w.flags == kFlagGroups);
+  REQUIRE(w.groups.size() == 2);
+  CHECK(w.groups[0] == "crunch");
+  CHECK(w.groups[1] == "index");
+  const std::string_view mine[] = {"index"};
+  const std::string copy = with_groups(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size(), w, mine, true);
+  f = only_frame(copy);
+  WireEvent c;
+  REQUIRE(decode_event(f.body, f.len, c, &error));
+  CHECK(c.flags == (kFlagGroups | kFlagGroupsOnly));
+  REQUIRE(c.groups.size() == 1);
+  CHECK(c.groups[0] == "index");
+  CHECK(c.seq == 3);
+  CHECK(std::string_view(reinterpret_cast<const char*>(c.payload), c.payload_len) ==
+        std::string_view(reinterpret_cast<const char*>(w.payload), w.payload_len));
+  // No group at all for this receiver: an empty section, not none.
+  const std::string none = with_groups(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size(), w, {}, false);
+  f = only_frame(none);
+  REQUIRE(decode_event(f.body, f.len, c, &error));
+  CHECK(c.flags == kFlagGroups);
+  CHECK(c.groups.empty());
+  // A frame without a section is as before; a section that runs past the frame is refused.
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 1, frame, &error));
+  set_event_seq(frame.data(), frame.size(), 4);
+  set_event_origin_seq(frame.data(), frame.size(), 4);
+  f = only_frame(frame);
+  REQUIRE(decode_event(f.body, f.len, c, &error));
+  CHECK(c.groups.empty());
+  std::string cut = copy.substr(0, copy.size() - 2);
+  CHECK_FALSE(decode_event(reinterpret_cast<const std::uint8_t*>(cut.data()) + kFrameHead, cut.size() - kFrameHead, c,
+                           &error));
+}
+
 TEST_CASE("an event from a frame keeps its own copy of every header string, long or empty") {
   // A routing type other than the payload's (as some responses have), names past
   // the small-string size, no message: each must come back as sent, and

@@ -166,6 +166,14 @@ TEST_CASE("switch and connector sections are read and checked") {
   CHECK_THAT(problems[3], Catch::Contains(":4:11: connector.share: bad pattern 'a.>.b'"));
   CHECK_THAT(problems[4], Catch::Contains(":3:3: an edrid is either a switch or a router with a connector"));
 
+  auto loads = dir.write("loads.yaml", "connector:\n  switch: \"h:1\"\n  load_report_ms: 50\nmanagers: []\n");
+  CHECK(edrid::load_config(loads).connector->load_report == std::chrono::milliseconds(50));
+  CHECK(edrid::load_config(dir.write("d.yaml", "connector: {switch: \"h:1\"}\nmanagers: []\n")).connector->load_report ==
+        std::chrono::milliseconds(20));
+  problems = problems_of(dir.write("slow.yaml", "connector:\n  switch: \"h:1\"\n  load_report_ms: 60000\nmanagers: []\n"));
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains(":3:19: connector.load_report_ms must be at most 10000"));
+
   auto unknown = dir.write("unknown.yaml", "connector:\n  switch: \"h:1\"\n  colour: blue\nmanagers: []\n");
   problems = problems_of(unknown);
   REQUIRE(problems.size() == 1);
