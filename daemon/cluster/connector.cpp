@@ -63,6 +63,20 @@ class Connector::RemoteTunnelSink final : public TunnelSink {
   std::string router_;
 };
 
+// The switch placed an event here for an at-least-once group and waits to
+// hear when its work is over, to place it elsewhere if this router goes first.
+class Connector::Receipt final : public WorkReceipt {
+ public:
+  explicit Receipt(std::weak_ptr<Connector> c) : c_(std::move(c)) {}
+  void settle(const Event& ev, bool handed_back) noexcept override {
+    if (auto c = c_.lock()) c->work_settled(ev.header.id, handed_back);
+    delete this;
+  }
+
+ private:
+  std::weak_ptr<Connector> c_;
+};
+
 Connector::Connector(Router& router, ConnectorSettings settings)
     : router_(router),
       settings_(std::move(settings)),
@@ -209,7 +223,9 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
 
 bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, std::size_t) {
   std::uint64_t known = 0;
-  if (!seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq, &known)) {
+  // A group event placed here again comes after what its origin sent since:
+  // the link's own sequence has checked it is no duplicate.
+  if (!(e.flags & kFlagRedelivered) && !seen_.accept(e.origin_router, e.origin_incarnation, e.origin_seq, &known)) {
     state_.count_duplicate();
     return true;
   }
@@ -234,6 +250,9 @@ bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
   logging::TraceScope trace(ev->header.trace_id);
   const GroupAssignment assigned{e.groups, (e.flags & kFlagGroupsOnly) != 0};
   const GroupAssignment* groups = (e.flags & kFlagGroups) ? &assigned : nullptr;
+  if ((e.flags & kFlagReceipt) && (e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST)) {
+    event_text(*ev).receipt.store(new Receipt(weak_from_this()), std::memory_order_release);
+  }
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION:
       router_.deliver_remote(std::move(ev), groups);
@@ -400,12 +419,13 @@ void Connector::report_load() {
   const auto now = std::chrono::steady_clock::now();
   const bool same = work.size() == load_sent_.size() &&
                     std::equal(work.begin(), work.end(), load_sent_.begin(), [](const GroupWork& a, const GroupWork& b) {
-                      return a.group == b.group && a.members == b.members && a.outstanding == b.outstanding;
+                      return a.group == b.group && a.members == b.members && a.outstanding == b.outstanding &&
+                             a.at_least_once == b.at_least_once;
                     });
   if (session_ && session_->established() && (!same || (!work.empty() && now - load_sent_at_ >= std::chrono::seconds(1)))) {
     std::vector<GroupLoad> loads;
     loads.reserve(work.size());
-    for (const auto& w : work) loads.push_back(GroupLoad{w.group, w.members, w.outstanding});
+    for (const auto& w : work) loads.push_back(GroupLoad{w.group, w.members, w.outstanding, w.at_least_once});
     session_->send_control(encode_load(loads));
     load_sent_ = std::move(work);
     load_sent_at_ = now;
@@ -477,6 +497,46 @@ void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
 }
 
 void Connector::gap(LinkSession&, const Gap& g) { publish_gap(router_, g); }
+
+void Connector::work_settled(const edri_id128& id, bool handed_back) {
+  {
+    std::lock_guard lock(settled_mutex_);
+    settled_.push_back({Settlement{id, handed_back}, state_.last_sent()});
+    if (settled_posted_) return;
+    settled_posted_ = true;
+  }
+  boost::asio::post(io_, [self = shared_from_this()] { self->send_settled(); });
+}
+
+void Connector::acked(LinkSession&) {
+  bool any = false;
+  {
+    std::lock_guard lock(settled_mutex_);
+    any = !settled_.empty();
+  }
+  if (any) send_settled();
+}
+
+void Connector::send_settled() {
+  std::vector<Settlement> ready;
+  {
+    std::lock_guard lock(settled_mutex_);
+    settled_posted_ = false;
+    if (!session_ || !session_->established()) {
+      // The switch placed this router's group work elsewhere when the link
+      // went: nobody waits for these any more.
+      settled_.clear();
+      return;
+    }
+    const std::uint64_t acked = state_.peer_acked();
+    std::size_t n = 0;
+    while (n < settled_.size() && settled_[n].after_seq <= acked) ++n;
+    ready.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) ready.push_back(settled_[i].settlement);
+    settled_.erase(settled_.begin(), settled_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (!ready.empty()) session_->send_control(encode_settled(ready));
+}
 
 void Connector::closed(LinkSession& s, const std::string& reason) {
   if (session_.get() != &s) return;

@@ -58,8 +58,16 @@ class Connector final : public ClusterUplink,
   bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
   void gap(LinkSession& s, const Gap& g) override;
   void closed(LinkSession& s, const std::string& reason) override;
+  void acked(LinkSession& s) override;
 
  private:
+  class Receipt;
+  // A group event placed here with a receipt is over (any thread).
+  void work_settled(const edri_id128& id, bool handed_back);
+  // io thread: tells the switch of the settlements whose router's own
+  // events before them the switch has acknowledged: the work's results (the
+  // events its handler sent) are never behind its settlement.
+  void send_settled();
   struct GroupPattern {
     Pattern pattern;
     std::string group;
@@ -115,6 +123,14 @@ class Connector final : public ClusterUplink,
   bool stopping_ = false;                 // io thread only
   bool inbound_paused_ = false;           // io thread only
   OriginFilter seen_;                     // io thread only
+
+  struct PendingSettlement {
+    Settlement settlement;
+    std::uint64_t after_seq;  // the last event this router had sent by then
+  };
+  std::mutex settled_mutex_;
+  std::vector<PendingSettlement> settled_;  // oldest first
+  bool settled_posted_ = false;
 
   std::mutex sinks_mutex_;
   std::map<std::string, std::shared_ptr<RemoteTunnelSink>, std::less<>> sinks_;

@@ -130,6 +130,12 @@ bool LinkSession::handle(const FrameSplitter::Frame& f, std::string* error) {
           hooks_.load(*this, std::move(*loads));
           return true;
         }
+        case FrameType::settled: {
+          auto settled = decode_settled(f.body, f.len, error);
+          if (!settled) return false;
+          hooks_.settled(*this, std::move(*settled));
+          return true;
+        }
         case FrameType::event:
           if (phase_ != Phase::established) break;
           return on_event(f, error);

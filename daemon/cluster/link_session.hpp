@@ -36,6 +36,8 @@ class LinkHooks {
   virtual void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) = 0;
   // The peer's work per group (a router's load frame).
   virtual void load(LinkSession&, std::vector<GroupLoad>) {}
+  // Group events the peer (a router) finished or hands back.
+  virtual void settled(LinkSession&, std::vector<Settlement>) {}
   // An event frame in sequence. `frame` is the whole frame (for forwarding).
   // Returning false means "no room now": the session holds this event and
   // every later one, unacknowledged, until retry_held() finds room.

@@ -3,6 +3,7 @@
 #include "cluster/link_tls.hpp"
 #include "cluster/gap_notice.hpp"
 #include "cluster/link_auth.hpp"
+#include "log/logging.hpp"
 #include "event/ids.hpp"
 #include "router/router.hpp"
 
@@ -212,6 +213,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
 void Switch::established(LinkSession& s) {
   spdlog::info("switch: router '{}' ({}) linked", s.peer().router_id, s.address());
   update_interest();  // its groups take work again
+  place_homeless();
   // Its resume acknowledged what it had of ours.
   if (Slot* slot = slot_of(s); slot && !slot->watches.empty()) release_watches(*slot, slot->state->peer_acked());
 }
@@ -228,7 +230,9 @@ void Switch::load(LinkSession& s, std::vector<GroupLoad> loads) {
   Slot* slot = slot_of(s);
   if (!slot) return;
   slot->work.clear();
-  for (const auto& l : loads) slot->work[l.group] = Slot::GroupState{std::max<std::uint32_t>(1, l.members), l.outstanding, 0};
+  for (const auto& l : loads) {
+    slot->work[l.group] = Slot::GroupState{std::max<std::uint32_t>(1, l.members), l.outstanding, 0, l.at_least_once};
+  }
 }
 
 Switch::Slot& Switch::add_slot(const std::string& id) {
@@ -447,33 +451,9 @@ Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
     p.grouped = !names.empty();
   }
   if (names.empty()) return p;
-  boost::container::small_vector<Slot*, 8> all;
-  for (auto& [id, slot] : slots_) all.push_back(slot.get());
   const std::size_t start = place_rr_++;
   for (std::string_view name : names) {
-    Slot* best = nullptr;
-    std::uint64_t best_load = 0, best_members = 1;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      Slot* s = all[(start + i) % all.size()];
-      if (!live(*s)) continue;
-      const auto& gs = groups_of(*s);
-      if (std::none_of(gs.begin(), gs.end(), [&](const Slot::GroupPattern& g) {
-            return g.group == name && g.pattern.matches(e.type);
-          })) {
-        continue;
-      }
-      std::uint64_t load = 0, members = 1;
-      if (auto w = s->work.find(name); w != s->work.end()) {
-        load = std::uint64_t{w->second.outstanding} + w->second.since;
-        members = w->second.members;
-      }
-      // Least work per member: load/members < best_load/best_members.
-      if (!best || load * best_members < best_load * members) {
-        best = s;
-        best_load = load;
-        best_members = members;
-      }
-    }
+    Slot* best = least_loaded(name, e.type, request, nullptr, start);
     if (!best) {
       ++p.unplaced;
       continue;
@@ -484,6 +464,109 @@ Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
     p.picks.emplace_back(best, name);
   }
   return p;
+}
+
+Switch::Slot* Switch::least_loaded(std::string_view name, std::string_view type, bool request, const Slot* exclude,
+                                   std::size_t start) {
+  if (slots_.empty()) return nullptr;
+  boost::container::small_vector<Slot*, 8> all;
+  for (auto& [id, slot] : slots_) all.push_back(slot.get());
+  Slot* best = nullptr;
+  std::uint64_t best_load = 0, best_members = 1;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    Slot* s = all[(start + i) % all.size()];
+    if (s == exclude || !live(*s)) continue;
+    const auto& gs = request ? s->group_requests : s->group_notifications;
+    if (std::none_of(gs.begin(), gs.end(),
+                     [&](const Slot::GroupPattern& g) { return g.group == name && g.pattern.matches(type); })) {
+      continue;
+    }
+    std::uint64_t load = 0, members = 1;
+    if (auto w = s->work.find(name); w != s->work.end()) {
+      load = std::uint64_t{w->second.outstanding} + w->second.since;
+      members = w->second.members;
+    }
+    // Least work per member: load/members < best_load/best_members.
+    if (!best || load * best_members < best_load * members) {
+      best = s;
+      best_load = load;
+      best_members = members;
+    }
+  }
+  return best;
+}
+
+bool Switch::wants_receipt(const Slot& to, std::span<const std::string_view> groups) {
+  return std::any_of(groups.begin(), groups.end(), [&](std::string_view g) {
+    auto w = to.work.find(g);
+    return w != to.work.end() && w->second.at_least_once;
+  });
+}
+
+void Switch::hold_work(Slot& to, const edri_id128& id, std::string frame, std::span<const std::string_view> groups) {
+  HeldWork& h = to.held[id];
+  h.frame = std::move(frame);
+  for (std::string_view g : groups) {
+    if (std::find(h.groups.begin(), h.groups.end(), g) == h.groups.end()) h.groups.emplace_back(g);
+  }
+}
+
+void Switch::settled(LinkSession& s, std::vector<Settlement> settled) {
+  Slot* slot = slot_of(s);
+  if (!slot) return;
+  for (const Settlement& st : settled) {
+    auto it = slot->held.find(st.id);
+    if (it == slot->held.end()) continue;  // placed elsewhere already (the link went meanwhile)
+    HeldWork work = std::move(it->second);
+    slot->held.erase(it);
+    if (st.handed_back) place_again(std::move(work), slot);
+  }
+}
+
+void Switch::place_again(HeldWork work, const Slot* gone) {
+  const auto* whole = reinterpret_cast<const std::uint8_t*>(work.frame.data());
+  WireEvent e;
+  std::string error;
+  if (work.frame.size() < kFrameHead || !decode_event(whole + kFrameHead, work.frame.size() - kFrameHead, e, &error)) {
+    spdlog::error("switch: a held group event does not decode ({}); dropped", error);
+    return;
+  }
+  const bool request = e.kind == EDRI_KIND_REQUEST;
+  for (const std::string& g : work.groups) {
+    Slot* to = least_loaded(g, e.type, request, gone, place_rr_++);
+    if (!to) {
+      homeless_.push_back(HeldWork{work.frame, {g}});
+      unplaced_log_.warn([&](std::uint64_t more) {
+        spdlog::warn("switch: {} for group '{}' waits for a member to be linked ({} more since the last line)", e.type,
+                     g, more);
+      });
+      continue;
+    }
+    const std::string_view name[] = {g};
+    const bool receipt = wants_receipt(*to, name);
+    std::string copy = with_groups(whole, work.frame.size(), e, name, true,
+                                   kFlagRedelivered | (receipt ? kFlagReceipt : 0));
+    set_event_redeliveries(copy, static_cast<std::uint16_t>(std::min<std::uint32_t>(e.redeliveries + 1u, 0xffff)));
+    to->state->enqueue(copy, false);
+    flush_soon(*to);
+    auto w = to->work.find(g);
+    if (w == to->work.end()) w = to->work.emplace(g, Slot::GroupState{}).first;
+    ++w->second.since;
+    ++placed_again_;
+    {
+      logging::TraceScope trace(e.trace_id);
+      spdlog::debug("switch: {} for group '{}' placed again on router '{}' (delivery {})", e.type, g, to->id,
+                   e.redeliveries + 2);
+    }
+    if (receipt) hold_work(*to, e.id, std::move(copy), name);
+  }
+}
+
+void Switch::place_homeless() {
+  if (homeless_.empty()) return;
+  std::vector<HeldWork> waiting;
+  waiting.swap(homeless_);
+  for (auto& w : waiting) place_again(std::move(w), nullptr);
 }
 
 void Switch::commit(const Placement& p) {
@@ -547,8 +630,10 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
           forward(*t.slot, frame, len, *from, e.seq, &waiting);
           continue;
         }
-        const std::string copy = with_groups(frame, len, e, t.groups, t.slot == from);
+        const bool receipt = wants_receipt(*t.slot, t.groups);
+        std::string copy = with_groups(frame, len, e, t.groups, t.slot == from, receipt ? kFlagReceipt : 0);
         forward(*t.slot, reinterpret_cast<const std::uint8_t*>(copy.data()), copy.size(), *from, e.seq, &waiting);
+        if (receipt) hold_work(*t.slot, e.id, std::move(copy), t.groups);
       }
       break;
     }
@@ -630,8 +715,18 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
   release_watches(*slot, ~std::uint64_t{0});
   // Keep the session object alive until its handlers finish.
   boost::asio::post(io_, [keep = std::move(slot->session)] {});
-  slot->work.clear();
   update_interest();  // its group members take no more work
+  // What it held of at-least-once group work goes to the other members now.
+  // Should it come back and handle some of it too, that work is done twice:
+  // at least once, not exactly once.
+  auto held = std::move(slot->held);
+  slot->held.clear();
+  if (!held.empty()) {
+    spdlog::warn("switch: router '{}' held {} group event(s) it had not finished; placing them on other members",
+                 slot->id, held.size());
+  }
+  for (auto& [id, work] : held) place_again(std::move(work), slot);
+  slot->work.clear();
   // A link that is down takes events into its replay buffer again.
   boost::asio::post(io_, [this] { retry_held(); });
 }

@@ -14,6 +14,7 @@
 #include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/switch_membership.hpp"
+#include "event/ids.hpp"
 #include "event/pattern.hpp"
 
 #include <boost/container/small_vector.hpp>
@@ -24,7 +25,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <span>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -57,12 +60,19 @@ class Switch final : public LinkHooks {
   void established(LinkSession& s) override;
   void subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entries) override;
   void load(LinkSession& s, std::vector<GroupLoad> loads) override;
+  void settled(LinkSession& s, std::vector<Settlement> settled) override;
   bool event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame, std::size_t len) override;
   void acked(LinkSession& s) override;
   void gap(LinkSession& s, const Gap& g) override;
   void closed(LinkSession& s, const std::string& reason) override;
 
  private:
+  // A group event placed on a router that owes a settlement for it: the
+  // copy it was sent, and the groups it serves there.
+  struct HeldWork {
+    std::string frame;
+    boost::container::small_vector<std::string, 1> groups;
+  };
   struct Slot {
     std::string id;
     std::unique_ptr<LinkState> state;
@@ -80,8 +90,12 @@ class Switch final : public LinkHooks {
       std::uint32_t members = 1;
       std::uint32_t outstanding = 0;
       std::uint32_t since = 0;
+      bool at_least_once = false;
     };
     std::map<std::string, GroupState, std::less<>> work;
+    // At-least-once group events placed here and not settled yet, by id:
+    // placed again elsewhere if this router goes first.
+    std::unordered_map<edri_id128, HeldWork, IdHash, IdEq> held;
     std::vector<SubscriptionEntry> interest_sent;
     bool interest_known = false;
     bool flush_posted = false;
@@ -147,6 +161,19 @@ class Switch final : public LinkHooks {
   // and, for each group the event is to be placed in, the linked member
   // router with the least unfinished work per member (`from` too).
   Placement place(Slot& from, const WireEvent& e);
+  // The linked router serving group `name` for `type` with the least work
+  // per member, not `exclude`; looking from the start'th router, so ties
+  // go round. Null when there is none.
+  Slot* least_loaded(std::string_view name, std::string_view type, bool request, const Slot* exclude,
+                     std::size_t start);
+  // Whether `to` owes a settlement for an event it serves these groups of.
+  static bool wants_receipt(const Slot& to, std::span<const std::string_view> groups);
+  void hold_work(Slot& to, const edri_id128& id, std::string frame, std::span<const std::string_view> groups);
+  // `gone` will not handle the held event: its groups go to other members
+  // (or wait in homeless_ until one is linked).
+  void place_again(HeldWork work, const Slot* gone);
+  // A router was linked: held events waiting for a member try again.
+  void place_homeless();
   // The placement was carried out: count the picks against their routers.
   static void commit(const Placement& p);
   static bool live(const Slot& s) noexcept { return s.session && s.session->established(); }
@@ -173,6 +200,8 @@ class Switch final : public LinkHooks {
   bool stopping_ = false;
   std::uint64_t unroutable_ = 0;
   std::uint64_t unplaced_ = 0;
+  std::uint64_t placed_again_ = 0;
+  std::vector<HeldWork> homeless_;
   std::uint64_t place_rr_ = 0;  // ties in load go round
   logging::Throttle unplaced_log_;
   logging::Throttle forged_log_;

@@ -71,6 +71,7 @@ const char* frame_type_name(std::uint8_t type) noexcept {
     case FrameType::goodbye: return "goodbye";
     case FrameType::close: return "close";
     case FrameType::load: return "load";
+    case FrameType::settled: return "settled";
   }
   return "unknown";
 }
@@ -121,6 +122,17 @@ std::string encode_load(const std::vector<GroupLoad>& loads) {
     w.str8(l.group);
     w.u32(l.members);
     w.u32(l.outstanding);
+    w.u8(l.at_least_once ? 1 : 0);
+  }
+  return w.finish();
+}
+
+std::string encode_settled(const std::vector<Settlement>& settled) {
+  Writer w(FrameType::settled, 4 + settled.size() * 17);
+  w.u32(static_cast<std::uint32_t>(settled.size()));
+  for (const auto& s : settled) {
+    w.id(s.id);
+    w.u8(s.handed_back ? 1 : 0);
   }
   return w.finish();
 }
@@ -141,11 +153,11 @@ std::string encode_close(std::string_view reason) {
 
 namespace {
 void event_head(Writer& w, std::uint8_t wire_kind, std::uint8_t flags, std::uint32_t status,
-                std::int32_t priority, std::uint64_t origin_incarnation) {
+                std::int32_t priority, std::uint64_t origin_incarnation, std::uint16_t redeliveries = 0) {
   w.u64(0);  // link sequence, set by the link
   w.u8(wire_kind);
   w.u8(flags);
-  w.u16(0);
+  w.u16(redeliveries);
   w.u32(status);
   w.i32(priority);
   w.u64(origin_incarnation);
@@ -194,7 +206,9 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
     if (error) *error = "more than " + std::to_string(kMaxFrameGroups) + " groups for one event";
     return false;
   }
-  event_head(w, wire_kind, groups ? flags | kFlagGroups : flags, h.status, h.priority, origin_incarnation);
+  const auto redeliveries = static_cast<std::uint16_t>(std::min<std::uint32_t>(event_attempt(ev) - 1, 0xffff));
+  event_head(w, wire_kind, groups ? flags | kFlagGroups : flags, h.status, h.priority, origin_incarnation,
+             redeliveries);
   w.id(h.id);
   w.id(h.trace_id);
   w.id(h.correlation_id);
@@ -213,8 +227,15 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   return true;
 }
 
+void set_event_redeliveries(std::string& frame, std::uint16_t n) noexcept {
+  constexpr std::size_t at = kEventSeqOffset + 10;
+  if (frame.size() < at + 2) return;
+  frame[at] = static_cast<char>(n & 0xff);
+  frame[at + 1] = static_cast<char>(n >> 8);
+}
+
 std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEvent& e,
-                        std::span<const std::string_view> groups, bool only) {
+                        std::span<const std::string_view> groups, bool only, std::uint8_t more_flags) {
   const std::size_t keep = kFrameHead + e.groups_at;
   std::string out;
   out.reserve(keep + 1 + groups.size() * 16);
@@ -227,7 +248,8 @@ std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEv
   out += section;
   constexpr std::size_t kFlagsOffset = kEventSeqOffset + 9;
   std::uint8_t flags = static_cast<std::uint8_t>(out[kFlagsOffset]);
-  flags = static_cast<std::uint8_t>((flags & ~kFlagGroupsOnly) | kFlagGroups | (only ? kFlagGroupsOnly : 0));
+  flags = static_cast<std::uint8_t>((flags & ~(kFlagGroupsOnly | kFlagReceipt | kFlagRedelivered)) | kFlagGroups |
+                                    (only ? kFlagGroupsOnly : 0) | more_flags);
   out[kFlagsOffset] = static_cast<char>(flags);
   const auto body = static_cast<std::uint32_t>(out.size() - 4);
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((body >> (8 * i)) & 0xff);
@@ -374,11 +396,28 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
   return finish(r, std::move(entries), "subscriptions", error);
 }
 
+std::optional<std::vector<Settlement>> decode_settled(const std::uint8_t* p, std::size_t n, std::string* error) {
+  Reader r(p, n);
+  const std::uint32_t count = r.u32();
+  if (!r.ok() || count != (n - 4) / 17 || (n - 4) % 17 != 0) {
+    if (error) *error = "settled frame with an impossible count";
+    return std::nullopt;
+  }
+  std::vector<Settlement> out(count);
+  for (auto& s : out) {
+    s.id = r.id();
+    const std::uint8_t b = r.u8();
+    if (b > 1) r.fail();
+    s.handed_back = b == 1;
+  }
+  return finish(r, std::move(out), "settled", error);
+}
+
 std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::size_t n, std::string* error) {
   Reader r(p, n);
   const std::uint32_t count = r.u32();
-  // Each entry takes at least 10 bytes.
-  if (!r.ok() || count > (n - 4) / 10) {
+  // Each entry takes at least 11 bytes.
+  if (!r.ok() || count > (n - 4) / 11) {
     if (error) *error = "load frame with an impossible count";
     return std::nullopt;
   }
@@ -389,7 +428,9 @@ std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::si
     l.group = std::string(r.str8());
     l.members = r.u32();
     l.outstanding = r.u32();
-    if (r.ok() && (l.group.empty() || !valid_text(l.group))) {
+    const std::uint8_t flags = r.u8();
+    l.at_least_once = flags == 1;
+    if (r.ok() && (l.group.empty() || !valid_text(l.group) || flags > 1)) {
       if (error) *error = "load frame with a bad group name";
       return std::nullopt;
     }
@@ -422,7 +463,7 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
   e.seq = r.u64();
   e.kind = r.u8();
   e.flags = r.u8();
-  r.u16();
+  e.redeliveries = r.u16();
   e.status = r.u32();
   e.priority = r.i32();
   e.origin_incarnation = r.u64();
@@ -488,6 +529,7 @@ EventPtr make_event(const WireEvent& w) {
   h.timestamp_ns = w.timestamp_ns;
   h.deadline_ns = w.deadline_ns;
   h.status = w.status;
+  if (w.redeliveries > 0) event_text(*ev).attempt = 1u + w.redeliveries;
   return ev;
 }
 

@@ -43,7 +43,8 @@ enum class FrameType : std::uint8_t {
   heartbeat = 7,
   goodbye = 8,
   close = 9,
-  load = 10,  // a router's outstanding work per group (groups across routers)
+  load = 10,     // a router's outstanding work per group (groups across routers)
+  settled = 11,  // group events a router finished or hands back
 };
 const char* frame_type_name(std::uint8_t type) noexcept;
 
@@ -70,6 +71,13 @@ constexpr std::uint8_t kFlagGroups = 0x02;
 // Event flag (with kFlagGroups): deliver to the listed groups only, to no
 // other subscriber (the copy a switch gives back to the event's origin).
 constexpr std::uint8_t kFlagGroupsOnly = 0x04;
+// Event flag from a switch: say when this event's work is over (a settled
+// frame): it was placed here for an at-least-once group.
+constexpr std::uint8_t kFlagReceipt = 0x08;
+// Event flag from a switch: placed again after the router it was placed on
+// went; it is older than what its origin sent since, so the receiver's
+// origin filter must not drop it.
+constexpr std::uint8_t kFlagRedelivered = 0x10;
 constexpr std::size_t kMaxFrameGroups = 64;
 
 struct Hello {
@@ -109,7 +117,17 @@ struct GroupLoad {
   std::string group;
   std::uint32_t members = 0;
   std::uint32_t outstanding = 0;
+  bool at_least_once = false;  // some member has delivery: at_least_once
   bool operator==(const GroupLoad&) const = default;
+};
+
+// One group event's work is over on the router that says so.
+struct Settlement {
+  edri_id128 id{};
+  bool handed_back = false;  // not handled there: place it again
+  bool operator==(const Settlement& o) const {
+    return id.hi == o.id.hi && id.lo == o.id.lo && handed_back == o.handed_back;
+  }
 };
 
 // An event frame's fields. Strings and payload are views into the frame.
@@ -117,6 +135,7 @@ struct WireEvent {
   std::uint64_t seq = 0;
   std::uint8_t kind = 0;
   std::uint8_t flags = 0;
+  std::uint16_t redeliveries = 0;  // deliveries before this one (at-least-once)
   std::uint32_t status = 0;  // responses: edri_status; fanout: number of routers
   std::int32_t priority = 0;
   std::uint64_t origin_incarnation = 0;
@@ -151,8 +170,10 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
 // section replaced by `groups` and the flags kFlagGroups (| kFlagGroupsOnly
 // when `only`): what a switch sends each router a group event goes to.
 std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEvent& e,
-                        std::span<const std::string_view> groups, bool only);
+                        std::span<const std::string_view> groups, bool only, std::uint8_t more_flags = 0);
+void set_event_redeliveries(std::string& frame, std::uint16_t n) noexcept;
 std::string encode_load(const std::vector<GroupLoad>& loads);
+std::string encode_settled(const std::vector<Settlement>& settled);
 // A fanout frame answering request `request_id`.
 std::string encode_fanout(const edri_id128& request_id, const edri_id128& trace_id,
                           std::uint32_t routers, std::string_view origin_router,
@@ -177,6 +198,7 @@ std::optional<Resume> decode_resume(const std::uint8_t* p, std::size_t n, std::s
 std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::uint8_t* p,
                                                                    std::size_t n,
                                                                    std::string* error);
+std::optional<std::vector<Settlement>> decode_settled(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::uint64_t> decode_u64(const std::uint8_t* p, std::size_t n, std::string* error);
 std::optional<std::string> decode_close(const std::uint8_t* p, std::size_t n, std::string* error);

@@ -45,6 +45,11 @@ void* inline_encoding(const Event* ev) noexcept {
 }
 
 void destruct(Event* ev) noexcept {
+  if (ev->text) {
+    if (WorkReceipt* r = ev->text->receipt.exchange(nullptr, std::memory_order_acq_rel)) {
+      r->settle(*ev, ev->text->handed_back.load(std::memory_order_acquire));
+    }
+  }
   const std::size_t a = std::size_t{1} << ev->align_log2;
   const bool pooled = ev->pooled;
   const EncodedPayload* enc = ev->encoded.load(std::memory_order_acquire);
@@ -177,7 +182,7 @@ void EncodedPayload::destroy(const EncodedPayload* p) noexcept {
 
 std::uint64_t encode_count() noexcept { return g_encodes.load(std::memory_order_relaxed); }
 
-EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error) {
+EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error, bool take_receipt) {
   const EncodedPayload* enc = event_encoded(&ev, error);
   if (!enc) return EventPtr();
   const auto& h = ev.header;
@@ -195,6 +200,9 @@ EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* e
   c.deadline_ns = h.deadline_ns;
   c.status = h.status;
   event_text(*copy).attempt = attempt;
+  if (take_receipt && ev.text) {
+    copy->text->receipt.store(ev.text->receipt.exchange(nullptr, std::memory_order_acq_rel), std::memory_order_release);
+  }
   return copy;
 }
 

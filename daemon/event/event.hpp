@@ -36,14 +36,29 @@ class EncodedPayload {
   explicit EncodedPayload(std::size_t len) : len_(len) {}
   std::size_t len_;
 };
+// Someone outside the router waits to hear when an event's work is over: a
+// switch that placed it here for an at-least-once work group, and gives it
+// to another member if this router goes before it is. Told once, when the
+// event's last copy goes; then it deletes itself.
+class WorkReceipt {
+ public:
+  virtual ~WorkReceipt() = default;
+  // handed_back: nobody here handled it (the router stopped first, or the
+  // group it came for has no member here any more).
+  virtual void settle(const edri_event& ev, bool handed_back) noexcept = 0;
+};
+
 // Header strings most events do not own, set after the event is made: a
 // routing type other than the payload's (tunnel offers, some responses) and
 // a response's message. Local events point at the router's and manager's
 // own names; an event from another router carries its names (WireText).
+// Also what only some events need: their delivery number and receipt.
 struct EventText {
   std::string type;  // routing type, when it is not the payload's type
   std::string message;
   std::uint32_t attempt = 1;  // which delivery this is (at-least-once redelivery)
+  std::atomic<WorkReceipt*> receipt{nullptr};
+  std::atomic<bool> handed_back{false};
 };
 // The header strings an event from another router comes with. Kept in the
 // event's own allocation, after its bytes: one allocation per received
@@ -186,6 +201,15 @@ class EventPtr {
 // sender, deadline) and its payload as bytes, so receivers still holding
 // the first see no change. Null with *error when the payload cannot be
 // encoded.
-EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error);
+// take_receipt: the copy carries on the original's work receipt (the
+// original's end is not the work's end).
+EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error, bool take_receipt = false);
+// The event goes unhandled here: its receipt, if it has one, says so.
+// False when it has none (nobody else will see to it).
+inline bool event_hand_back(const Event& ev) noexcept {
+  if (!ev.text || !ev.text->receipt.load(std::memory_order_acquire)) return false;
+  ev.text->handed_back.store(true, std::memory_order_release);
+  return true;
+}
 
 }  // namespace edrid

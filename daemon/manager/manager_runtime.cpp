@@ -131,6 +131,9 @@ void ManagerRuntime::destroy() noexcept {
 }
 
 void ManagerRuntime::hand_back(Delivery& d) {
+  // A switch places a group event with a receipt on another router; a
+  // request among them is answered from there.
+  if (d.kind() == Delivery::Kind::event && event_hand_back(*d.event)) return;
   if (d.kind() == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
     router_.respond(*d.event, EDRI_STATUS_REJECTED, "manager '" + name_ + "' stopped before handling the request",
                     *this);

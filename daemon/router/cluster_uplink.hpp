@@ -33,6 +33,7 @@ struct GroupWork {
   std::string group;
   std::uint32_t members = 0;
   std::uint32_t outstanding = 0;
+  bool at_least_once = false;  // some member here has delivery: at_least_once
 };
 
 // Which groups a switch gave an event from another router to this router.

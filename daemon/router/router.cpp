@@ -291,8 +291,9 @@ std::vector<GroupWork> Router::group_work() const {
     const std::string& group = m->work().group;
     if (group.empty() || !m->routable()) continue;
     auto it = std::find_if(out.begin(), out.end(), [&](const GroupWork& w) { return w.group == group; });
-    if (it == out.end()) it = out.insert(out.end(), GroupWork{group, 0, 0});
+    if (it == out.end()) it = out.insert(out.end(), GroupWork{group, 0, 0, false});
     ++it->members;
+    it->at_least_once = it->at_least_once || m->work().at_least_once();
     it->outstanding += static_cast<std::uint32_t>(std::min<std::size_t>(m->load(), 1u << 30));
   }
   return out;
@@ -643,18 +644,34 @@ void Router::refresh_routes() {
   table_version_.store(table_->version(), std::memory_order_release);
 }
 
+// A group the switch gave an event to here that has no member here any more
+// (it changed meanwhile): the event goes back, to be placed again.
+void Router::hand_back_unserved(CachedRoutes& cached, const GroupAssignment* assigned, const Event& ev) {
+  if (!assigned) return;
+  for (std::string_view name : assigned->groups) {
+    if (std::none_of(cached.groups.begin(), cached.groups.end(), [&](const RouteGroup& g) { return g.name() == name; })) {
+      event_hand_back(ev);
+      return;
+    }
+  }
+}
+
 void Router::deliver_remote(EventPtr ev, const GroupAssignment* assigned) {
   counters_.received_remote.add();
   counters_.notifications.add();
-  for (const Route& r : receivers(routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type), false, assigned)) {
-    enqueue(r, ev, nullptr);
+  CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
+  hand_back_unserved(cached, assigned, *ev);
+  for (const Route& r : receivers(cached, false, assigned)) {
+    if (!enqueue(r, ev, nullptr)) event_hand_back(*ev);
   }
 }
 
 void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user, const GroupAssignment* assigned) {
   counters_.received_remote.add();
   counters_.requests.add();
-  const RouteCopy routes = receivers(routes_for(EDRI_KIND_REQUEST, ev->payload_type), false, assigned);
+  CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  hand_back_unserved(cached, assigned, *ev);
+  const RouteCopy routes = receivers(cached, false, assigned);
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,
@@ -696,7 +713,8 @@ bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& e
     return false;
   }
   std::string why;
-  EventPtr again = event_redelivery(ev, made + 1, &why);
+  // A group's member carries on the work's receipt, if it came with one.
+  EventPtr again = event_redelivery(ev, made + 1, &why, !work.group.empty());
   if (!again) {
     dead_letter({ev, DeadReason::undeliverable, made, failed.name(), work.group, why});
     return false;

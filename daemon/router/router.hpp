@@ -175,6 +175,7 @@ class Router final : public RouterPort {
   // `leaves`: the event goes to the switch, which places the placed groups.
   // `assigned`: an event from another router, for the groups listed there.
   static RouteCopy receivers(CachedRoutes& cached, bool leaves = false, const GroupAssignment* assigned = nullptr);
+  static void hand_back_unserved(CachedRoutes& cached, const GroupAssignment* assigned, const Event& ev);
   // The member of g with the least work taken and not finished.
   static const Route& pick(RouteGroup& g) noexcept;
   // What resolve() found, with group members gathered into their groups.

@@ -1172,3 +1172,58 @@ TEST_CASE("a group over two routers takes each event once, shares it by load, an
   CHECK(t["by"]["w3"].get<std::uint64_t>() < w3_before + 3000 + 3000);
   stop_all({&a, &b2, &hub});
 }
+
+TEST_CASE("100 000 at-least-once events over a group on two routers, one member segfaulting every 10th event and its "
+          "router killed mid-run, are each finished (shipped defaults)") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  const std::string members =
+      "  - {name: w1, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+      " config: {role: worker, delay_us: 20}}\n"
+      "  - {name: w2, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+      " executor: {type: process, workers: 2}, config: {role: worker, delay_us: 20, crash_every: 10}}\n";
+  Node b = c.start_router("rb", hub.link_port, members, kShareWork);
+  Node a = c.start_router("ra", hub.link_port,
+                          kProducer + "  - {name: sink, plugin: cluster_probe, config: {role: sink}}\n"
+                                      "  - {name: w3, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+                                      " config: {role: worker, delay_us: 20}}\n",
+                          kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  std::set<std::string> answered;
+  REQUIRE(wait_until(
+      [&] {
+        answered.insert(a.post("/events/probe.who").value("by", ""));
+        return answered.count("w1") + answered.count("w2") > 0;
+      },
+      30s));
+
+  constexpr std::uint64_t kEvents = 100'000, kChunk = 10'000;
+  std::uint64_t sent = 0;
+  bool killed = false;
+  while (sent < kEvents) {
+    json r = a.post("/events/probe.start", {{"count", kChunk}});
+    REQUIRE(r["_status"] == 200);
+    sent += kChunk;
+    if (!killed && tally(a).value("distinct", 0) >= 30'000) {
+      // Mid-run: rb dies with work queued, running and finished but not yet settled.
+      b.process->signal(SIGKILL);
+      CHECK(b.process->wait_exit(30s) == 128 + SIGKILL);
+      killed = true;
+    }
+  }
+  if (!killed) {
+    b.process->signal(SIGKILL);
+    b.process->wait_exit(30s);
+  }
+  wait_tally(a, kEvents, 300s);
+  json t = tally(a);
+  INFO("tally: " << t.dump());
+  CHECK(t["distinct"] == kEvents);
+  CHECK(t["by"].value("w3", 0) > 0);
+  CHECK(t["by"].value("w1", 0) + t["by"].value("w2", 0) > 0);
+  // What rb held went to w3; what it finished but had not said so may be done twice.
+  CHECK(hub.process->wait_output("placing them on other members", 10s));
+  CHECK(b.process->output().find("killed by signal 11") != std::string::npos);
+  stop_all({&a, &hub});
+}

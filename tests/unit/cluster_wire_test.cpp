@@ -134,14 +134,26 @@ TEST_CASE("work groups travel in subscriptions, load frames and an event's group
   const std::uint8_t empty_group[] = {1, 0, 0, 0, 0x80, 1, 'a', 0};
   CHECK_FALSE(decode_subscriptions(empty_group, sizeof empty_group, &error));
 
-  const std::vector<GroupLoad> loads{{"crunch", 2, 17}, {"other", 1, 0}};
+  const std::vector<GroupLoad> loads{{"crunch", 2, 17, true}, {"other", 1, 0, false}};
   f = only_frame(encode_load(loads));
   CHECK(f.type == static_cast<std::uint8_t>(FrameType::load));
   auto l = decode_load(f.body, f.len, &error);
   REQUIRE(l);
   CHECK(*l == loads);
-  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0x7f, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0};
+  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0x7f, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0};
   CHECK_FALSE(decode_load(huge_count, sizeof huge_count, &error));
+
+  // What a router says of the group events it finished or hands back.
+  const std::vector<Settlement> settled{{{1, 2}, false}, {{3, 4}, true}};
+  f = only_frame(encode_settled(settled));
+  CHECK(f.type == static_cast<std::uint8_t>(FrameType::settled));
+  auto st = decode_settled(f.body, f.len, &error);
+  REQUIRE(st);
+  CHECK(*st == settled);
+  std::string bad_settled(reinterpret_cast<const char*>(f.body), f.len);
+  bad_settled.back() = 2;  // neither finished nor handed back
+  CHECK_FALSE(decode_settled(reinterpret_cast<const std::uint8_t*>(bad_settled.data()), bad_settled.size(), &error));
+  CHECK_FALSE(decode_settled(f.body, f.len - 1, &error));
 
   // A router names the groups the switch is to place; the switch gives each
   // receiver a copy naming the groups it serves there.
@@ -169,6 +181,17 @@ TEST_CASE("work groups travel in subscriptions, load frames and an event's group
   CHECK(c.seq == 3);
   CHECK(std::string_view(reinterpret_cast<const char*>(c.payload), c.payload_len) ==
         std::string_view(reinterpret_cast<const char*>(w.payload), w.payload_len));
+  // Placed again, with a receipt: the flags say so and the delivery number
+  // reaches the handler.
+  std::string again = with_groups(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size(), w, mine, true,
+                                  kFlagReceipt | kFlagRedelivered);
+  set_event_redeliveries(again, 2);
+  f = only_frame(again);
+  REQUIRE(decode_event(f.body, f.len, c, &error));
+  CHECK(c.flags == (kFlagGroups | kFlagGroupsOnly | kFlagReceipt | kFlagRedelivered));
+  CHECK(c.redeliveries == 2);
+  CHECK(event_attempt(*make_event(c)) == 3);
+  CHECK(event_attempt(*make_event(w)) == 1);
   // No group at all for this receiver: an empty section, not none.
   const std::string none = with_groups(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size(), w, {}, false);
   f = only_frame(none);
