@@ -20,10 +20,12 @@ done
 command -v nats-server >/dev/null || { echo "nats-server is not installed (scripts/install-deps.sh bench)" >&2; exit 1; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-nats-server -a 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+js_dir=$(mktemp -d)
+# JetStream on, for the work-queue consumer; its stream is kept in memory.
+nats-server -a 127.0.0.1 -p "$port" -js -sd "$js_dir" >/dev/null 2>&1 &
 nats_pid=$!
 out=$(mktemp)
-trap 'kill $nats_pid 2>/dev/null || true; rm -f "$out"' EXIT
+trap 'kill $nats_pid 2>/dev/null || true; rm -rf "$out" "$js_dir"' EXIT
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
   sleep 0.1
@@ -42,6 +44,19 @@ for size in 16 256 4096; do
     "$build/bin/nats-bench" "$url" request "$((n / 50))" $size | tee -a "$out"
     bench inproc-request --events "$((n / 5))" --size $size
   done
+done
+# Work groups: two members sharing the events, next to NATS queue groups
+# (core) and a JetStream work-queue consumer with explicit acks.
+for round in $(seq $rounds); do
+  echo "# groups, round $round" >&2
+  "$build/bin/nats-bench" "$url" queue "$events" 256 | tee -a "$out"
+  bench inproc-notify --fanout 1 --events "$events" --size 256
+  bench inproc-notify --fanout 2 --events "$((events * 2))" --size 256 --group at_most_once
+  bench inproc-notify --fanout 2 --events "$((events * 2))" --size 256 --group at_least_once
+  bench switch-notify --events "$events" --size 256
+  bench switch-notify --events "$events" --size 256 --group at_most_once
+  bench switch-notify --events "$events" --size 256 --group at_least_once
+  "$build/bin/nats-bench" "$url" jetstream "$((events / 4))" 256 | tee -a "$out"
 done
 echo "# once" >&2
 bench switch-replay --events "$((events * 4))" --size 256
@@ -77,6 +92,26 @@ for size in (16, 256, 4096):
     ]
     for name, e, n, better in table:
         print(f"| {name} | {size} | {e:,.1f} | {n:,.1f} | {e / n:.2f} | {better} |")
+print()
+print("| work groups, 256 B, two members (events/s) | edri | compared with | ratio |")
+print("|---|---:|---|---:|")
+plain1 = med("inproc-notify", "events_per_s", fanout=1, size=256, payload="std::string", delivery="fan-out")
+g_amo = med("inproc-group", "events_per_s", delivery="at_most_once")
+g_alo = med("inproc-group", "events_per_s", delivery="at_least_once")
+sw_plain = med("switch-notify", "events_per_s", size=256, delivery="fan-out")
+sw_amo = med("switch-group", "events_per_s", delivery="at_most_once")
+sw_alo = med("switch-group", "events_per_s", delivery="at_least_once")
+nq = med("nats-queue", "events_per_s")
+njs = med("nats-jetstream", "events_per_s")
+for name, e, other, n in [
+    ("in process, at most once", g_amo, "inproc-notify 1->1", plain1),
+    ("in process, at least once", g_alo, "inproc-notify 1->1", plain1),
+    ("across the switch, at most once", sw_amo, "switch-notify 1->1", sw_plain),
+    ("across the switch, at most once", sw_amo, "NATS queue group", nq),
+    ("across the switch, at least once", sw_alo, "NATS queue group", nq),
+    ("across the switch, at least once", sw_alo, "JetStream explicit acks", njs),
+]:
+    print(f"| {name} | {e:,.0f} | {other} {n:,.0f} | {e / n:.2f} |")
 print()
 lost = sum(r.get("lost", 0) for r in rows)
 replay = one("switch-replay", "events_per_s")

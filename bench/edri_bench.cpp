@@ -3,8 +3,12 @@
 //
 //   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
-//              [--coalesce-us US] [--payload string|bytes]
+//              [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once]
 //
+// --group makes the sinks one work group with that delivery: inproc-notify
+// then sends each event to one of --fanout members (scenario inproc-group),
+// switch-notify to one of two members on router B, placed by the switch
+// (switch-group; at_least_once: with receipts and settlements).
 // --rate makes inproc-request open-loop: requests leave at that fixed rate
 // and latency counts from when each was due. --fanout runs inproc-notify
 // with that many sinks only (by default 1, then 4). --payload bytes sends
@@ -134,6 +138,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// --group: the sinks are one work group (at_most_once or at_least_once).
+std::string g_group_delivery;
+
+edrid::WorkSettings sink_work() {
+  edrid::WorkSettings w;
+  if (g_group_delivery.empty()) return w;
+  w.group = "sinks";
+  w.delivery = g_group_delivery == "at_least_once" ? edrid::DeliveryMode::at_least_once : edrid::DeliveryMode::at_most_once;
+  return w;
+}
+
 std::unique_ptr<edrid::Router> make_router(int sinks) {
   edrid::RouterOptions o;
   o.id = "bench";
@@ -141,7 +156,8 @@ std::unique_ptr<edrid::Router> make_router(int sinks) {
   edrid::QueueSettings q{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
   r->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", q, "{}");
   for (int i = 0; i < sinks; ++i) {
-    r->add_manager("sink" + std::to_string(i), edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+    r->add_manager("sink" + std::to_string(i), edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}", {},
+                   sink_work());
   }
   r->start();
   return r;
@@ -172,7 +188,8 @@ void inproc_notify(std::uint64_t n, std::size_t size, int fanout) {
   std::promise<void> done;
   g_done = &done;
   g_received = 0;
-  g_expect = n * static_cast<std::uint64_t>(fanout);
+  // A group takes each event once, whatever its size.
+  g_expect = n * static_cast<std::uint64_t>(g_group_delivery.empty() ? fanout : 1);
   const std::uint64_t expected = g_expect;
   const std::string payload(size, 'x');
   const auto t0 = std::chrono::steady_clock::now();
@@ -181,7 +198,8 @@ void inproc_notify(std::uint64_t n, std::size_t size, int fanout) {
   const double s = seconds_since(t0);
   nlohmann::json st;
   router->stats_json(st);
-  emit(nlohmann::json{{"scenario", "inproc-notify"},
+  emit(nlohmann::json{{"scenario", g_group_delivery.empty() ? "inproc-notify" : "inproc-group"},
+                              {"delivery", g_group_delivery.empty() ? "fan-out" : g_group_delivery},
                               {"size", size},
                               {"payload", payload_name()},
                               {"fanout", fanout},
@@ -440,7 +458,11 @@ struct SwitchRig {
     edrid::RouterOptions bo;
     bo.id = "rb";
     rb = std::make_unique<edrid::Router>(bo);
-    rb->add_manager("sink", edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+    // In a group, two members: the switch places each event on rb for the group.
+    for (int i = 0; i < (g_group_delivery.empty() ? 1 : 2); ++i) {
+      rb->add_manager("sink" + std::to_string(i), edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}", {},
+                      sink_work());
+    }
     rb->start();
     edrid::RouterOptions ao;
     ao.id = "ra";
@@ -505,7 +527,8 @@ void switch_notify(std::uint64_t n, std::size_t size) {
   for (std::uint64_t i = 0; i < n; ++i) send_payload(payload);
   await_deliveries(done);
   const double s = seconds_since(t0);
-  emit(nlohmann::json{{"scenario", "switch-notify"},
+  emit(nlohmann::json{{"scenario", g_group_delivery.empty() ? "switch-notify" : "switch-group"},
+                      {"delivery", g_group_delivery.empty() ? "fan-out" : g_group_delivery},
                       {"coalesce_us", coalesce_us()},
                       {"size", size},
                       {"payload", payload_name()},
@@ -620,13 +643,19 @@ int main(int argc, char** argv) {
         return 2;
       }
       bench::g_payload_bytes = p == "bytes";
+    } else if (!std::strcmp(argv[i], "--group") && i + 1 < argc) {
+      bench::g_group_delivery = argv[++i];
+      if (bench::g_group_delivery != "at_most_once" && bench::g_group_delivery != "at_least_once") {
+        std::cerr << "edri-bench: --group is at_most_once or at_least_once\n";
+        return 2;
+      }
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
       std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes]\n";
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once]\n";
       return 2;
     }
   }

@@ -2,6 +2,14 @@
  * running nats-server. Prints one JSON line per scenario, like edri-bench.
  *   nats-bench URL notify N SIZE    publisher -> subscriber, messages/s
  *   nats-bench URL request N SIZE   sequential request/reply, p50/p99 us
+ *   nats-bench URL queue N SIZE     publisher -> a queue group of two
+ *                                   subscribers (core NATS), messages/s
+ *   nats-bench URL jetstream N SIZE publisher (async, acknowledged) -> a
+ *                                   work-queue stream in memory -> one
+ *                                   durable consumer shared by two
+ *                                   subscribers, each message acked
+ *                                   explicitly; messages/s end to end
+ *                                   (nats-server needs -js)
  * Publisher and subscriber use separate connections, so every message makes
  * the same two TCP hops as an edri event through a switch. */
 #include <nats/nats.h>
@@ -26,6 +34,13 @@ static void on_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void
   natsMsg_Destroy(msg);
 }
 
+static void on_acked_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
+  (void)nc, (void)sub, (void)closure;
+  natsMsg_Ack(msg, NULL);
+  atomic_fetch_add(&g_received, 1);
+  natsMsg_Destroy(msg);
+}
+
 static void on_request(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
   (void)sub, (void)closure;
   natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
@@ -46,7 +61,7 @@ static void check(natsStatus s, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    fprintf(stderr, "usage: nats-bench URL notify|request N SIZE\n");
+    fprintf(stderr, "usage: nats-bench URL notify|request|queue|jetstream N SIZE\n");
     return 2;
   }
   const char* url = argv[1];
@@ -66,7 +81,75 @@ int main(int argc, char** argv) {
   check(natsConnection_Connect(&pub, opts), "connect");
   check(natsConnection_Connect(&sub, opts), "connect");
 
-  if (strcmp(mode, "notify") == 0) {
+  if (strcmp(mode, "queue") == 0 || strcmp(mode, "jetstream") == 0) {
+    const int js = strcmp(mode, "jetstream") == 0;
+    natsConnection* sub2 = NULL;
+    natsSubscription* s2 = NULL;
+    check(natsConnection_Connect(&sub2, opts), "connect");
+    jsCtx *jpub = NULL, *jsub = NULL, *jsub2 = NULL;
+    if (js) {
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.PublishAsync.MaxPending = 4096;
+      check(natsConnection_JetStream(&jpub, pub, &jo), "jetstream");
+      check(natsConnection_JetStream(&jsub, sub, NULL), "jetstream");
+      check(natsConnection_JetStream(&jsub2, sub2, NULL), "jetstream");
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      const char* subjects[] = {"bench.work"};
+      cfg.Name = "BENCH";
+      cfg.Subjects = subjects;
+      cfg.SubjectsLen = 1;
+      cfg.Storage = js_MemoryStorage;
+      cfg.Retention = js_WorkQueuePolicy;
+      jsErrCode jerr = 0;
+      check(js_AddStream(NULL, jpub, &cfg, NULL, &jerr), "add stream");
+      jsSubOptions so;
+      jsSubOptions_Init(&so);
+      so.Stream = "BENCH";
+      so.Queue = "workers";
+      so.ManualAck = true;
+      so.Config.Durable = "workers";
+      so.Config.AckPolicy = js_AckExplicit;
+      so.Config.MaxAckPending = 65536;
+      check(js_Subscribe(&s, jsub, "bench.work", on_acked_msg, NULL, NULL, &so, &jerr), "subscribe");
+      check(js_Subscribe(&s2, jsub2, "bench.work", on_acked_msg, NULL, NULL, &so, &jerr), "subscribe");
+    } else {
+      check(natsConnection_QueueSubscribe(&s, sub, "bench.work", "workers", on_msg, NULL), "subscribe");
+      check(natsConnection_QueueSubscribe(&s2, sub2, "bench.work", "workers", on_msg, NULL), "subscribe");
+    }
+    natsSubscription_SetPendingLimits(s, -1, -1);
+    natsSubscription_SetPendingLimits(s2, -1, -1);
+    check(natsConnection_Flush(sub), "flush");
+    check(natsConnection_Flush(sub2), "flush");
+    const double t0 = now_s();
+    for (long i = 0; i < n; ++i) {
+      if (js) {
+        check(js_PublishAsync(jpub, "bench.work", payload, size, NULL), "publish");
+      } else {
+        check(natsConnection_Publish(pub, "bench.work", payload, size), "publish");
+      }
+    }
+    if (js) {
+      check(js_PublishAsyncComplete(jpub, NULL), "publish complete");
+    } else {
+      check(natsConnection_Flush(pub), "flush");
+    }
+    while (atomic_load(&g_received) < n && now_s() - t0 < 120) nats_Sleep(1);
+    const double secs = now_s() - t0;
+    const long got = atomic_load(&g_received);
+    printf("{\"scenario\":\"nats-%s\",\"size\":%d,\"events\":%ld,\"seconds\":%.6f,\"events_per_s\":%.1f,"
+           "\"lost\":%ld}\n",
+           js ? "jetstream" : "queue", size, n, secs, (double)got / secs, n - got);
+    natsSubscription_Destroy(s2);
+    s2 = NULL;
+    if (js) {
+      jsCtx_Destroy(jpub);
+      jsCtx_Destroy(jsub);
+      jsCtx_Destroy(jsub2);
+    }
+    natsConnection_Destroy(sub2);
+  } else if (strcmp(mode, "notify") == 0) {
     check(natsConnection_Subscribe(&s, sub, "bench.blob", on_msg, NULL), "subscribe");
     natsSubscription_SetPendingLimits(s, -1, -1);
     check(natsConnection_Flush(sub), "flush");

@@ -107,13 +107,15 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
     }
     queue_.close();
     auto left = queue_.take_all();
-    if (!left.empty()) {
-      logger_->warn("stopping with {} queued events not handled within {} ms; handing them back",
-                    left.size(), grace.count());
-    }
     for (auto& d : left) hand_back(d);
-    for (auto& t : loops_) t.join();
+    for (auto& t : loops_) t.join();  // a loop hands back what it took and had not started
     loops_.clear();
+    if (const auto n = handed_back_.load(std::memory_order_relaxed)) {
+      logger_->warn("stopping with {} queued event(s) not handled within {} ms; handing them back", n, grace.count());
+    }
+    if (const auto n = handed_over_.load(std::memory_order_relaxed)) {
+      logger_->info("{} of them went to other members of group '{}'", n, work_.group);
+    }
     executor_->stop(grace);
   } else {
     queue_.close();
@@ -131,9 +133,13 @@ void ManagerRuntime::destroy() noexcept {
 }
 
 void ManagerRuntime::hand_back(Delivery& d) {
-  // A switch places a group event with a receipt on another router; a
-  // request among them is answered from there.
-  if (d.kind() == Delivery::Kind::event && event_hand_back(*d.event)) return;
+  handed_back_.fetch_add(1, std::memory_order_relaxed);
+  // Another member of its group here takes it; else a switch places a group
+  // event with a receipt on another router (a request is answered from there).
+  if (d.kind() == Delivery::Kind::event && (router_.hand_over(d.event, *this) || event_hand_back(*d.event))) {
+    handed_over_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (d.kind() == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_REQUEST) {
     router_.respond(*d.event, EDRI_STATUS_REJECTED, "manager '" + name_ + "' stopped before handling the request",
                     *this);
@@ -150,7 +156,15 @@ void ManagerRuntime::run(std::size_t loop) {
   batch.reserve(kBatch);
   if (executor_->loops() == 1) {
     while (queue_.pop_batch(batch, kBatch)) {
-      for (auto& d : batch) executor_->run(std::move(d), loop);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        // Stopping past its grace: what this loop took but has not started
+        // goes back as the queue's rest does (to its group, or refused).
+        if (i > 0 && queue_.closed()) {
+          for (std::size_t j = i; j < batch.size(); ++j) hand_back(batch[j]);
+          break;
+        }
+        executor_->run(std::move(batch[i]), loop);
+      }
       batch.clear();
     }
     return;

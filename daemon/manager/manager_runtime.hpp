@@ -151,6 +151,8 @@ class ManagerRuntime final : public ExecutionSite {
   std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
   std::atomic<Health> health_{Health::ok};
   std::atomic<bool> retry_later_refused_{false};  // logged once
+  std::atomic<std::uint64_t> handed_back_{0};  // queued events a stop did not handle
+  std::atomic<std::uint64_t> handed_over_{0};  // of those, given to its group
 
 };
 

@@ -45,6 +45,9 @@ class RouterPort {
   // dead letter. True when it goes again: a request is then not answered now.
   // delay_ms >= 0 replaces the backoff (the handler's retry_later).
   virtual bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms = -1) = 0;
+  // A stopping group member's queued event, not started: to another member
+  // of its group on this router, if one takes it now. False when none does.
+  virtual bool hand_over(const EventPtr& ev, ManagerRuntime& from) = 0;
   virtual void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,
                            std::int64_t timeout_ms, Tunnel::OpenDone done) = 0;
   virtual TunnelTable& tunnels() noexcept = 0;

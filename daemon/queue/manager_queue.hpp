@@ -46,6 +46,8 @@ class ManagerQueue {
   Push push(Delivery&& d, bool force, bool may_block, std::optional<Delivery>* dropped);
 
   // Waits for work and moves up to max_batch items, in order, into out.
+  // Closed: the manager is stopping and takes nothing more.
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   // Returns false once the queue is closed and empty.
   // One consumer only.
   bool pop_batch(std::vector<Delivery>& out, std::size_t max_batch);

@@ -731,6 +731,21 @@ bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& e
   return true;
 }
 
+bool Router::hand_over(const EventPtr& ev, ManagerRuntime& from) {
+  const std::string& group = from.work().group;
+  const auto kind = static_cast<edri_kind>(ev->header.kind);
+  if (group.empty() || (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST)) return false;
+  std::optional<Route> to;
+  for (const RouteGroup& g : routes_for(kind, ev->header.type).groups) {
+    if (g.name() != group) continue;
+    for (const Route& r : g.members) {
+      if (r.manager != &from && r.manager->started() && (!to || r.manager->load() < to->manager->load())) to = r;
+    }
+  }
+  // Never waits: the stopping manager's thread must not block on another's queue.
+  return to && enqueue(*to, ev, nullptr, false);
+}
+
 void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& error) {
   const auto& h = ev->header;
   const WorkSettings& work = last.work();

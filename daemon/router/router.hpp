@@ -103,6 +103,7 @@ class Router final : public RouterPort {
   void respond(const Event& request, edri_response&& resp, ManagerRuntime& responder) override;
   using RouterPort::respond;
   bool retry(const Event& ev, ManagerRuntime& failed, const std::string& error, std::int64_t delay_ms = -1) override;
+  bool hand_over(const EventPtr& ev, ManagerRuntime& from) override;
   // Offers a tunnel of `type` to a manager serving it (not the opener);
   // `done` runs once: accepted, refused, not_found or timeout.
   void open_tunnel(ManagerRuntime* opener, EventPtr offer, const std::string& type, TunnelBinding binding,

@@ -1227,3 +1227,32 @@ TEST_CASE("100 000 at-least-once events over a group on two routers, one member 
   CHECK(b.process->output().find("killed by signal 11") != std::string::npos);
   stop_all({&a, &hub});
 }
+
+TEST_CASE("a member router stopped with SIGTERM hands its unstarted at-least-once group work to the other router") {
+  Cluster c;
+  Node hub = c.start_switch();
+  const std::string slow_member = "  - {name: w1, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+                                  " config: {role: worker, delay_us: 10000}}\n";
+  Node b = c.start_router("rb", hub.link_port, slow_member, kShareWork);
+  Node a = c.start_router("ra", hub.link_port,
+                          kProducer + "  - {name: sink, plugin: cluster_probe, config: {role: sink}}\n"
+                                      "  - {name: w3, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+                                      " config: {role: worker, delay_us: 10000}}\n",
+                          kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  REQUIRE(wait_until([&] { return a.post("/events/probe.who").value("by", "") == "w1"; }, 30s));
+  constexpr std::uint64_t kEvents = 2000;  // 10 s of work for each of the two
+  CHECK(a.post("/events/probe.start", {{"count", kEvents}})["sent"] == kEvents);
+  std::this_thread::sleep_for(500ms);
+  stop_node(b, SIGTERM);  // the shipped stop_grace_ms, 5000: w1 finishes about half, hands back the rest
+  wait_tally(a, kEvents, 60s);
+  json t = tally(a);
+  INFO("tally: " << t.dump() << "\nrb:\n" << b.process->output());
+  CHECK(t["distinct"] == kEvents);
+  CHECK(t["duplicates"] == 0);  // a stop settles what it finished before it says goodbye
+  CHECK(t["by"].value("w1", 0) > 0);
+  CHECK(t["by"].value("w1", 0) < 900);
+  CHECK(t["by"].value("w3", 0) > 1100);
+  CHECK(b.process->output().find("handing them back") != std::string::npos);
+  stop_all({&a, &hub});
+}

@@ -321,3 +321,29 @@ TEST_CASE("retry later under at most once is refused with an error that says why
   CHECK(m["errors"] == 4);
   CHECK(m["last_errors"].size() == 1);  // said once
 }
+
+TEST_CASE("a group member retired with a backlog hands its unstarted events to another member, each handled once") {
+  probe::RouterFixture f;
+  auto o = f.options;
+  o.stop_grace = 100ms;  // the retiring member gets through a few only
+  f.reopen(o);
+  f.router->add_manager("m1", member(), "member", {}, json{{"sleep_ms", 20}}.dump(), {}, grouped("g"));
+  f.router->add_manager("m2", member(), "member", {}, json{{"sleep_ms", 20}}.dump(), {}, grouped("g"));
+  f.router->add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  f.router->start();
+  auto& ctx = Registry::get().context("driver");
+  constexpr int kEvents = 60;
+  for (int n = 0; n < kEvents; ++n) ctx.notify("job.run", {{"n", n}});
+  f.router->retire_manager("m1");
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() >= kEvents; }, 20s));
+  std::this_thread::sleep_for(100ms);  // nothing more comes
+  std::set<int> handled;
+  int by_m1 = 0;
+  for (const auto& s : seen_of_type("job.run")) {
+    CHECK(handled.insert(s.data["n"].get<int>()).second);
+    by_m1 += s.manager == "m1";
+  }
+  CHECK(handled.size() == kEvents);
+  INFO("m1 handled " << by_m1);
+  CHECK(by_m1 < kEvents / 2);  // it had half the backlog and 100 ms for it
+}
