@@ -144,6 +144,8 @@ int main(int argc, char** argv) {
     natsSubscription_Destroy(s2);
     s2 = NULL;
     if (js) {
+      jsErrCode jerr = 0;
+      js_DeleteStream(jpub, "BENCH", NULL, &jerr);  // the next run starts from an empty stream
       jsCtx_Destroy(jpub);
       jsCtx_Destroy(jsub);
       jsCtx_Destroy(jsub2);

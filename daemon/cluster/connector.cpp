@@ -63,18 +63,74 @@ class Connector::RemoteTunnelSink final : public TunnelSink {
   std::string router_;
 };
 
-// The switch placed an event here for an at-least-once group and waits to
-// hear when its work is over, to place it elsewhere if this router goes first.
-class Connector::Receipt final : public WorkReceipt {
+// The receipt of every group event a switch placed here for an
+// at-least-once group: the switch waits to hear when each one's work is
+// over, to place it elsewhere if this router goes first. One object for all
+// of them, counted, so a receipt costs an event no allocation; it gathers the
+// settlements until the connector's io thread sends them.
+class Connector::SettleDesk final : public WorkReceipt {
  public:
-  explicit Receipt(std::weak_ptr<Connector> c) : c_(std::move(c)) {}
+  struct Pending {
+    Settlement settlement;
+    std::uint64_t after_seq;  // the last event this router had sent by then
+  };
+  explicit SettleDesk(Connector* c) : owner_(c) {}
+  void attach(Event& ev) {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    event_text(ev).receipt.store(this, std::memory_order_release);
+  }
   void settle(const Event& ev, bool handed_back) noexcept override {
-    if (auto c = c_.lock()) c->work_settled(ev.header.id, handed_back);
-    delete this;
+    std::shared_ptr<Connector> wake;
+    {
+      std::lock_guard lock(mutex_);
+      if (owner_) {
+        pending_.push_back({Settlement{ev.header.id, handed_back}, owner_->state_.last_sent()});
+        if (!posted_ && (wake = owner_->weak_from_this().lock())) posted_ = true;
+      }
+    }
+    if (wake) boost::asio::post(wake->io_, [wake] { wake->send_settled(); });
+    release();
+  }
+  // The settlements whose router's earlier events the switch has acknowledged.
+  std::vector<Settlement> take(std::uint64_t acked) {
+    std::lock_guard lock(mutex_);
+    posted_ = false;
+    std::size_t n = 0;
+    while (n < pending_.size() && pending_[n].after_seq <= acked) ++n;
+    std::vector<Settlement> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(pending_[i].settlement);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    return out;
+  }
+  bool any() {
+    std::lock_guard lock(mutex_);
+    return !pending_.empty();
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    pending_.clear();
+    posted_ = false;
+  }
+  // The connector goes: later settlements go nowhere.
+  void orphan() {
+    {
+      std::lock_guard lock(mutex_);
+      owner_ = nullptr;
+      pending_.clear();
+    }
+    release();
   }
 
  private:
-  std::weak_ptr<Connector> c_;
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  std::atomic<std::uint64_t> refs_{1};  // the connector's, and one per event
+  std::mutex mutex_;
+  Connector* owner_;
+  std::vector<Pending> pending_;  // oldest first
+  bool posted_ = false;
 };
 
 Connector::Connector(Router& router, ConnectorSettings settings)
@@ -87,10 +143,12 @@ Connector::Connector(Router& router, ConnectorSettings settings)
       tls_(settings_.link.tls.enabled ? make_tls_context(settings_.link.tls, false) : nullptr),
       reconnect_timer_(io_),
       load_timer_(io_),
-      backoff_(settings_.reconnect_min) {}
+      backoff_(settings_.reconnect_min),
+      desk_(new SettleDesk(this)) {}
 
 Connector::~Connector() {
   if (thread_.joinable()) stop(std::chrono::milliseconds(0));
+  desk_->orphan();
 }
 
 void Connector::start() {
@@ -251,7 +309,7 @@ bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
   const GroupAssignment assigned{e.groups, (e.flags & kFlagGroupsOnly) != 0};
   const GroupAssignment* groups = (e.flags & kFlagGroups) ? &assigned : nullptr;
   if ((e.flags & kFlagReceipt) && (e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST)) {
-    event_text(*ev).receipt.store(new Receipt(weak_from_this()), std::memory_order_release);
+    desk_->attach(*ev);
   }
   switch (e.kind) {
     case EDRI_KIND_NOTIFICATION:
@@ -498,43 +556,18 @@ void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
 
 void Connector::gap(LinkSession&, const Gap& g) { publish_gap(router_, g); }
 
-void Connector::work_settled(const edri_id128& id, bool handed_back) {
-  {
-    std::lock_guard lock(settled_mutex_);
-    settled_.push_back({Settlement{id, handed_back}, state_.last_sent()});
-    if (settled_posted_) return;
-    settled_posted_ = true;
-  }
-  boost::asio::post(io_, [self = shared_from_this()] { self->send_settled(); });
-}
-
 void Connector::acked(LinkSession&) {
-  bool any = false;
-  {
-    std::lock_guard lock(settled_mutex_);
-    any = !settled_.empty();
-  }
-  if (any) send_settled();
+  if (desk_->any()) send_settled();
 }
 
 void Connector::send_settled() {
-  std::vector<Settlement> ready;
-  {
-    std::lock_guard lock(settled_mutex_);
-    settled_posted_ = false;
-    if (!session_ || !session_->established()) {
-      // The switch placed this router's group work elsewhere when the link
-      // went: nobody waits for these any more.
-      settled_.clear();
-      return;
-    }
-    const std::uint64_t acked = state_.peer_acked();
-    std::size_t n = 0;
-    while (n < settled_.size() && settled_[n].after_seq <= acked) ++n;
-    ready.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) ready.push_back(settled_[i].settlement);
-    settled_.erase(settled_.begin(), settled_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (!session_ || !session_->established()) {
+    // The switch placed this router's group work elsewhere when the link
+    // went: nobody waits for these any more.
+    desk_->clear();
+    return;
   }
+  const auto ready = desk_->take(state_.peer_acked());
   if (!ready.empty()) session_->send_control(encode_settled(ready));
 }
 

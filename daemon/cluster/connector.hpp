@@ -61,9 +61,7 @@ class Connector final : public ClusterUplink,
   void acked(LinkSession& s) override;
 
  private:
-  class Receipt;
-  // A group event placed here with a receipt is over (any thread).
-  void work_settled(const edri_id128& id, bool handed_back);
+  class SettleDesk;
   // io thread: tells the switch of the settlements whose router's own
   // events before them the switch has acknowledged: the work's results (the
   // events its handler sent) are never behind its settlement.
@@ -124,13 +122,9 @@ class Connector final : public ClusterUplink,
   bool inbound_paused_ = false;           // io thread only
   OriginFilter seen_;                     // io thread only
 
-  struct PendingSettlement {
-    Settlement settlement;
-    std::uint64_t after_seq;  // the last event this router had sent by then
-  };
-  std::mutex settled_mutex_;
-  std::vector<PendingSettlement> settled_;  // oldest first
-  bool settled_posted_ = false;
+  // The receipt of every group event placed here: it gathers their
+  // settlements for send_settled (refcounted: events may outlive this).
+  SettleDesk* desk_;
 
   std::mutex sinks_mutex_;
   std::map<std::string, std::shared_ptr<RemoteTunnelSink>, std::less<>> sinks_;

@@ -47,6 +47,7 @@ bool LinkState::enqueue(std::string_view frame, bool origin, bool* wake_writer, 
     ReplayChunk& chunk = *chunks_.back();
     const std::uint32_t offset = chunk.append(frame);
     const std::uint64_t seq = next_seq_++;
+    last_sent_.store(seq, std::memory_order_release);
     if (seq_out) *seq_out = seq;
     set_event_seq(chunk.at(offset), frame.size(), seq);
     if (origin) set_event_origin_seq(chunk.at(offset), frame.size(), seq);
@@ -208,10 +209,7 @@ std::uint64_t LinkState::tx_next() const {
   return buffer_.empty() ? next_seq_ : buffer_.front().seq;
 }
 
-std::uint64_t LinkState::last_sent() const {
-  std::lock_guard lock(mutex_);
-  return next_seq_ - 1;
-}
+std::uint64_t LinkState::last_sent() const { return last_sent_.load(std::memory_order_acquire); }
 
 std::uint64_t LinkState::peer_incarnation() const {
   std::lock_guard lock(mutex_);

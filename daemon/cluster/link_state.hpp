@@ -87,7 +87,7 @@ class LinkState {
 
   // ---- Handshake (the session's thread).
   std::uint64_t tx_next() const;          // first sequence still buffered, or the next new one
-  std::uint64_t last_sent() const;        // the newest sequence assigned
+  std::uint64_t last_sent() const;        // the newest sequence assigned (any thread, no lock)
   std::uint64_t peer_incarnation() const;
   std::uint64_t rx_last() const;
   // What acks tell the peer it may let go of: rx_last, but no further than
@@ -157,6 +157,7 @@ class LinkState {
   std::condition_variable room_;
   // Outbound.
   std::uint64_t next_seq_ = 1;
+  std::atomic<std::uint64_t> last_sent_{0};  // next_seq_ - 1, read without the lock
   std::deque<Entry> buffer_;
   // The chunks buffer_'s frames lie in, oldest first; the last one takes
   // new frames.

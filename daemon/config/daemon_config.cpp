@@ -114,7 +114,7 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
 }
 
 void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
-  if (!r.map(n, "queue", {"type", "capacity", "when_full"})) return;
+  if (!r.map(n, "queue", {"type", "capacity", "when_full", "priorities"})) return;
   if (n["type"]) {
     if (auto v = r.one_of(n["type"], "queue.type", {"fifo", "priority"})) {
       q.order = *v == "fifo" ? QueueOrder::fifo : QueueOrder::priority;
@@ -130,6 +130,25 @@ void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
       q.when_full = *v == "block" ? WhenFull::block
                     : *v == "reject" ? WhenFull::reject
                                      : WhenFull::drop_oldest;
+    }
+  }
+  if (const auto ps = n["priorities"]) {
+    if (!ps.IsMap()) {
+      r.error(ps, "queue.priorities must be a map of type pattern to priority (lower is sooner)");
+      return;
+    }
+    if (q.order != QueueOrder::priority) r.error(ps, "queue.priorities needs queue.type priority");
+    for (const auto& kv : ps) {
+      auto text = r.str(kv.first, "queue.priorities pattern");
+      auto prio = r.integer(kv.second, "queue.priorities." + (text ? *text : std::string("?")), -1'000'000, 1'000'000);
+      if (!text || !prio) continue;
+      std::string error;
+      auto pattern = Pattern::parse(*text, &error);
+      if (!pattern) {
+        r.error(kv.first, "queue.priorities: bad pattern '" + *text + "': " + error);
+        continue;
+      }
+      q.priorities.push_back(TypePriority{std::move(*pattern), static_cast<std::int32_t>(*prio)});
     }
   }
 }

@@ -33,7 +33,8 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       executor_settings_(std::move(e)),
       work_(std::move(w)),
       busy_slots_(executor_settings_.slots() + 1),
-      busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)) {
+      busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)),
+      priorities_(std::move(q.priorities)) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
   // Made here and never replaced: stats read it from other threads, also
   // while a reload starts this manager.

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -33,10 +34,20 @@ class logger;
 
 namespace edrid {
 
+// A type pattern and the priority this manager gives the events it matches.
+struct TypePriority {
+  Pattern pattern;
+  std::int32_t priority;
+};
+
 struct QueueSettings {
   QueueOrder order = QueueOrder::fifo;
   std::size_t capacity = 1024;
   WhenFull when_full = WhenFull::block;
+  // Priority chosen by the receiver (queue.priorities): the first pattern
+  // that matches an event's type sets its priority here, whatever the
+  // sender asked. Empty: the sender's priority.
+  std::vector<TypePriority> priorities;
 };
 
 class ManagerRuntime final : public ExecutionSite {
@@ -59,6 +70,13 @@ class ManagerRuntime final : public ExecutionSite {
 
   // ---- Data plane.
   ManagerQueue& queue() noexcept { return queue_; }
+  // The priority this manager gives events of `type`, if it chose one.
+  std::optional<std::int32_t> priority_for(std::string_view type) const noexcept {
+    for (const auto& p : priorities_) {
+      if (p.pattern.matches(type)) return p.priority;
+    }
+    return std::nullopt;
+  }
   const std::string& name() const noexcept override { return name_; }
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }
@@ -151,6 +169,7 @@ class ManagerRuntime final : public ExecutionSite {
   std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
   std::atomic<Health> health_{Health::ok};
   std::atomic<bool> retry_later_refused_{false};  // logged once
+  const std::vector<TypePriority> priorities_;
   std::atomic<std::uint64_t> handed_back_{0};  // queued events a stop did not handle
   std::atomic<std::uint64_t> handed_over_{0};  // of those, given to its group
 

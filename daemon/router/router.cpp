@@ -333,7 +333,14 @@ Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) 
   if (it == map.end()) {
     if (map.size() >= RouteCache::kMaxTypes) map.clear();
     ClusterUplink* up = uplink_.load(std::memory_order_acquire);
-    CachedRoutes routes = group_routes(cache.table->resolve(kind, type), kind);
+    std::vector<Route> resolved = cache.table->resolve(kind, type);
+    for (Route& r : resolved) {
+      if (auto p = r.manager->priority_for(type)) {
+        r.fixed_priority = true;
+        r.priority = *p;
+      }
+    }
+    CachedRoutes routes = group_routes(std::move(resolved), kind);
     routes.counter = type_counter(kind, type);
     routes.remote = up ? up->remote_route(kind, type) : RemoteRoute::none;
     if (up && kind != EDRI_KIND_TUNNEL && routes.remote != RemoteRoute::none) {
@@ -421,7 +428,7 @@ bool Router::would_wait(const CachedRoutes& cached, const ClusterUplink* up) noe
 bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool may_wait) {
   Delivery d;
   d.handler_id = r.handler_id;
-  d.priority = ev->header.priority;
+  d.priority = r.fixed_priority ? r.priority : ev->header.priority;
   d.event = std::move(ev);
   std::optional<Delivery> dropped;
   const bool may_block = may_wait && !r.manager->runs_here();

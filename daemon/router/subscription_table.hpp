@@ -21,6 +21,9 @@ class ManagerRuntime;
 struct Route {
   ManagerRuntime* manager;
   std::uint32_t handler_id;
+  // The receiver chose this type's priority (queue.priorities).
+  bool fixed_priority = false;
+  std::int32_t priority = 0;
 };
 
 class SubscriptionTable {

@@ -435,13 +435,26 @@ class ApiManager : public edri::Manager {
         }
         timeout = std::chrono::milliseconds(ms);
       }
+      // ?priority= for a receiver with a priority queue (lower is sooner).
+      if (query.count("priority")) {
+        const std::string& text = query.at("priority");
+        int p = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
+        if (ec != std::errc() || end != text.data() + text.size() || p < -edri_api::kMaxClientPriority ||
+            p > edri_api::kMaxClientPriority) {
+          return answer(problem(400, "priority must be an integer from " + std::to_string(-edri_api::kMaxClientPriority) +
+                                         " to " + std::to_string(edri_api::kMaxClientPriority)));
+        }
+        call.priority = p;
+      }
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
           auto data = std::make_shared<json>(std::move(c.data));
           return send_patiently(
-              [this, type = c.type, data, answer, trace = c.trace]() mutable {
+              [this, type = c.type, data, answer, trace = c.trace, priority = c.priority]() mutable {
                 std::uint32_t delivered = 0;
-                if (ctx().try_notify(type, *data, &delivered, {.trace_id = trace}) == edri::SendResult::would_wait) {
+                if (ctx().try_notify(type, *data, &delivered, {.priority = priority, .trace_id = trace}) ==
+                    edri::SendResult::would_wait) {
                   return false;
                 }
                 answer(make(202, json{{"delivered", delivered}}.dump(-1, ' ', false, kLossy)));
@@ -494,6 +507,7 @@ class ApiManager : public edri::Manager {
     // The HTTP client, to cancel the call's request when it leaves (null
     // for WebSocket).
     std::shared_ptr<edri_api::ClientWatch> watch;
+    std::optional<int> priority;  // ?priority= or a frame's "priority": lower is sooner
   };
 
   // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex
@@ -733,9 +747,10 @@ class ApiManager : public edri::Manager {
     };
     send_patiently(
         [this, type = std::move(c.type), data = std::move(c.data), on_answer, timeout, trace = c.trace,
-         watch = c.watch]() mutable {
+         watch = c.watch, priority = c.priority]() mutable {
           return send_for(watch, [&](edri::RequestId* id) {
-            return ctx().try_request(type, data, on_answer, {.timeout = timeout, .trace_id = trace}, id);
+            return ctx().try_request(type, data, on_answer, {.priority = priority, .timeout = timeout, .trace_id = trace},
+                                     id);
           });
         },
         [answer]() mutable { answer(busy()); }, timeout);
@@ -849,19 +864,23 @@ class ApiManager : public edri::Manager {
     };
     Call call{"ws", op == edri_api::WsOp::send ? "send" : "request", ws_path_, json::object(), std::move(f.type),
               std::move(f.data)};
+    call.priority = f.priority;
     through_middlewares(std::move(call), 0, [this, weak, id, op, place](Call call) {
-      if (auto c = weak.lock()) ws_deliver(c, id, op, call.type, call.data, place);
+      if (auto c = weak.lock()) ws_deliver(c, id, op, call.type, call.data, place, call.priority);
     }, refuse);
   }
 
   void ws_deliver(const std::shared_ptr<edri_api::WsConnection>& c, const json& id, edri_api::WsOp op,
-                  const std::string& type, const json& data, std::shared_ptr<edri_api::WsRequests::Place> place) {
+                  const std::string& type, const json& data, std::shared_ptr<edri_api::WsRequests::Place> place,
+                  std::optional<int> priority) {
     std::weak_ptr<edri_api::WsConnection> weak = c;
     if (op == edri_api::WsOp::send) {
       return send_patiently(
-          [this, weak, id, type, data] {
+          [this, weak, id, type, data, priority] {
             std::uint32_t delivered = 0;
-            if (ctx().try_notify(type, data, &delivered) == edri::SendResult::would_wait) return false;
+            if (ctx().try_notify(type, data, &delivered, {.priority = priority}) == edri::SendResult::would_wait) {
+              return false;
+            }
             if (auto c = weak.lock()) {
               c->send(json{{"op", "sent"}, {"id", id}, {"delivered", delivered}}.dump(-1, ' ', false, kLossy));
             }
@@ -886,9 +905,10 @@ class ApiManager : public edri::Manager {
                   .dump(-1, ' ', false, kLossy));
     };
     send_patiently(
-        [this, type, data, on_answer, place] {
+        [this, type, data, on_answer, place, priority] {
           edri::RequestId request{0, 0};
-          if (ctx().try_request(type, data, on_answer, {.timeout = timeout_}, &request) != edri::SendResult::sent) {
+          if (ctx().try_request(type, data, on_answer, {.priority = priority, .timeout = timeout_}, &request) !=
+              edri::SendResult::sent) {
             return false;
           }
           if (!place->sent(request)) ctx().cancel_request(request);  // the client left meanwhile

@@ -74,7 +74,8 @@ json openapi_document(const RouteTable& routes, bool tokens) {
                      {"in", "query"},
                      {"required", false},
                      {"schema", {{"type", "string"}, {"enum", {"request", "notification"}}}}},
-                    {{"name", "timeout_ms"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}}})},
+                    {{"name", "timeout_ms"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}},
+                    {{"name", "priority"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}}})},
       {"requestBody", {{"required", false}, {"content", json_content(json::object())}}},
       {"responses", answers()}};
   paths["/events/{type}"]["post"]["responses"]["202"] = {

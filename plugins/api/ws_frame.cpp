@@ -23,7 +23,7 @@ std::optional<WsOp> op_named(const std::string& s) {
 
 bool allowed_field(WsOp op, const std::string& key) {
   if (key == "op" || key == "id" || key == "type") return true;
-  if (key == "data") return op == WsOp::send || op == WsOp::request;
+  if (key == "data" || key == "priority") return op == WsOp::send || op == WsOp::request;
   if (key == "where") return op == WsOp::subscribe;
   return false;
 }
@@ -72,6 +72,14 @@ std::variant<WsFrame, WsFrameError> parse_ws_frame(std::string_view text, std::s
     case WsOp::request:
       if (!edri::is_valid_type_name(out.type)) return fail("invalid event type '" + out.type + "'");
       if (auto it = f.find("data"); it != f.end()) out.data = std::move(*it);
+      if (auto it = f.find("priority"); it != f.end()) {
+        if (!it->is_number_integer() || it->get<std::int64_t>() < -kMaxClientPriority ||
+            it->get<std::int64_t>() > kMaxClientPriority) {
+          return fail("\"priority\" must be an integer from " + std::to_string(-kMaxClientPriority) + " to " +
+                      std::to_string(kMaxClientPriority));
+        }
+        out.priority = it->get<int>();
+      }
       break;
     case WsOp::subscribe:
       if (!edri::is_valid_pattern(out.type)) return fail("invalid pattern '" + out.type + "'");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,6 +23,7 @@ struct WsFrame {
   nlohmann::json data = nlohmann::json::object();   // send/request
   nlohmann::json where = nlohmann::json::object();  // subscribe: fields to equal
   nlohmann::json id;                                // null, a string or a number, echoed back
+  std::optional<int> priority;                      // send/request: lower is sooner (a priority queue)
   // The subscription name: the id (a string as is, a number as its text),
   // else the pattern. subscribe/unsubscribe only.
   std::string subscription() const;
@@ -31,6 +33,9 @@ struct WsFrameError {
   nlohmann::json id;  // the frame's id when one could be read, else null
   std::string message;
 };
+
+// A priority a client may ask for: lower is sooner.
+inline constexpr int kMaxClientPriority = 1'000'000;
 
 // Ids longer than this are refused: they are echoed and kept as map keys.
 inline constexpr std::size_t kWsIdMaxBytes = 256;

@@ -55,7 +55,7 @@ Job job_from_json(const nlohmann::json& j, TimeZone tz, Time now) {
     if (!j[key].is_string()) throw JobError(std::string("'") + key + "' must be a string");
     return j[key].get<std::string>();
   };
-  static const char* kKeys[] = {"name", "every_ms", "at", "cron", "event", "kind", "data", "overlap"};
+  static const char* kKeys[] = {"name", "every_ms", "at", "cron", "event", "kind", "data", "overlap", "priority"};
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
@@ -87,6 +87,13 @@ Job job_from_json(const nlohmann::json& j, TimeZone tz, Time now) {
   const auto overlap = str("overlap").value_or("skip");
   if (overlap != "skip" && overlap != "queue") throw JobError("'overlap' must be skip or queue");
   job.overlap = overlap == "skip" ? Overlap::skip : Overlap::queue;
+  if (j.contains("priority") && !j["priority"].is_null()) {
+    const auto& p = j["priority"];
+    if (!p.is_number_integer() || p.get<std::int64_t>() < -1'000'000 || p.get<std::int64_t>() > 1'000'000) {
+      throw JobError("'priority' must be an integer from -1000000 to 1000000 (lower is sooner)");
+    }
+    job.priority = p.get<int>();
+  }
   (void)now;
   return job;
 }
@@ -97,6 +104,7 @@ nlohmann::json job_to_json(const Job& job) {
                    {"kind", job.request ? "request" : "notification"},
                    {"data", job.data},
                    {"overlap", job.overlap == Overlap::skip ? "skip" : "queue"},
+                   {"priority", job.priority ? nlohmann::json(*job.priority) : nlohmann::json()},
                    {"runs", job.runs},
                    {"skipped", job.skipped},
                    {"awaiting_response", job.awaiting}};

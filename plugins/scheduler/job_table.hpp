@@ -36,6 +36,7 @@ struct Job {
   bool request = false;       // send as request (else notification)
   nlohmann::json data = nlohmann::json::object();
   Overlap overlap = Overlap::skip;
+  std::optional<int> priority;  // of what the job sends (lower is sooner)
 
   std::optional<Time> next;   // none: a one-shot that has run
   std::uint64_t runs = 0;
@@ -46,7 +47,7 @@ struct Job {
 };
 
 // Builds a job from its JSON description ({name, every_ms | at | cron, event,
-// kind, data, overlap}); throws JobError.
+// kind, data, overlap, priority}); throws JobError.
 Job job_from_json(const nlohmann::json& j, TimeZone tz, Time now);
 nlohmann::json job_to_json(const Job& job);
 // "2026-11-22T05:30:00Z", "...+01:00", or with no zone in tz.

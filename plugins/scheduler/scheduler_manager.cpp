@@ -125,7 +125,7 @@ class SchedulerManager : public edri::Manager {
   void run(Job& job) {
     if (!job.request) {
       ++job.runs;
-      ctx().notify(job.event, job.data);
+      ctx().notify(job.event, job.data, {.priority = job.priority});
       return;
     }
     if (job.awaiting) {
@@ -153,7 +153,7 @@ class SchedulerManager : public edri::Manager {
         --j->queued;
         send(*j);
       }
-    });
+    }, {.priority = job.priority});
   }
 
   std::string prefix_;

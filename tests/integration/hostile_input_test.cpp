@@ -309,6 +309,19 @@ TEST_CASE("?timeout_ms= is bounded and parsed strictly") {
   CHECK(c.call("POST", "/events/demo.echo?timeout_ms=300000", R"({"text":"x"})").status == 200);
 }
 
+TEST_CASE("?priority= is bounded and parsed strictly, and a good one is taken") {
+  Edrid edrid;
+  probe::HttpClient c(edrid.port);
+  for (const std::string bad : {"high", "1000001", "-1000001", "1.5", "", "7x"}) {
+    INFO(bad);
+    auto r = c.call("POST", "/events/demo.echo?priority=" + bad, R"({"text":"x"})");
+    CHECK(r.status == 400);
+    CHECK_THAT(r.body, Catch::Contains("priority must be an integer from -1000000 to 1000000"));
+  }
+  CHECK(c.call("POST", "/events/demo.echo?priority=-20", R"({"text":"x"})").status == 200);
+  CHECK(c.call("POST", "/events/demo.echo?kind=notification&priority=5", R"({"text":"x"})").status == 202);
+}
+
 namespace {
 std::string api_with_config(const std::string& config_yaml) {
   return "managers:\n  - name: api\n    plugin: api\n    config:\n" + config_yaml;

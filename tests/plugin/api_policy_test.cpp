@@ -45,6 +45,16 @@ TEST_CASE("WebSocket frames are checked field by field") {
   CHECK(err(R"({"op":"unsubscribe"})") == "unsubscribe needs \"id\" or \"type\"");
   CHECK_THAT(err(std::string(20, '[') + std::string(20, ']')), Catch::Contains("nested deeper than 16"));
   CHECK(err(R"({"op":"request","type":"a.b","data":[1,{"x":null}],"id":5})") == "(accepted)");
+  // A priority for a receiver with a priority queue: an integer in range, on send and request only.
+  CHECK(err(R"({"op":"send","type":"a.b","priority":"high"})") == "\"priority\" must be an integer from -1000000 to 1000000");
+  CHECK(err(R"({"op":"send","type":"a.b","priority":2000000})") == "\"priority\" must be an integer from -1000000 to 1000000");
+  CHECK(err(R"({"op":"subscribe","type":"a.>","priority":1})") == "unknown field 'priority' for op 'subscribe'");
+  {
+    auto ok = edri_api::parse_ws_frame(R"({"op":"request","type":"a.b","priority":-5})", 16);
+    CHECK(std::get<edri_api::WsFrame>(ok).priority == -5);
+    auto none = edri_api::parse_ws_frame(R"({"op":"request","type":"a.b"})", 16);
+    CHECK_FALSE(std::get<edri_api::WsFrame>(none).priority.has_value());
+  }
 
   auto r = edri_api::parse_ws_frame(R"({"op":"subscribe","type":"a.*","id":7,"where":{"k":1}})", 16);
   auto& f = std::get<edri_api::WsFrame>(r);

@@ -50,11 +50,15 @@ TEST_CASE("an interval job from the config fires about N times in a window") {
 
 TEST_CASE("jobs are added, listed, refused and cancelled at run time") {
   SchedulerRig rig("{min_interval_ms: 10}");
-  auto added = rig.ask("scheduler.add", {{"name", "rt"}, {"every_ms", 40}, {"event", "tick.rt"}});
+  auto added = rig.ask("scheduler.add", {{"name", "rt"}, {"every_ms", 40}, {"event", "tick.rt"}, {"priority", 7}});
   REQUIRE(added.ok());
   CHECK((*added.data())["name"] == "rt");
   CHECK((*added.data())["next_run"].is_string());
+  CHECK((*added.data())["priority"] == 7);
   REQUIRE(Registry::get().wait_for("ticks", 3));
+  CHECK(Registry::get().seen("ticks").front().priority == 7);  // what the job sends carries it
+  CHECK(rig.ask("scheduler.add", {{"every_ms", 50}, {"event", "x"}, {"priority", "high"}}).message() ==
+        "'priority' must be an integer from -1000000 to 1000000 (lower is sooner)");
 
   auto generated = rig.ask("scheduler.add", {{"cron", "0 0 1 1 *"}, {"event", "tick.yearly"}});
   REQUIRE(generated.ok());

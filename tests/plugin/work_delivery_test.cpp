@@ -347,3 +347,29 @@ TEST_CASE("a group member retired with a backlog hands its unstarted events to a
   INFO("m1 handled " << by_m1);
   CHECK(by_m1 < kEvents / 2);  // it had half the backlog and 100 ms for it
 }
+
+TEST_CASE("a receiver's queue.priorities put its urgent types first, whatever the sender asked") {
+  Rig rig([](edrid::Router& r) {
+    edrid::QueueSettings q;
+    q.order = edrid::QueueOrder::priority;
+    q.priorities.push_back({*edrid::Pattern::parse("job.urgent"), -10});
+    q.priorities.push_back({*edrid::Pattern::parse("job.>"), 5});
+    r.add_manager("worker", probe::probe_descriptor(), "probe", q,
+                  json{{"notifications", {"job.>"}}, {"gate", true}}.dump());
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  Registry::get().close_gate();
+  ctx.notify("job.first", {{"n", 0}});  // taken at once: the handler waits on the gate
+  auto& worker = *rig.router->find("worker");
+  REQUIRE(wait_until([&] { return worker.queue().depth() == 0; }));
+  // The sender asks for the opposite order; the receiver's choice wins.
+  ctx.notify("job.run", {{"n", 1}}, {.priority = -100});
+  ctx.notify("job.run", {{"n", 2}}, {.priority = -100});
+  ctx.notify("job.urgent", {{"n", 3}}, {.priority = 100});
+  Registry::get().open_gate();
+  REQUIRE(wait_until([] { return Registry::get().seen("worker").size() == 4; }));
+  std::vector<std::string> order;
+  for (const auto& s : Registry::get().seen("worker")) order.push_back(s.type);
+  CHECK(order == std::vector<std::string>{"job.first", "job.urgent", "job.run", "job.run"});
+}

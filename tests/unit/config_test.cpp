@@ -180,6 +180,30 @@ TEST_CASE("switch and connector sections are read and checked") {
   CHECK_THAT(problems[0], Catch::Contains(":3:3: unknown key 'colour' in connector"));
 }
 
+TEST_CASE("queue.priorities are read in order, and a bad pattern, value or queue type is named at file:line:col") {
+  probe::TempDir dir;
+  auto good = dir.write("prio.yaml",
+                        "managers:\n  - name: a\n    plugin: p\n"
+                        "    queue: {type: priority, priorities: {\"alert.>\": -10, \"report.*\": 10}}\n");
+  const auto c = edrid::load_config(good);
+  const auto& ps = c.managers[0].queue.priorities;
+  REQUIRE(ps.size() == 2);
+  CHECK(ps[0].pattern.text() == "alert.>");
+  CHECK(ps[0].priority == -10);
+  CHECK(ps[1].pattern.text() == "report.*");
+  CHECK(ps[1].priority == 10);
+  auto bad = dir.write("bad.yaml",
+                       "managers:\n  - name: a\n    plugin: p\n"
+                       "    queue: {type: priority, priorities: {\"a.>.b\": 1, \"c\": lots}}\n"
+                       "  - name: b\n    plugin: p\n"
+                       "    queue: {priorities: {\"x\": 1}}\n");
+  auto problems = problems_of(bad);
+  REQUIRE(problems.size() == 3);
+  CHECK_THAT(problems[0], Catch::Contains(":4:42: queue.priorities: bad pattern 'a.>.b'"));
+  CHECK_THAT(problems[1], Catch::Contains(":4:59: queue.priorities.c must be an integer"));
+  CHECK_THAT(problems[2], Catch::Contains(":7:25: queue.priorities needs queue.type priority"));
+}
+
 TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values named at file:line:col") {
   probe::TempDir dir;
   auto good = dir.write("work.yaml",
