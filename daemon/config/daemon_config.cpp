@@ -206,6 +206,9 @@ void read_work(YamlReader& r, const YAML::Node& item, WorkSettings& w) {
   };
   needs_redelivery("max_deliveries");
   needs_redelivery("retry");
+  if (item["dedupe_ms"]) {
+    if (auto v = r.integer(item["dedupe_ms"], "dedupe_ms", 0, 86'400'000)) w.dedupe = std::chrono::milliseconds(*v);
+  }
   if (item["max_deliveries"]) {
     if (auto v = r.integer(item["max_deliveries"], "max_deliveries", 1, 1000)) {
       w.max_deliveries = static_cast<std::uint32_t>(*v);
@@ -374,7 +377,8 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   }
   for (const auto& item : n) {
     if (!r.map(item, "manager",
-               {"name", "plugin", "queue", "executor", "config", "group", "delivery", "max_deliveries", "retry"})) {
+               {"name", "plugin", "queue", "executor", "config", "group", "delivery", "max_deliveries", "retry",
+                "dedupe_ms"})) {
       continue;
     }
     ManagerConfig m;

@@ -226,6 +226,16 @@ bool ManagerRuntime::admit(Delivery& d) {
     logging::TraceScope trace(ev.header.trace_id);
     logger_->debug("request {} skipped: cancelled by its sender", ev.header.type);
     return false;
+  } else if (dedupe_ && (kind == EDRI_KIND_NOTIFICATION || kind == EDRI_KIND_REQUEST) &&
+             dedupe_->finished(ev.header.id, steady_ns())) {
+    // Its first delivery finished: doing it again is what dedupe_ms avoids.
+    stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
+    logging::TraceScope trace(ev.header.trace_id);
+    logger_->debug("{} skipped: finished within dedupe_ms already", ev.header.type);
+    if (kind == EDRI_KIND_REQUEST) {
+      router_.respond(ev, EDRI_STATUS_OK, "duplicate: this request was handled already (dedupe_ms)", *this);
+    }
+    return false;
   } else if ((kind == EDRI_KIND_REQUEST || kind == EDRI_KIND_TUNNEL) && ev.header.deadline_ns != 0 &&
              realtime_ns() > ev.header.deadline_ns) {
     // The requester already got `timeout`; doing the work now helps nobody.
@@ -268,6 +278,7 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
     }
     return;
   }
+  if (!error && dedupe_) dedupe_->finish(ev.header.id, steady_ns());
   // At least once: a failure is not the end; the router sends it again.
   if (error && work_.at_least_once() && (is_request || ev.header.kind == EDRI_KIND_NOTIFICATION) &&
       router_.retry(ev, *this, error)) {
@@ -402,6 +413,7 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.handled = stats_.handled.load();
   s.errors = stats_.errors.load();
   s.expired = stats_.expired.load();
+  s.deduplicated = stats_.deduplicated.load();
   s.cancelled = stats_.cancelled.load();
   s.busy_ms = stats_.busy_ns.load() / 1'000'000;
   s.received_per_s = stats_.received_rate.per_second();

@@ -12,6 +12,7 @@
 #include "plugin/manager_error.hpp"
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
+#include "manager/dedupe_window.hpp"
 #include "manager/router_port.hpp"
 #include "manager/subscription.hpp"
 
@@ -70,6 +71,9 @@ class ManagerRuntime final : public ExecutionSite {
 
   // ---- Data plane.
   ManagerQueue& queue() noexcept { return queue_; }
+  // The window of finished event ids this manager shares with its group
+  // (work.dedupe); set before start.
+  void set_dedupe(std::shared_ptr<DedupeWindow> window) { dedupe_ = std::move(window); }
   // The priority this manager gives events of `type`, if it chose one.
   std::optional<std::int32_t> priority_for(std::string_view type) const noexcept {
     for (const auto& p : priorities_) {
@@ -170,6 +174,7 @@ class ManagerRuntime final : public ExecutionSite {
   std::atomic<Health> health_{Health::ok};
   std::atomic<bool> retry_later_refused_{false};  // logged once
   const std::vector<TypePriority> priorities_;
+  std::shared_ptr<DedupeWindow> dedupe_;
   std::atomic<std::uint64_t> handed_back_{0};  // queued events a stop did not handle
   std::atomic<std::uint64_t> handed_over_{0};  // of those, given to its group
 

@@ -40,6 +40,7 @@ struct ManagerSnapshot {
   std::uint64_t handled = 0;
   std::uint64_t errors = 0;
   std::uint64_t expired = 0;
+  std::uint64_t deduplicated = 0;
   std::uint64_t cancelled = 0;
   std::uint64_t busy_ms = 0;
   double received_per_s = 0;

@@ -34,6 +34,9 @@ struct WorkSettings {
   // Deliveries of one event at most, the first included (at least once).
   std::uint32_t max_deliveries = 5;
   RetrySettings retry;
+  // How long the group (or the manager, outside one) remembers the ids of
+  // the events it finished, to skip one that comes again; 0: never.
+  std::chrono::milliseconds dedupe{0};
 
   bool at_least_once() const noexcept { return delivery == DeliveryMode::at_least_once; }
   // The wait before delivery `next` (2 for the first retry):

@@ -79,8 +79,17 @@ std::unique_ptr<ManagerRuntime> Router::create_manager(const std::string& name, 
                                                        const std::string& plugin_label, QueueSettings queue,
                                                        const std::string& config_json, ExecutorSettings executor,
                                                        WorkSettings work) {
+  const auto dedupe = work.dedupe;
+  const std::string window_key = work.group.empty() ? "manager:" + name : "group:" + work.group;
   auto m = std::make_unique<ManagerRuntime>(*this, name, plugin, plugin_label, queue, std::move(executor),
                                             std::move(work));
+  if (dedupe.count() > 0) {
+    // One window per group: a member must skip what another finished.
+    std::lock_guard lock(dedupe_mutex_);
+    auto& w = dedupe_windows_[window_key];
+    if (!w) w = std::make_shared<DedupeWindow>(dedupe);
+    m->set_dedupe(w);
+  }
   m->create(config_json);
   return m;
 }

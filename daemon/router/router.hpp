@@ -225,6 +225,8 @@ class Router final : public RouterPort {
   std::map<std::pair<int, std::string>, std::unique_ptr<TypeCounter>> type_counts_;
   RouterCounters counters_;
   DeadLetters dead_letters_;
+  std::mutex dedupe_mutex_;
+  std::map<std::string, std::shared_ptr<DedupeWindow>> dedupe_windows_;
   RequestTracker requests_{options_.id, timers_, counters_};
   std::atomic<bool> liveness_on_{false};
   std::uint64_t liveness_timer_ = 0;

@@ -49,6 +49,7 @@ json manager_json(const ManagerSnapshot& m) {
           {"handled", m.handled},
           {"errors", m.errors},
           {"expired", m.expired},
+          {"deduplicated", m.deduplicated},
           {"cancelled", m.cancelled},
           {"busy_ms", m.busy_ms},
           {"rates",

@@ -373,3 +373,75 @@ TEST_CASE("a receiver's queue.priorities put its urgent types first, whatever th
   for (const auto& s : Registry::get().seen("worker")) order.push_back(s.type);
   CHECK(order == std::vector<std::string>{"job.first", "job.urgent", "job.run", "job.run"});
 }
+
+namespace {
+// An event as it arrives from another router: its id is the sender's, so
+// the same event can arrive twice (resent, placed again).
+edrid::EventPtr arriving(const std::string& type, edri_kind kind, const edri_id128& id, const json& data) {
+  const auto bytes = json::to_msgpack(data);
+  const edrid::WireText text{type, "elsewhere", "sender", ""};
+  edrid::EventPtr ev(edrid::event_from_bytes(type, bytes.data(), bytes.size(), &text));
+  auto& h = ev->header;
+  h.id = id;
+  h.trace_id = id;
+  h.kind = kind;
+  h.timestamp_ns = 1;
+  h.deadline_ns = kind == EDRI_KIND_REQUEST ? std::numeric_limits<std::int64_t>::max() : 0;
+  return ev;
+}
+}  // namespace
+
+TEST_CASE("dedupe_ms: an event a group finished is skipped when it comes again, one that failed is not") {
+  auto work = at_least_once("g");
+  work.dedupe = std::chrono::milliseconds(60'000);
+  Rig rig([&](edrid::Router& r) {
+    r.add_manager("m1", member(), "member", {}, "{}", {}, work);
+    r.add_manager("m2", member(), "member", {}, "{}", {}, work);
+  });
+  auto& router = *rig.router;
+  const edri_id128 done_id{7, 1}, failed_id{7, 2};
+  router.deliver_remote(arriving("job.run", EDRI_KIND_NOTIFICATION, done_id, {{"n", 1}}));
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 1; }));
+  // The same event again, to either member: the group finished it.
+  router.deliver_remote(arriving("job.run", EDRI_KIND_NOTIFICATION, done_id, {{"n", 1}}));
+  router.deliver_remote(arriving("job.run", EDRI_KIND_NOTIFICATION, done_id, {{"n", 1}}));
+  // One whose first delivery failed goes again (attempt 2), and is then done.
+  router.deliver_remote(arriving("job.run", EDRI_KIND_NOTIFICATION, failed_id, {{"n", 2}, {"fail_until", 1}}));
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 3; }));
+  std::this_thread::sleep_for(100ms);
+  CHECK(seen_of_type("job.run").size() == 3);  // n=1 once; n=2 twice (failed, then done)
+  json st;
+  router.stats_json(st);
+  std::uint64_t skipped = 0;
+  for (const auto& m : st["managers"]) skipped += m["deduplicated"].get<std::uint64_t>();
+  CHECK(skipped == 2);
+}
+
+TEST_CASE("dedupe_ms: a request that comes again after it was answered gets ok with a note, not the work again") {
+  auto work = grouped("g");
+  work.dedupe = std::chrono::milliseconds(60'000);
+  Rig rig([&](edrid::Router& r) { r.add_manager("m1", member(), "member", {}, "{}", {}, work); });
+  const edri_id128 id{9, 9};
+  std::vector<std::pair<std::uint32_t, std::string>> answers;
+  std::mutex m;
+  auto fn = [](void* user, const edri_event* resp, int) {
+    auto* p = static_cast<std::pair<std::vector<std::pair<std::uint32_t, std::string>>*, std::mutex*>*>(user);
+    std::lock_guard lock(*p->second);
+    p->first->emplace_back(resp->header.status, resp->header.message ? resp->header.message : "");
+  };
+  std::pair<std::vector<std::pair<std::uint32_t, std::string>>*, std::mutex*> user{&answers, &m};
+  rig.router->serve_remote(arriving("job.ask", EDRI_KIND_REQUEST, id, {{"n", 1}}), fn, &user);
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(m);
+    return answers.size() == 1;
+  }));
+  rig.router->serve_remote(arriving("job.ask", EDRI_KIND_REQUEST, id, {{"n", 1}}), fn, &user);
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(m);
+    return answers.size() == 2;
+  }));
+  CHECK(seen_of_type("job.ask").size() == 1);
+  CHECK(answers[0].first == EDRI_STATUS_OK);
+  CHECK(answers[1].first == EDRI_STATUS_OK);
+  CHECK_THAT(answers[1].second, Catch::Contains("handled already"));
+}

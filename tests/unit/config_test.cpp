@@ -210,12 +210,14 @@ TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values na
                         "managers:\n"
                         "  - name: a\n    plugin: p\n    group: resizers\n    delivery: at_least_once\n"
                         "    max_deliveries: 7\n    retry: {initial_ms: 50, max_ms: 2000, multiplier: 1.5}\n"
+                        "    dedupe_ms: 120000\n"
                         "  - name: b\n    plugin: p\n");
   const auto c = edrid::load_config(good);
   const auto& w = c.managers[0].work;
   CHECK(w.group == "resizers");
   CHECK(w.at_least_once());
   CHECK(w.max_deliveries == 7);
+  CHECK(w.dedupe == std::chrono::milliseconds(120000));
   CHECK(w.retry.initial == std::chrono::milliseconds(50));
   CHECK(w.retry.max == std::chrono::milliseconds(2000));
   CHECK(w.retry.multiplier == 1.5);
@@ -227,6 +229,7 @@ TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values na
   CHECK(d.group.empty());
   CHECK_FALSE(d.at_least_once());
   CHECK(d.max_deliveries == 5);
+  CHECK(d.dedupe.count() == 0);
   CHECK(d.backoff(2) == std::chrono::milliseconds(100));
   CHECK(d.backoff(3) == std::chrono::milliseconds(200));
 
