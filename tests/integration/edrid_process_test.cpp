@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <sys/un.h>
 
@@ -362,6 +363,62 @@ TEST_CASE("edrictl sends, requests, tails and reads stats from a running edrid")
   auto [rc8, out8] = probe::run_to_end({ctl, "frobnicate"}, dir.path() / "8.log");
   CHECK(rc8 == 2);
   CHECK_THAT(out8, Catch::Contains("unknown command 'frobnicate'"));
+
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(10s) == 0);
+}
+
+TEST_CASE("edrictl prints dead letters as they come and re-injects one, which is handled again") {
+  probe::TempDir dir;
+  const std::string url = "http://127.0.0.1:" + std::to_string(free_port());
+  const std::string ctl = EDRICTL_BIN;
+  auto cfg = dir.write("edrid.yaml",
+                       "router:\n  id: ctl-node\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR "]\nmanagers:\n"
+                       "  - name: worker\n    plugin: worker_probe\n    delivery: at_least_once\n"
+                       "    max_deliveries: 2\n    retry: {initial_ms: 10}\n"
+                       "  - name: api\n    plugin: api\n    config: {port: " + url.substr(url.rfind(':') + 1) +
+                           ", expose: {publish: [\">\"], subscribe: [\"edri.dead_letter\"]}}\n");
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "edrid.log");
+  REQUIRE(edrid.wait_output("listening on", 10s));
+
+  probe::ChildProcess letters({ctl, "--url", url, "dead-letters"}, dir.path() / "letters.log");
+  auto lines = [&] {
+    std::vector<std::string> out;
+    std::istringstream in(letters.output());
+    for (std::string l; std::getline(in, l);) {
+      if (!l.empty() && l.front() == '{') out.push_back(l);
+    }
+    return out;
+  };
+  // A request whose handler always throws: two deliveries, then a dead
+  // letter. Sent again until dead-letters, subscribing meanwhile, shows one.
+  for (int i = 0; i < 20 && lines().empty(); ++i) {
+    auto [rc1, out1] = probe::run_to_end({ctl, "--url", url, "request", "work.throw", R"({"order":17})"},
+                                         dir.path() / "1.log");
+    CHECK(rc1 == 1);
+    CHECK_THAT(out1, Catch::Contains("worker handler refused"));
+    letters.wait_output("max_deliveries", 500ms);
+  }
+  REQUIRE(lines().size() == 1);
+  const std::string first = lines()[0];
+  const auto letter = nlohmann::json::parse(first);
+  CHECK(letter["type"] == "work.throw");
+  CHECK(letter["kind"] == "request");
+  CHECK(letter["reason"] == "max_deliveries");
+  CHECK(letter["attempts"] == 2);
+  CHECK(letter["payload"] == nlohmann::json{{"order", 17}});
+
+  // Re-injected from the line dead-letters printed: handled (and refused) again.
+  auto [rc2, out2] = probe::run_to_end({ctl, "--url", url, "reinject", first}, dir.path() / "2.log");
+  CHECK(rc2 == 1);
+  CHECK_THAT(out2, Catch::Contains("worker handler refused"));
+  for (int i = 0; i < 100 && lines().size() < 2; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(lines().size() == 2);
+  CHECK(nlohmann::json::parse(lines()[1])["payload"] == nlohmann::json{{"order", 17}});
+  CHECK(nlohmann::json::parse(lines()[1])["id"] != letter["id"]);  // a new event, sent again
+  auto [rc3, out3] = probe::run_to_end({ctl, "--url", url, "reinject", R"({"kind":"request"})"}, dir.path() / "3.log");
+  CHECK(rc3 == 2);
+  CHECK_THAT(out3, Catch::Contains("not a dead letter"));
 
   edrid.signal(SIGTERM);
   CHECK(edrid.wait_exit(10s) == 0);

@@ -6,6 +6,9 @@
 //     tail PATTERN [--where JSON] [--count N]  prints matching notifications, one JSON per line
 //     stats                            the router's statistics
 //     links                            switch/connector links
+//     dead-letters [--count N]         prints edri.dead_letter notifications as they come, one JSON per line
+//     reinject [LETTER]                sends a dead letter's payload again as its type and kind
+//                                      (LETTER: one line dead-letters printed; default: read from stdin)
 //
 // EDRI_URL and EDRI_TOKEN set the defaults for --url and --token.
 #include <boost/asio/connect.hpp>
@@ -36,6 +39,8 @@ constexpr const char* kUsage =
     "  tail PATTERN [--where JSON] [--count N]  print matching notifications\n"
     "  stats                                 router statistics\n"
     "  links                                 switch/connector links\n"
+    "  dead-letters [--count N]              print dead letters as they come (edri.dead_letter)\n"
+    "  reinject [LETTER]                     send a dead letter's payload again (LETTER or stdin)\n"
     "URL defaults to $EDRI_URL or http://127.0.0.1:8080; TOKEN to $EDRI_TOKEN.\n";
 
 // A usage or connection problem: message, and the exit code to use.
@@ -84,7 +89,8 @@ class Client {
   }
 
   // Prints every notification matching pattern until `count` (0 = forever).
-  void tail(const std::string& pattern, const json& where, long count) {
+  // `raw`: print each event's data alone (a dead letter), not {type, data}.
+  void tail(const std::string& pattern, const json& where, long count, bool raw = false) {
     beast::websocket::stream<beast::tcp_stream> ws(ioc_);
     connect(beast::get_lowest_layer(ws));
     ws.set_option(beast::websocket::stream_base::decorator([this](beast::websocket::request_type& req) {
@@ -102,9 +108,13 @@ class Client {
       beast::flat_buffer buf;
       ws.read(buf);
       auto f = json::parse(beast::buffers_to_string(buf.data()));
-      if (f["op"] == "error") throw Failure{"edrid: " + f.value("message", std::string("error")), 1};
+      if (f["op"] == "error") {
+        std::string why = "edrid: " + f.value("message", std::string("error"));
+        if (raw) why += " (the api must expose '" + pattern + "' to subscribe: expose: {subscribe: [..., " + pattern + "]})";
+        throw Failure{why, 1};
+      }
       if (f["op"] != "event") continue;
-      std::cout << json{{"type", f["type"]}, {"data", f["data"]}}.dump() << std::endl;
+      std::cout << (raw ? f["data"].dump() : json{{"type", f["type"]}, {"data", f["data"]}}.dump()) << std::endl;
       ++seen;
     }
   }
@@ -187,6 +197,29 @@ int run(std::vector<std::string> args) {
     need(2);
     client.tail(words[1], where, count.value_or(0));
     return 0;
+  }
+  if (cmd == "dead-letters") {
+    need(1);
+    client.tail("edri.dead_letter", json(), count.value_or(0), true);
+    return 0;
+  }
+  if (cmd == "reinject") {
+    if (words.size() > 2) throw Failure{"wrong arguments for reinject\n" + std::string(kUsage), 2};
+    std::string text;
+    if (words.size() == 2 && words[1] != "-") {
+      text = words[1];
+    } else {
+      std::getline(std::cin, text);
+    }
+    const json letter = parse_json_arg(text);
+    if (!letter.is_object() || !letter.contains("type") || !letter["type"].is_string() || !letter.contains("payload")) {
+      throw Failure{"not a dead letter (it needs \"type\" and \"payload\", as dead-letters prints them)", 2};
+    }
+    const bool request = letter.value("kind", std::string("notification")) == "request";
+    std::string path = "/events/" + letter["type"].get<std::string>();
+    if (!request) path += "?kind=notification";
+    auto [status, body] = client.call(http::verb::post, path, letter["payload"].dump());
+    return print(status, body);
   }
   if (cmd == "stats") {
     need(1);
