@@ -195,14 +195,32 @@ void read_work(YamlReader& r, const YAML::Node& item, WorkSettings& w) {
       w.group = *v;
     }
   }
-  if (item["delivery"]) {
-    if (auto v = r.one_of(item["delivery"], "delivery", {"at_most_once", "at_least_once"})) {
-      w.delivery = *v == "at_least_once" ? DeliveryMode::at_least_once : DeliveryMode::at_most_once;
+  auto mode = [&](const YAML::Node& n, const std::string& what) -> std::optional<DeliveryMode> {
+    auto v = r.one_of(n, what, {"at_most_once", "at_least_once"});
+    if (!v) return std::nullopt;
+    return *v == "at_least_once" ? DeliveryMode::at_least_once : DeliveryMode::at_most_once;
+  };
+  if (const auto d = item["delivery"]; d && d.IsMap()) {
+    // Per type: {"orders.>": at_least_once, ...}; the first match decides,
+    // types none matches are at most once.
+    for (const auto& kv : d) {
+      auto text = r.str(kv.first, "delivery pattern");
+      auto m = mode(kv.second, "delivery." + (text ? *text : std::string("?")));
+      if (!text || !m) continue;
+      std::string error;
+      auto pattern = Pattern::parse(*text, &error);
+      if (!pattern) {
+        r.error(kv.first, "delivery: bad pattern '" + *text + "': " + error);
+        continue;
+      }
+      w.delivery_by_type.emplace_back(std::move(*pattern), *m);
     }
+  } else if (d) {
+    if (auto m = mode(d, "delivery")) w.delivery = *m;
   }
   // Redelivery settings without redelivery would be silently ignored.
   auto needs_redelivery = [&](const char* key) {
-    if (item[key] && !w.at_least_once()) r.error(item[key], std::string(key) + " needs delivery: at_least_once");
+    if (item[key] && !w.any_at_least_once()) r.error(item[key], std::string(key) + " needs delivery: at_least_once");
   };
   needs_redelivery("max_deliveries");
   needs_redelivery("retry");

@@ -280,7 +280,7 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
   }
   if (!error && dedupe_) dedupe_->finish(ev.header.id, steady_ns());
   // At least once: a failure is not the end; the router sends it again.
-  if (error && work_.at_least_once() && (is_request || ev.header.kind == EDRI_KIND_NOTIFICATION) &&
+  if (error && work_.at_least_once(ev.header.type) && (is_request || ev.header.kind == EDRI_KIND_NOTIFICATION) &&
       router_.retry(ev, *this, error)) {
     return;
   }
@@ -298,7 +298,7 @@ void ManagerRuntime::task_later(const Event& ev, std::int64_t delay_ms) {
   stats_.handled.fetch_add(1, std::memory_order_relaxed);
   const bool is_request = ev.header.kind == EDRI_KIND_REQUEST;
   logging::TraceScope trace(ev.header.trace_id);
-  if (!work_.at_least_once() || (!is_request && ev.header.kind != EDRI_KIND_NOTIFICATION)) {
+  if (!work_.at_least_once(ev.header.type) || (!is_request && ev.header.kind != EDRI_KIND_NOTIFICATION)) {
     // A configuration mistake, the same for every event: said once.
     stats_.errors.fetch_add(1, std::memory_order_relaxed);
     const std::string why = "retry_later needs delivery: at_least_once; the " + std::string(ev.header.type) +
@@ -306,7 +306,7 @@ void ManagerRuntime::task_later(const Event& ev, std::int64_t delay_ms) {
     if (!retry_later_refused_.exchange(true, std::memory_order_relaxed)) {
       logger_->error("a handler asked to retry {} later, but manager '{}' has delivery: {}; such events are dropped "
                      "(set delivery: at_least_once); said once",
-                     ev.header.type, name_, to_string(work_.delivery));
+                     ev.header.type, name_, to_string(work_.delivery_for(ev.header.type)));
       stats_.record_error(why);
     }
     if (is_request) router_.respond(ev, EDRI_STATUS_ERROR, why, *this);
@@ -407,7 +407,7 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.ordering = to_string(executor_settings_.ordering);
   s.workers = executor_settings_.workers;
   s.group = work_.group;
-  s.delivery = to_string(work_.delivery);
+  s.delivery = work_.delivery_name();
   s.executor = executor_->snapshot();
   s.received = stats_.received.load();
   s.handled = stats_.handled.load();

@@ -5,12 +5,16 @@
 // max_deliveries and retry on a manager (docs/configuration.md).
 #pragma once
 
+#include "event/pattern.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace edrid {
 
@@ -30,7 +34,10 @@ struct WorkSettings {
   // subscribe to: each event goes to one of them. Empty: every manager
   // subscribed gets it.
   std::string group;
+  // Per type (delivery as a map): the first pattern that matches decides;
+  // `delivery` is for the types none matches.
   DeliveryMode delivery = DeliveryMode::at_most_once;
+  std::vector<std::pair<Pattern, DeliveryMode>> delivery_by_type;
   // Deliveries of one event at most, the first included (at least once).
   std::uint32_t max_deliveries = 5;
   RetrySettings retry;
@@ -38,7 +45,23 @@ struct WorkSettings {
   // the events it finished, to skip one that comes again; 0: never.
   std::chrono::milliseconds dedupe{0};
 
-  bool at_least_once() const noexcept { return delivery == DeliveryMode::at_least_once; }
+  DeliveryMode delivery_for(std::string_view type) const noexcept {
+    for (const auto& [pattern, mode] : delivery_by_type) {
+      if (pattern.matches(type)) return mode;
+    }
+    return delivery;
+  }
+  bool at_least_once(std::string_view type) const noexcept {
+    return delivery_for(type) == DeliveryMode::at_least_once;
+  }
+  // Whether any type goes at least once (the retry settings matter).
+  bool any_at_least_once() const noexcept {
+    return delivery == DeliveryMode::at_least_once ||
+           std::any_of(delivery_by_type.begin(), delivery_by_type.end(),
+                       [](const auto& d) { return d.second == DeliveryMode::at_least_once; });
+  }
+  // What /stats shows.
+  std::string_view delivery_name() const noexcept { return delivery_by_type.empty() ? to_string(delivery) : "per type"; }
   // The wait before delivery `next` (2 for the first retry):
   // initial × multiplier^(next - 2), at most max.
   std::chrono::milliseconds backoff(std::uint32_t next) const noexcept {

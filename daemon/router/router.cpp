@@ -302,7 +302,7 @@ std::vector<GroupWork> Router::group_work() const {
     auto it = std::find_if(out.begin(), out.end(), [&](const GroupWork& w) { return w.group == group; });
     if (it == out.end()) it = out.insert(out.end(), GroupWork{group, 0, 0, false});
     ++it->members;
-    it->at_least_once = it->at_least_once || m->work().at_least_once();
+    it->at_least_once = it->at_least_once || m->work().any_at_least_once();
     it->outstanding += static_cast<std::uint32_t>(std::min<std::size_t>(m->load(), 1u << 30));
   }
   return out;

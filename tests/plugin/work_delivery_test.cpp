@@ -445,3 +445,21 @@ TEST_CASE("dedupe_ms: a request that comes again after it was answered gets ok w
   CHECK(answers[1].first == EDRI_STATUS_OK);
   CHECK_THAT(answers[1].second, Catch::Contains("handled already"));
 }
+
+TEST_CASE("delivery per type: an at-least-once type goes again, an at-most-once one of the same manager does not") {
+  edrid::WorkSettings work;
+  work.delivery_by_type.emplace_back(*edrid::Pattern::parse("job.run"), edrid::DeliveryMode::at_least_once);
+  work.retry.initial = std::chrono::milliseconds(10);
+  Rig rig([&](edrid::Router& r) {
+    r.add_manager("m", member(), "member", {}, "{}", {}, work);
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  ctx.notify("job.run", {{"n", 1}, {"fail_until", 1}});
+  auto answer = ctx.request("job.ask", {{"n", 2}, {"fail_until", 1}}, {.timeout = 5s}).get();
+  CHECK(answer.status() == edri::Status::error);  // at most once: the error is the answer
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 2; }));
+  CHECK(seen_of_type("job.run")[1].data["attempt"] == 2);
+  std::this_thread::sleep_for(100ms);
+  CHECK(seen_of_type("job.ask").size() == 1);
+}

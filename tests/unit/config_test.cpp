@@ -204,6 +204,27 @@ TEST_CASE("queue.priorities are read in order, and a bad pattern, value or queue
   CHECK_THAT(problems[2], Catch::Contains(":7:25: queue.priorities needs queue.type priority"));
 }
 
+TEST_CASE("delivery per type: the first matching pattern decides, the rest is at most once") {
+  probe::TempDir dir;
+  auto good = dir.write("per_type.yaml",
+                        "managers:\n  - name: a\n    plugin: p\n"
+                        "    delivery: {\"orders.>\": at_least_once, \"orders.audit\": at_most_once}\n"
+                        "    max_deliveries: 3\n");
+  const auto c = edrid::load_config(good);
+  const auto& w = c.managers[0].work;
+  CHECK(w.at_least_once("orders.new"));
+  CHECK(w.at_least_once("orders.audit"));  // the first match wins
+  CHECK_FALSE(w.at_least_once("billing.run"));
+  CHECK(w.any_at_least_once());
+  CHECK(w.delivery_name() == "per type");
+  auto bad = dir.write("bad.yaml", "managers:\n  - name: a\n    plugin: p\n"
+                                   "    delivery: {\"a.>.b\": at_least_once, \"c\": sometimes}\n");
+  auto problems = problems_of(bad);
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::Contains(":4:16: delivery: bad pattern 'a.>.b'"));
+  CHECK_THAT(problems[1], Catch::Contains(":4:45: delivery.c must be one of at_most_once, at_least_once"));
+}
+
 TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values named at file:line:col") {
   probe::TempDir dir;
   auto good = dir.write("work.yaml",
@@ -215,7 +236,7 @@ TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values na
   const auto c = edrid::load_config(good);
   const auto& w = c.managers[0].work;
   CHECK(w.group == "resizers");
-  CHECK(w.at_least_once());
+  CHECK(w.any_at_least_once());
   CHECK(w.max_deliveries == 7);
   CHECK(w.dedupe == std::chrono::milliseconds(120000));
   CHECK(w.retry.initial == std::chrono::milliseconds(50));
@@ -227,7 +248,7 @@ TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values na
   // The shipped defaults.
   const auto& d = c.managers[1].work;
   CHECK(d.group.empty());
-  CHECK_FALSE(d.at_least_once());
+  CHECK_FALSE(d.any_at_least_once());
   CHECK(d.max_deliveries == 5);
   CHECK(d.dedupe.count() == 0);
   CHECK(d.backoff(2) == std::chrono::milliseconds(100));
