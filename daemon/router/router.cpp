@@ -310,6 +310,9 @@ std::vector<GroupWork> Router::group_work() const {
 
 const Route& Router::pick(RouteGroup& g) noexcept {
   const std::size_t n = g.members.size();
+  // One member here (the usual shape when a group spans routers): nothing to
+  // weigh, and no reading of a queue depth its consumer keeps writing.
+  if (n == 1) return g.members.front();
   const std::size_t start = g.turn++ % n;
   const Route* best = &g.members[start];
   std::size_t best_load = best->manager->load();
