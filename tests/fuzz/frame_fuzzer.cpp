@@ -24,6 +24,7 @@ void drain(FrameSplitter& s) {
       case FrameType::goodbye: (void)decode_u64(f.body, f.len, &error); break;
       case FrameType::close: (void)decode_close(f.body, f.len, &error); break;
       case FrameType::load: (void)decode_load(f.body, f.len, &error); break;
+      case FrameType::settled: (void)decode_settled(f.body, f.len, &error); break;
       case FrameType::event:
         if (WireEvent e; decode_event(f.body, f.len, e, &error) && e.kind != kWireFanout) {
           auto ev = make_event(e);
