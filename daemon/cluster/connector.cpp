@@ -242,6 +242,7 @@ void Connector::schedule_reconnect() {
 
 LinkState* Connector::attach(LinkSession& s, const Hello& peer, std::string*) {
   state_.set_peer_id(peer.router_id);
+  group_received_.clear();  // the switch counts what it places per link too
   if (inbound_paused_) s.pause_events();
   // Subscriptions go before the resume: a settling switch needs them first.
   s.send_control(subscriptions_frame());
@@ -308,6 +309,11 @@ bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
   logging::TraceScope trace(ev->header.trace_id);
   const GroupAssignment assigned{e.groups, (e.flags & kFlagGroupsOnly) != 0};
   const GroupAssignment* groups = (e.flags & kFlagGroups) ? &assigned : nullptr;
+  for (std::string_view g : e.groups) {  // placed here by the switch, which counts them too
+    auto it = group_received_.find(g);
+    if (it == group_received_.end()) it = group_received_.emplace(std::string(g), 0).first;
+    ++it->second;
+  }
   if ((e.flags & kFlagReceipt) && (e.kind == EDRI_KIND_NOTIFICATION || e.kind == EDRI_KIND_REQUEST)) {
     desk_->attach(*ev);
   }
@@ -473,19 +479,17 @@ void Connector::forget_remote_groups() {
 
 void Connector::report_load() {
   if (stopping_) return;
-  auto work = router_.group_work();
+  std::vector<GroupLoad> loads;
+  for (auto& w : router_.group_work()) {
+    auto r = group_received_.find(w.group);
+    loads.push_back(GroupLoad{std::move(w.group), w.members, w.outstanding, w.at_least_once,
+                              r == group_received_.end() ? 0 : r->second});
+  }
   const auto now = std::chrono::steady_clock::now();
-  const bool same = work.size() == load_sent_.size() &&
-                    std::equal(work.begin(), work.end(), load_sent_.begin(), [](const GroupWork& a, const GroupWork& b) {
-                      return a.group == b.group && a.members == b.members && a.outstanding == b.outstanding &&
-                             a.at_least_once == b.at_least_once;
-                    });
-  if (session_ && session_->established() && (!same || (!work.empty() && now - load_sent_at_ >= std::chrono::seconds(1)))) {
-    std::vector<GroupLoad> loads;
-    loads.reserve(work.size());
-    for (const auto& w : work) loads.push_back(GroupLoad{w.group, w.members, w.outstanding, w.at_least_once});
+  if (session_ && session_->established() &&
+      (loads != load_sent_ || (!loads.empty() && now - load_sent_at_ >= std::chrono::seconds(1)))) {
     session_->send_control(encode_load(loads));
-    load_sent_ = std::move(work);
+    load_sent_ = std::move(loads);
     load_sent_at_ = now;
   }
   load_timer_.expires_after(settings_.load_report);

@@ -113,7 +113,9 @@ class Connector final : public ClusterUplink,
   std::thread thread_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer load_timer_;
-  std::vector<GroupWork> load_sent_;                // io thread only
+  std::vector<GroupLoad> load_sent_;                // io thread only
+  // Group events received from the switch on this link, per group.
+  std::map<std::string, std::uint64_t, std::less<>> group_received_;  // io thread only
   std::chrono::steady_clock::time_point load_sent_at_;  // io thread only
   std::chrono::milliseconds backoff_;
   std::uint64_t failed_attempts_ = 0;

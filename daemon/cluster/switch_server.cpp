@@ -203,6 +203,7 @@ LinkState* Switch::attach(LinkSession& s, const Hello& peer, std::string* refusa
   }
   if (restarted) forget_inbound(slot);
   slot.session = std::move(self);
+  slot.work.clear();  // group counts are per link: the router starts its own again
   slot.interest_sent.clear();
   slot.interest_known = false;
   if (settling_) s.set_hold_resume(true);
@@ -229,10 +230,16 @@ void Switch::subscriptions(LinkSession& s, std::vector<SubscriptionEntry> entrie
 void Switch::load(LinkSession& s, std::vector<GroupLoad> loads) {
   Slot* slot = slot_of(s);
   if (!slot) return;
-  slot->work.clear();
+  for (auto& [name, w] : slot->work) w.members = 0;  // a group not reported has no member here any more
   for (const auto& l : loads) {
-    slot->work[l.group] = Slot::GroupState{std::max<std::uint32_t>(1, l.members), l.outstanding, 0, l.at_least_once};
+    Slot::GroupState& w = slot->work[l.group];
+    w.members = std::max<std::uint32_t>(1, l.members);
+    w.outstanding = l.outstanding;
+    w.received = l.received;
+    w.at_least_once = l.at_least_once;
   }
+  std::erase_if(slot->work, [](const auto& kv) { return kv.second.members == 0 && kv.second.placed <= kv.second.received; });
+  for (auto& [name, w] : slot->work) w.members = std::max<std::uint32_t>(1, w.members);
 }
 
 Switch::Slot& Switch::add_slot(const std::string& id) {
@@ -483,7 +490,7 @@ Switch::Slot* Switch::least_loaded(std::string_view name, std::string_view type,
     }
     std::uint64_t load = 0, members = 1;
     if (auto w = s->work.find(name); w != s->work.end()) {
-      load = std::uint64_t{w->second.outstanding} + w->second.since;
+      load = w->second.load();
       members = w->second.members;
     }
     // Least work per member: load/members < best_load/best_members.
@@ -551,7 +558,7 @@ void Switch::place_again(HeldWork work, const Slot* gone) {
     flush_soon(*to);
     auto w = to->work.find(g);
     if (w == to->work.end()) w = to->work.emplace(g, Slot::GroupState{}).first;
-    ++w->second.since;
+    ++w->second.placed;
     ++placed_again_;
     {
       logging::TraceScope trace(e.trace_id);
@@ -573,7 +580,7 @@ void Switch::commit(const Placement& p) {
   for (const auto& [slot, name] : p.picks) {
     auto w = slot->work.find(name);
     if (w == slot->work.end()) w = slot->work.emplace(std::string(name), Slot::GroupState{}).first;
-    ++w->second.since;
+    ++w->second.placed;
   }
 }
 

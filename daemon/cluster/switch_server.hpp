@@ -84,13 +84,16 @@ class Switch final : public LinkHooks {
       std::string group;
     };
     std::vector<GroupPattern> group_notifications, group_requests;
-    // Per group: its members here, their unfinished work as last reported,
-    // and what was placed here since that report.
+    // Per group on this link: its members here and their unfinished work,
+    // as last reported; the events placed here, and how many of them the
+    // router had received by that report: the rest are on their way.
     struct GroupState {
       std::uint32_t members = 1;
       std::uint32_t outstanding = 0;
-      std::uint32_t since = 0;
+      std::uint64_t placed = 0;
+      std::uint64_t received = 0;
       bool at_least_once = false;
+      std::uint64_t load() const noexcept { return outstanding + (placed > received ? placed - received : 0); }
     };
     std::map<std::string, GroupState, std::less<>> work;
     // At-least-once group events placed here and not settled yet, by id:

@@ -123,6 +123,7 @@ std::string encode_load(const std::vector<GroupLoad>& loads) {
     w.u32(l.members);
     w.u32(l.outstanding);
     w.u8(l.at_least_once ? 1 : 0);
+    w.u64(l.received);
   }
   return w.finish();
 }
@@ -416,8 +417,8 @@ std::optional<std::vector<Settlement>> decode_settled(const std::uint8_t* p, std
 std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::size_t n, std::string* error) {
   Reader r(p, n);
   const std::uint32_t count = r.u32();
-  // Each entry takes at least 11 bytes.
-  if (!r.ok() || count > (n - 4) / 11) {
+  // Each entry takes at least 19 bytes.
+  if (!r.ok() || count > (n - 4) / 19) {
     if (error) *error = "load frame with an impossible count";
     return std::nullopt;
   }
@@ -430,6 +431,7 @@ std::optional<std::vector<GroupLoad>> decode_load(const std::uint8_t* p, std::si
     l.outstanding = r.u32();
     const std::uint8_t flags = r.u8();
     l.at_least_once = flags == 1;
+    l.received = r.u64();
     if (r.ok() && (l.group.empty() || !valid_text(l.group) || flags > 1)) {
       if (error) *error = "load frame with a bad group name";
       return std::nullopt;

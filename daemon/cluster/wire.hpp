@@ -118,6 +118,9 @@ struct GroupLoad {
   std::uint32_t members = 0;
   std::uint32_t outstanding = 0;
   bool at_least_once = false;  // some member has delivery: at_least_once
+  // Group events this router got from the switch on this link so far: what
+  // the switch placed beyond it is still on its way.
+  std::uint64_t received = 0;
   bool operator==(const GroupLoad&) const = default;
 };
 

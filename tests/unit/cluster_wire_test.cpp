@@ -134,13 +134,13 @@ TEST_CASE("work groups travel in subscriptions, load frames and an event's group
   const std::uint8_t empty_group[] = {1, 0, 0, 0, 0x80, 1, 'a', 0};
   CHECK_FALSE(decode_subscriptions(empty_group, sizeof empty_group, &error));
 
-  const std::vector<GroupLoad> loads{{"crunch", 2, 17, true}, {"other", 1, 0, false}};
+  const std::vector<GroupLoad> loads{{"crunch", 2, 17, true, 123456789012ull}, {"other", 1, 0, false, 0}};
   f = only_frame(encode_load(loads));
   CHECK(f.type == static_cast<std::uint8_t>(FrameType::load));
   auto l = decode_load(f.body, f.len, &error);
   REQUIRE(l);
   CHECK(*l == loads);
-  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0x7f, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const std::uint8_t huge_count[] = {0xff, 0xff, 0xff, 0x7f, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   CHECK_FALSE(decode_load(huge_count, sizeof huge_count, &error));
 
   // What a router says of the group events it finished or hands back.
