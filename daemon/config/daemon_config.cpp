@@ -113,6 +113,23 @@ void read_router(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   }
 }
 
+// A map of type pattern → value, in file order: a pattern that does not
+// parse is an error at its key; `take` reads each value (named what.pattern).
+template <class Take>
+void read_pattern_map(YamlReader& r, const YAML::Node& map, const std::string& what, Take take) {
+  for (const auto& kv : map) {
+    auto text = r.str(kv.first, what + " pattern");
+    if (!text) continue;
+    std::string error;
+    auto pattern = Pattern::parse(*text, &error);
+    if (!pattern) {
+      r.error(kv.first, what + ": bad pattern '" + *text + "': " + error);
+      continue;
+    }
+    take(std::move(*pattern), kv.second, what + "." + *text);
+  }
+}
+
 void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
   if (!r.map(n, "queue", {"type", "capacity", "when_full", "priorities"})) return;
   if (n["type"]) {
@@ -138,18 +155,11 @@ void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
       return;
     }
     if (q.order != QueueOrder::priority) r.error(ps, "queue.priorities needs queue.type priority");
-    for (const auto& kv : ps) {
-      auto text = r.str(kv.first, "queue.priorities pattern");
-      auto prio = r.integer(kv.second, "queue.priorities." + (text ? *text : std::string("?")), -1'000'000, 1'000'000);
-      if (!text || !prio) continue;
-      std::string error;
-      auto pattern = Pattern::parse(*text, &error);
-      if (!pattern) {
-        r.error(kv.first, "queue.priorities: bad pattern '" + *text + "': " + error);
-        continue;
+    read_pattern_map(r, ps, "queue.priorities", [&](Pattern p, const YAML::Node& v, const std::string& what) {
+      if (auto prio = r.integer(v, what, -1'000'000, 1'000'000)) {
+        q.priorities.push_back(TypePriority{std::move(p), static_cast<std::int32_t>(*prio)});
       }
-      q.priorities.push_back(TypePriority{std::move(*pattern), static_cast<std::int32_t>(*prio)});
-    }
+    });
   }
 }
 
@@ -203,18 +213,9 @@ void read_work(YamlReader& r, const YAML::Node& item, WorkSettings& w) {
   if (const auto d = item["delivery"]; d && d.IsMap()) {
     // Per type: {"orders.>": at_least_once, ...}; the first match decides,
     // types none matches are at most once.
-    for (const auto& kv : d) {
-      auto text = r.str(kv.first, "delivery pattern");
-      auto m = mode(kv.second, "delivery." + (text ? *text : std::string("?")));
-      if (!text || !m) continue;
-      std::string error;
-      auto pattern = Pattern::parse(*text, &error);
-      if (!pattern) {
-        r.error(kv.first, "delivery: bad pattern '" + *text + "': " + error);
-        continue;
-      }
-      w.delivery_by_type.emplace_back(std::move(*pattern), *m);
-    }
+    read_pattern_map(r, d, "delivery", [&](Pattern p, const YAML::Node& v, const std::string& what) {
+      if (auto m = mode(v, what)) w.delivery_by_type.emplace_back(std::move(p), *m);
+    });
   } else if (d) {
     if (auto m = mode(d, "delivery")) w.delivery = *m;
   }
