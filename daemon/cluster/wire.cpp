@@ -237,16 +237,18 @@ void set_event_redeliveries(std::string& frame, std::uint16_t n) noexcept {
 
 std::string with_groups(const std::uint8_t* frame, std::size_t len, const WireEvent& e,
                         std::span<const std::string_view> groups, bool only, std::uint8_t more_flags) {
-  const std::size_t keep = kFrameHead + e.groups_at;
+  const std::size_t keep = std::min(kFrameHead + e.groups_at, len);
+  std::size_t section = 1;
+  for (std::string_view g : groups) section += 1 + g.size();
+  // One allocation: the frame up to its payload's end, then the new section.
   std::string out;
-  out.reserve(keep + 1 + groups.size() * 16);
-  out.assign(reinterpret_cast<const char*>(frame), std::min(keep, len));
-  std::string section(1, static_cast<char>(groups.size()));
+  out.reserve(keep + section);
+  out.assign(reinterpret_cast<const char*>(frame), keep);
+  out.push_back(static_cast<char>(groups.size()));
   for (std::string_view g : groups) {
-    section.push_back(static_cast<char>(g.size()));
-    section.append(g);
+    out.push_back(static_cast<char>(g.size()));
+    out.append(g);
   }
-  out += section;
   constexpr std::size_t kFlagsOffset = kEventSeqOffset + 9;
   std::uint8_t flags = static_cast<std::uint8_t>(out[kFlagsOffset]);
   flags = static_cast<std::uint8_t>((flags & ~(kFlagGroupsOnly | kFlagReceipt | kFlagRedelivered)) | kFlagGroups |
