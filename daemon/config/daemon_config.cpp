@@ -7,6 +7,8 @@
 #include <yaml-cpp/depthguard.h>
 #include "event/pattern.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <cctype>
@@ -196,7 +198,49 @@ void read_executor(YamlReader& r, const YAML::Node& n, ExecutorSettings& e) {
   }
 }
 
+// The YAML node a filter compile error points at: `path` from the filter's
+// root, as far as the document has it.
+YAML::Node node_at(YAML::Node n, const std::vector<std::string>& path) {
+  for (const auto& part : path) {
+    YAML::Node next;
+    if (n.IsMap()) {
+      for (const auto& kv : n) {
+        if (kv.first.IsScalar() && kv.first.Scalar() == part) next = kv.first;
+        if (next) {
+          // The key, for a bad key; its value for anything deeper.
+          if (&part != &path.back()) next = kv.second;
+          break;
+        }
+      }
+    } else if (n.IsSequence()) {
+      char* end = nullptr;
+      const unsigned long i = std::strtoul(part.c_str(), &end, 10);
+      if (end && *end == '\0' && i < n.size()) next = n[i];
+    }
+    if (!next) return n;
+    n = next;
+  }
+  return n;
+}
+
+void read_filters(YamlReader& r, const YAML::Node& fs, WorkSettings& w) {
+  if (!fs.IsMap()) {
+    r.error(fs, "filters must be a map of type pattern to filter (docs/configuration.md, content filters)");
+    return;
+  }
+  read_pattern_map(r, fs, "filters", [&](Pattern p, const YAML::Node& v, const std::string& what) {
+    auto spec = r.any(v, what);
+    if (!spec) return;
+    try {
+      w.filters.push_back(TypeFilter{std::move(p), ContentFilter::compile(*spec)});
+    } catch (const FilterError& e) {
+      r.error(node_at(v, e.path()), what + ": " + e.what());
+    }
+  });
+}
+
 void read_work(YamlReader& r, const YAML::Node& item, WorkSettings& w) {
+  if (const auto fs = item["filters"]) read_filters(r, fs, w);
   if (item["group"]) {
     if (auto v = r.str(item["group"], "group")) {
       if (!valid_manager_name(*v)) {
@@ -397,7 +441,7 @@ void read_managers(YamlReader& r, const YAML::Node& n, DaemonConfig& out) {
   for (const auto& item : n) {
     if (!r.map(item, "manager",
                {"name", "plugin", "queue", "executor", "config", "group", "delivery", "max_deliveries", "retry",
-                "dedupe_ms"})) {
+                "dedupe_ms", "filters"})) {
       continue;
     }
     ManagerConfig m;

@@ -83,6 +83,10 @@ class WorkerHost final : public HostBackend {
     return EDRI_OK;
   }
 
+  // The router process's instance of the plugin sets the same filters, and
+  // routing is decided there.
+  int set_filter(const char*, const char*, edri_error*) override { return EDRI_OK; }
+
   int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override {
     if (!is_valid_type_name(ev->payload_type)) return EDRI_E_INVALID;
     const std::uint64_t rid = next_rid_++;

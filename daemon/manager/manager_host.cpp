@@ -5,6 +5,7 @@
 #include "timer/timer_service.hpp"
 #include "tunnel/tunnel_table.hpp"
 
+#include <algorithm>
 #include <future>
 #include <limits>
 
@@ -139,6 +140,62 @@ int ManagerHost::unsubscribe(edri_kind kind, const char* pattern) {
 void ManagerHost::clear_subscriptions() {
   std::lock_guard lock(subs_mutex_);
   subs_.clear();
+}
+
+int ManagerHost::set_filter(const char* pattern, const char* filter_json, edri_error* err) {
+  auto fail = [&](const std::string& msg) {
+    if (err) std::snprintf(err->message, sizeof err->message, "%s", msg.c_str());
+    return EDRI_E_INVALID;
+  };
+  std::string why;
+  auto p = Pattern::parse(pattern ? pattern : "", &why);
+  if (!p) return fail("manager '" + manager_.name() + "': " + why);
+  std::shared_ptr<const ContentFilter> filter;
+  if (filter_json && *filter_json) {
+    try {
+      filter = ContentFilter::parse(filter_json);
+    } catch (const FilterError& e) {
+      std::string at;
+      for (const auto& part : e.path()) at += (at.empty() ? "" : ".") + part;
+      return fail("manager '" + manager_.name() + "': filter for '" + p->text() + "'" +
+                  (at.empty() ? "" : " at " + at) + ": " + e.what());
+    }
+  }
+  {
+    std::lock_guard lock(subs_mutex_);
+    auto it = std::find_if(filters_.begin(), filters_.end(),
+                           [&](const TypeFilter& f) { return f.pattern.text() == p->text(); });
+    if (it != filters_.end()) {
+      retired_filters_.push_back(it->filter);
+      if (filter) {
+        it->filter = std::move(filter);
+      } else {
+        filters_.erase(it);
+      }
+    } else if (filter) {
+      filters_.push_back(TypeFilter{std::move(*p), std::move(filter)});
+    }
+  }
+  if (manager_.started()) router_.subscriptions_changed();
+  return EDRI_OK;
+}
+
+void ManagerHost::add_filters(const std::vector<TypeFilter>& filters) {
+  std::lock_guard lock(subs_mutex_);
+  filters_.insert(filters_.end(), filters.begin(), filters.end());
+}
+
+const ContentFilter* ManagerHost::filter_for(std::string_view type) {
+  std::lock_guard lock(subs_mutex_);
+  for (const auto& f : filters_) {
+    if (f.pattern.matches(type)) return f.filter.get();
+  }
+  return nullptr;
+}
+
+std::vector<TypeFilter> ManagerHost::filters() const {
+  std::lock_guard lock(subs_mutex_);
+  return filters_;
 }
 
 std::vector<Subscription> ManagerHost::routing_subscriptions() {

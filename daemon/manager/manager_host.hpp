@@ -6,6 +6,7 @@
 
 #include "event/pattern.hpp"
 #include "manager/subscription.hpp"
+#include "manager/work_settings.hpp"
 #include "plugin/host_backend.hpp"
 
 #include <edri/abi.h>
@@ -52,6 +53,7 @@ class ManagerHost final : public HostBackend {
   const edri_plugin_descriptor* plugin() const noexcept override;
   int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id, edri_error* err) override;
   int unsubscribe(edri_kind kind, const char* pattern) override;
+  int set_filter(const char* pattern, const char* filter_json, edri_error* err) override;
   int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) override;
   int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user, std::uint32_t delivery,
               edri_id128* id_out) override;
@@ -70,6 +72,14 @@ class ManagerHost final : public HostBackend {
   // ---- For the delivery side.
   // Notification, request and tunnel subscriptions, for the router's table.
   std::vector<Subscription> routing_subscriptions();
+  // The content filter events of `type` must pass to reach this manager,
+  // or null. Valid while the manager lives: a filter replaced or removed is
+  // kept, since routes cached on other threads may still point at it.
+  const ContentFilter* filter_for(std::string_view type);
+  // YAML filters, in order; before start.
+  void add_filters(const std::vector<TypeFilter>& filters);
+  // The filters in force, first match first (stats, the cluster's interest).
+  std::vector<TypeFilter> filters() const;
   // The most specific response handler for `type`.
   bool response_handler_for(std::string_view type, std::uint32_t* handler_id);
   // A plugin whose create failed leaves nothing subscribed.
@@ -92,8 +102,10 @@ class ManagerHost final : public HostBackend {
   spdlog::logger& logger_;
   edri_host_ctx ctx_{this};
 
-  std::mutex subs_mutex_;
+  mutable std::mutex subs_mutex_;
   std::vector<LocalSubscription> subs_;
+  std::vector<TypeFilter> filters_;  // under subs_mutex_
+  std::vector<std::shared_ptr<const ContentFilter>> retired_filters_;  // under subs_mutex_
 
   std::mutex timers_mutex_;
   std::map<std::uint64_t, std::shared_ptr<PluginTimer>> timers_;

@@ -36,6 +36,7 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)),
       priorities_(std::move(q.priorities)) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
+  host_.add_filters(work_.filters);
   // Made here and never replaced: stats read it from other threads, also
   // while a reload starts this manager.
   executor_ = make_executor(*this, executor_settings_);
@@ -414,6 +415,8 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.errors = stats_.errors.load();
   s.expired = stats_.expired.load();
   s.deduplicated = stats_.deduplicated.load();
+  s.filtered = stats_.filtered.load();
+  for (const auto& f : host_.filters()) s.filters.emplace_back(f.pattern.text(), f.filter->text());
   s.cancelled = stats_.cancelled.load();
   s.busy_ms = stats_.busy_ns.load() / 1'000'000;
   s.received_per_s = stats_.received_rate.per_second();

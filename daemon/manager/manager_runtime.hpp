@@ -81,6 +81,8 @@ class ManagerRuntime final : public ExecutionSite {
     }
     return std::nullopt;
   }
+  // The content filter events of `type` must pass here, or null.
+  const ContentFilter* filter_for(std::string_view type) { return host_.filter_for(type); }
   const std::string& name() const noexcept override { return name_; }
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace edrid {
@@ -41,6 +42,9 @@ struct ManagerSnapshot {
   std::uint64_t errors = 0;
   std::uint64_t expired = 0;
   std::uint64_t deduplicated = 0;
+  std::uint64_t filtered = 0;
+  // Content filters in force: type pattern and filter text, first match first.
+  std::vector<std::pair<std::string, std::string>> filters;
   std::uint64_t cancelled = 0;
   std::uint64_t busy_ms = 0;
   double received_per_s = 0;

@@ -23,6 +23,7 @@ struct ManagerStats {
   std::atomic<std::uint64_t> errors{0};    // handler failures
   std::atomic<std::uint64_t> expired{0};   // requests past their deadline, skipped
   std::atomic<std::uint64_t> deduplicated{0};  // finished before within dedupe_ms, skipped
+  std::atomic<std::uint64_t> filtered{0};  // matched a subscription, failed its content filter
   std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled, skipped
   std::atomic<std::uint64_t> busy_ns{0};   // time spent in handlers
   std::atomic<std::uint64_t> crashes{0};   // worker processes that died or were killed

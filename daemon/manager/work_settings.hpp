@@ -5,12 +5,14 @@
 // max_deliveries and retry on a manager (docs/configuration.md).
 #pragma once
 
+#include "event/content_filter.hpp"
 #include "event/pattern.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +31,13 @@ struct RetrySettings {
   double multiplier = 2.0;
 };
 
+// Events of the types `pattern` matches reach the manager only when their
+// payload passes `filter` (YAML filters, Context::filter).
+struct TypeFilter {
+  Pattern pattern;
+  std::shared_ptr<const ContentFilter> filter;
+};
+
 struct WorkSettings {
   // Managers with the same group share the work of the types they
   // subscribe to: each event goes to one of them. Empty: every manager
@@ -44,6 +53,9 @@ struct WorkSettings {
   // How long the group (or the manager, outside one) remembers the ids of
   // the events it finished, to skip one that comes again; 0: never.
   std::chrono::milliseconds dedupe{0};
+  // Content filters by type: the first pattern that matches decides; types
+  // none matches are not filtered.
+  std::vector<TypeFilter> filters;
 
   DeliveryMode delivery_for(std::string_view type) const noexcept {
     for (const auto& [pattern, mode] : delivery_by_type) {

@@ -109,6 +109,15 @@ int h_subscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern,
   }
 }
 
+int h_set_filter(edri_host_ctx* ctx, const char* pattern, const char* filter_json, edri_error* err) {
+  try {
+    return backend(ctx).set_filter(pattern, filter_json, err);
+  } catch (const std::exception& e) {
+    if (err) std::snprintf(err->message, sizeof err->message, "%s", e.what());
+    return EDRI_E_INVALID;
+  }
+}
+
 int h_unsubscribe(edri_host_ctx* ctx, std::uint32_t kind, const char* pattern) {
   try {
     return backend(ctx).unsubscribe(static_cast<edri_kind>(kind), pattern ? pattern : "");
@@ -335,7 +344,7 @@ const edri_host_api kHostApi{
     &h_timer_start,        &h_timer_cancel,     &h_router_stats,     &h_tunnel_open,
     &h_tunnel_accept,      &h_tunnel_refuse,    &h_tunnel_send,     &h_tunnel_shutdown,
     &h_tunnel_close,       &h_tunnel_release,   &h_event_alloc_room, &h_request_cancel,
-    &h_router_metrics,     &h_event_attempt,    &h_retry_later,
+    &h_router_metrics,     &h_event_attempt,    &h_retry_later,     &h_set_filter,
 };
 
 }  // namespace

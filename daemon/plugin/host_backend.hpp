@@ -21,6 +21,9 @@ class HostBackend {
   virtual int subscribe(edri_kind kind, const char* pattern, std::uint32_t handler_id,
                         edri_error* err) = 0;
   virtual int unsubscribe(edri_kind kind, const char* pattern) = 0;
+  // ABI 1.5: events of the types `pattern` matches reach this manager only
+  // when their payload passes the filter (JSON text; null or "" removes it).
+  virtual int set_filter(const char* pattern, const char* filter_json, edri_error* err) = 0;
   virtual int notify(EventPtr ev, const edri_send_options* opts, std::uint32_t* delivered) = 0;
   virtual int request(EventPtr ev, const edri_send_options* opts, edri_response_fn fn, void* user,
                       std::uint32_t delivery, edri_id128* id_out) = 0;

@@ -262,6 +262,7 @@ Router::CachedRoutes Router::group_routes(std::vector<Route> resolved, edri_kind
   }
   for (const Route& r : resolved) {
     const std::string& group = r.manager->work().group;
+    // A filtered member of a group makes the group's pick per event.
     if (group.empty()) {
       out.routes.push_back(r);
       continue;
@@ -270,6 +271,7 @@ Router::CachedRoutes Router::group_routes(std::vector<Route> resolved, edri_kind
                           [&](const RouteGroup& x) { return x.members.front().manager->work().group == group; });
     if (g == out.groups.end()) g = out.groups.insert(out.groups.end(), RouteGroup{});
     g->members.push_back(r);
+    g->filtered = g->filtered || r.filter;
   }
   return out;
 }
@@ -283,14 +285,60 @@ bool GroupAssignment::serves(std::string_view group) const noexcept {
 // The receivers of one event: every manager outside a group, and one member
 // of each group (unless the switch places it). A copy: enqueueing may run a
 // dropped request's response, which can refresh this thread's route cache.
-Router::RouteCopy Router::receivers(CachedRoutes& cached, bool leaves, const GroupAssignment* assigned) {
+Router::RouteCopy Router::receivers(CachedRoutes& cached, const Event& ev, bool leaves,
+                                   const GroupAssignment* assigned) {
   RouteCopy out;
-  if (!assigned || !assigned->only) out.assign(cached.routes.begin(), cached.routes.end());
+  if (!assigned || !assigned->only) {
+    for (const Route& r : cached.routes) {
+      if (passes(r, ev)) out.push_back(r);
+    }
+  }
   for (RouteGroup& g : cached.groups) {
     if (assigned ? !assigned->serves(g.name()) : g.placed && leaves) continue;
-    out.push_back(pick(g));
+    if (const Route* r = pick(g, ev)) out.push_back(*r);
   }
   return out;
+}
+
+bool Router::passes(const Route& r, const Event& ev) {
+  if (!r.filter) return true;
+  const EncodedPayload* payload = event_encoded(&ev);
+  if (payload && r.filter->matches(payload->data(), payload->size())) return true;
+  r.manager->stats().filtered.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+const Route* Router::pick(RouteGroup& g, const Event& ev) {
+  if (!g.filtered) return &pick(g);
+  // Members of one group nearly always share their filter: each distinct
+  // filter is evaluated once.
+  boost::container::small_vector<std::pair<const ContentFilter*, bool>, 2> verdicts;
+  const EncodedPayload* payload = nullptr;
+  auto admitted = [&](const Route& r) {
+    if (!r.filter) return true;
+    for (const auto& [f, ok] : verdicts) {
+      if (f == r.filter) return ok;
+    }
+    if (!payload) payload = event_encoded(&ev);
+    const bool ok = payload && r.filter->matches(payload->data(), payload->size());
+    verdicts.emplace_back(r.filter, ok);
+    return ok;
+  };
+  const std::size_t n = g.members.size();
+  const std::size_t start = g.turn++ % n;
+  const Route* best = nullptr;
+  std::size_t best_load = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Route& r = g.members[(start + i) % n];
+    if (!admitted(r)) continue;
+    const std::size_t load = r.manager->load();
+    if (!best || load < best_load) {
+      best = &r;
+      best_load = load;
+    }
+  }
+  if (!best) g.members.front().manager->stats().filtered.fetch_add(1, std::memory_order_relaxed);
+  return best;
 }
 
 std::vector<GroupWork> Router::group_work() const {
@@ -347,6 +395,7 @@ Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) 
     ClusterUplink* up = uplink_.load(std::memory_order_acquire);
     std::vector<Route> resolved = cache.table->resolve(kind, type);
     for (Route& r : resolved) {
+      if (kind != EDRI_KIND_TUNNEL) r.filter = r.manager->filter_for(type);
       if (auto p = r.manager->priority_for(type)) {
         r.fixed_priority = true;
         r.priority = *p;
@@ -486,12 +535,14 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   const std::size_t groups = cached.groups.size();
   for (std::size_t i = 0; i < routes; ++i) {
     const Route& r = cached.routes[i];
+    if (!passes(r, *ev)) continue;
     if (enqueue(r, i + 1 == routes && groups == 0 && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   for (std::size_t i = 0; i < groups; ++i) {
     RouteGroup& g = cached.groups[i];
     if (g.placed && up) continue;  // the switch picks its router
-    if (enqueue(pick(g), i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
+    const Route* r = pick(g, *ev);
+    if (r && enqueue(*r, i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   if (up) {
     // After the local receivers: a congested link holds the sender here.
@@ -537,11 +588,13 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   counters_.requests.add();
   if (id_out) *id_out = ev->header.id;
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const RouteCopy routes = receivers(cached, remote != nullptr);
+  const RouteCopy routes = receivers(cached, *ev, remote != nullptr);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
+    const bool filtered = !cached.routes.empty() || !cached.groups.empty();
     requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
-                        "no manager serves '" + std::string(ev->payload_type) + "'");
+                        filtered ? "no manager's content filter takes this '" + std::string(ev->payload_type) + "'"
+                                 : "no manager serves '" + std::string(ev->payload_type) + "'");
     return EDRI_OK;
   }
   dispatch_request(sender, ev, routes, remote, fn, user, delivery, !no_wait(opts), cached.section());
@@ -680,7 +733,7 @@ void Router::deliver_remote(EventPtr ev, const GroupAssignment* assigned) {
   counters_.notifications.add();
   CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   hand_back_unserved(cached, assigned, *ev);
-  for (const Route& r : receivers(cached, false, assigned)) {
+  for (const Route& r : receivers(cached, *ev, false, assigned)) {
     if (!enqueue(r, ev, nullptr)) event_hand_back(*ev);
   }
 }
@@ -690,7 +743,7 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user, const Gr
   counters_.requests.add();
   CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   hand_back_unserved(cached, assigned, *ev);
-  const RouteCopy routes = receivers(cached, false, assigned);
+  const RouteCopy routes = receivers(cached, *ev, false, assigned);
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,

@@ -156,6 +156,7 @@ class Router final : public RouterPort {
     // Members on other routers too: when the event leaves, the switch picks
     // the router (maybe this one), not this router.
     bool placed = false;
+    bool filtered = false;  // a member has a content filter for the type
     const std::string& name() const noexcept;
   };
   struct CachedRoutes {
@@ -175,10 +176,16 @@ class Router final : public RouterPort {
   using RouteCopy = boost::container::small_vector<Route, 4>;
   // `leaves`: the event goes to the switch, which places the placed groups.
   // `assigned`: an event from another router, for the groups listed there.
-  static RouteCopy receivers(CachedRoutes& cached, bool leaves = false, const GroupAssignment* assigned = nullptr);
+  static RouteCopy receivers(CachedRoutes& cached, const Event& ev, bool leaves = false,
+                             const GroupAssignment* assigned = nullptr);
   static void hand_back_unserved(CachedRoutes& cached, const GroupAssignment* assigned, const Event& ev);
   // The member of g with the least work taken and not finished.
   static const Route& pick(RouteGroup& g) noexcept;
+  // pick() among the members whose content filter ev passes; null if none does.
+  static const Route* pick(RouteGroup& g, const Event& ev);
+  // Whether ev passes r's content filter (none: it does); a miss is counted
+  // on r's manager.
+  static bool passes(const Route& r, const Event& ev);
   // What resolve() found, with group members gathered into their groups.
   static CachedRoutes group_routes(std::vector<Route> resolved, edri_kind kind);
   CachedRoutes& routes_for(edri_kind kind, std::string_view type);

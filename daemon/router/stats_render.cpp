@@ -27,6 +27,14 @@ json executor_json(const ManagerSnapshot& m) {
   return j;
 }
 
+json filters_json(const ManagerSnapshot& m) {
+  json out = json::array();
+  for (const auto& [pattern, text] : m.filters) {
+    out.push_back({{"pattern", pattern}, {"filter", json::parse(text, nullptr, false)}});
+  }
+  return out;
+}
+
 json manager_json(const ManagerSnapshot& m) {
   return {{"name", m.name},
           {"plugin", m.plugin},
@@ -50,6 +58,8 @@ json manager_json(const ManagerSnapshot& m) {
           {"errors", m.errors},
           {"expired", m.expired},
           {"deduplicated", m.deduplicated},
+          {"filtered", m.filtered},
+          {"filters", filters_json(m)},
           {"cancelled", m.cancelled},
           {"busy_ms", m.busy_ms},
           {"rates",
@@ -235,6 +245,8 @@ std::string to_prometheus(const RouterSnapshot& s) {
               [](M m) { return std::uint64_t{m.queue.capacity}; });
   per_manager("edri_manager_handled_total", "counter", "Events handled.", [](M m) { return m.handled; });
   per_manager("edri_manager_errors_total", "counter", "Handler failures.", [](M m) { return m.errors; });
+  per_manager("edri_manager_filtered_total", "counter",
+              "Events of a subscribed type that its content filter kept away.", [](M m) { return m.filtered; });
   per_manager("edri_manager_crashes_total", "counter", "Worker processes that died or were killed.",
               [](M m) { return m.crashes; });
   per_manager("edri_manager_received_per_second", "gauge",

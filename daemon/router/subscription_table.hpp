@@ -4,6 +4,7 @@
 // grow with the number of patterns.
 #pragma once
 
+#include "event/content_filter.hpp"
 #include "event/pattern.hpp"
 #include "manager/subscription.hpp"
 
@@ -24,6 +25,8 @@ struct Route {
   // The receiver chose this type's priority (queue.priorities).
   bool fixed_priority = false;
   std::int32_t priority = 0;
+  // The manager takes only events whose payload passes this (its filters).
+  const ContentFilter* filter = nullptr;
 };
 
 class SubscriptionTable {

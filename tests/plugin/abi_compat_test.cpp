@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kCount = 40;
-const std::vector<std::string> kPeers{"v1_0", "v1_1", "v1_2", "v1_3", "now"};
+const std::vector<std::string> kPeers{"v1_0", "v1_1", "v1_2", "v1_3", "v1_4", "now"};
 
 std::string peers_config(const std::string& old_executor) {
   std::string yaml =
@@ -75,11 +75,11 @@ void check_all_peers(const std::string& old_executor) {
 
 }  // namespace
 
-TEST_CASE("plugins built on ABI 1.0, 1.1, 1.2, 1.3 and today's SDK exchange typed events both ways") {
+TEST_CASE("plugins built on ABI 1.0 to 1.4 and today's SDK exchange typed events both ways") {
   check_all_peers("{type: inline}");
 }
 
-TEST_CASE("plugins built on ABI 1.0, 1.1, 1.2 and 1.3 work from worker processes too") {
+TEST_CASE("plugins built on ABI 1.0, 1.1, 1.2, 1.3 and 1.4 work from worker processes too") {
   // One worker: each worker process has its own instance, and the report
   // must come from the one that did the work.
   check_all_peers("{type: process, workers: 1}");
@@ -88,7 +88,7 @@ TEST_CASE("plugins built on ABI 1.0, 1.1, 1.2 and 1.3 work from worker processes
 TEST_CASE("each frozen SDK's plugin declares the ABI minor version it was built with") {
   for (const auto& [file, minor] : std::vector<std::pair<std::string, int>>{
            {"libedri_abi_peer_1_0.so", 0}, {"libedri_abi_peer_1_1.so", 1}, {"libedri_abi_peer_1_2.so", 2},
-           {"libedri_abi_peer_1_3.so", 3},
+           {"libedri_abi_peer_1_3.so", 3}, {"libedri_abi_peer_1_4.so", 4},
            {"libedri_abi_peer_now.so", EDRI_ABI_MINOR}}) {
     auto lib = edrid::PluginLibrary::load(std::filesystem::path(EDRI_TEST_FIXTURE_DIR) / file);
     INFO(file);

@@ -58,6 +58,7 @@ TEST_CASE("the frozen SDKs are the ABI versions they claim") {
   CHECK(label(abi_layout_1_1()) == "1.1");
   CHECK(label(abi_layout_1_2()) == "1.2");
   CHECK(label(abi_layout_1_3()) == "1.3");
+  CHECK(label(abi_layout_1_4()) == "1.4");
   CHECK(abi_layout_now().major == EDRI_ABI_MAJOR);
   CHECK(abi_layout_now().minor == EDRI_ABI_MINOR);
 }
@@ -66,7 +67,8 @@ TEST_CASE("every ABI minor version only appends to the one before") {
   check_appends_only(abi_layout_1_0(), abi_layout_1_1());
   check_appends_only(abi_layout_1_1(), abi_layout_1_2());
   check_appends_only(abi_layout_1_2(), abi_layout_1_3());
-  check_appends_only(abi_layout_1_3(), abi_layout_now());
+  check_appends_only(abi_layout_1_3(), abi_layout_1_4());
+  check_appends_only(abi_layout_1_4(), abi_layout_now());
   check_appends_only(abi_layout_1_0(), abi_layout_now());
 }
 

@@ -204,6 +204,40 @@ TEST_CASE("queue.priorities are read in order, and a bad pattern, value or queue
   CHECK_THAT(problems[2], Catch::Contains(":7:25: queue.priorities needs queue.type priority"));
 }
 
+TEST_CASE("filters: read per type pattern in order, and a filter that does not compile is named at file:line:col") {
+  probe::TempDir dir;
+  auto good = dir.write("filters.yaml",
+                        "managers:\n  - name: a\n    plugin: p\n"
+                        "    filters:\n"
+                        "      order.placed: {amount: {gte: 100}, country: [FR, DE]}\n"
+                        "      \"order.>\":\n"
+                        "        $not: {customer.tier: test}\n");
+  const auto c = edrid::load_config(good);
+  const auto& fs = c.managers[0].work.filters;
+  REQUIRE(fs.size() == 2);
+  CHECK(fs[0].pattern.text() == "order.placed");
+  CHECK(fs[0].filter->text() == R"({"amount":{"gte":100},"country":["FR","DE"]})");
+  CHECK(fs[1].pattern.text() == "order.>");
+  CHECK(fs[1].filter->text() == R"({"$not":{"customer.tier":"test"}})");
+  auto bad = dir.write("bad.yaml",
+                       "managers:\n  - name: a\n    plugin: p\n"
+                       "    filters:\n"
+                       "      order.placed:\n"
+                       "        amount: {above: 100}\n"
+                       "      order.paid: {country: {one_of: [FR, {x: 1}]}}\n"
+                       "      \"a.>.b\": {x: 1}\n"
+                       "      note.*: {text: {regex: \"(open\"}}\n"
+                       "  - name: b\n    plugin: p\n"
+                       "    filters: [x]\n");
+  auto problems = problems_of(bad);
+  REQUIRE(problems.size() == 5);
+  CHECK_THAT(problems[0], Catch::Contains(":6:18: filters.order.placed: unknown filter operator 'above'"));
+  CHECK_THAT(problems[1], Catch::Contains(":7:43: filters.order.paid: one_of takes strings, numbers"));
+  CHECK_THAT(problems[2], Catch::Contains(":8:7: filters: bad pattern 'a.>.b'"));
+  CHECK_THAT(problems[3], Catch::Contains(":9:23: filters.note.*: regex '(open' does not compile"));
+  CHECK_THAT(problems[4], Catch::Contains(":12:14: filters must be a map of type pattern to filter"));
+}
+
 TEST_CASE("delivery per type: the first matching pattern decides, the rest is at most once") {
   probe::TempDir dir;
   auto good = dir.write("per_type.yaml",

@@ -28,7 +28,7 @@ extern "C" {
 
 #define EDRI_ABI_MAGIC 0x49524445u /* "EDRI" little endian */
 #define EDRI_ABI_MAJOR 1
-#define EDRI_ABI_MINOR 4
+#define EDRI_ABI_MINOR 5
 #define EDRI_ENTRY_SYMBOL "edri_plugin_entry"
 
 #if defined(_WIN32)
@@ -315,6 +315,15 @@ typedef struct edri_host_api {
    * for managers with delivery: at_least_once; elsewhere the event fails
    * with an error saying so. EDRI_E_INVALID outside a handler. */
   int (*retry_later)(edri_host_ctx* ctx, int64_t delay_ms);
+
+  /* ---- ABI 1.5. A content filter: events of the types `pattern` matches
+   * reach this manager only when their payload passes `filter_json` (the
+   * filter language of docs/configuration.md, as JSON text). One filter per
+   * pattern: setting it again replaces it, NULL or "" removes it. The first
+   * pattern (in the order set, YAML `filters:` first) that matches a type
+   * decides. Returns EDRI_OK, or EDRI_E_INVALID with the reason in err (a
+   * bad pattern, a filter that does not compile). Check struct_size first. */
+  int (*set_filter)(edri_host_ctx* ctx, const char* pattern, const char* filter_json, edri_error* err);
 } edri_host_api;
 
 /* The plugin descriptor. The first four fields are the frozen header every

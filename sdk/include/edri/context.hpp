@@ -297,6 +297,16 @@ class Context {
   // The router's statistics in the Prometheus text format 0.0.4: the metric
   // families of edrid's /metrics, ready to serve. Empty in a worker process
   // and on an edrid older than ABI 1.4.
+  // A content filter (ABI 1.5): events of the types `pattern` matches reach
+  // this manager only when their payload passes `filter`, evaluated by the
+  // router (and by the switch, for events from other routers) before the
+  // event is queued here. The language is that of YAML `filters:`
+  // (docs/configuration.md): {"amount": {"gte": 100}, "country": ["FR", "DE"]}.
+  // Replaces the filter set for the same pattern; clear_filter removes it.
+  // Throws std::invalid_argument when it does not compile, std::logic_error
+  // on a host older than ABI 1.5.
+  void filter(std::string_view pattern, const json& filter) { set_filter(pattern, filter.dump().c_str()); }
+  void clear_filter(std::string_view pattern) { set_filter(pattern, nullptr); }
   std::string router_metrics() const {
     std::string out;
     if (host_->struct_size < offsetof(edri_host_api, router_metrics) + sizeof host_->router_metrics) return out;
@@ -331,6 +341,15 @@ class Context {
     bool cancelled;  // cancelled from inside its own callback: freed after it
   };
   TimerHolder* running_ = nullptr;  // the timer whose callback runs now
+
+  void set_filter(std::string_view pattern, const char* text) {
+    if (host_->struct_size < offsetof(edri_host_api, set_filter) + sizeof host_->set_filter) {
+      throw std::logic_error("edri: content filters need a host with ABI 1.5 or later");
+    }
+    edri_error err{sizeof(edri_error), {}, {}};
+    const std::string p(pattern);
+    if (host_->set_filter(ctx_, p.c_str(), text, &err) != EDRI_OK) throw std::invalid_argument(err.message);
+  }
 
   void add(edri_kind kind, std::string_view pattern, Handler h) {
     edri_error err{sizeof(edri_error), {}, {}};

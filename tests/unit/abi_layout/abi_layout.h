@@ -28,6 +28,7 @@ abi_layout abi_layout_1_0(void);
 abi_layout abi_layout_1_1(void);
 abi_layout abi_layout_1_2(void);
 abi_layout abi_layout_1_3(void);
+abi_layout abi_layout_1_4(void);
 abi_layout abi_layout_now(void);
 
 #ifdef __cplusplus
