@@ -268,6 +268,18 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
           .push_back(GroupPattern{std::move(*p), e.group});
       continue;
     }
+    std::shared_ptr<const ContentFilter> filter;
+    if (!e.filter.empty() && e.kind != EDRI_KIND_TUNNEL) {
+      try {
+        filter = ContentFilter::parse(e.filter);
+      } catch (const FilterError& err) {
+        spdlog::warn("connector: switch advertised a content filter for '{}' that does not compile ({}); "
+                     "events go there unfiltered",
+                     e.pattern, err.what());
+      }
+    }
+    if (e.kind == EDRI_KIND_REQUEST) fresh->request_filters.push_back(filter);
+    if (e.kind == EDRI_KIND_NOTIFICATION) fresh->notification_filters.push_back(std::move(filter));
     (e.kind == EDRI_KIND_REQUEST  ? fresh->requests
      : e.kind == EDRI_KIND_TUNNEL ? fresh->tunnels
                                   : fresh->notifications)
@@ -465,6 +477,22 @@ std::vector<std::string> Connector::remote_groups(edri_kind kind, std::string_vi
   return out;
 }
 
+std::vector<std::shared_ptr<const ContentFilter>> Connector::remote_filters(edri_kind kind,
+                                                                            std::string_view type) const {
+  std::vector<std::shared_ptr<const ContentFilter>> out;
+  if (kind == EDRI_KIND_TUNNEL) return out;
+  const auto interest = this->interest();
+  const bool request = kind == EDRI_KIND_REQUEST;
+  const auto& patterns = request ? interest->requests : interest->notifications;
+  const auto& filters = request ? interest->request_filters : interest->notification_filters;
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    if (!patterns[i].matches(type)) continue;
+    if (!filters[i]) return {};  // one router takes every event of the type
+    out.push_back(filters[i]);
+  }
+  return out;
+}
+
 void Connector::forget_remote_groups() {
   {
     std::lock_guard lock(mutex_);
@@ -538,7 +566,8 @@ std::string Connector::subscriptions_frame() const {
 void Connector::local_subscriptions(std::vector<LocalPattern> patterns) {
   std::vector<SubscriptionEntry> entries;
   for (auto& p : patterns) {
-    entries.push_back(SubscriptionEntry{static_cast<std::uint8_t>(p.kind), std::move(p.pattern), std::move(p.group)});
+    entries.push_back(SubscriptionEntry{static_cast<std::uint8_t>(p.kind), std::move(p.pattern), std::move(p.group),
+                                        std::move(p.filter)});
   }
   std::sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end()), entries.end());

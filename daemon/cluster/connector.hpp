@@ -46,6 +46,8 @@ class Connector final : public ClusterUplink,
   // ClusterUplink (router threads).
   RemoteRoute remote_route(edri_kind kind, std::string_view type) const override;
   std::vector<std::string> remote_groups(edri_kind kind, std::string_view type) const override;
+  std::vector<std::shared_ptr<const ContentFilter>> remote_filters(edri_kind kind,
+                                                                   std::string_view type) const override;
   bool send(const Event& ev, bool may_wait, const std::vector<std::string>* groups = nullptr) override;
   bool congested() const override;
   void send_tunnel_open(const Event& offer) override;
@@ -75,6 +77,9 @@ class Connector final : public ClusterUplink,
     std::vector<Pattern> notifications;
     std::vector<Pattern> requests;
     std::vector<Pattern> tunnels;
+    // The content filters of notifications and requests, one per pattern
+    // (null: none).
+    std::vector<std::shared_ptr<const ContentFilter>> notification_filters, request_filters;
     // Work groups' patterns: a member's router is linked to the switch.
     std::vector<GroupPattern> group_notifications;
     std::vector<GroupPattern> group_requests;

@@ -20,7 +20,7 @@ std::vector<Member> MembershipFile::load() const {
       m.id = r.at("id").get<std::string>();
       for (const auto& e : r.at("subscriptions")) {
         m.entries.push_back(SubscriptionEntry{e.at("kind").get<std::uint8_t>(), e.at("pattern").get<std::string>(),
-                                              e.value("group", std::string())});
+                                              e.value("group", std::string()), e.value("filter", std::string())});
       }
       out.push_back(std::move(m));
     }
@@ -39,6 +39,7 @@ void MembershipFile::save(const std::vector<Member>& members) const {
     for (const auto& e : m.entries) {
       nlohmann::json entry{{"kind", e.kind}, {"pattern", e.pattern}};
       if (!e.group.empty()) entry["group"] = e.group;
+      if (!e.filter.empty()) entry["filter"] = e.filter;
       subs.push_back(std::move(entry));
     }
     routers.push_back({{"id", m.id}, {"subscriptions", std::move(subs)}});

@@ -258,6 +258,7 @@ Switch::Slot& Switch::add_slot(const std::string& id) {
 
 void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
   std::vector<Pattern> notifications, requests, tunnels;
+  std::vector<std::shared_ptr<const ContentFilter>> notification_filters, request_filters;
   std::vector<Slot::GroupPattern> group_notifications, group_requests;
   // Only what parses is kept: it is all other routers are told of and all
   // the membership file holds.
@@ -269,11 +270,24 @@ void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
                    error);
       return true;
     }
+    std::shared_ptr<const ContentFilter> filter;
+    if (!e.filter.empty()) {
+      try {
+        filter = ContentFilter::parse(e.filter);
+      } catch (const FilterError& err) {
+        // Unfiltered is the safe side: the router filters again itself.
+        spdlog::warn("switch: router '{}' sent a content filter for '{}' that does not compile ({}); its events "
+                     "go there unfiltered",
+                     slot.id, e.pattern, err.what());
+      }
+    }
     if (!e.group.empty()) {
       (e.kind == EDRI_KIND_REQUEST ? group_requests : group_notifications)
-          .push_back(Slot::GroupPattern{std::move(*p), e.group});
+          .push_back(Slot::GroupPattern{std::move(*p), e.group, std::move(filter)});
       return false;
     }
+    if (e.kind == EDRI_KIND_REQUEST) request_filters.push_back(filter);
+    if (e.kind == EDRI_KIND_NOTIFICATION) notification_filters.push_back(filter);
     (e.kind == EDRI_KIND_REQUEST ? requests : e.kind == EDRI_KIND_TUNNEL ? tunnels : notifications)
         .push_back(std::move(*p));
     return false;
@@ -286,6 +300,8 @@ void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
   }
   slot.notifications = std::move(notifications);
   slot.requests = std::move(requests);
+  slot.notification_filters = std::move(notification_filters);
+  slot.request_filters = std::move(request_filters);
   slot.tunnels = std::move(tunnels);
 }
 
@@ -430,12 +446,29 @@ Switch::Targets Switch::others_matching(const Slot& from, std::vector<Pattern> S
   return out;
 }
 
+namespace {
+bool admits(const std::shared_ptr<const ContentFilter>& f, const WireEvent& e) noexcept {
+  return !f || f->matches(e.payload, e.payload_len);
+}
+}  // namespace
+
 Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
   const bool request = e.kind == EDRI_KIND_REQUEST;
   Placement p;
   for (auto& [id, slot] : slots_) {
-    if (slot.get() != &from && matches_any(request ? slot->requests : slot->notifications, e.type)) {
+    if (slot.get() == &from) continue;
+    const auto& patterns = request ? slot->requests : slot->notifications;
+    const auto& filters = request ? slot->request_filters : slot->notification_filters;
+    bool subscribed = false, wanted = false;
+    for (std::size_t i = 0; i < patterns.size() && !wanted; ++i) {
+      if (!patterns[i].matches(e.type)) continue;
+      subscribed = true;
+      wanted = admits(filters[i], e);
+    }
+    if (wanted) {
       p.to.push_back({slot.get(), {}});
+    } else if (subscribed) {
+      p.filtered = true;
     }
   }
   const auto groups_of = [request](Slot& s) -> const std::vector<Slot::GroupPattern>& {
@@ -460,8 +493,13 @@ Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
   if (names.empty()) return p;
   const std::size_t start = place_rr_++;
   for (std::string_view name : names) {
-    Slot* best = least_loaded(name, e.type, request, nullptr, start);
+    Slot* best = least_loaded(name, e.type, request, nullptr, start, &e);
     if (!best) {
+      // No member anywhere wants it: filtered, not waiting for a member.
+      if (!group_wants(name, e)) {
+        p.filtered = true;
+        continue;
+      }
       ++p.unplaced;
       continue;
     }
@@ -473,8 +511,18 @@ Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
   return p;
 }
 
+bool Switch::group_wants(std::string_view name, const WireEvent& e) {
+  const bool request = e.kind == EDRI_KIND_REQUEST;
+  for (auto& [id, slot] : slots_) {
+    for (const auto& g : request ? slot->group_requests : slot->group_notifications) {
+      if (g.group == name && g.pattern.matches(e.type) && admits(g.filter, e)) return true;
+    }
+  }
+  return false;
+}
+
 Switch::Slot* Switch::least_loaded(std::string_view name, std::string_view type, bool request, const Slot* exclude,
-                                   std::size_t start) {
+                                   std::size_t start, const WireEvent* e) {
   if (slots_.empty()) return nullptr;
   boost::container::small_vector<Slot*, 8> all;
   for (auto& [id, slot] : slots_) all.push_back(slot.get());
@@ -484,8 +532,9 @@ Switch::Slot* Switch::least_loaded(std::string_view name, std::string_view type,
     Slot* s = all[(start + i) % all.size()];
     if (s == exclude || !live(*s)) continue;
     const auto& gs = request ? s->group_requests : s->group_notifications;
-    if (std::none_of(gs.begin(), gs.end(),
-                     [&](const Slot::GroupPattern& g) { return g.group == name && g.pattern.matches(type); })) {
+    if (std::none_of(gs.begin(), gs.end(), [&](const Slot::GroupPattern& g) {
+          return g.group == name && g.pattern.matches(type) && (!e || admits(g.filter, *e));
+        })) {
       continue;
     }
     std::uint64_t load = 0, members = 1;
@@ -623,7 +672,9 @@ bool Switch::event(LinkSession& s, const WireEvent& e, const std::uint8_t* frame
         });
       }
       if (e.kind == EDRI_KIND_REQUEST && p.to.empty()) {
-        answer(*from, e, EDRI_STATUS_NOT_FOUND, "no router in the cluster serves '" + std::string(e.type) + "'");
+        answer(*from, e, EDRI_STATUS_NOT_FOUND,
+               p.filtered ? "no router's content filter in the cluster takes this '" + std::string(e.type) + "'"
+                          : "no router in the cluster serves '" + std::string(e.type) + "'");
         break;
       }
       if (std::any_of(p.to.begin(), p.to.end(), [](const Placement::To& t) { return t.slot->state->congested(); })) {

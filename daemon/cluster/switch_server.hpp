@@ -14,6 +14,7 @@
 #include "cluster/link_stream.hpp"
 #include "cluster/link_session.hpp"
 #include "cluster/switch_membership.hpp"
+#include "event/content_filter.hpp"
 #include "event/ids.hpp"
 #include "event/pattern.hpp"
 
@@ -79,9 +80,12 @@ class Switch final : public LinkHooks {
     std::shared_ptr<LinkSession> session;
     std::vector<SubscriptionEntry> entries;
     std::vector<Pattern> notifications, requests, tunnels;  // outside any group
+    // Their content filters, one per pattern (null: none).
+    std::vector<std::shared_ptr<const ContentFilter>> notification_filters, request_filters;
     struct GroupPattern {
       Pattern pattern;
       std::string group;
+      std::shared_ptr<const ContentFilter> filter;
     };
     std::vector<GroupPattern> group_notifications, group_requests;
     // Per group on this link: its members here and their unfinished work,
@@ -159,6 +163,7 @@ class Switch final : public LinkHooks {
     boost::container::small_vector<std::pair<Slot*, std::string_view>, 2> picks;
     bool grouped = false;  // copies carry a group section
     std::uint32_t unplaced = 0;  // groups with no member linked
+    bool filtered = false;  // a router subscribed to the type, but no filter took the payload
   };
   // Every router outside `from` that subscribes to e's type outside a group,
   // and, for each group the event is to be placed in, the linked member
@@ -167,8 +172,12 @@ class Switch final : public LinkHooks {
   // The linked router serving group `name` for `type` with the least work
   // per member, not `exclude`; looking from the start'th router, so ties
   // go round. Null when there is none.
+  // With `e`, only a router whose filter for the group takes e's payload.
   Slot* least_loaded(std::string_view name, std::string_view type, bool request, const Slot* exclude,
-                     std::size_t start);
+                     std::size_t start, const WireEvent* e = nullptr);
+  // Whether some router (linked or not) has a member of group `name` whose
+  // filter takes e.
+  bool group_wants(std::string_view name, const WireEvent& e);
   // Whether `to` owes a settlement for an event it serves these groups of.
   static bool wants_receipt(const Slot& to, std::span<const std::string_view> groups);
   void hold_work(Slot& to, const edri_id128& id, std::string frame, std::span<const std::string_view> groups);

@@ -44,6 +44,9 @@ bool valid_text(std::string_view s) {
 }
 
 constexpr std::uint8_t kEntryGrouped = 0x80;
+constexpr std::uint8_t kEntryFiltered = 0x40;
+// A filter is a few hundred bytes; this much is refused as hostile.
+constexpr std::uint32_t kMaxFilterText = 64 * 1024;
 
 void write_groups(codec::ByteWriter& w, const std::vector<std::string>& groups) {
   w.u8(static_cast<std::uint8_t>(groups.size()));
@@ -107,10 +110,13 @@ std::string encode_subscriptions(const std::vector<SubscriptionEntry>& entries) 
   Writer w(FrameType::subscriptions, 4 + entries.size() * 24);
   w.u32(static_cast<std::uint32_t>(entries.size()));
   for (const auto& e : entries) {
-    // The high bit of the kind says a group name follows.
-    w.u8(static_cast<std::uint8_t>(e.kind | (e.group.empty() ? 0 : kEntryGrouped)));
+    // The high bits of the kind say a group name (0x80) and a content
+    // filter (0x40) follow.
+    w.u8(static_cast<std::uint8_t>(e.kind | (e.group.empty() ? 0 : kEntryGrouped) |
+                                   (e.filter.empty() ? 0 : kEntryFiltered)));
     w.str8(e.pattern);
     if (!e.group.empty()) w.str8(e.group);
+    if (!e.filter.empty()) w.str32(e.filter);
   }
   return w.finish();
 }
@@ -386,11 +392,20 @@ std::optional<std::vector<SubscriptionEntry>> decode_subscriptions(const std::ui
     e.kind = r.u8();
     e.pattern = std::string(r.str8());
     const bool grouped = (e.kind & kEntryGrouped) != 0;
-    e.kind &= static_cast<std::uint8_t>(~kEntryGrouped);
+    const bool filtered = (e.kind & kEntryFiltered) != 0;
+    e.kind &= static_cast<std::uint8_t>(~(kEntryGrouped | kEntryFiltered));
     if (grouped) e.group = std::string(r.str8());
+    if (filtered) {
+      const std::string_view f = r.str32();
+      if (r.ok() && (f.empty() || f.size() > kMaxFilterText)) {
+        if (error) *error = "subscriptions frame with a filter of " + std::to_string(f.size()) + " bytes";
+        return std::nullopt;
+      }
+      e.filter = std::string(f);
+    }
     if (r.ok() && ((e.kind != EDRI_KIND_NOTIFICATION && e.kind != EDRI_KIND_REQUEST && e.kind != EDRI_KIND_TUNNEL) ||
                    e.pattern.empty() || !valid_text(e.pattern) || (grouped && (e.group.empty() || !valid_text(e.group))) ||
-                   (grouped && e.kind == EDRI_KIND_TUNNEL))) {
+                   (grouped && e.kind == EDRI_KIND_TUNNEL) || (filtered && e.kind == EDRI_KIND_TUNNEL))) {
       if (error) *error = "subscriptions frame with a bad entry";
       return std::nullopt;
     }

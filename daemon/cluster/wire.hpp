@@ -104,10 +104,14 @@ struct SubscriptionEntry {
   std::uint8_t kind = 0;  // EDRI_KIND_NOTIFICATION, _REQUEST or _TUNNEL
   std::string pattern;
   std::string group;  // "": every event; else one member of the group takes each
+  // A content filter's canonical text (event/content_filter.hpp): the
+  // router takes only events whose payload passes it. "": every event.
+  std::string filter;
   bool operator==(const SubscriptionEntry&) const = default;
   bool operator<(const SubscriptionEntry& o) const {
     if (kind != o.kind) return kind < o.kind;
-    return pattern != o.pattern ? pattern < o.pattern : group < o.group;
+    if (pattern != o.pattern) return pattern < o.pattern;
+    return group != o.group ? group < o.group : filter < o.filter;
   }
 };
 

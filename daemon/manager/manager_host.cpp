@@ -193,6 +193,24 @@ const ContentFilter* ManagerHost::filter_for(std::string_view type) {
   return nullptr;
 }
 
+std::shared_ptr<const ContentFilter> ManagerHost::filter_covering(const Pattern& subscription) const {
+  std::lock_guard lock(subs_mutex_);
+  if (subscription.is_literal()) {
+    for (const auto& f : filters_) {
+      if (f.pattern.matches(subscription.text())) return f.filter;
+    }
+    return nullptr;
+  }
+  // A wildcard subscription: only a filter for that very pattern (or for
+  // every type) covers it, and only when no filter before it may take some
+  // of its types.
+  for (const auto& f : filters_) {
+    if (f.pattern.text() == subscription.text() || f.pattern.text() == ">") return f.filter;
+    if (!f.pattern.is_literal() || subscription.matches(f.pattern.text())) return nullptr;
+  }
+  return nullptr;
+}
+
 std::vector<TypeFilter> ManagerHost::filters() const {
   std::lock_guard lock(subs_mutex_);
   return filters_;

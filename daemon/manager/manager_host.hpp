@@ -76,6 +76,10 @@ class ManagerHost final : public HostBackend {
   // or null. Valid while the manager lives: a filter replaced or removed is
   // kept, since routes cached on other threads may still point at it.
   const ContentFilter* filter_for(std::string_view type);
+  // The filter that holds for every type `subscription` matches, or null
+  // when none does or they differ (the switch is then told no filter, and
+  // this router's own routing still filters each event).
+  std::shared_ptr<const ContentFilter> filter_covering(const Pattern& subscription) const;
   // YAML filters, in order; before start.
   void add_filters(const std::vector<TypeFilter>& filters);
   // The filters in force, first match first (stats, the cluster's interest).

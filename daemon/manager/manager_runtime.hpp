@@ -83,6 +83,9 @@ class ManagerRuntime final : public ExecutionSite {
   }
   // The content filter events of `type` must pass here, or null.
   const ContentFilter* filter_for(std::string_view type) { return host_.filter_for(type); }
+  std::shared_ptr<const ContentFilter> filter_covering(const Pattern& subscription) const {
+    return host_.filter_covering(subscription);
+  }
   const std::string& name() const noexcept override { return name_; }
   const char* name_cstr() const noexcept { return name_.c_str(); }
   const std::string& plugin_label() const noexcept { return plugin_label_; }

@@ -3,11 +3,13 @@
 // connector implements it; the router knows nothing of sockets.
 #pragma once
 
+#include "event/content_filter.hpp"
 #include "event/event.hpp"
 
 #include <edri/abi.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +27,7 @@ struct LocalPattern {
   edri_kind kind;
   std::string pattern;
   std::string group;  // the manager's work group, "" for none
+  std::string filter;  // the content filter for every type of the pattern (its text), "" for none
 };
 
 // One work group's share of this router: members here and the events they
@@ -53,6 +56,12 @@ class ClusterUplink {
   // (notifications and requests): the switch picks one member router of each.
   // Same caching as remote_route.
   virtual std::vector<std::string> remote_groups(edri_kind kind, std::string_view type) const = 0;
+  // The content filters of the other routers' subscriptions to `type`
+  // (outside groups), when every one of them has one: an event whose
+  // payload passes none of them need not leave. Empty: no such limit.
+  // Same caching as remote_route.
+  virtual std::vector<std::shared_ptr<const ContentFilter>> remote_filters(edri_kind kind,
+                                                                           std::string_view type) const = 0;
   // A local notification or request (header complete) for other routers.
   // Waits while the link is congested, unless !may_wait: then a congested
   // link refuses the event (returns false). `groups`, when given, are the

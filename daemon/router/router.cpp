@@ -232,8 +232,13 @@ void Router::subscriptions_changed() {
   std::vector<LocalPattern> patterns;
   for (const auto& sub : all) {
     if (sub.kind == EDRI_KIND_RESPONSE) continue;
+    std::string filter;
+    if (sub.kind != EDRI_KIND_TUNNEL) {
+      if (auto f = sub.manager->filter_covering(sub.pattern)) filter = f->text();
+    }
     patterns.push_back(LocalPattern{sub.kind, sub.pattern.text(),
-                                    sub.kind == EDRI_KIND_TUNNEL ? std::string() : sub.manager->work().group});
+                                    sub.kind == EDRI_KIND_TUNNEL ? std::string() : sub.manager->work().group,
+                                    std::move(filter)});
   }
   auto table = std::make_shared<SubscriptionTable>(std::move(all), ++g_table_versions);
   {
@@ -406,6 +411,7 @@ Router::CachedRoutes& Router::routes_for(edri_kind kind, std::string_view type) 
     routes.remote = up ? up->remote_route(kind, type) : RemoteRoute::none;
     if (up && kind != EDRI_KIND_TUNNEL && routes.remote != RemoteRoute::none) {
       routes.placed = up->remote_groups(kind, type);
+      if (routes.placed.empty()) routes.remote_filters = up->remote_filters(kind, type);
       for (RouteGroup& g : routes.groups) {
         g.placed = std::find(routes.placed.begin(), routes.placed.end(), g.name()) != routes.placed.end();
       }
@@ -557,9 +563,19 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   return EDRI_OK;
 }
 
-ClusterUplink* Router::remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept {
+ClusterUplink* Router::remote_uplink(const CachedRoutes& cached, const Event& ev) {
   if (cached.remote == RemoteRoute::none) return nullptr;
   if (cached.remote != RemoteRoute::always && !ev.shareable) return nullptr;
+  if (!cached.remote_filters.empty()) {
+    const EncodedPayload* payload = event_encoded(&ev);
+    if (!payload || std::none_of(cached.remote_filters.begin(), cached.remote_filters.end(), [&](const auto& f) {
+          return f->matches(payload->data(), payload->size());
+        })) {
+      // No other router wants it: it does not cross the network.
+      counters_.filtered_remote.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
   return uplink_.load(std::memory_order_acquire);
 }
 
@@ -591,7 +607,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   const RouteCopy routes = receivers(cached, *ev, remote != nullptr);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
-    const bool filtered = !cached.routes.empty() || !cached.groups.empty();
+    const bool filtered = !cached.routes.empty() || !cached.groups.empty() || !cached.remote_filters.empty();
     requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_NOT_FOUND,
                         filtered ? "no manager's content filter takes this '" + std::string(ev->payload_type) + "'"
                                  : "no manager serves '" + std::string(ev->payload_type) + "'");
@@ -887,6 +903,7 @@ RouterSnapshot Router::snapshot() const {
   e.cancelled = counters_.cancelled.load();
   e.rejected = counters_.rejected.load();
   e.would_wait = counters_.would_wait.load();
+  e.filtered_remote = counters_.filtered_remote.load();
   e.dropped = counters_.dropped.load();
   e.late_responses = counters_.late_responses.load();
   e.invalid = counters_.invalid.load();

@@ -166,6 +166,9 @@ class Router final : public RouterPort {
     std::vector<std::string> placed;
     TypeCounter* counter;
     RemoteRoute remote = RemoteRoute::none;
+    // Set when every other router's subscription to the type has a content
+    // filter: the event leaves only when its payload passes one.
+    std::vector<std::shared_ptr<const ContentFilter>> remote_filters;
     // What to tell the switch of groups when the event leaves: null when no
     // group anywhere subscribes to the type.
     const std::vector<std::string>* section() const noexcept {
@@ -201,7 +204,7 @@ class Router final : public RouterPort {
                         bool may_wait, const std::vector<std::string>* groups = nullptr);
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
-  ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev) const noexcept;
+  ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev);
   void schedule_liveness();
   // A retry's time came: ev goes to `last` again, or to another member of its group.
   void redeliver(EventPtr ev, ManagerRuntime& last, const std::string& error);

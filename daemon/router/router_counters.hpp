@@ -22,6 +22,7 @@ struct RouterCounters {
   std::atomic<std::uint64_t> cancelled{0};  // requests their senders cancelled
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> would_wait{0};  // EDRI_SEND_NO_WAIT sends turned back
+  std::atomic<std::uint64_t> filtered_remote{0};  // kept here: no other router's content filter took them
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> late_responses{0};
   std::atomic<std::uint64_t> invalid{0};

@@ -27,6 +27,7 @@ struct RouterSnapshot {
     std::uint64_t late_responses = 0, invalid = 0, sent_remote = 0, received_remote = 0, encoded = 0;
     std::uint64_t pending_requests = 0;
     std::uint64_t redeliveries = 0;
+    std::uint64_t filtered_remote = 0;
   } events;
   // Per DeadReason, in its order.
   std::vector<std::pair<std::string_view, std::uint64_t>> dead_letters;

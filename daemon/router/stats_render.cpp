@@ -181,6 +181,7 @@ void to_json(json& out, const RouterSnapshot& s) {
            {"cancelled", e.cancelled},
            {"rejected", e.rejected},
            {"would_wait", e.would_wait},
+           {"filtered_remote", e.filtered_remote},
            {"dropped", e.dropped},
            {"late_responses", e.late_responses},
            {"invalid", e.invalid},
@@ -215,6 +216,9 @@ std::string to_prometheus(const RouterSnapshot& s) {
                               "Sends that would have waited for room, turned back to a sender that must not wait.",
                               &Events::would_wait},
            Family<EventCount>{"edri_dropped_total", "Events dropped by drop_oldest queues.", &Events::dropped},
+           Family<EventCount>{"edri_filtered_remote_total",
+                              "Events kept in this router: no other router's content filter took them.",
+                              &Events::filtered_remote},
            Family<EventCount>{"edri_encoded_total", "Payloads serialised (process or type boundary).",
                               &Events::encoded},
        }) {

@@ -1258,3 +1258,75 @@ TEST_CASE("a member router stopped with SIGTERM hands its unstarted at-least-onc
   CHECK(b.process->output().find("handing them back") != std::string::npos);
   stop_all({&a, &hub});
 }
+
+TEST_CASE("a content filter travels with its subscription: events no router takes stay on the publishing router "
+          "(shipped defaults)") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port,
+                          "  - {name: consumer, plugin: cluster_probe, config: {role: consumer},\n"
+                          "     filters: {probe.seq: {n: {lte: 1000}}}}\n"
+                          "  - {name: echo, plugin: echo}\n",
+                          kShareWork);
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  wait_for_route(a);
+  CHECK(a.post("/events/probe.start", {{"count", 5000}})["sent"] == 5000);
+  wait_received(b, 1000, 60s);
+  std::this_thread::sleep_for(500ms);
+  check_exactly_once(b.report(), 1000);
+  // The other 4000 never left ra: its link carried the first 1000 only.
+  json events = a.stats()["events"];
+  INFO("ra events: " << events.dump());
+  CHECK(events["filtered_remote"] == 4000);
+  CHECK(events["sent_remote"].get<std::uint64_t>() >= 1000);
+  CHECK(events["sent_remote"].get<std::uint64_t>() < 1000 + 20);
+  // rb's own view: nothing arrived that its filter had to drop.
+  for (auto& m : b.stats()["managers"]) {
+    if (m["name"] == "consumer") CHECK(m["filtered"] == 0);
+  }
+  stop_all({&a, &b, &hub});
+}
+
+TEST_CASE("a group whose members filter differently on two routers: the switch gives each event to the router whose "
+          "filter takes it, and only there") {
+  Cluster c;
+  Node hub = c.start_switch();
+  Node b = c.start_router("rb", hub.link_port,
+                          "  - {name: w1, plugin: cluster_probe, group: crunch, config: {role: worker},\n"
+                          "     filters: {probe.seq: {n: {lte: 3000}}}}\n",
+                          kShareWork);
+  Node d = c.start_router("rd", hub.link_port,
+                          "  - {name: w2, plugin: cluster_probe, group: crunch, config: {role: worker},\n"
+                          "     filters: {probe.seq: {n: {gt: 3000}}}}\n",
+                          kShareWork);
+  Node a = c.start_router("ra", hub.link_port, kProducer + "  - {name: sink, plugin: cluster_probe, config: {role: sink}}\n",
+                          kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b) && link_up(d); }, 30s));
+  // Both members known at ra: its requests to the group reach both.
+  std::set<std::string> answered;
+  REQUIRE(wait_until(
+      [&] {
+        json who = a.post("/events/probe.who");
+        if (who["_status"] == 200) answered.insert(who.value("by", ""));
+        return answered.size() == 2;
+      },
+      30s));
+  CHECK(a.post("/events/probe.start", {{"count", 5000}})["sent"] == 5000);
+  wait_tally(a, 5000, 60s);
+  json t = tally(a);
+  INFO("tally: " << t.dump());
+  CHECK(t["duplicates"] == 0);
+  CHECK(t["by"]["w1"] == 3000);
+  CHECK(t["by"]["w2"] == 2000);
+  // Each router got only what its filter takes (a few probe.who aside).
+  const auto to_b = hub_link(hub, "rb")["sent_seq"].get<std::uint64_t>();
+  const auto to_d = hub_link(hub, "rd")["sent_seq"].get<std::uint64_t>();
+  INFO("frames to rb " << to_b << ", to rd " << to_d);
+  CHECK(to_b >= 3000);
+  CHECK(to_b < 3000 + 50);
+  CHECK(to_d >= 2000);
+  CHECK(to_d < 2000 + 50);
+  stop_all({&a, &b, &d, &hub});
+}

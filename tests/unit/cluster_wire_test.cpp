@@ -84,6 +84,26 @@ TEST_CASE("every control frame survives encoding and decoding") {
   CHECK(decode_auth(f.body, f.len, &error).value().mac.size() == 32);
 }
 
+TEST_CASE("content filters travel in subscriptions, and one out of bounds is refused") {
+  std::string error;
+  const std::vector<SubscriptionEntry> subs{{EDRI_KIND_NOTIFICATION, "a.b", "", R"({"n":{"gt":5}})"},
+                                            {EDRI_KIND_NOTIFICATION, "a.b", "crunch", R"({"x":"y"})"},
+                                            {EDRI_KIND_REQUEST, "c.*", "", ""}};
+  auto f = only_frame(encode_subscriptions(subs));
+  auto s = decode_subscriptions(f.body, f.len, &error);
+  REQUIRE(s);
+  CHECK(*s == subs);
+  // On a tunnel, or larger than 64 KiB, a filter is refused.
+  f = only_frame(encode_subscriptions({{EDRI_KIND_TUNNEL, "t.x", "", R"({"a":1})"}}));
+  CHECK_FALSE(decode_subscriptions(f.body, f.len, &error));
+  f = only_frame(encode_subscriptions({{EDRI_KIND_NOTIFICATION, "a", "", std::string(70 * 1024, 'x')}}));
+  CHECK_FALSE(decode_subscriptions(f.body, f.len, &error));
+  CHECK_THAT(error, Catch::Contains("filter of 71680 bytes"));
+  // A filter length beyond the frame.
+  const std::uint8_t truncated[] = {1, 0, 0, 0, 0x40, 1, 'a', 0xff, 0xff, 0, 0, '{'};
+  CHECK_FALSE(decode_subscriptions(truncated, sizeof truncated, &error));
+}
+
 TEST_CASE("an event frame carries the whole header and the payload bytes") {
   EventPtr ev = sample_event();
   std::string frame;
