@@ -1,7 +1,12 @@
 // libFuzzer target: arbitrary bytes as a link stream. Every frame the
 // splitter yields goes through the decoder for its type; nothing may crash,
-// leak or read out of bounds (built with ASan and UBSan).
+// leak or read out of bounds (built with ASan and UBSan). Content filters
+// from subscriptions frames are compiled, and every event's payload is put
+// through them and through filters that use every operator.
 #include "cluster/wire.hpp"
+#include "event/content_filter.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +15,35 @@
 using namespace edrid::cluster;
 
 namespace {
+using edrid::ContentFilter;
+
+std::vector<std::shared_ptr<const ContentFilter>>& filters() {
+  static std::vector<std::shared_ptr<const ContentFilter>> all = [] {
+    std::vector<std::shared_ptr<const ContentFilter>> v;
+    for (const char* text :
+         {R"({"a": 1, "b.c": {"gt": 2.5, "lte": "z"}, "d": ["x", null, true]})",
+          R"({"$or": [{"s": {"prefix": "p", "suffix": "q"}}, {"s": {"contains": "\u0000"}}], "$not": {"t": {"present": true}}})",
+          R"({"s": {"regex": "^(a|b)+c?$"}, "n": {"ne": -1, "one_of": [1, 2, 18446744073709551615]}})"}) {
+      v.push_back(ContentFilter::parse(text));
+    }
+    return v;
+  }();
+  return all;
+}
+
+void learn(const std::vector<SubscriptionEntry>& entries) {
+  for (const auto& e : entries) {
+    if (e.filter.empty()) continue;
+    try {
+      auto f = ContentFilter::parse(e.filter);
+      // What compiled must print back to text that compiles to the same.
+      if (ContentFilter::parse(f->text())->text() != f->text()) __builtin_trap();
+      if (filters().size() < 16) filters().push_back(std::move(f));
+    } catch (const edrid::FilterError&) {
+    }
+  }
+}
+
 void drain(FrameSplitter& s) {
   FrameSplitter::Frame f{};
   std::string error;
@@ -18,7 +52,9 @@ void drain(FrameSplitter& s) {
       case FrameType::hello: (void)decode_hello(f.body, f.len, &error); break;
       case FrameType::auth: (void)decode_auth(f.body, f.len, &error); break;
       case FrameType::resume: (void)decode_resume(f.body, f.len, &error); break;
-      case FrameType::subscriptions: (void)decode_subscriptions(f.body, f.len, &error); break;
+      case FrameType::subscriptions:
+        if (auto subs = decode_subscriptions(f.body, f.len, &error)) learn(*subs);
+        break;
       case FrameType::ack:
       case FrameType::heartbeat:
       case FrameType::goodbye: (void)decode_u64(f.body, f.len, &error); break;
@@ -27,6 +63,7 @@ void drain(FrameSplitter& s) {
       case FrameType::settled: (void)decode_settled(f.body, f.len, &error); break;
       case FrameType::event:
         if (WireEvent e; decode_event(f.body, f.len, e, &error) && e.kind != kWireFanout) {
+          for (const auto& filter : filters()) (void)filter->matches(e.payload, e.payload_len);
           auto ev = make_event(e);
           (void)edrid::event_encoded(ev.get());
           // What a switch does with a group event: a copy with another
@@ -53,6 +90,9 @@ void drain(FrameSplitter& s) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // Split the input in two reads to exercise reassembly across feeds.
   const std::size_t cut = size ? data[0] % (size + 1) : 0;
+  // The input itself as a payload too: the filters' MessagePack reader sees
+  // every shape of hostile map, not only what a valid event frame holds.
+  for (const auto& filter : filters()) (void)filter->matches(data, size);
   FrameSplitter s(1u << 16);
   s.feed(data, cut);
   drain(s);

@@ -14,11 +14,15 @@ mkdir -p "$work/corpus"
 case "$target" in
   frame)
     sources=("$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" "$src/daemon/codec/frame_splitter.cpp" "$src/daemon/event/event.cpp"
-             "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp")
-    includes=(-I"$src/daemon" -I"$src/sdk/include")
+             "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp"
+             "$src/daemon/event/content_filter.cpp")
+    # spdlog and fmt header-only: nothing is linked but the sources.
+    includes=(-I"$src/daemon" -I"$src/sdk/include" -DSPDLOG_HEADER_ONLY -DFMT_HEADER_ONLY)
     # Short hand-made frames are enough for libFuzzer to find the structure.
     printf '\x05\x00\x00\x00\x09\x00\x00\x00' > "$work/corpus/close"
     printf '\x09\x00\x00\x00\x06\x01\x00\x00\x00\x00\x00\x00\x00' > "$work/corpus/ack"
+    # A payload map for the content filters: {"a": 1, "s": "abc", "n": 2}.
+    printf '\x83\xa1a\x01\xa1s\xa3abc\xa1n\x02' > "$work/corpus/map"
     ;;
   worker)
     sources=("$src/tests/fuzz/worker_fuzzer.cpp" "$src/daemon/exec/worker_protocol.cpp"

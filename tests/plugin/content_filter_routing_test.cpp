@@ -165,7 +165,7 @@ TEST_CASE("a group gives each event to a member whose filter passes it, none twi
   CHECK(italian == kEvents / 4);
 }
 
-TEST_CASE("a request no responder's filter takes is answered not_found, saying so; one that passes is served") {
+TEST_CASE("a request no responder's filter takes is answered not_found saying so, and one that passes is served") {
   Rig rig([](edrid::Router& r) {
     r.add_manager("svc", sieve(), "sieve", {}, "{}", {}, filtered("job.ask", R"({"$or": [{"tier": "gold"}, {"amount": {"gt": 1000}}]})"));
     r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
