@@ -214,8 +214,10 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
     return false;
   }
   const auto redeliveries = static_cast<std::uint16_t>(std::min<std::uint32_t>(event_attempt(ev) - 1, 0xffff));
-  event_head(w, wire_kind, groups ? flags | kFlagGroups : flags, h.status, h.priority, origin_incarnation,
-             redeliveries);
+  const bool dedupe = ev.text && ev.text->has_dedupe;
+  if (groups) flags |= kFlagGroups;
+  if (dedupe) flags |= kFlagDedupe;
+  event_head(w, wire_kind, flags, h.status, h.priority, origin_incarnation, redeliveries);
   w.id(h.id);
   w.id(h.trace_id);
   w.id(h.correlation_id);
@@ -227,6 +229,7 @@ bool encode_event(const Event& ev, std::uint8_t wire_kind, std::uint8_t flags,
   w.str8(h.sender ? h.sender : "");
   w.str8(target_router);
   w.str32(message);
+  if (dedupe) w.id(ev.text->dedupe_id);
   // Encoded straight into the frame: the event is encoded once, for its link.
   if (!w.sized32([&](std::string& buf) { return event_encode_to(&ev, buf, error); })) return false;
   if (groups) write_groups(w, *groups);
@@ -498,6 +501,7 @@ bool decode_event(const std::uint8_t* p, std::size_t n, WireEvent& e, std::strin
   e.sender = r.str8();
   e.target_router = r.str8();
   e.message = r.str32();
+  if (e.flags & kFlagDedupe) e.dedupe_id = r.id();
   e.payload_len = r.u32();
   e.payload = r.bytes(e.payload_len);
   e.groups.clear();
@@ -549,6 +553,11 @@ EventPtr make_event(const WireEvent& w) {
   h.deadline_ns = w.deadline_ns;
   h.status = w.status;
   if (w.redeliveries > 0) event_text(*ev).attempt = 1u + w.redeliveries;
+  if (w.flags & kFlagDedupe) {
+    EventText& t = event_text(*ev);
+    t.dedupe_id = w.dedupe_id;
+    t.has_dedupe = true;
+  }
   return ev;
 }
 

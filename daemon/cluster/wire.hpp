@@ -78,6 +78,9 @@ constexpr std::uint8_t kFlagReceipt = 0x08;
 // went; it is older than what its origin sent since, so the receiver's
 // origin filter must not drop it.
 constexpr std::uint8_t kFlagRedelivered = 0x10;
+// Event flag: a 16-byte dedupe id (the hash of the sender's dedupe key)
+// follows the message.
+constexpr std::uint8_t kFlagDedupe = 0x20;
 constexpr std::size_t kMaxFrameGroups = 64;
 
 struct Hello {
@@ -148,6 +151,7 @@ struct WireEvent {
   std::uint64_t origin_incarnation = 0;
   std::uint64_t origin_seq = 0;
   edri_id128 id{}, trace_id{}, correlation_id{};
+  edri_id128 dedupe_id{};  // kFlagDedupe only
   std::int64_t timestamp_ns = 0, deadline_ns = 0;
   std::string_view type, payload_type, origin_router, sender, target_router, message;
   const std::uint8_t* payload = nullptr;

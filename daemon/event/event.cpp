@@ -182,6 +182,17 @@ void EncodedPayload::destroy(const EncodedPayload* p) noexcept {
 
 std::uint64_t encode_count() noexcept { return g_encodes.load(std::memory_order_relaxed); }
 
+edri_id128 dedupe_id_of(std::string_view key) noexcept {
+  auto fnv = [&](std::uint64_t h) {
+    for (unsigned char c : key) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+    return h;
+  };
+  return edri_id128{fnv(0xcbf29ce484222325ull), fnv(0x84222325cbf29ce4ull)};
+}
+
 EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* error, bool take_receipt) {
   const EncodedPayload* enc = event_encoded(&ev, error);
   if (!enc) return EventPtr();
@@ -200,6 +211,10 @@ EventPtr event_redelivery(const Event& ev, std::uint32_t attempt, std::string* e
   c.deadline_ns = h.deadline_ns;
   c.status = h.status;
   event_text(*copy).attempt = attempt;
+  if (ev.text && ev.text->has_dedupe) {
+    copy->text->dedupe_id = ev.text->dedupe_id;
+    copy->text->has_dedupe = true;
+  }
   if (take_receipt && ev.text) {
     copy->text->receipt.store(ev.text->receipt.exchange(nullptr, std::memory_order_acq_rel), std::memory_order_release);
   }

@@ -59,6 +59,10 @@ struct EventText {
   std::uint32_t attempt = 1;  // which delivery this is (at-least-once redelivery)
   std::atomic<WorkReceipt*> receipt{nullptr};
   std::atomic<bool> handed_back{false};
+  // The sender's dedupe key, hashed (event_dedupe_id): what a dedupe window
+  // remembers instead of the event id.
+  edri_id128 dedupe_id{};
+  bool has_dedupe = false;
 };
 // The header strings an event from another router comes with. Kept in the
 // event's own allocation, after its bytes: one allocation per received
@@ -163,6 +167,15 @@ inline const char* event_set_message(Event& ev, std::string message) {
   t.message = std::move(message);
   return t.message.c_str();
 }
+
+// What makes two events the same work for a dedupe window: the hash of the
+// key its sender chose, else its id.
+inline const edri_id128& event_dedupe_id(const Event& ev) noexcept {
+  return ev.text && ev.text->has_dedupe ? ev.text->dedupe_id : ev.header.id;
+}
+// A sender's dedupe key as 128 bits (two FNV-1a passes with different
+// bases): keys are the sender's own, so a hash needs no secret.
+edri_id128 dedupe_id_of(std::string_view key) noexcept;
 
 // Which delivery of its event this is: 1, or more for a redelivery.
 inline std::uint32_t event_attempt(const Event& ev) noexcept { return ev.text ? ev.text->attempt : 1; }

@@ -22,7 +22,8 @@ struct WorkerRequest {
 
 // The send options a worker's notify or request frame carries.
 edri_send_options send_options_of(const worker::SendOptions& f) {
-  edri_send_options o{sizeof(edri_send_options), f.priority, f.has_priority, f.timeout_ms, f.flags, 0, {0, 0}};
+  edri_send_options o{sizeof(edri_send_options), f.priority, f.has_priority, f.timeout_ms, f.flags, 0, {0, 0},
+                      f.dedupe_key.empty() ? nullptr : f.dedupe_key.c_str()};
   if (f.trace) {
     o.has_trace_id = 1;
     o.trace_id = *f.trace;

@@ -209,6 +209,7 @@ class WorkerHost final : public HostBackend {
     out.timeout_ms = o ? o->timeout_ms : 0;
     out.flags = abi::send_flags(o);
     if (const edri_id128* trace = abi::send_trace_id(o)) out.trace = *trace;
+    out.dedupe_key = std::string(abi::send_dedupe_key(o).substr(0, 255));
     return out;
   }
 

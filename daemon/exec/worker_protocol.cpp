@@ -45,6 +45,7 @@ template <class Sink> void put(Sink& w, const SendOptions& v) {
   w.i64(v.timeout_ms);
   w.u32(v.flags);
   put(w, v.trace);
+  w.str32(v.dedupe_key);
 }
 template <class Sink> void put(Sink& w, const TunnelDecision& v) {
   put(w, v.accepted);
@@ -78,6 +79,7 @@ void get(ByteReader& r, SendOptions& v) {
   v.timeout_ms = r.i64();
   v.flags = r.u32();
   get(r, v.trace);
+  v.dedupe_key = std::string(r.str32());
 }
 void get(ByteReader& r, TunnelDecision& v) {
   get(r, v.accepted);

@@ -69,6 +69,7 @@ struct SendOptions {
   std::int64_t timeout_ms = 0;
   std::uint32_t flags = 0;
   std::optional<edri_id128> trace;
+  std::string dedupe_key;  // "": none
 };
 
 struct TunnelDecision {

@@ -228,7 +228,7 @@ bool ManagerRuntime::admit(Delivery& d) {
     logger_->debug("request {} skipped: cancelled by its sender", ev.header.type);
     return false;
   } else if (dedupe_ && (kind == EDRI_KIND_NOTIFICATION || kind == EDRI_KIND_REQUEST) &&
-             dedupe_->finished(ev.header.id, steady_ns())) {
+             dedupe_->finished(event_dedupe_id(ev), steady_ns())) {
     // Its first delivery finished: doing it again is what dedupe_ms avoids.
     stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
     logging::TraceScope trace(ev.header.trace_id);
@@ -279,7 +279,7 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
     }
     return;
   }
-  if (!error && dedupe_) dedupe_->finish(ev.header.id, steady_ns());
+  if (!error && dedupe_) dedupe_->finish(event_dedupe_id(ev), steady_ns());
   // At least once: a failure is not the end; the router sends it again.
   if (error && work_.at_least_once(ev.header.type) && (is_request || ev.header.kind == EDRI_KIND_NOTIFICATION) &&
       router_.retry(ev, *this, error)) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace edrid::abi {
 
@@ -35,6 +36,15 @@ inline const edri_id128* send_trace_id(const edri_send_options* o) noexcept {
     return nullptr;
   }
   return &o->trace_id;
+}
+
+// The dedupe key the sender chose (ABI 1.5), or empty.
+inline std::string_view send_dedupe_key(const edri_send_options* o) noexcept {
+  if (!o || !reaches(o->struct_size, offsetof(edri_send_options, dedupe_key) + sizeof o->dedupe_key) ||
+      !o->dedupe_key) {
+    return {};
+  }
+  return std::string_view(o->dedupe_key);
 }
 
 }  // namespace edrid::abi

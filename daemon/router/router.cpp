@@ -452,6 +452,11 @@ bool Router::prepare(ManagerRuntime* sender, Event& ev, edri_kind kind,
   h.payload_type = ev.payload_type.data();
   h.kind = kind;
   h.priority = opts && opts->has_priority ? opts->priority : 0;
+  if (const std::string_view key = abi::send_dedupe_key(opts); !key.empty()) {
+    EventText& t = event_text(ev);
+    t.dedupe_id = dedupe_id_of(key.substr(0, 255));
+    t.has_dedupe = true;
+  }
   h.origin_router = options_.id.c_str();
   h.sender = sender ? sender->name_cstr() : "";
   h.timestamp_ns = now;

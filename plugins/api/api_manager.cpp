@@ -447,13 +447,22 @@ class ApiManager : public edri::Manager {
         }
         call.priority = p;
       }
+      // Idempotency-Key (the IETF httpapi draft's header): a receiver with
+      // dedupe_ms does the work of one key once.
+      if (const auto it = req.find("idempotency-key"); it != req.end()) {
+        if (it->value().empty() || it->value().size() > 255) {
+          return answer(problem(400, "Idempotency-Key must be 1 to 255 bytes"));
+        }
+        call.dedupe_key = std::string(it->value());
+      }
       return through_middlewares(std::move(call), 0, [this, kind, timeout, answer](Call c) mutable {
         if (kind == "notification") {
           auto data = std::make_shared<json>(std::move(c.data));
           return send_patiently(
-              [this, type = c.type, data, answer, trace = c.trace, priority = c.priority]() mutable {
+              [this, type = c.type, data, answer, trace = c.trace, priority = c.priority, key = c.dedupe_key]() mutable {
                 std::uint32_t delivered = 0;
-                if (ctx().try_notify(type, *data, &delivered, {.priority = priority, .trace_id = trace}) ==
+                if (ctx().try_notify(type, *data, &delivered,
+                                     {.priority = priority, .trace_id = trace, .dedupe_key = key}) ==
                     edri::SendResult::would_wait) {
                   return false;
                 }
@@ -508,6 +517,7 @@ class ApiManager : public edri::Manager {
     // for WebSocket).
     std::shared_ptr<edri_api::ClientWatch> watch;
     std::optional<int> priority;  // ?priority= or a frame's "priority": lower is sooner
+    std::string dedupe_key;  // the Idempotency-Key header: the same work as an earlier call with it
   };
 
   // W3C Trace Context: "00-<32 hex trace id>-<16 hex parent id>-<2 hex
@@ -747,9 +757,10 @@ class ApiManager : public edri::Manager {
     };
     send_patiently(
         [this, type = std::move(c.type), data = std::move(c.data), on_answer, timeout, trace = c.trace,
-         watch = c.watch, priority = c.priority]() mutable {
+         watch = c.watch, priority = c.priority, key = std::move(c.dedupe_key)]() mutable {
           return send_for(watch, [&](edri::RequestId* id) {
-            return ctx().try_request(type, data, on_answer, {.priority = priority, .timeout = timeout, .trace_id = trace},
+            return ctx().try_request(type, data, on_answer,
+                                     {.priority = priority, .timeout = timeout, .trace_id = trace, .dedupe_key = key},
                                      id);
           });
         },

@@ -75,7 +75,12 @@ json openapi_document(const RouteTable& routes, bool tokens) {
                      {"required", false},
                      {"schema", {{"type", "string"}, {"enum", {"request", "notification"}}}}},
                     {{"name", "timeout_ms"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}},
-                    {{"name", "priority"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}}})},
+                    {{"name", "priority"}, {"in", "query"}, {"required", false}, {"schema", schema_of(ParamType::integer)}},
+                    {{"name", "Idempotency-Key"},
+                     {"in", "header"},
+                     {"required", false},
+                     {"description", "the same work as an earlier call with this key: a receiver with dedupe_ms does it once"},
+                     {"schema", {{"type", "string"}, {"maxLength", 255}}}}})},
       {"requestBody", {{"required", false}, {"content", json_content(json::object())}}},
       {"responses", answers()}};
   paths["/events/{type}"]["post"]["responses"]["202"] = {

@@ -123,6 +123,10 @@ struct ApiRig {
     r.add_manager("guard", edri::descriptor_of<Guard>("guard", "1"), "guard", {}, "{}");
     r.add_manager("answerer", edri::descriptor_of<Answerer>("answerer", "1"), "answerer", {}, "{}");
     r.add_manager("after", edri::descriptor_of<AfterGuard>("after", "1"), "after", {}, "{}");
+    edrid::WorkSettings once;
+    once.dedupe = std::chrono::milliseconds(60'000);
+    r.add_manager("once", probe::probe_descriptor(), "probe", {}, json{{"notifications", {"order.*"}}}.dump(), {},
+                  once);
     daemon->start();
   }
   ~ApiRig() { daemon->stop(); }
@@ -615,4 +619,33 @@ TEST_CASE("a failing middleware answers 502 and nothing is routed") {
   CHECK(r.status == 502);
   CHECK(json::parse(r.body)["message"] == "middleware nobody.guards failed: not_found");
   CHECK(Registry::get().seen("users").empty());
+}
+
+TEST_CASE("Idempotency-Key makes repeated POSTs one piece of work for a receiver with dedupe_ms, and is bounded") {
+  ApiRig rig;
+  HttpClient c(rig.port);
+  std::size_t expected = 0;
+  // Each POST waits for the one before to be handled (or skipped): the
+  // window remembers finished work.
+  auto post = [&](int n, const std::string& key, bool handled) {
+    std::map<std::string, std::string> headers{{"content-type", "application/json"}};
+    if (!key.empty()) headers["Idempotency-Key"] = key;
+    auto r = c.call("POST", "/events/order.placed?kind=notification", json{{"n", n}}.dump(), headers);
+    CHECK(r.status == 202);
+    if (handled) CHECK(Registry::get().wait_for("once", ++expected));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  post(1, "order-1", true);
+  post(2, "order-1", false);  // a client retrying after a lost answer
+  post(3, "order-2", true);
+  post(4, "", true);
+  std::set<int> handled;
+  for (const auto& s : Registry::get().seen()) {
+    if (s.manager == "once") handled.insert(s.data["n"].get<int>());
+  }
+  CHECK(handled == std::set<int>{1, 3, 4});
+  auto r = c.call("POST", "/events/order.placed?kind=notification", "{}",
+                  {{"content-type", "application/json"}, {"Idempotency-Key", std::string(256, 'k')}});
+  CHECK(r.status == 400);
+  CHECK_THAT(r.body, Catch::Contains("Idempotency-Key must be 1 to 255 bytes"));
 }

@@ -417,6 +417,47 @@ TEST_CASE("dedupe_ms: an event a group finished is skipped when it comes again, 
   CHECK(skipped == 2);
 }
 
+TEST_CASE("dedupe_ms with a sender's dedupe key: sends of one key are one piece of work, other keys and no key are not") {
+  auto work = grouped("g");
+  work.dedupe = std::chrono::milliseconds(60'000);
+  Rig rig([&](edrid::Router& r) {
+    r.add_manager("m1", member(), "member", {}, "{}", {}, work);
+    r.add_manager("m2", member(), "member", {}, "{}", {}, work);
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  // Each send waits for the one before to finish: the window remembers
+  // finished work (two sends at once would both run).
+  auto send = [&](int n, const std::string& key) {
+    const auto before = seen_of_type("job.run").size();
+    ctx.notify("job.run", {{"n", n}}, {.dedupe_key = key});
+    wait_until([&] { return seen_of_type("job.run").size() > before; }, 300ms);
+  };
+  send(1, "order-1");
+  send(2, "order-1");  // a publisher sending the same order again
+  send(3, "order-1");
+  send(4, "order-2");
+  send(5, "");
+  send(6, "");
+  REQUIRE(wait_until([] { return seen_of_type("job.run").size() == 4; }));
+  std::this_thread::sleep_for(100ms);
+  std::set<int> handled;
+  for (const auto& s : seen_of_type("job.run")) handled.insert(s.data["n"].get<int>());
+  CHECK(handled == std::set<int>{1, 4, 5, 6});
+  json st;
+  rig.router->stats_json(st);
+  std::uint64_t skipped = 0;
+  for (const auto& m : st["managers"]) skipped += m.value("deduplicated", std::uint64_t{0});
+  CHECK(skipped == 2);
+  // A request with a key that was done: ok, with the note, and no work.
+  auto first = ctx.request("job.ask", {{"n", 7}}, {.timeout = 5s, .dedupe_key = "ask-7"}).get();
+  CHECK(first.ok());
+  auto again = ctx.request("job.ask", {{"n", 8}}, {.timeout = 5s, .dedupe_key = "ask-7"}).get();
+  CHECK(again.ok());
+  CHECK_THAT(again.message(), Catch::Contains("handled already"));
+  CHECK(seen_of_type("job.ask").size() == 1);
+}
+
 TEST_CASE("dedupe_ms: a request that comes again after it was answered gets ok with a note, not the work again") {
   auto work = grouped("g");
   work.dedupe = std::chrono::milliseconds(60'000);

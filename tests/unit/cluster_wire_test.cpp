@@ -3,6 +3,7 @@
 #include "cluster/link_state.hpp"
 #include "cluster/origin_filter.hpp"
 #include "cluster/wire.hpp"
+#include "event/ids.hpp"
 #include "support/event_frames.hpp"
 
 #include <catch2/catch.hpp>
@@ -102,6 +103,49 @@ TEST_CASE("content filters travel in subscriptions, and one out of bounds is ref
   // A filter length beyond the frame.
   const std::uint8_t truncated[] = {1, 0, 0, 0, 0x40, 1, 'a', 0xff, 0xff, 0, 0, '{'};
   CHECK_FALSE(decode_subscriptions(truncated, sizeof truncated, &error));
+}
+
+TEST_CASE("a sender's dedupe id travels in the event frame, also through a switch's group copy") {
+  auto ev = edrid::EventPtr(edrid::event_from_bytes("job.run", nullptr, 0));
+  auto& h = ev->header;
+  h.id = {1, 2};
+  h.trace_id = {3, 4};
+  h.type = "job.run";
+  h.origin_router = "ra";
+  h.sender = "m";
+  h.message = "";
+  h.kind = EDRI_KIND_NOTIFICATION;
+  auto& t = edrid::event_text(*ev);
+  t.dedupe_id = edrid::dedupe_id_of("order-1");
+  t.has_dedupe = true;
+  CHECK_FALSE(edrid::IdEq{}(edrid::dedupe_id_of("order-1"), edrid::dedupe_id_of("order-2")));
+  std::string frame;
+  std::string error;
+  const std::vector<std::string> groups{"g"};
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 9, frame, &error, &groups));
+  set_event_seq(frame.data(), frame.size(), 1);
+  set_event_origin_seq(frame.data(), frame.size(), 1);
+  auto f = only_frame(frame);
+  WireEvent e;
+  REQUIRE(decode_event(f.body, f.len, e, &error));
+  CHECK(e.flags & kFlagDedupe);
+  auto back = make_event(e);
+  CHECK(edrid::IdEq{}(edrid::event_dedupe_id(*back), t.dedupe_id));
+  const std::string_view mine[] = {"g"};
+  const std::string copy = with_groups(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size(), e, mine, true);
+  f = only_frame(copy);
+  WireEvent c;
+  REQUIRE(decode_event(f.body, f.len, c, &error));
+  CHECK(edrid::IdEq{}(edrid::event_dedupe_id(*make_event(c)), t.dedupe_id));
+  // Without a key, the id is what a window remembers.
+  ev->text->has_dedupe = false;
+  REQUIRE(encode_event(*ev, EDRI_KIND_NOTIFICATION, 0, "", 9, frame, &error));
+  set_event_seq(frame.data(), frame.size(), 1);
+  set_event_origin_seq(frame.data(), frame.size(), 1);
+  f = only_frame(frame);
+  REQUIRE(decode_event(f.body, f.len, e, &error));
+  CHECK_FALSE(e.flags & kFlagDedupe);
+  CHECK(edrid::IdEq{}(edrid::event_dedupe_id(*make_event(e)), h.id));
 }
 
 TEST_CASE("an event frame carries the whole header and the payload bytes") {

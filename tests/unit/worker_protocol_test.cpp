@@ -20,7 +20,7 @@ constexpr std::string_view kBytes("\x93\x01\xa1x\x00\xff", 6);
 
 // One frame of each type, every field set to something other than its default.
 std::vector<Frame> one_of_each() {
-  SendOptions opts{-3, 1, 250, EDRI_SEND_NO_WAIT, edri_id128{7, 8}};
+  SendOptions opts{-3, 1, 250, EDRI_SEND_NO_WAIT, edri_id128{7, 8}, "order-42"};
   Payload p{"demo.echo", true, kBytes};
   return {
       Init{R"({"a":1})", EDRI_LOG_DEBUG},
@@ -50,7 +50,8 @@ bool same(const edri_id128& a, const edri_id128& b) { return a.hi == b.hi && a.l
 bool same(const Payload& a, const Payload& b) { return a.type == b.type && a.shared == b.shared && a.bytes == b.bytes; }
 bool same(const SendOptions& a, const SendOptions& b) {
   return a.priority == b.priority && a.has_priority == b.has_priority && a.timeout_ms == b.timeout_ms &&
-         a.flags == b.flags && a.trace.has_value() == b.trace.has_value() && (!a.trace || same(*a.trace, *b.trace));
+         a.flags == b.flags && a.trace.has_value() == b.trace.has_value() && (!a.trace || same(*a.trace, *b.trace)) &&
+         a.dedupe_key == b.dedupe_key;
 }
 bool same(const TunnelDecision& a, const TunnelDecision& b) { return a.accepted == b.accepted && a.reason == b.reason; }
 template <class T>

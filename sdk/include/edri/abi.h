@@ -156,6 +156,11 @@ typedef struct edri_send_options {
    * instead of the handled event's or a new one. */
   uint32_t has_trace_id;
   edri_id128 trace_id;
+  /* ABI 1.5: NULL or a NUL-terminated key, at most 255 bytes, that says two
+   * sends are the same work: a receiver with dedupe_ms skips an event whose
+   * key it finished within the window, as it skips a redelivered event id
+   * (the key stands in for the id). Older hosts ignore it. */
+  const char* dedupe_key;
 } edri_send_options;
 
 /* Never wait for room. Where a send would wait (a receiver's queue is full

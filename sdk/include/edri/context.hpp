@@ -422,7 +422,8 @@ class Context {
                              static_cast<std::int64_t>(o.timeout.count()),
                              flags,
                              o.trace_id ? 1u : 0u,
-                             o.trace_id.value_or(edri_id128{0, 0})};
+                             o.trace_id.value_or(edri_id128{0, 0}),
+                             o.dedupe_key.empty() ? nullptr : o.dedupe_key.c_str()};
   }
   static void check_send(int rc) {
     if (rc == EDRI_E_INVALID) throw std::invalid_argument("edri: invalid event type name");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace edri {
@@ -47,6 +48,11 @@ struct SendOptions {
   // traceparent's: see edri::parse_trace_id); default: the handled event's,
   // or a new one. Plugin ABI 1.3; older routers ignore it.
   std::optional<edri_id128> trace_id;
+  // Says two sends are the same work (an order number, a message id from
+  // outside): a receiver with dedupe_ms that finished an event with this key
+  // within its window skips another (JetStream's Msg-Id, per group). At most
+  // 255 bytes count. Plugin ABI 1.5; older routers ignore it.
+  std::string dedupe_key;
 };
 
 // A request as its sender knows it (Context::request, try_request), to
