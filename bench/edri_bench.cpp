@@ -3,7 +3,7 @@
 //
 //   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
-//              [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once]
+//              [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter]
 //
 // --group makes the sinks one work group with that delivery: inproc-notify
 // then sends each event to one of --fanout members (scenario inproc-group),
@@ -13,7 +13,9 @@
 // and latency counts from when each was due. --fanout runs inproc-notify
 // with that many sinks only (by default 1, then 4). --payload bytes sends
 // the payload of inproc-notify, switch-notify and queued-memory as an
-// edri::ByteString written by a Draft instead of a std::string.
+// edri::ByteString written by a Draft instead of a std::string. --filter
+// gives the sinks a content filter every event passes (inproc-notify: the
+// cost of evaluating one; the typed payload is then encoded once per event).
 //
 // `switch` runs three routers in this process, linked over loopback TCP as in
 // a cluster: a switch, router A (the driver) and router B (the sink).
@@ -140,9 +142,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // --group: the sinks are one work group (at_most_once or at_least_once).
 std::string g_group_delivery;
+// --filter: the sinks take the payload types only through a content filter
+// every event passes (what evaluating one costs per event and receiver).
+bool g_filter = false;
 
 edrid::WorkSettings sink_work() {
   edrid::WorkSettings w;
+  if (g_filter) {
+    w.filters.push_back({*edrid::Pattern::parse("bench.*"),
+                         edrid::ContentFilter::compile(nlohmann::json::parse(R"({"data": {"prefix": "x"}})"))});
+  }
   if (g_group_delivery.empty()) return w;
   w.group = "sinks";
   w.delivery = g_group_delivery == "at_least_once" ? edrid::DeliveryMode::at_least_once : edrid::DeliveryMode::at_most_once;
@@ -200,6 +209,7 @@ void inproc_notify(std::uint64_t n, std::size_t size, int fanout) {
   router->stats_json(st);
   emit(nlohmann::json{{"scenario", g_group_delivery.empty() ? "inproc-notify" : "inproc-group"},
                               {"delivery", g_group_delivery.empty() ? "fan-out" : g_group_delivery},
+                              {"filter", g_filter},
                               {"size", size},
                               {"payload", payload_name()},
                               {"fanout", fanout},
@@ -643,6 +653,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       bench::g_payload_bytes = p == "bytes";
+    } else if (!std::strcmp(argv[i], "--filter")) {
+      bench::g_filter = true;
     } else if (!std::strcmp(argv[i], "--group") && i + 1 < argc) {
       bench::g_group_delivery = argv[++i];
       if (bench::g_group_delivery != "at_most_once" && bench::g_group_delivery != "at_least_once") {
@@ -655,7 +667,7 @@ int main(int argc, char** argv) {
       scenario = argv[i];
     } else {
       std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once]\n";
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter]\n";
       return 2;
     }
   }

@@ -290,42 +290,38 @@ bool GroupAssignment::serves(std::string_view group) const noexcept {
 // The receivers of one event: every manager outside a group, and one member
 // of each group (unless the switch places it). A copy: enqueueing may run a
 // dropped request's response, which can refresh this thread's route cache.
-Router::RouteCopy Router::receivers(CachedRoutes& cached, const Event& ev, bool leaves,
+Router::RouteCopy Router::receivers(CachedRoutes& cached, FilterPayload& payload, bool leaves,
                                    const GroupAssignment* assigned) {
   RouteCopy out;
   if (!assigned || !assigned->only) {
     for (const Route& r : cached.routes) {
-      if (passes(r, ev)) out.push_back(r);
+      if (passes(r, payload)) out.push_back(r);
     }
   }
   for (RouteGroup& g : cached.groups) {
     if (assigned ? !assigned->serves(g.name()) : g.placed && leaves) continue;
-    if (const Route* r = pick(g, ev)) out.push_back(*r);
+    if (const Route* r = pick(g, payload)) out.push_back(*r);
   }
   return out;
 }
 
-bool Router::passes(const Route& r, const Event& ev) {
-  if (!r.filter) return true;
-  const EncodedPayload* payload = event_encoded(&ev);
-  if (payload && r.filter->matches(payload->data(), payload->size())) return true;
+bool Router::passes(const Route& r, FilterPayload& payload) {
+  if (!r.filter || payload.passes(*r.filter)) return true;
   r.manager->stats().filtered.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
 
-const Route* Router::pick(RouteGroup& g, const Event& ev) {
+const Route* Router::pick(RouteGroup& g, FilterPayload& payload) {
   if (!g.filtered) return &pick(g);
   // Members of one group nearly always share their filter: each distinct
   // filter is evaluated once.
   boost::container::small_vector<std::pair<const ContentFilter*, bool>, 2> verdicts;
-  const EncodedPayload* payload = nullptr;
   auto admitted = [&](const Route& r) {
     if (!r.filter) return true;
     for (const auto& [f, ok] : verdicts) {
       if (f == r.filter) return ok;
     }
-    if (!payload) payload = event_encoded(&ev);
-    const bool ok = payload && r.filter->matches(payload->data(), payload->size());
+    const bool ok = payload.passes(*r.filter);
     verdicts.emplace_back(r.filter, ok);
     return ok;
   };
@@ -532,7 +528,10 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   if (!prepare(sender, *ev, EDRI_KIND_NOTIFICATION, opts)) return EDRI_E_INVALID;
   std::uint32_t n = 0;
   CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
-  ClusterUplink* const up = remote_uplink(cached, *ev);
+  // Read by the routes' filters before each is given the event: the last
+  // route may take the sender's reference.
+  FilterPayload payload(*ev);
+  ClusterUplink* const up = remote_uplink(cached, *ev, payload);
   const bool may_wait = !no_wait(opts);
   if (!may_wait && would_wait(cached, up)) {  // turned back: not sent, not counted as sent
     counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
@@ -546,13 +545,13 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   const std::size_t groups = cached.groups.size();
   for (std::size_t i = 0; i < routes; ++i) {
     const Route& r = cached.routes[i];
-    if (!passes(r, *ev)) continue;
+    if (!passes(r, payload)) continue;
     if (enqueue(r, i + 1 == routes && groups == 0 && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   for (std::size_t i = 0; i < groups; ++i) {
     RouteGroup& g = cached.groups[i];
     if (g.placed && up) continue;  // the switch picks its router
-    const Route* r = pick(g, *ev);
+    const Route* r = pick(g, payload);
     if (r && enqueue(*r, i + 1 == groups && !up ? std::move(ev) : ev, sender, may_wait)) ++n;
   }
   if (up) {
@@ -568,14 +567,12 @@ int Router::notify(ManagerRuntime* sender, EventPtr ev, const edri_send_options*
   return EDRI_OK;
 }
 
-ClusterUplink* Router::remote_uplink(const CachedRoutes& cached, const Event& ev) {
+ClusterUplink* Router::remote_uplink(const CachedRoutes& cached, const Event& ev, FilterPayload& payload) {
   if (cached.remote == RemoteRoute::none) return nullptr;
   if (cached.remote != RemoteRoute::always && !ev.shareable) return nullptr;
   if (!cached.remote_filters.empty()) {
-    const EncodedPayload* payload = event_encoded(&ev);
-    if (!payload || std::none_of(cached.remote_filters.begin(), cached.remote_filters.end(), [&](const auto& f) {
-          return f->matches(payload->data(), payload->size());
-        })) {
+    if (std::none_of(cached.remote_filters.begin(), cached.remote_filters.end(),
+                     [&](const auto& f) { return payload.passes(*f); })) {
       // No other router wants it: it does not cross the network.
       counters_.filtered_remote.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
@@ -601,7 +598,8 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   // Copy: enqueueing may run a dropped request's response, which can refresh
   // this thread's route cache.
   CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
-  ClusterUplink* const remote = remote_uplink(cached, *ev);
+  FilterPayload payload(*ev);
+  ClusterUplink* const remote = remote_uplink(cached, *ev, payload);
   if (no_wait(opts) && would_wait(cached, remote)) {  // turned back: not sent, not counted as sent
     counters_.would_wait.fetch_add(1, std::memory_order_relaxed);
     return EDRI_E_AGAIN;
@@ -609,7 +607,7 @@ int Router::request(ManagerRuntime* sender, EventPtr ev, const edri_send_options
   counters_.requests.add();
   if (id_out) *id_out = ev->header.id;
   cached.counter->sent.fetch_add(1, std::memory_order_relaxed);
-  const RouteCopy routes = receivers(cached, *ev, remote != nullptr);
+  const RouteCopy routes = receivers(cached, payload, remote != nullptr);
   if (routes.empty() && !remote) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     const bool filtered = !cached.routes.empty() || !cached.groups.empty() || !cached.remote_filters.empty();
@@ -679,7 +677,8 @@ void Router::open_tunnel(ManagerRuntime* opener, EventPtr ev, const std::string&
     if (r.manager != opener) candidates.push_back(r);
   }
   // Local servers first; another router only when none is here.
-  ClusterUplink* const up = candidates.empty() ? remote_uplink(cached, *ev) : nullptr;
+  FilterPayload unfiltered(*ev);  // tunnels have no content filters
+  ClusterUplink* const up = candidates.empty() ? remote_uplink(cached, *ev, unfiltered) : nullptr;
   if (candidates.empty() && !up) {
     done(EDRI_STATUS_NOT_FOUND,
          cached.routes.empty() ? "no manager serves tunnel '" + type + "'"
@@ -754,7 +753,8 @@ void Router::deliver_remote(EventPtr ev, const GroupAssignment* assigned) {
   counters_.notifications.add();
   CachedRoutes& cached = routes_for(EDRI_KIND_NOTIFICATION, ev->payload_type);
   hand_back_unserved(cached, assigned, *ev);
-  for (const Route& r : receivers(cached, *ev, false, assigned)) {
+  FilterPayload payload(*ev);
+  for (const Route& r : receivers(cached, payload, false, assigned)) {
     if (!enqueue(r, ev, nullptr)) event_hand_back(*ev);
   }
 }
@@ -764,7 +764,8 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user, const Gr
   counters_.requests.add();
   CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
   hand_back_unserved(cached, assigned, *ev);
-  const RouteCopy routes = receivers(cached, *ev, false, assigned);
+  FilterPayload payload(*ev);
+  const RouteCopy routes = receivers(cached, payload, false, assigned);
   if (routes.empty()) {
     counters_.not_found.fetch_add(1, std::memory_order_relaxed);
     requests_.reply_now(nullptr, *ev, fn, user, EDRI_DELIVER_DIRECT, EDRI_STATUS_NOT_FOUND,

@@ -9,6 +9,7 @@
 #include "metrics/sharded_counter.hpp"
 #include "router/cluster_uplink.hpp"
 #include "router/dead_letters.hpp"
+#include "router/filter_payload.hpp"
 #include "router/request_tracker.hpp"
 #include "router/router_counters.hpp"
 #include "router/router_snapshot.hpp"
@@ -179,16 +180,16 @@ class Router final : public RouterPort {
   using RouteCopy = boost::container::small_vector<Route, 4>;
   // `leaves`: the event goes to the switch, which places the placed groups.
   // `assigned`: an event from another router, for the groups listed there.
-  static RouteCopy receivers(CachedRoutes& cached, const Event& ev, bool leaves = false,
+  static RouteCopy receivers(CachedRoutes& cached, FilterPayload& payload, bool leaves = false,
                              const GroupAssignment* assigned = nullptr);
   static void hand_back_unserved(CachedRoutes& cached, const GroupAssignment* assigned, const Event& ev);
   // The member of g with the least work taken and not finished.
   static const Route& pick(RouteGroup& g) noexcept;
   // pick() among the members whose content filter ev passes; null if none does.
-  static const Route* pick(RouteGroup& g, const Event& ev);
-  // Whether ev passes r's content filter (none: it does); a miss is counted
-  // on r's manager.
-  static bool passes(const Route& r, const Event& ev);
+  static const Route* pick(RouteGroup& g, FilterPayload& payload);
+  // Whether the event passes r's content filter (none: it does); a miss is
+  // counted on r's manager.
+  static bool passes(const Route& r, FilterPayload& payload);
   // What resolve() found, with group members gathered into their groups.
   static CachedRoutes group_routes(std::vector<Route> resolved, edri_kind kind);
   CachedRoutes& routes_for(edri_kind kind, std::string_view type);
@@ -204,7 +205,7 @@ class Router final : public RouterPort {
                         bool may_wait, const std::vector<std::string>* groups = nullptr);
   // The uplink to send ev through when it should leave this router, else
   // nullptr. Read once per event, so a concurrent set_uplink(nullptr) is safe.
-  ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev);
+  ClusterUplink* remote_uplink(const CachedRoutes& cached, const Event& ev, FilterPayload& payload);
   void schedule_liveness();
   // A retry's time came: ev goes to `last` again, or to another member of its group.
   void redeliver(EventPtr ev, ManagerRuntime& last, const std::string& error);
