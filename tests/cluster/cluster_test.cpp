@@ -7,6 +7,7 @@
 #include "support/tls_certs.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_file.hpp"
+#include "support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -29,13 +30,9 @@ namespace {
 
 const std::string kEdrid = EDRID_BIN;
 
+// HTTP polls: every 50 ms is often enough.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
+  return probe::wait_until(pred, within, 50ms);
 }
 
 // The port a process logged after `prefix` (e.g. "listening on 127.0.0.1:").

@@ -4,6 +4,7 @@
 // takes is answered not_found, and what a filter kept away is counted.
 #include "support/probe_managers.hpp"
 #include "support/router_fixture.hpp"
+#include "support/wait_until.hpp"
 
 #include <edri/edri.hpp>
 
@@ -16,6 +17,7 @@
 
 using edri::json;
 using probe::Registry;
+using probe::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
@@ -69,29 +71,7 @@ std::set<int> numbers(const std::vector<probe::Seen>& seen) {
   return out;
 }
 
-bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds within = 10s) {
-  const auto end = std::chrono::steady_clock::now() + within;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
-struct Rig : probe::RouterFixture {
-  explicit Rig(const std::function<void(edrid::Router&)>& add) {
-    add(*router);
-    router->start();
-  }
-  json manager_stats(const std::string& name) {
-    json st;
-    router->stats_json(st);
-    for (const auto& m : st["managers"]) {
-      if (m["name"] == name) return m;
-    }
-    return {};
-  }
-};
+using Rig = probe::StartedRouter;
 
 }  // namespace
 

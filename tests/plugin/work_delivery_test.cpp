@@ -3,6 +3,7 @@
 // backoff, with the attempt number; used-up events become dead letters.
 #include "support/probe_managers.hpp"
 #include "support/router_fixture.hpp"
+#include "support/wait_until.hpp"
 
 #include <edri/edri.hpp>
 
@@ -15,6 +16,7 @@
 
 using edri::json;
 using probe::Registry;
+using probe::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
@@ -86,22 +88,7 @@ std::vector<probe::Seen> seen_of_type(const std::string& type) {
   return out;
 }
 
-bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds within = 10s) {
-  const auto end = std::chrono::steady_clock::now() + within;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
-// A started router with the managers `add` puts in it.
-struct Rig : probe::RouterFixture {
-  explicit Rig(const std::function<void(edrid::Router&)>& add) {
-    add(*router);
-    router->start();
-  }
-};
+using Rig = probe::StartedRouter;
 
 }  // namespace
 

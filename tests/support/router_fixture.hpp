@@ -4,6 +4,7 @@
 #include "probe_managers.hpp"
 #include "router/router.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,14 @@ struct RouterFixture {
       if (m["name"] == name) return m;
     }
     return nullptr;
+  }
+};
+
+// A started router with the managers `add` puts in it.
+struct StartedRouter : RouterFixture {
+  explicit StartedRouter(const std::function<void(edrid::Router&)>& add) {
+    add(*router);
+    router->start();
   }
 };
 

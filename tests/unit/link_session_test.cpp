@@ -5,6 +5,7 @@
 #include "cluster/wire.hpp"
 #include "event/event.hpp"
 #include "support/event_frames.hpp"
+#include "support/wait_until.hpp"
 
 #include <atomic>
 #include <functional>
@@ -21,6 +22,7 @@ using namespace edrid;
 using namespace edrid::cluster;
 using namespace std::chrono_literals;
 using tcp = boost::asio::ip::tcp;
+using probe::wait_until;
 
 namespace {
 
@@ -45,15 +47,6 @@ class End : public LinkHooks {
   std::atomic<int> last_kind{-1};
   std::function<void(LinkSession&)> on_event;  // io thread
 };
-
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within) {
-  const auto until = std::chrono::steady_clock::now() + within;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 // Router "ra" linked to switch "sw"; events go from ra to sw.
 class Link {
