@@ -564,9 +564,11 @@ class RawPeer : public edrid::cluster::LinkHooks {
   }
   void established(edrid::cluster::LinkSession&) override { up_ = true; }
   void subscriptions(edrid::cluster::LinkSession&, std::vector<edrid::cluster::SubscriptionEntry>) override {}
-  bool event(edrid::cluster::LinkSession&, const edrid::cluster::WireEvent&, const std::uint8_t*, std::size_t) override {
+  bool event(edrid::cluster::LinkSession&, const edrid::cluster::WireEvent& e, const std::uint8_t*, std::size_t) override {
+    if (e.kind == EDRI_KIND_NOTIFICATION) ++notifications_;
     return true;
   }
+  std::uint64_t notifications() const { return notifications_.load(); }
   void gap(edrid::cluster::LinkSession&, const edrid::cluster::Gap&) override {}
   void closed(edrid::cluster::LinkSession&, const std::string&) override {}
 
@@ -577,6 +579,7 @@ class RawPeer : public edrid::cluster::LinkHooks {
   edrid::cluster::LinkState state_;
   std::shared_ptr<edrid::cluster::LinkSession> session_;
   std::atomic<bool> up_{false};
+  std::atomic<std::uint64_t> notifications_{0};
   std::thread thread_;
 };
 
@@ -1326,4 +1329,30 @@ TEST_CASE("a group whose members filter differently on two routers: the switch g
   CHECK(to_d >= 2000);
   CHECK(to_d < 2000 + 50);
   stop_all({&a, &b, &d, &hub});
+}
+
+TEST_CASE("a content filter that does not compile, sent by a peer, is logged and counts as no filter, and a good "
+          "one still filters") {
+  Cluster c;
+  Node hub = c.start_switch();
+  Node a = c.start_router("ra", hub.link_port, kProducer, kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a); }, 20s));
+  RawPeer mallory(hub.link_port, "mallory");
+  RawPeer trent(hub.link_port, "trent");
+  REQUIRE(mallory.wait_up(10s));
+  REQUIRE(trent.wait_up(10s));
+  // An operator this edrid does not know (a newer router's, or a hostile
+  // peer's): the switch and ra both log it and send mallory everything.
+  mallory.send_control(edrid::cluster::encode_subscriptions(
+      {{EDRI_KIND_NOTIFICATION, "probe.seq", "", R"({"n":{"between":[1,2]}})"}}));
+  trent.send_control(edrid::cluster::encode_subscriptions(
+      {{EDRI_KIND_NOTIFICATION, "probe.seq", "", R"({"n":{"lte":50}})"}}));
+  REQUIRE(hub.process->wait_output("router 'mallory' sent a content filter for 'probe.seq' that does not compile", 10s));
+  REQUIRE(a.process->wait_output("advertised a content filter for 'probe.seq' that does not compile", 10s));
+  CHECK(a.post("/events/probe.start", {{"count", 200}})["sent"] == 200);
+  CHECK(wait_until([&] { return mallory.notifications() == 200 && trent.notifications() == 50; }, 20s));
+  std::this_thread::sleep_for(300ms);
+  CHECK(mallory.notifications() == 200);
+  CHECK(trent.notifications() == 50);
+  stop_all({&a, &hub});
 }
