@@ -469,6 +469,7 @@ Switch::Placement Switch::place(Slot& from, const WireEvent& e) {
       p.to.push_back({slot.get(), {}});
     } else if (subscribed) {
       p.filtered = true;
+      slot->filtered.fetch_add(1, std::memory_order_relaxed);
     }
   }
   const auto groups_of = [request](Slot& s) -> const std::vector<Slot::GroupPattern>& {
@@ -561,6 +562,7 @@ bool Switch::wants_receipt(const Slot& to, std::span<const std::string_view> gro
 
 void Switch::hold_work(Slot& to, const edri_id128& id, std::string frame, std::span<const std::string_view> groups) {
   HeldWork& h = to.held[id];
+  to.held_count.store(to.held.size(), std::memory_order_relaxed);
   h.frame = std::move(frame);
   for (std::string_view g : groups) {
     if (std::find(h.groups.begin(), h.groups.end(), g) == h.groups.end()) h.groups.emplace_back(g);
@@ -575,6 +577,7 @@ void Switch::settled(LinkSession& s, std::vector<Settlement> settled) {
     if (it == slot->held.end()) continue;  // placed elsewhere already (the link went meanwhile)
     HeldWork work = std::move(it->second);
     slot->held.erase(it);
+    slot->held_count.store(slot->held.size(), std::memory_order_relaxed);
     if (st.handed_back) place_again(std::move(work), slot);
   }
 }
@@ -779,6 +782,7 @@ void Switch::closed(LinkSession& s, const std::string& reason) {
   // at least once, not exactly once.
   auto held = std::move(slot->held);
   slot->held.clear();
+  slot->held_count.store(0, std::memory_order_relaxed);
   if (!held.empty()) {
     spdlog::warn("switch: router '{}' held {} group event(s) it had not finished; placing them on other members",
                  slot->id, held.size());
@@ -874,6 +878,8 @@ void Switch::links(std::vector<LinkSnapshot>& out) const {
     slot->state->snapshot(s);
     s.role = "switch";
     s.patterns = slot->entries.size();
+    s.held_work = slot->held_count.load(std::memory_order_relaxed);
+    s.filtered = slot->filtered.load(std::memory_order_relaxed);
   }
 }
 

@@ -21,6 +21,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <chrono>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -103,6 +104,10 @@ class Switch final : public LinkHooks {
     // At-least-once group events placed here and not settled yet, by id:
     // placed again elsewhere if this router goes first.
     std::unordered_map<edri_id128, HeldWork, IdHash, IdEq> held;
+    // For stats, read without the io thread: held.size() and the events
+    // this router's filters turned away.
+    std::atomic<std::uint64_t> held_count{0};
+    std::atomic<std::uint64_t> filtered{0};
     std::vector<SubscriptionEntry> interest_sent;
     bool interest_known = false;
     bool flush_posted = false;

@@ -37,8 +37,12 @@ struct LinkSnapshot {
   // A connector's: the switch it dials and its own incarnation.
   std::optional<std::string> switch_address;
   std::optional<std::uint64_t> incarnation;
-  // A switch's: how many patterns the router on this link subscribes.
+  // A switch's: how many patterns the router on this link subscribes; the
+  // at-least-once group events placed there and not settled yet; the events
+  // it subscribed to that its content filters turned away.
   std::optional<std::size_t> patterns;
+  std::optional<std::uint64_t> held_work;
+  std::optional<std::uint64_t> filtered;
 };
 
 }  // namespace edrid

@@ -95,6 +95,8 @@ json link_json(const LinkSnapshot& l) {
   if (l.switch_address) j["switch"] = *l.switch_address;
   if (l.incarnation) j["incarnation"] = *l.incarnation;
   if (l.patterns) j["patterns"] = *l.patterns;
+  if (l.held_work) j["held_work"] = *l.held_work;
+  if (l.filtered) j["filtered"] = *l.filtered;
   return j;
 }
 
@@ -297,6 +299,15 @@ std::string to_prometheus(const RouterSnapshot& s) {
            Family<LinkCount>{"edri_link_bytes_out_total", "Bytes sent on the link.", &LinkSnapshot::bytes_out},
        }) {
     per_link(f.metric, "counter", f.help, [&](const LinkSnapshot& l) { return l.*f.value; });
+  }
+  // A switch's links only.
+  if (!s.links.empty() && s.links.front().held_work) {
+    per_link("edri_link_held_work", "gauge",
+             "At-least-once group events placed with the router and not settled yet (placed again if it goes).",
+             [](const LinkSnapshot& l) { return l.held_work.value_or(0); });
+    per_link("edri_link_filtered_total", "counter",
+             "Events the router subscribed to that its content filters turned away at the switch.",
+             [](const LinkSnapshot& l) { return l.filtered.value_or(0); });
   }
   return w.take();
 }

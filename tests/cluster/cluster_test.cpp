@@ -1354,5 +1354,11 @@ TEST_CASE("a content filter that does not compile, sent by a peer, is logged and
   std::this_thread::sleep_for(300ms);
   CHECK(mallory.notifications() == 200);
   CHECK(trent.notifications() == 50);
+  // The switch counts what each router's filters turned away.
+  CHECK(hub_link(hub, "trent")["filtered"] == 150);
+  CHECK(hub_link(hub, "mallory")["filtered"] == 0);
+  CHECK(hub_link(hub, "mallory")["held_work"] == 0);
+  CHECK_THAT(probe::HttpClient(hub.port).call("GET", "/metrics").body,
+             Catch::Contains("edri_link_filtered_total{peer=\"trent\"} 150"));
   stop_all({&a, &hub});
 }
