@@ -268,15 +268,12 @@ void Connector::subscriptions(LinkSession&, std::vector<SubscriptionEntry> entri
           .push_back(GroupPattern{std::move(*p), e.group});
       continue;
     }
-    std::shared_ptr<const ContentFilter> filter;
-    if (!e.filter.empty() && e.kind != EDRI_KIND_TUNNEL) {
-      try {
-        filter = ContentFilter::parse(e.filter);
-      } catch (const FilterError& err) {
-        spdlog::warn("connector: switch advertised a content filter for '{}' that does not compile ({}); "
-                     "events go there unfiltered",
-                     e.pattern, err.what());
-      }
+    std::string why;
+    auto filter = e.kind == EDRI_KIND_TUNNEL ? nullptr : ContentFilter::from_peer(e.filter, &why);
+    if (!why.empty()) {
+      spdlog::warn("connector: switch advertised a content filter for '{}' that does not compile ({}); "
+                   "events go there unfiltered",
+                   e.pattern, why);
     }
     if (e.kind == EDRI_KIND_REQUEST) fresh->request_filters.push_back(filter);
     if (e.kind == EDRI_KIND_NOTIFICATION) fresh->notification_filters.push_back(std::move(filter));

@@ -270,16 +270,12 @@ void Switch::set_entries(Slot& slot, std::vector<SubscriptionEntry> entries) {
                    error);
       return true;
     }
-    std::shared_ptr<const ContentFilter> filter;
-    if (!e.filter.empty()) {
-      try {
-        filter = ContentFilter::parse(e.filter);
-      } catch (const FilterError& err) {
-        // Unfiltered is the safe side: the router filters again itself.
-        spdlog::warn("switch: router '{}' sent a content filter for '{}' that does not compile ({}); its events "
-                     "go there unfiltered",
-                     slot.id, e.pattern, err.what());
-      }
+    std::string why;
+    auto filter = ContentFilter::from_peer(e.filter, &why);
+    if (!why.empty()) {
+      spdlog::warn("switch: router '{}' sent a content filter for '{}' that does not compile ({}); its events "
+                   "go there unfiltered",
+                   slot.id, e.pattern, why);
     }
     if (!e.group.empty()) {
       (e.kind == EDRI_KIND_REQUEST ? group_requests : group_notifications)

@@ -200,25 +200,29 @@ void read_executor(YamlReader& r, const YAML::Node& n, ExecutorSettings& e) {
 
 // The YAML node a filter compile error points at: `path` from the filter's
 // root, as far as the document has it.
+// Rebinds with reset(): assigning one bound yaml-cpp node to another would
+// overwrite the document's node instead.
 YAML::Node node_at(YAML::Node n, const std::vector<std::string>& path) {
-  for (const auto& part : path) {
-    YAML::Node next;
+  for (std::size_t depth = 0; depth < path.size(); ++depth) {
+    const std::string& part = path[depth];
+    bool found = false;
     if (n.IsMap()) {
       for (const auto& kv : n) {
-        if (kv.first.IsScalar() && kv.first.Scalar() == part) next = kv.first;
-        if (next) {
-          // The key, for a bad key; its value for anything deeper.
-          if (&part != &path.back()) next = kv.second;
-          break;
-        }
+        if (!kv.first.IsScalar() || kv.first.Scalar() != part) continue;
+        // The key, for a bad key or operator; its value to go deeper.
+        n.reset(depth + 1 == path.size() ? kv.first : kv.second);
+        found = true;
+        break;
       }
     } else if (n.IsSequence()) {
       char* end = nullptr;
       const unsigned long i = std::strtoul(part.c_str(), &end, 10);
-      if (end && *end == '\0' && i < n.size()) next = n[i];
+      if (end && *end == '\0' && i < n.size()) {
+        n.reset(n[i]);
+        found = true;
+      }
     }
-    if (!next) return n;
-    n = next;
+    if (!found) break;
   }
   return n;
 }

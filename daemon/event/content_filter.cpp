@@ -471,6 +471,16 @@ std::shared_ptr<const ContentFilter> ContentFilter::parse(std::string_view text)
   return compile(spec);
 }
 
+std::shared_ptr<const ContentFilter> ContentFilter::from_peer(std::string_view text, std::string* error) {
+  if (text.empty()) return nullptr;
+  try {
+    return parse(text);
+  } catch (const FilterError& e) {
+    if (error) *error = e.what();
+    return nullptr;
+  }
+}
+
 bool ContentFilter::matches(const std::uint8_t* data, std::size_t len) const noexcept {
   if (!data || len == 0) return false;
   Cursor c(data, data + len);

@@ -45,6 +45,10 @@ class ContentFilter {
   // From the filter's canonical text (a subscription from another router).
   // Throws FilterError, also for text that is not JSON.
   static std::shared_ptr<const ContentFilter> parse(std::string_view text);
+  // A filter another router sent: "" is none, and one that does not compile
+  // is none too, with the reason in *error (counting it as no filter is the
+  // safe side: the router that sent it filters each event again itself).
+  static std::shared_ptr<const ContentFilter> from_peer(std::string_view text, std::string* error);
   ~ContentFilter();
 
   // Whether a payload (its MessagePack encoding) passes. A payload that is

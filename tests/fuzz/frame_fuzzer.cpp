@@ -33,14 +33,13 @@ std::vector<std::shared_ptr<const ContentFilter>>& filters() {
 
 void learn(const std::vector<SubscriptionEntry>& entries) {
   for (const auto& e : entries) {
-    if (e.filter.empty()) continue;
-    try {
-      auto f = ContentFilter::parse(e.filter);
-      // What compiled must print back to text that compiles to the same.
-      if (ContentFilter::parse(f->text())->text() != f->text()) __builtin_trap();
-      if (filters().size() < 16) filters().push_back(std::move(f));
-    } catch (const edrid::FilterError&) {
-    }
+    // As the switch reads them.
+    std::string why;
+    auto f = ContentFilter::from_peer(e.filter, &why);
+    if (!f) continue;
+    // What compiled must print back to text that compiles to the same.
+    if (ContentFilter::parse(f->text())->text() != f->text()) __builtin_trap();
+    if (filters().size() < 16) filters().push_back(std::move(f));
   }
 }
 
