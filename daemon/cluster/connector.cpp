@@ -331,6 +331,10 @@ bool Connector::event(LinkSession& s, const WireEvent& e, const std::uint8_t*, s
       router_.deliver_remote(std::move(ev), groups);
       break;
     case EDRI_KIND_REQUEST: {
+      if (groups && e.origin_router == router_.id()) {
+        router_.serve_placed_back(std::move(ev), *groups);
+        break;
+      }
       auto* call = new RemoteCall{weak_from_this(), ev};
       router_.serve_remote(std::move(ev), &Connector::on_served, call, groups);
       break;

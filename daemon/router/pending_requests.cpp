@@ -2,12 +2,13 @@
 
 namespace edrid {
 
-void PendingRequests::add(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns) {
+bool PendingRequests::add(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns) {
   auto& s = shard(p->id);
   std::lock_guard lock(s.mutex);
+  if (!s.map.emplace(p->id, p).second) return false;
   p->due = s.deadlines.emplace(deadline_ns, p->id);
   p->has_due = true;
-  s.map.emplace(p->id, p);
+  return true;
 }
 
 std::shared_ptr<PendingRequest> PendingRequests::find(const edri_id128& id) const {

@@ -45,7 +45,8 @@ struct PendingRequest {
 class PendingRequests {
  public:
   // deadline_ns is on the steady clock.
-  void add(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns);
+  // False, and nothing added, when a request with p's id is waiting already.
+  bool add(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns);
   std::shared_ptr<PendingRequest> find(const edri_id128& id) const;
   void erase(const edri_id128& id);
   std::size_t size() const;

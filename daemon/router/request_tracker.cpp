@@ -28,9 +28,10 @@ EventPtr RequestTracker::make_response(const Event& request, std::uint32_t statu
   return resp;
 }
 
-void RequestTracker::track(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns) {
-  pending_.add(p, deadline_ns);
+bool RequestTracker::track(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns) {
+  if (!pending_.add(p, deadline_ns)) return false;
   arm_sweep(deadline_ns);
+  return true;
 }
 
 void RequestTracker::reply_now(ManagerRuntime* sender, const Event& request, edri_response_fn fn, void* user,

@@ -25,8 +25,9 @@ class RequestTracker {
   // A response this router makes up for `request` (sender: who it is from).
   EventPtr make_response(const Event& request, std::uint32_t status, std::string message, const char* sender,
                          EventPtr data) const;
-  // Waits for p's responses until deadline_ns (steady clock).
-  void track(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns);
+  // Waits for p's responses until deadline_ns (steady clock). False when a
+  // request with the same id is waiting already: p is not tracked.
+  bool track(const std::shared_ptr<PendingRequest>& p, std::int64_t deadline_ns);
   // One response to request `id`; `counts`: it ends one responder's part.
   // A response for a request that is no longer waiting is counted as late.
   void complete(const edri_id128& id, EventPtr response, bool counts = true);

@@ -636,8 +636,15 @@ void Router::dispatch_request(ManagerRuntime* sender, const EventPtr& ev, std::s
       1, (ev->header.deadline_ns - realtime_ns() + 999'999) / 1'000'000);
   p->request = ev;
   const std::int64_t deadline = steady_ns() + p->timeout_ms * 1'000'000;
+  if (!requests_.track(p, deadline)) {
+    // Ids are random 128-bit values: only a peer that reuses one gets here.
+    spdlog::warn("router: request {} from '{}' reuses the id of a request still waiting here; refused",
+                 ev->payload_type, ev->header.origin_router ? ev->header.origin_router : "");
+    requests_.reply_now(sender, *ev, fn, user, delivery, EDRI_STATUS_ERROR,
+                        "a request with this id is waiting already");
+    return;
+  }
   if (sender) sender->request_started();
-  requests_.track(p, deadline);
   if (remote) {
     if (remote->send(*ev, may_wait, groups)) {
       counters_.sent_remote.add();
@@ -773,6 +780,31 @@ void Router::serve_remote(EventPtr ev, edri_response_fn fn, void* user, const Gr
     return;
   }
   dispatch_request(nullptr, ev, routes, nullptr, fn, user, EDRI_DELIVER_DIRECT, true);
+}
+
+void Router::serve_placed_back(EventPtr ev, const GroupAssignment& assigned) {
+  counters_.received_remote.add();
+  CachedRoutes& cached = routes_for(EDRI_KIND_REQUEST, ev->payload_type);
+  hand_back_unserved(cached, &assigned, *ev);
+  FilterPayload payload(*ev);
+  const RouteCopy routes = receivers(cached, payload, false, &assigned);
+  const edri_id128 id = ev->header.id;
+  if (routes.empty()) {
+    counters_.not_found.fetch_add(1, std::memory_order_relaxed);
+    requests_.complete(id, requests_.make_response(*ev, EDRI_STATUS_NOT_FOUND,
+                                                   "no member of its group is on router '" + options_.id + "' now",
+                                                   options_.id.c_str(), EventPtr()));
+    return;
+  }
+  // The switch counted this router as one responder; each member here answers.
+  requests_.add_remote_responders(id, static_cast<std::uint32_t>(routes.size()));
+  for (const Route& r : routes) {
+    if (!enqueue(r, ev, nullptr)) {
+      requests_.complete(id, requests_.make_response(*ev, EDRI_STATUS_REJECTED,
+                                                     "queue of manager '" + r.manager->name() + "' is full",
+                                                     r.manager->name_cstr(), EventPtr()));
+    }
+  }
 }
 
 void Router::remote_response(EventPtr response, bool last) {

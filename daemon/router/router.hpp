@@ -125,6 +125,10 @@ class Router final : public RouterPort {
   // A request from another router, served by local managers only; every
   // response goes to fn (on the completing thread, is_last on the final one).
   void serve_remote(EventPtr ev, edri_response_fn fn, void* user, const GroupAssignment* assigned = nullptr);
+  // One of this router's own requests that the switch placed back here, on
+  // the members of `assigned` here: its responses go to the request's own
+  // pending entry, as a local member's would, and not over the link.
+  void serve_placed_back(EventPtr ev, const GroupAssignment& assigned);
   // Each work group with members here: how many, and their unfinished work.
   std::vector<GroupWork> group_work() const;
   // A response from another router to a request sent from here; `last` ends

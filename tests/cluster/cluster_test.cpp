@@ -1259,6 +1259,48 @@ TEST_CASE("a member router stopped with SIGTERM hands its unstarted at-least-onc
   stop_all({&a, &hub});
 }
 
+TEST_CASE("at-least-once group requests the switch places back on their own router are settled there, so the "
+          "switch holds nothing once they are answered (shipped defaults)") {
+  Cluster c;
+  c.fast_links = false;
+  Node hub = c.start_switch();
+  const std::string member = "  - {name: w1, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+                             " config: {role: worker}}\n";
+  Node b = c.start_router("rb", hub.link_port, member, kShareWork);
+  Node a = c.start_router("ra", hub.link_port,
+                          kProducer + "  - {name: w3, plugin: cluster_probe, group: crunch, delivery: at_least_once,"
+                                      " config: {role: worker}}\n",
+                          kShareWork);
+  REQUIRE(wait_until([&] { return link_up(a) && link_up(b); }, 30s));
+  std::map<std::string, int> by;
+  REQUIRE(wait_until(
+      [&] {
+        json who = a.post("/events/probe.who");
+        if (who["_status"] == 200) ++by[who.value("by", "")];
+        return by["w1"] >= 5 && by["w3"] >= 5;
+      },
+      30s));
+  // Each answered request's work is over on both routers: nothing stays
+  // held at the switch, and ra waits for no response.
+  json ra, rb;
+  const bool settled = wait_until(
+      [&] {
+        ra = hub_link(hub, "ra");
+        rb = hub_link(hub, "rb");
+        return ra.value("held_work", -1) == 0 && rb.value("held_work", -1) == 0;
+      },
+      30s);
+  INFO("ra link: " << ra.dump() << "\nrb link: " << rb.dump() << "\nw1 " << by["w1"] << " w3 " << by["w3"]);
+  CHECK(settled);
+  CHECK(a.stats()["events"]["pending_requests"] == 0);
+  // Killing rb now places nothing again: every request was answered.
+  stop_node(b, SIGKILL);
+  REQUIRE(wait_until([&] { return hub_link(hub, "rb").value("state", "") != "up"; }, 30s));
+  std::this_thread::sleep_for(500ms);
+  CHECK_FALSE(hub.process->output().find("placing them on other members") != std::string::npos);
+  stop_all({&a, &hub});
+}
+
 TEST_CASE("a content filter travels with its subscription: events no router takes stay on the publishing router "
           "(shipped defaults)") {
   Cluster c;

@@ -126,7 +126,9 @@ TEST_CASE("a group gives each event to a member whose filter passes it, none twi
     taken += static_cast<int>(ctx.notify("job.run", ev));  // n % 4 == 3: no country, no member takes it
   }
   CHECK(taken == kEvents * 3 / 4);
-  REQUIRE(wait_until([&] { return seen_by("fr").size() + seen_by("de").size() + seen_by("any").size() == taken; }));
+  REQUIRE(wait_until([&] {
+    return seen_by("fr").size() + seen_by("de").size() + seen_by("any").size() == static_cast<std::size_t>(taken);
+  }));
   std::this_thread::sleep_for(50ms);
   std::set<int> all;
   for (const char* m : {"fr", "de", "any"}) {

@@ -1,6 +1,7 @@
 // The router with managers compiled into the test binary: routing by
 // pattern, request/response correlation, not_found, timeout, failures,
 // queue policies, liveness and trace ids.
+#include "router/pending_requests.hpp"
 #include "support/router_fixture.hpp"
 
 #include <catch2/catch.hpp>
@@ -533,4 +534,19 @@ TEST_CASE("per-second rates follow a burst and fall back to zero") {
     handled = f.manager_stats("sink")["rates"]["handled_per_s"];
   }
   CHECK(handled == 0);
+}
+
+TEST_CASE("a request id that is waiting already is not tracked twice, and its deadline is taken once") {
+  edrid::PendingRequests pending;
+  auto first = std::make_shared<edrid::PendingRequest>();
+  first->id = edri_id128{7, 9};
+  auto again = std::make_shared<edrid::PendingRequest>();
+  again->id = first->id;
+  CHECK(pending.add(first, 100));
+  CHECK_FALSE(pending.add(again, 50));
+  CHECK(pending.size() == 1);
+  CHECK(pending.find(first->id) == first);
+  CHECK(pending.earliest() == 100);
+  CHECK(pending.take_due(1000).size() == 1);
+  CHECK(pending.take_due(1000).empty());
 }
