@@ -132,8 +132,35 @@ void read_pattern_map(YamlReader& r, const YAML::Node& map, const std::string& w
   }
 }
 
+void read_durable(YamlReader& r, const YAML::Node& n, DurableSettings& d) {
+  if (n["durable"]) {
+    if (auto v = r.boolean(n["durable"], "queue.durable")) d.enabled = *v;
+  }
+  for (const char* key : {"sync", "batch_ms", "max_bytes"}) {
+    if (n[key] && !d.enabled) r.error(n[key], std::string("queue.") + key + " needs queue.durable: true");
+  }
+  if (n["sync"]) {
+    if (auto v = r.one_of(n["sync"], "queue.sync", {"always", "batch", "os"})) {
+      d.sync = *v == "always" ? SyncPolicy::always : *v == "batch" ? SyncPolicy::batch : SyncPolicy::os;
+    }
+  }
+  if (n["batch_ms"]) {
+    if (d.sync != SyncPolicy::batch) r.error(n["batch_ms"], "queue.batch_ms needs queue.sync: batch");
+    if (auto v = r.integer(n["batch_ms"], "queue.batch_ms", 1, 10'000)) d.batch = std::chrono::milliseconds(*v);
+  }
+  if (n["max_bytes"]) {
+    // LMDB reserves the whole map as address space, never as memory.
+    if (auto v = r.integer(n["max_bytes"], "queue.max_bytes", 1 << 20, std::int64_t{1} << 44)) {
+      d.max_bytes = static_cast<std::uint64_t>(*v);
+    }
+  }
+}
+
 void read_queue(YamlReader& r, const YAML::Node& n, QueueSettings& q) {
-  if (!r.map(n, "queue", {"type", "capacity", "when_full", "priorities"})) return;
+  if (!r.map(n, "queue", {"type", "capacity", "when_full", "priorities", "durable", "sync", "batch_ms", "max_bytes"})) {
+    return;
+  }
+  read_durable(r, n, q.durable);
   if (n["type"]) {
     if (auto v = r.one_of(n["type"], "queue.type", {"fifo", "priority"})) {
       q.order = *v == "fifo" ? QueueOrder::fifo : QueueOrder::priority;
@@ -534,6 +561,9 @@ DaemonConfig load_config(const std::filesystem::path& file) {
     }
     if (root["managers"]) {
       read_managers(r, root["managers"], out);
+      for (auto& m : out.managers) {
+        if (m.queue.durable.enabled) m.queue.durable.dir = out.state_dir / "queues" / m.name;
+      }
     } else if (!root["switch"]) {
       r.error(root, "no 'managers' list: edrid has nothing to run");
     }

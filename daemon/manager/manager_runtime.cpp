@@ -1,6 +1,7 @@
 #include "manager/manager_runtime.hpp"
 
 #include "event/ids.hpp"
+#include "manager/durable_queue.hpp"
 #include "log/logging.hpp"
 #include "plugin/dispatch_context.hpp"
 #include "timer/clock.hpp"
@@ -34,7 +35,8 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       work_(std::move(w)),
       busy_slots_(executor_settings_.slots() + 1),
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)),
-      priorities_(std::move(q.priorities)) {
+      priorities_(std::move(q.priorities)),
+      durable_settings_(q.durable) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
   host_.add_filters(work_.filters);
   // Made here and never replaced: stats read it from other threads, also
@@ -66,6 +68,15 @@ std::size_t ManagerRuntime::running_tasks() const noexcept {
 
 void ManagerRuntime::create(const std::string& config_json) {
   config_json_ = config_json;
+  if (durable_settings_.enabled && !journal_) {
+    try {
+      journal_ = DurableQueue::open(durable_settings_.dir, durable_settings_);
+    } catch (const DurableError& e) {
+      // Its work is on disk: starting without it would drop that silently.
+      throw ManagerError("manager '" + name_ + "': durable queue: " + e.what() +
+                         "; the manager does not start (move the directory aside to start it empty)");
+    }
+  }
   edri_error err = empty_error();
   instance_ = plugin_->create(router_.host_api(), host_.ctx(), name_.c_str(), config_json.data(),
                               config_json.size(), &err);
@@ -85,6 +96,7 @@ void ManagerRuntime::start() {
   if (plugin_->start(instance_, &err) != EDRI_OK) {
     throw ManagerError("manager '" + name_ + "': start failed: " + err.message);
   }
+  if (journal_) restore_journal();
   for (std::size_t i = 0; i < executor_->loops(); ++i) loops_.emplace_back([this, i] { run(i); });
   started_.store(true, std::memory_order_release);
 }
@@ -118,6 +130,9 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
     if (const auto n = handed_over_.load(std::memory_order_relaxed)) {
       logger_->info("{} of them went to other members of group '{}'", n, work_.group);
     }
+    if (const auto n = kept_.load(std::memory_order_relaxed)) {
+      logger_->info("{} of them wait in the durable queue for the next start", n);
+    }
     executor_->stop(grace);
   } else {
     queue_.close();
@@ -128,6 +143,90 @@ void ManagerRuntime::stop(std::chrono::milliseconds grace) {
   if (instance_) plugin_->stop(instance_);
 }
 
+bool ManagerRuntime::journal_accept(const Event& ev, std::int32_t priority, bool* written) {
+  *written = false;
+  if (!journaled_kind(ev)) return true;
+  std::string error;
+  switch (journal_->append(ev, priority, &error)) {
+    case DurableQueue::Append::written:
+      *written = true;
+      journal_full_said_.store(false, std::memory_order_relaxed);
+      return true;
+    case DurableQueue::Append::known:
+      return true;
+    case DurableQueue::Append::full:
+      if (!journal_full_said_.exchange(true, std::memory_order_relaxed)) {
+        logger_->error("{}: new events are refused until handled ones make room; said once per episode", error);
+        stats_.record_error(error);
+      }
+      return false;
+    case DurableQueue::Append::failed:
+      logging::TraceScope trace(ev.header.trace_id);
+      logger_->error("{} not accepted: the durable queue cannot keep it: {}", ev.header.type, error);
+      return false;
+  }
+  return false;
+}
+
+void ManagerRuntime::journal_forget(const Event& ev) noexcept {
+  if (journaled_kind(ev)) journal_->done(ev.header.id);
+}
+
+void ManagerRuntime::journal_retried(const Event& again) noexcept {
+  if (!journal_ || !journaled_kind(again)) return;
+  journal_->retried(again, priority_for(again.header.type ? again.header.type : "").value_or(again.header.priority));
+}
+
+void ManagerRuntime::journal_keep(const Event& ev) noexcept {
+  if (journal_ && journaled_kind(ev)) journal_->release(ev.header.id);
+}
+
+std::optional<DurableStats> ManagerRuntime::durable_stats() const {
+  return journal_ ? std::optional<DurableStats>(journal_->stats()) : std::nullopt;
+}
+
+void ManagerRuntime::restore_journal() {
+  std::vector<JournalRecord> records;
+  try {
+    records = journal_->take_unqueued();
+  } catch (const DurableError& e) {
+    throw ManagerError("manager '" + name_ + "': durable queue: " + e.what());
+  }
+  if (records.empty()) return;
+  const auto subs = host_.routing_subscriptions();
+  std::size_t unhandled = 0;
+  for (JournalRecord& rec : records) {
+    Event& ev = *rec.event;
+    // The handler for its type now: a plugin may have changed since.
+    const Subscription* best = nullptr;
+    for (const Subscription& s : subs) {
+      if (s.kind == static_cast<edri_kind>(ev.header.kind) && s.pattern.matches(ev.header.type) &&
+          (!best || s.pattern.specificity() > best->pattern.specificity())) {
+        best = &s;
+      }
+    }
+    if (!best) {
+      ++unhandled;
+      journal_->done(ev.header.id);
+      continue;
+    }
+    // Whether its handler had started before edrid went is not known: it
+    // counts as delivered once more.
+    event_text(ev).attempt += 1;
+    Delivery d;
+    d.handler_id = best->handler_id;
+    d.priority = rec.priority;
+    d.event = std::move(rec.event);
+    queue_.push(std::move(d), true, false, nullptr);
+    stats_.received.fetch_add(1, std::memory_order_relaxed);
+  }
+  logger_->info("{} event(s) from the durable queue {} queued again", records.size() - unhandled,
+                durable_settings_.dir.string());
+  if (unhandled) {
+    logger_->warn("{} event(s) in the durable queue have a type this manager no longer handles; removed", unhandled);
+  }
+}
+
 void ManagerRuntime::destroy() noexcept {
   if (!instance_) return;
   plugin_->destroy(instance_);
@@ -136,6 +235,20 @@ void ManagerRuntime::destroy() noexcept {
 
 void ManagerRuntime::hand_back(Delivery& d) {
   handed_back_.fetch_add(1, std::memory_order_relaxed);
+  if (journal_ && d.kind() == Delivery::Kind::event && d.event->header.kind == EDRI_KIND_NOTIFICATION) {
+    // On disk it outlives this run: the next start handles it here.
+    journal_keep(*d.event);
+    kept_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Whoever takes it (or its refusal) ends it here.
+  struct Over {
+    ManagerRuntime& m;
+    const Delivery& d;
+    ~Over() {
+      if (d.kind() == Delivery::Kind::event && d.event) m.journal_done(*d.event);
+    }
+  } over{*this, d};
   // Another member of its group here takes it; else a switch places a group
   // event with a receipt on another router (a request is answered from there).
   if (d.kind() == Delivery::Kind::event && (router_.hand_over(d.event, *this) || event_hand_back(*d.event))) {
@@ -214,6 +327,12 @@ void ManagerRuntime::execute(Delivery& d, std::size_t slot) {
 }
 
 bool ManagerRuntime::admit(Delivery& d) {
+  if (admissible(d)) return true;
+  journal_done(*d.event);  // skipped: that is its end here
+  return false;
+}
+
+bool ManagerRuntime::admissible(Delivery& d) {
   const Event& ev = *d.event;
   const auto kind = static_cast<edri_kind>(ev.header.kind);
   if (kind == EDRI_KIND_RESPONSE) {
@@ -285,6 +404,7 @@ void ManagerRuntime::task_finished(const Event& ev, const char* error, edri_resp
       router_.retry(ev, *this, error)) {
     return;
   }
+  journal_done(ev);
   if (!is_request) return;
   edri_response failed;
   if (error || !resp) {
@@ -311,9 +431,12 @@ void ManagerRuntime::task_later(const Event& ev, std::int64_t delay_ms) {
       stats_.record_error(why);
     }
     if (is_request) router_.respond(ev, EDRI_STATUS_ERROR, why, *this);
+    journal_done(ev);
     return;
   }
-  if (router_.retry(ev, *this, "the handler asked to retry later", delay_ms) || !is_request) return;
+  if (router_.retry(ev, *this, "the handler asked to retry later", delay_ms)) return;
+  journal_done(ev);
+  if (!is_request) return;
   router_.respond(ev, EDRI_STATUS_ERROR,
                   "the handler asked to retry later after " + std::to_string(event_attempt(ev)) +
                       " deliveries: max_deliveries used up",
@@ -423,6 +546,7 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.handled_per_s = stats_.handled_rate.per_second();
   s.errors_per_s = stats_.error_rate.per_second();
   s.last_errors = stats_.last_errors();
+  s.durable = durable_stats();
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include "queue/manager_queue.hpp"
 #include "event/pattern.hpp"
 #include "manager/dedupe_window.hpp"
+#include "manager/durable_settings.hpp"
 #include "manager/router_port.hpp"
 #include "manager/subscription.hpp"
 
@@ -35,6 +36,8 @@ class logger;
 
 namespace edrid {
 
+class DurableQueue;
+
 // A type pattern and the priority this manager gives the events it matches.
 struct TypePriority {
   Pattern pattern;
@@ -49,6 +52,8 @@ struct QueueSettings {
   // that matches an event's type sets its priority here, whatever the
   // sender asked. Empty: the sender's priority.
   std::vector<TypePriority> priorities;
+  // queue.durable: the queue is kept on disk too.
+  DurableSettings durable;
 };
 
 class ManagerRuntime final : public ExecutionSite {
@@ -83,6 +88,23 @@ class ManagerRuntime final : public ExecutionSite {
   }
   // The content filter events of `type` must pass here, or null.
   const ContentFilter* filter_for(std::string_view type) { return host_.filter_for(type); }
+  // ---- queue.durable: the journal that keeps this manager's queue on disk.
+  bool durable() const noexcept { return journal_ != nullptr; }
+  // Before an event goes into the queue: on disk as the sync policy says.
+  // `written` false: it was there already (a redelivery). False when it
+  // cannot be kept (the file is full): the queue must refuse the event.
+  bool journal_accept(const Event& ev, std::int32_t priority, bool* written);
+  // The work on ev is over here (handled, given up, skipped or refused).
+  void journal_done(const Event& ev) noexcept {
+    if (journal_) journal_forget(ev);
+  }
+  // ev goes again later, here: its record counts the delivery.
+  void journal_retried(const Event& again) noexcept;
+  // ev waits on disk for this manager's next start.
+  void journal_keep(const Event& ev) noexcept;
+  static bool journaled_kind(const Event& ev) noexcept {
+    return ev.header.kind == EDRI_KIND_NOTIFICATION || ev.header.kind == EDRI_KIND_REQUEST;
+  }
   std::shared_ptr<const ContentFilter> filter_covering(const Pattern& subscription) const {
     return host_.filter_covering(subscription);
   }
@@ -147,10 +169,12 @@ class ManagerRuntime final : public ExecutionSite {
   void check_liveness(std::chrono::milliseconds warning, std::chrono::milliseconds error);
   Health health() const noexcept { return health_.load(std::memory_order_relaxed); }
   ManagerSnapshot snapshot() const;
+  std::optional<DurableStats> durable_stats() const;
 
  private:
   void run(std::size_t loop);
   void handle_event(Delivery& d, std::size_t slot);
+  bool admissible(Delivery& d);
   bool any_busy() const noexcept;
   void hand_back(Delivery& d);
 
@@ -182,6 +206,13 @@ class ManagerRuntime final : public ExecutionSite {
   std::shared_ptr<DedupeWindow> dedupe_;
   std::atomic<std::uint64_t> handed_back_{0};  // queued events a stop did not handle
   std::atomic<std::uint64_t> handed_over_{0};  // of those, given to its group
+  std::atomic<std::uint64_t> kept_{0};         // of those, kept in the durable queue
+  const DurableSettings durable_settings_;
+  std::shared_ptr<DurableQueue> journal_;  // queue.durable; opened by create()
+  std::atomic<bool> journal_full_said_{false};  // one error line per episode of a full file
+  // Queues what the durable queue holds and no queue here does (start()).
+  void restore_journal();
+  void journal_forget(const Event& ev) noexcept;
 
 };
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include "exec/executor.hpp"
+#include "manager/durable_settings.hpp"
 #include "manager/manager_stats.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,7 @@ struct ManagerSnapshot {
   std::size_t running = 0;
   std::uint64_t crashes = 0;
   QueueSnapshot queue;
+  std::optional<DurableStats> durable;  // queue.durable only
   std::string_view executor_type;
   std::string_view ordering;
   std::size_t workers = 0;

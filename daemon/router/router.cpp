@@ -497,6 +497,13 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool m
   Delivery d;
   d.handler_id = r.handler_id;
   d.priority = r.fixed_priority ? r.priority : ev->header.priority;
+  // A durable queue has it on disk before its sender hears it was taken.
+  bool journaled = false;
+  if (r.manager->durable() && !r.manager->journal_accept(*ev, d.priority, &journaled)) {
+    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const EventPtr undo = journaled ? ev : EventPtr();  // a refused push may have consumed d
   d.event = std::move(ev);
   std::optional<Delivery> dropped;
   const bool may_block = may_wait && !r.manager->runs_here();
@@ -506,6 +513,7 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool m
   const auto res = q.push(std::move(d), headroom, may_block, &dropped);
   if (dropped) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (dropped->kind() == Delivery::Kind::event) r.manager->journal_done(*dropped->event);
     if (dropped->kind() == Delivery::Kind::event &&
         dropped->event->header.kind == EDRI_KIND_REQUEST) {
       respond(*dropped->event, EDRI_STATUS_REJECTED,
@@ -519,6 +527,7 @@ bool Router::enqueue(const Route& r, EventPtr ev, ManagerRuntime* sender, bool m
   }
   counters_.rejected.fetch_add(1, std::memory_order_relaxed);
   (void)sender;
+  if (undo) r.manager->journal_done(*undo);  // refused: its sender hears so
   return false;
 }
 
@@ -846,6 +855,7 @@ bool Router::retry(const Event& ev, ManagerRuntime& failed, const std::string& e
     return false;
   }
   counters_.redeliveries.fetch_add(1, std::memory_order_relaxed);
+  failed.journal_retried(*again);
   const auto delay = delay_ms >= 0 ? std::chrono::milliseconds(delay_ms) : work.backoff(made + 1);
   {
     logging::TraceScope trace(ev.header.trace_id);
@@ -878,6 +888,7 @@ void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& err
   const std::uint32_t attempt = event_attempt(*ev);
   const bool is_request = h.kind == EDRI_KIND_REQUEST;
   auto give_up = [&](DeadReason reason, const std::string& why) {
+    last.journal_done(*ev);
     dead_letter({*ev, reason, attempt - 1, last.name(), work.group, why});
     if (is_request) respond(*ev, EDRI_STATUS_ERROR, why, last);
   };
@@ -905,9 +916,16 @@ void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& err
     give_up(DeadReason::no_receiver, "no manager left to deliver it to; last error: " + error);
     return;
   }
+  if (to->manager == &last && last.durable() && !last.routable()) {
+    // Its manager stopped meanwhile: the next start delivers it from disk.
+    last.journal_keep(*ev);
+    return;
+  }
   // From the timer thread, which must not wait: a full queue is one more
   // failed delivery.
-  if (enqueue(*to, ev, nullptr, false)) return;
+  const bool moved = enqueue(*to, ev, nullptr, false);
+  if (to->manager != &last) last.journal_done(*ev);  // another member has it now (or refused it)
+  if (moved) return;
   const std::string full = "queue of manager '" + to->manager->name() + "' is full";
   if (!retry(*ev, *to->manager, full) && is_request) respond(*ev, EDRI_STATUS_REJECTED, full, *to->manager);
 }

@@ -35,6 +35,20 @@ json filters_json(const ManagerSnapshot& m) {
   return out;
 }
 
+json durable_json(const ManagerSnapshot& m) {
+  if (!m.durable) return nullptr;
+  const DurableStats& d = *m.durable;
+  return {{"path", d.path},
+          {"sync", to_string(d.sync)},
+          {"depth", d.depth},
+          {"bytes", d.bytes},
+          {"oldest_age_ms", d.oldest_age_ms},
+          {"commits", d.commits},
+          {"commit_p50_us", d.commit_p50_us},
+          {"commit_p99_us", d.commit_p99_us},
+          {"full", d.full}};
+}
+
 json manager_json(const ManagerSnapshot& m) {
   return {{"name", m.name},
           {"plugin", m.plugin},
@@ -52,6 +66,7 @@ json manager_json(const ManagerSnapshot& m) {
             {"when_full", m.queue.when_full},
             {"rejected", m.queue.rejected},
             {"dropped", m.queue.dropped}}},
+          {"durable", durable_json(m)},
           {"executor", executor_json(m)},
           {"received", m.received},
           {"handled", m.handled},
@@ -250,6 +265,29 @@ std::string to_prometheus(const RouterSnapshot& s) {
   per_manager("edri_manager_queue_capacity", "gauge", "Capacity of the manager's queue.",
               [](M m) { return std::uint64_t{m.queue.capacity}; });
   per_manager("edri_manager_handled_total", "counter", "Events handled.", [](M m) { return m.handled; });
+  auto per_durable = [&](const char* metric, const char* type, const char* help, auto value) {
+    w.family(metric, type, help);
+    for (const auto& m : s.managers) {
+      if (m.durable) {
+        w.sample(metric, "manager=\"" + label(m.name) + "\",sync=\"" + std::string(to_string(m.durable->sync)) + "\"",
+                 value(*m.durable));
+      }
+    }
+  };
+  using D = const DurableStats&;
+  per_durable("edri_durable_queue_depth", "gauge", "Events on disk in the manager's durable queue.",
+              [](D d) { return d.depth; });
+  per_durable("edri_durable_queue_bytes", "gauge", "Bytes of pages the durable queue's file uses.",
+              [](D d) { return d.bytes; });
+  per_durable("edri_durable_queue_oldest_age_seconds", "gauge", "Age of the oldest event in the durable queue.",
+              [](D d) { return static_cast<double>(d.oldest_age_ms) / 1000.0; });
+  per_durable("edri_durable_queue_commits_total", "counter", "Commits of the durable queue.",
+              [](D d) { return d.commits; });
+  per_durable("edri_durable_queue_commit_p99_seconds", "gauge",
+              "99th percentile of the last 1024 commits' time (with their fsync when sync is always).",
+              [](D d) { return static_cast<double>(d.commit_p99_us) / 1e6; });
+  per_durable("edri_durable_queue_full_total", "counter", "Events refused because the file was at max_bytes.",
+              [](D d) { return d.full; });
   per_manager("edri_manager_errors_total", "counter", "Handler failures.", [](M m) { return m.errors; });
   per_manager("edri_manager_filtered_total", "counter",
               "Events of a subscribed type that its content filter kept away.", [](M m) { return m.filtered; });
