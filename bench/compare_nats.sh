@@ -59,6 +59,16 @@ for round in $(seq $rounds); do
   bench switch-notify --events "$events" --size 256 --group at_least_once
   "$build/bin/nats-bench" "$url" jetstream "$((events / 4))" 256 | tee -a "$out"
 done
+# Durable queues: events on disk before the sender hears "taken", then
+# handled, next to a JetStream work-queue stream on file storage (which
+# writes each message to the OS and fsyncs every 2 minutes: edri's sync: os).
+for round in $(seq $rounds); do
+  echo "# durable, round $round" >&2
+  "$build/bin/nats-bench" "$url" jetstream-file "$((events / 4))" 256 | tee -a "$out"
+  for sync in os batch always; do
+    bench durable-notify --events "$((events / 4))" --size 256 --sync $sync --producers 4
+  done
+done
 echo "# once" >&2
 bench switch-replay --events "$((events * 4))" --size 256
 bench inproc-request --events "$events" --size 256 --rate 10000
@@ -115,6 +125,14 @@ for name, e, other, n in [
     ("across the switch, at least once", sw_alo, "JetStream explicit acks", njs),
 ]:
     print(f"| {name} | {e:,.0f} | {other} {n:,.0f} | {e / n:.2f} |")
+print()
+print("| durable, 256 B, enqueue + handle (events/s) | edri | JetStream file storage | ratio | edri commit p50 / p99 (us) |")
+print("|---|---:|---:|---:|---:|")
+njf = med("nats-jetstream-file", "events_per_s")
+for sync in ("os", "batch", "always"):
+    e = med("durable-notify", "events_per_s", sync=sync)
+    print(f"| queue.sync: {sync}, 4 producers | {e:,.0f} | {njf:,.0f} | {e / njf:.2f} | "
+          f"{med('durable-notify', 'commit_p50_us', sync=sync):,.0f} / {med('durable-notify', 'commit_p99_us', sync=sync):,.0f} |")
 print()
 lost = sum(r.get("lost", 0) for r in rows)
 replay = one("switch-replay", "events_per_s")

@@ -4,6 +4,7 @@
 //   edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all]
 //              [--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS]
 //              [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter]
+//              [--sync always|batch|os] [--producers N]
 //
 // --group makes the sinks one work group with that delivery: inproc-notify
 // then sends each event to one of --fanout members (scenario inproc-group),
@@ -39,6 +40,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -627,6 +629,78 @@ void switch_replay(std::uint64_t n, std::size_t size) {
 
 }  // namespace bench
 
+namespace bench {
+
+// --sync: a durable queue (queue.durable) in front of one sink, fed by
+// --producers threads at once (durable-notify). Each notify returns once its
+// event is committed as the policy says, so throughput is what the commits
+// allow; concurrent producers share commits (group commit).
+std::string g_sync = "always";
+int g_producers = 4;
+
+void durable_notify(std::uint64_t n, std::size_t size) {
+  char tmpl[] = "/tmp/edri-bench-durable-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  edrid::RouterOptions o;
+  o.id = "bench";
+  auto router = std::make_unique<edrid::Router>(o);
+  edrid::QueueSettings plain{edrid::QueueOrder::fifo, 65536, edrid::WhenFull::block};
+  router->add_manager("driver", edri::descriptor_of<Driver>("driver", "1"), "driver", plain, "{}");
+  edrid::QueueSettings q = plain;
+  q.durable.enabled = true;
+  q.durable.sync = g_sync == "batch" ? edrid::SyncPolicy::batch
+                   : g_sync == "os"  ? edrid::SyncPolicy::os
+                                     : edrid::SyncPolicy::always;
+  q.durable.dir = dir / "queues" / "sink";
+  auto& sink = router->add_manager("sink", edri::descriptor_of<Sink>("sink", "1"), "sink", q, "{}");
+  router->start();
+  std::promise<void> done;
+  g_done = &done;
+  g_received = 0;
+  g_expect = n;
+  const std::string payload(size, 'x');
+  const std::uint64_t per = n / static_cast<std::uint64_t>(g_producers);
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(g_producers));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < g_producers; ++p) {
+    producers.emplace_back([&, p] {
+      const std::uint64_t mine = p + 1 == g_producers ? n - per * static_cast<std::uint64_t>(p) : per;
+      auto& us = lat[static_cast<std::size_t>(p)];
+      for (std::uint64_t i = 0; i < mine; ++i) {
+        const auto s0 = std::chrono::steady_clock::now();
+        g_driver->notify(Blob{payload});
+        if (i % 8 == 0) us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s0).count());
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  const double sent_s = seconds_since(t0);
+  await_deliveries(done);
+  const double s = seconds_since(t0);
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  const Percentiles p(std::move(all));
+  const auto d = sink.durable_stats();
+  emit(nlohmann::json{{"scenario", "durable-notify"},
+                      {"sync", g_sync},
+                      {"producers", g_producers},
+                      {"size", size},
+                      {"events", n},
+                      {"events_per_s", n / s},
+                      {"accepted_per_s", n / sent_s},
+                      {"notify_p50_us", p.at(0.5)},
+                      {"notify_p99_us", p.at(0.99)},
+                      {"commits", d ? d->commits : 0},
+                      {"commit_p50_us", d ? d->commit_p50_us : 0},
+                      {"commit_p99_us", d ? d->commit_p99_us : 0},
+                      {"lost", n - std::min<std::uint64_t>(n, g_received.load())}});
+  router.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace bench
+
 int main(int argc, char** argv) {
   // Process-executor workers are started as this program with --worker.
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
@@ -661,13 +735,21 @@ int main(int argc, char** argv) {
         std::cerr << "edri-bench: --group is at_most_once or at_least_once\n";
         return 2;
       }
+    } else if (!std::strcmp(argv[i], "--sync") && i + 1 < argc) {
+      bench::g_sync = argv[++i];
+      if (bench::g_sync != "always" && bench::g_sync != "batch" && bench::g_sync != "os") {
+        std::cerr << "edri-bench: --sync is always, batch or os\n";
+        return 2;
+      }
+    } else if (!std::strcmp(argv[i], "--producers") && i + 1 < argc) {
+      bench::g_producers = std::max(1, std::stoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       size = std::stoul(argv[++i]);
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|all] "
-                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter]\n";
+      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|durable-notify|all] "
+                   "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter] [--sync always|batch|os] [--producers N]\n";
       return 2;
     }
   }
@@ -698,5 +780,6 @@ int main(int argc, char** argv) {
     bench::across_switch(events / 4, size, scenario != "switch-request", scenario != "switch-notify");
   }
   if (scenario == "switch-replay" || scenario == "all") bench::switch_replay(events / 4, size);
+  if (scenario == "durable-notify") bench::durable_notify(events, size);
   return 0;
 }

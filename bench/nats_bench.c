@@ -10,6 +10,11 @@
  *                                   subscribers, each message acked
  *                                   explicitly; messages/s end to end
  *                                   (nats-server needs -js)
+ *   nats-bench URL jetstream-file N SIZE
+ *                                   the same with the stream on disk (file
+ *                                   storage: nats-server writes each message
+ *                                   to the OS and fsyncs every sync_interval,
+ *                                   2 min by default)
  * Publisher and subscriber use separate connections, so every message makes
  * the same two TCP hops as an edri event through a switch. */
 #include <nats/nats.h>
@@ -61,7 +66,7 @@ static void check(natsStatus s, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    fprintf(stderr, "usage: nats-bench URL notify|request|queue|jetstream N SIZE\n");
+    fprintf(stderr, "usage: nats-bench URL notify|request|queue|jetstream|jetstream-file N SIZE\n");
     return 2;
   }
   const char* url = argv[1];
@@ -81,8 +86,9 @@ int main(int argc, char** argv) {
   check(natsConnection_Connect(&pub, opts), "connect");
   check(natsConnection_Connect(&sub, opts), "connect");
 
-  if (strcmp(mode, "queue") == 0 || strcmp(mode, "jetstream") == 0) {
-    const int js = strcmp(mode, "jetstream") == 0;
+  if (strcmp(mode, "queue") == 0 || strcmp(mode, "jetstream") == 0 || strcmp(mode, "jetstream-file") == 0) {
+    const int on_file = strcmp(mode, "jetstream-file") == 0;
+    const int js = on_file || strcmp(mode, "jetstream") == 0;
     natsConnection* sub2 = NULL;
     natsSubscription* s2 = NULL;
     check(natsConnection_Connect(&sub2, opts), "connect");
@@ -100,7 +106,7 @@ int main(int argc, char** argv) {
       cfg.Name = "BENCH";
       cfg.Subjects = subjects;
       cfg.SubjectsLen = 1;
-      cfg.Storage = js_MemoryStorage;
+      cfg.Storage = on_file ? js_FileStorage : js_MemoryStorage;
       cfg.Retention = js_WorkQueuePolicy;
       jsErrCode jerr = 0;
       check(js_AddStream(NULL, jpub, &cfg, NULL, &jerr), "add stream");
@@ -140,7 +146,7 @@ int main(int argc, char** argv) {
     const long got = atomic_load(&g_received);
     printf("{\"scenario\":\"nats-%s\",\"size\":%d,\"events\":%ld,\"seconds\":%.6f,\"events_per_s\":%.1f,"
            "\"lost\":%ld}\n",
-           js ? "jetstream" : "queue", size, n, secs, (double)got / secs, n - got);
+           on_file ? "jetstream-file" : js ? "jetstream" : "queue", size, n, secs, (double)got / secs, n - got);
     natsSubscription_Destroy(s2);
     s2 = NULL;
     if (js) {

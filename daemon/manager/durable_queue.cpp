@@ -86,6 +86,65 @@ std::shared_ptr<DurableQueue> DurableQueue::open(const std::filesystem::path& di
   return q;
 }
 
+DurableReport DurableQueue::inspect(const std::filesystem::path& dir, std::size_t keep) {
+  DurableReport out;
+  const auto data = dir / "data.mdb";
+  if (!std::filesystem::exists(data)) {
+    out.problem = data.string() + ": no such file";
+    return out;
+  }
+  MDB_env* env = nullptr;
+  if (mdb_env_create(&env) != 0) {
+    out.problem = "cannot set up LMDB";
+    return out;
+  }
+  struct Close {
+    MDB_env* env;
+    ~Close() { mdb_env_close(env); }
+  } close{env};
+  mdb_env_set_mapsize(env, std::max<std::uint64_t>(std::filesystem::file_size(data), 1 << 20));
+  int rc = mdb_env_open(env, dir.c_str(), MDB_RDONLY | MDB_NOTLS, 0600);
+  if (rc != 0) {
+    out.problem = data.string() + ": cannot be opened: " + mdb_strerror(rc);
+    return out;
+  }
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env, &info);
+  mdb_env_stat(env, &st);
+  const auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  if (std::filesystem::file_size(data) < needed) {
+    out.problem = data.string() + ": truncated: " + std::to_string(std::filesystem::file_size(data)) +
+                  " bytes, its pages need " + std::to_string(needed);
+    return out;
+  }
+  Txn t;
+  MDB_dbi dbi;
+  MDB_cursor* c = nullptr;
+  if ((rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &t.txn)) != 0 || (rc = mdb_dbi_open(t.txn, nullptr, 0, &dbi)) != 0 ||
+      (rc = mdb_cursor_open(t.txn, dbi, &c)) != 0) {
+    out.problem = data.string() + ": cannot be read: " + mdb_strerror(rc);
+    return out;
+  }
+  if (mdb_stat(t.txn, dbi, &st) == 0) out.bytes = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    std::uint64_t key = 0;
+    std::memcpy(&key, k.mv_data, std::min(sizeof key, k.mv_size));
+    std::string why;
+    auto rec = decode_journal_record(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size, &why);
+    if (!rec) {
+      out.problem = data.string() + ": record " + std::to_string(key) + " does not read back: " + why;
+      break;
+    }
+    ++out.records;
+    if (out.first.size() < keep) out.first.emplace_back(key, std::move(*rec));
+  }
+  mdb_cursor_close(c);
+  if (out.problem.empty() && rc != MDB_NOTFOUND) out.problem = data.string() + ": cannot be read: " + mdb_strerror(rc);
+  return out;
+}
+
 DurableQueue::DurableQueue(std::filesystem::path dir, const DurableSettings& settings)
     : dir_(std::move(dir)), settings_(settings) {
   // LMDB lets several processes write one file; two edrids draining one

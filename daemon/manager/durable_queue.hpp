@@ -28,6 +28,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 struct MDB_env;
@@ -40,8 +41,20 @@ class DurableError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a durable queue's file holds, read without taking it over (edrictl
+// queue inspect): edrid may be running on it.
+struct DurableReport {
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+  std::vector<std::pair<std::uint64_t, JournalRecord>> first;  // key and record, oldest first
+  std::string problem;  // why the file would not be used; "" when it would
+};
+
 class DurableQueue {
  public:
+  // Reads the file in `dir` read-only: its records (the first `keep` of
+  // them whole) and the first problem that would stop edrid.
+  static DurableReport inspect(const std::filesystem::path& dir, std::size_t keep);
   // Opens or creates the journal in `dir`. One object per directory in the
   // process: a manager replaced on reload shares its predecessor's. Throws
   // DurableError when the directory cannot be used: another process holds

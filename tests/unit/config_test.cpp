@@ -310,3 +310,43 @@ TEST_CASE("group, delivery, max_deliveries and retry are read, and bad values na
   CHECK(has("bad.yaml:13:12: retry.max_ms must not be below retry.initial_ms"));
   CHECK(has("bad.yaml:17:13: unknown key 'jitter' in retry"));
 }
+
+TEST_CASE("queue.durable: its keys are read, the queue lives under state_dir/queues/<manager>, and a bad key is "
+          "named at file:line:col") {
+  probe::TempDir dir;
+  auto good = dir.write("durable.yaml",
+                        "router: {state_dir: state}\n"
+                        "managers:\n  - name: a\n    plugin: p\n"
+                        "    queue: {durable: true, sync: batch, batch_ms: 25, max_bytes: 2097152}\n"
+                        "  - name: b\n    plugin: p\n    queue: {durable: true}\n"
+                        "  - name: c\n    plugin: p\n");
+  const auto c = edrid::load_config(good);
+  const auto& a = c.managers[0].queue.durable;
+  CHECK(a.enabled);
+  CHECK(a.sync == edrid::SyncPolicy::batch);
+  CHECK(a.batch == std::chrono::milliseconds(25));
+  CHECK(a.max_bytes == 2097152);
+  CHECK(a.dir == dir.path() / "state" / "queues" / "a");
+  const auto& b = c.managers[1].queue.durable;
+  CHECK(b.enabled);
+  CHECK(b.sync == edrid::SyncPolicy::always);  // the default: on disk before the sender hears
+  CHECK_FALSE(c.managers[2].queue.durable.enabled);
+  auto bad = dir.write("bad.yaml",
+                       "managers:\n  - name: a\n    plugin: p\n"
+                       "    queue: {sync: os}\n"
+                       "  - name: b\n    plugin: p\n"
+                       "    queue: {durable: yes please, sync: sometimes, batch_ms: 0, max_bytes: 10}\n");
+  auto problems = problems_of(bad);
+  const std::vector<std::string> expected = {
+      ":4:19: queue.sync needs queue.durable: true",
+      ":7:22: queue.durable must be true or false, got 'yes please'",
+      ":7:40: queue.sync needs queue.durable: true",
+      ":7:61: queue.batch_ms needs queue.durable: true",
+      ":7:75: queue.max_bytes needs queue.durable: true",
+      ":7:40: queue.sync must be one of always, batch, os, got 'sometimes'",
+      ":7:61: queue.batch_ms needs queue.sync: batch",
+      ":7:61: queue.batch_ms must be between 1 and 10000, got 0",
+      ":7:75: queue.max_bytes must be between 1048576 and 17592186044416, got 10"};
+  REQUIRE(problems.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK_THAT(problems[i], Catch::EndsWith(expected[i]));
+}

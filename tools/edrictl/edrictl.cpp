@@ -9,6 +9,8 @@
 //     dead-letters [--count N]         prints edri.dead_letter notifications as they come, one JSON per line
 //     reinject [LETTER]                sends a dead letter's payload again as its type and kind
 //                                      (LETTER: one line dead-letters printed; default: read from stdin)
+//     queue inspect DIR [--count N]    a durable queue's directory on this machine; exit 1 if edrid would refuse it
+//     queue aside DIR                  renames it to DIR.aside-<time>, so the manager starts empty
 //
 // EDRI_URL and EDRI_TOKEN set the defaults for --url and --token.
 #include <boost/asio/connect.hpp>
@@ -17,6 +19,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
+
+#include "queue_files.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -41,6 +45,8 @@ constexpr const char* kUsage =
     "  links                                 switch/connector links\n"
     "  dead-letters [--count N]              print dead letters as they come (edri.dead_letter)\n"
     "  reinject [LETTER]                     send a dead letter's payload again (LETTER or stdin)\n"
+    "  queue inspect DIR [--count N]         a durable queue's file: records, size, the first N, problems\n"
+    "  queue aside DIR                       move a durable queue's directory aside (edrid stopped)\n"
     "URL defaults to $EDRI_URL or http://127.0.0.1:8080; TOKEN to $EDRI_TOKEN.\n";
 
 // A usage or connection problem: message, and the exit code to use.
@@ -171,6 +177,13 @@ int run(std::vector<std::string> args) {
     else words.push_back(a);
   }
   if (words.empty()) throw Failure{kUsage, 2};
+  if (words[0] == "queue") {
+    try {
+      return edrictl::queue_command(words, count.value_or(-1));
+    } catch (const std::invalid_argument& e) {
+      throw Failure{std::string(e.what()) + "\n" + kUsage, 2};
+    }
+  }
   Client client(parse_url(url), token);
   const std::string& cmd = words[0];
   auto need = [&](std::size_t n) {

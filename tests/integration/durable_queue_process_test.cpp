@@ -1,0 +1,170 @@
+// Durable manager queues with the real edrid: work a durable queue took is
+// handled after kill -9 and after a clean stop, and a queue file that does
+// not read back stops edrid with the file's name instead of dropping work.
+#include "support/child_process.hpp"
+#include "support/temp_file.hpp"
+#include "support/wait_until.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+const std::string kEdrid = EDRID_BIN;
+
+std::string durable_config(const probe::TempDir& dir, std::uint64_t count, int delay_us,
+                           const std::string& queue_extra = "") {
+  const auto p = dir.path().string();
+  return "router:\n  log: {level: info}\n  state_dir: " + p + "/state\n  plugin_dirs: [" EDRI_TEST_FIXTURE_DIR
+         "]\nmanagers:\n"
+         "  - name: producer\n    plugin: durable_probe\n"
+         "    config: {role: producer, file: " + p + "/accepted, count: " + std::to_string(count) + ", batch: 200}\n"
+         "  - name: worker\n    plugin: durable_probe\n"
+         "    queue: {durable: true, capacity: 100000" + queue_extra + "}\n"
+         "    config: {role: worker, file: " + p + "/handled, delay_us: " + std::to_string(delay_us) + "}\n";
+}
+
+std::uint64_t last_accepted(const probe::TempDir& dir) {
+  std::ifstream in(dir.path() / "accepted");
+  std::uint64_t n = 0, last = 0;
+  while (in >> n) last = n;
+  return last;
+}
+
+// The worker's notes: one list of numbers per run of edrid.
+std::vector<std::vector<std::uint64_t>> runs(const probe::TempDir& dir) {
+  std::ifstream in(dir.path() / "handled");
+  std::vector<std::vector<std::uint64_t>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line == "run") {
+      out.emplace_back();
+    } else if (!line.empty() && !out.empty()) {
+      out.back().push_back(std::stoull(line));
+    }
+  }
+  return out;
+}
+
+std::set<std::uint64_t> handled(const probe::TempDir& dir) {
+  std::set<std::uint64_t> all;
+  for (const auto& r : runs(dir)) all.insert(r.begin(), r.end());
+  return all;
+}
+
+// Within one run a sequential manager takes its queue in order: each number
+// it meets for the first time in that run is above every earlier one. (A
+// number met again is the producer sending what it had not noted before a
+// kill, behind what the queue kept.)
+std::string first_order_break(const std::vector<std::vector<std::uint64_t>>& all) {
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    std::set<std::uint64_t> seen;
+    std::uint64_t top = 0;
+    for (std::uint64_t n : all[r]) {
+      if (!seen.insert(n).second) continue;
+      if (n < top) return "run " + std::to_string(r + 1) + ": " + std::to_string(n) + " after " + std::to_string(top);
+      top = n;
+    }
+  }
+  return "";
+}
+
+std::uint64_t duplicates(const std::vector<std::vector<std::uint64_t>>& all) {
+  std::uint64_t lines = 0;
+  for (const auto& r : all) lines += r.size();
+  std::set<std::uint64_t> distinct;
+  for (const auto& r : all) distinct.insert(r.begin(), r.end());
+  return lines - distinct.size();
+}
+}  // namespace
+
+TEST_CASE("every event a durable queue took is handled across three SIGKILLs of edrid, each run in queue order "
+          "(sync: always, the default)") {
+  probe::TempDir dir;
+  constexpr std::uint64_t kCount = 15'000;
+  // The worker (1 000/s) is slower than the producer: a backlog waits on disk at each kill.
+  const auto cfg = dir.write("durable.yaml", durable_config(dir, kCount, 1000));
+  std::mt19937 rng(std::random_device{}());
+  bool replayed = false;
+  for (int kill = 0; kill < 3; ++kill) {
+    probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / ("run" + std::to_string(kill) + ".log"));
+    const std::uint64_t at = static_cast<std::uint64_t>(kill + 1) * 3000 + rng() % 1500;
+    REQUIRE(probe::wait_until([&] { return last_accepted(dir) >= at; }, 60s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    edrid.signal(SIGKILL);
+    CHECK(edrid.wait_exit(10s) == 128 + SIGKILL);
+    replayed = replayed || edrid.output().find("from the durable queue") != std::string::npos;
+  }
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "last.log");
+  const bool all = probe::wait_until(
+      [&] { return last_accepted(dir) == kCount && handled(dir).size() >= kCount; }, 120s, 50ms);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(30s) == 0);
+  const auto out = edrid.output();
+  replayed = replayed || out.find("from the durable queue") != std::string::npos;
+  const auto notes = runs(dir);
+  const auto got = handled(dir);
+  INFO("handled " << got.size() << " distinct, " << duplicates(notes) << " again after a kill; logs in "
+                    << dir.path().string());
+  CHECK(all);
+  CHECK(notes.size() == 4);
+  CHECK(replayed);
+  // Every number the producer was told was taken (and a few it had not noted yet) was handled.
+  CHECK(got.size() == kCount);
+  CHECK((!got.empty() && *got.begin() == 1 && *got.rbegin() == kCount));
+  CHECK(first_order_break(notes).empty());
+}
+
+TEST_CASE("a durable queue's backlog waits on disk over SIGTERM and is handled once, at the next start") {
+  probe::TempDir dir;
+  constexpr std::uint64_t kCount = 3000;
+  // 200 events a second against the shipped stop_grace_ms (5 s): most wait.
+  const auto cfg = dir.write("durable.yaml", durable_config(dir, kCount, 5000, ", sync: batch, batch_ms: 5"));
+  {
+    probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "first.log");
+    REQUIRE(probe::wait_until([&] { return last_accepted(dir) == kCount; }, 30s));
+    edrid.signal(SIGTERM);
+    CHECK(edrid.wait_exit(30s) == 0);
+    CHECK(edrid.output().find("wait in the durable queue for the next start") != std::string::npos);
+  }
+  const std::size_t before = handled(dir).size();
+  CHECK(before < kCount);
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "second.log");
+  REQUIRE(probe::wait_until([&] { return handled(dir).size() >= kCount; }, 60s, 50ms));
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(30s) == 0);
+  const auto notes = runs(dir);
+  INFO("logs in " << dir.path().string());
+  CHECK(edrid.output().find(std::to_string(kCount - before) + " event(s) from the durable queue") !=
+        std::string::npos);
+  CHECK(duplicates(notes) == 0);  // a clean stop removes what it finished before it goes
+  CHECK(first_order_break(notes).empty());
+}
+
+TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file") {
+  probe::TempDir dir;
+  const auto cfg = dir.write("durable.yaml", durable_config(dir, 2000, 2000));
+  {
+    probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "first.log");
+    REQUIRE(probe::wait_until([&] { return last_accepted(dir) == 2000; }, 30s));
+    edrid.signal(SIGKILL);
+    edrid.wait_exit(10s);
+  }
+  const auto data = dir.path() / "state" / "queues" / "worker" / "data.mdb";
+  REQUIRE(std::filesystem::exists(data));
+  std::filesystem::resize_file(data, std::filesystem::file_size(data) / 2);
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "second.log");
+  CHECK(edrid.wait_exit(20s) != 0);
+  const auto out = edrid.output();
+  CHECK_THAT(out, Catch::Contains(data.string()) && Catch::Contains("truncated") &&
+                      Catch::Contains("move the directory aside"));
+}
