@@ -6,6 +6,7 @@
 #include "support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <signal.h>
 
@@ -14,12 +15,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace std::chrono_literals;
 
 namespace {
 const std::string kEdrid = EDRID_BIN;
+const std::string kEdrictl = EDRICTL_BIN;
 
 std::string durable_config(const probe::TempDir& dir, std::uint64_t count, int delay_us,
                            const std::string& queue_extra = "") {
@@ -150,7 +153,8 @@ TEST_CASE("a durable queue's backlog waits on disk over SIGTERM and is handled o
   CHECK(first_order_break(notes).empty());
 }
 
-TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file") {
+TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file; edrictl "
+          "inspects it and moves it aside") {
   probe::TempDir dir;
   const auto cfg = dir.write("durable.yaml", durable_config(dir, 2000, 2000));
   {
@@ -159,12 +163,43 @@ TEST_CASE("edrid does not start over a durable queue file that does not read bac
     edrid.signal(SIGKILL);
     edrid.wait_exit(10s);
   }
-  const auto data = dir.path() / "state" / "queues" / "worker" / "data.mdb";
+  const auto queue = dir.path() / "state" / "queues" / "worker";
+  const auto data = queue / "data.mdb";
   REQUIRE(std::filesystem::exists(data));
+  auto edrictl = [&](const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> argv{kEdrictl};
+    argv.insert(argv.end(), args.begin(), args.end());
+    probe::ChildProcess ctl(argv, dir.path() / log);
+    const int rc = ctl.wait_exit(20s);
+    return std::make_pair(rc, ctl.output());
+  };
+  // What the killed edrid left: the oldest jobs not handled yet, readable.
+  auto [rc, text] = edrictl({"queue", "inspect", queue.string(), "--count", "1"}, "inspect1.log");
+  CHECK(rc == 0);
+  const auto report = nlohmann::json::parse(text);
+  CHECK(report["records"].get<int>() > 0);
+  CHECK(report["problem"].is_null());
+  REQUIRE(report["first"].size() == 1);
+  CHECK(report["first"][0]["type"] == "durable.job");
+  CHECK(report["first"][0]["payload"]["n"].get<int>() >= 1);
+
   std::filesystem::resize_file(data, std::filesystem::file_size(data) / 2);
-  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "second.log");
-  CHECK(edrid.wait_exit(20s) != 0);
-  const auto out = edrid.output();
-  CHECK_THAT(out, Catch::Contains(data.string()) && Catch::Contains("truncated") &&
-                      Catch::Contains("move the directory aside"));
+  {
+    probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "second.log");
+    CHECK(edrid.wait_exit(20s) != 0);
+    CHECK_THAT(edrid.output(), Catch::Contains(data.string()) && Catch::Contains("truncated") &&
+                                   Catch::Contains("move the directory aside"));
+  }
+  std::tie(rc, text) = edrictl({"queue", "inspect", queue.string()}, "inspect2.log");
+  CHECK(rc == 1);
+  CHECK_THAT(text, Catch::Contains("truncated"));
+  std::tie(rc, text) = edrictl({"queue", "aside", queue.string()}, "aside.log");
+  CHECK(rc == 0);
+  CHECK_FALSE(std::filesystem::exists(queue));
+  CHECK_THAT(text, Catch::Contains(queue.string() + ".aside-"));
+  // With the file aside the manager starts empty.
+  probe::ChildProcess edrid({kEdrid, "-c", cfg.string()}, dir.path() / "third.log");
+  CHECK(edrid.wait_output("running 2 managers", 20s));
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(20s) == 0);
 }
