@@ -2,9 +2,12 @@
 // splitter yields goes through the decoder for its type; nothing may crash,
 // leak or read out of bounds (built with ASan and UBSan). Content filters
 // from subscriptions frames are compiled, and every event's payload is put
-// through them and through filters that use every operator.
+// through them and through filters that use every operator. The input is
+// also read as a durable queue record (a file on disk is input too): what
+// reads back must write back to a record that reads back the same.
 #include "cluster/wire.hpp"
 #include "event/content_filter.hpp"
+#include "manager/journal_record.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -92,6 +95,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The input itself as a payload too: the filters' MessagePack reader sees
   // every shape of hostile map, not only what a valid event frame holds.
   for (const auto& filter : filters()) (void)filter->matches(data, size);
+  if (auto rec = edrid::decode_journal_record(data, size, nullptr)) {
+    std::string once, twice, why;
+    if (!edrid::encode_journal_record(*rec->event, rec->priority, once, &why)) __builtin_trap();
+    auto back = edrid::decode_journal_record(reinterpret_cast<const std::uint8_t*>(once.data()), once.size(), &why);
+    if (!back || !edrid::encode_journal_record(*back->event, back->priority, twice, &why) || once != twice) {
+      __builtin_trap();
+    }
+  }
   FrameSplitter s(1u << 16);
   s.feed(data, cut);
   drain(s);

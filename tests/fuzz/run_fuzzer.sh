@@ -15,7 +15,7 @@ case "$target" in
   frame)
     sources=("$src/tests/fuzz/frame_fuzzer.cpp" "$src/daemon/cluster/wire.cpp" "$src/daemon/codec/frame_splitter.cpp" "$src/daemon/event/event.cpp"
              "$src/daemon/event/event_blocks.cpp" "$src/daemon/event/pattern.cpp"
-             "$src/daemon/event/content_filter.cpp")
+             "$src/daemon/event/content_filter.cpp" "$src/daemon/manager/journal_record.cpp")
     # spdlog and fmt header-only: nothing is linked but the sources.
     includes=(-I"$src/daemon" -I"$src/sdk/include" -DSPDLOG_HEADER_ONLY -DFMT_HEADER_ONLY)
     # Short hand-made frames are enough for libFuzzer to find the structure.
@@ -23,6 +23,8 @@ case "$target" in
     printf '\x09\x00\x00\x00\x06\x01\x00\x00\x00\x00\x00\x00\x00' > "$work/corpus/ack"
     # A payload map for the content filters: {"a": 1, "s": "abc", "n": 2}.
     printf '\x83\xa1a\x01\xa1s\xa3abc\xa1n\x02' > "$work/corpus/map"
+    # A durable queue record (docs/protocol.md): notification a.b, payload {"a": 1}.
+    printf '\x6b\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x61\x2e\x62\x03\x61\x2e\x62\x01\x72\x01\x73\x00\x00\x00\x00\x04\x00\x00\x00\x81\xa1\x61\x01' > "$work/corpus/record"
     ;;
   worker)
     sources=("$src/tests/fuzz/worker_fuzzer.cpp" "$src/daemon/exec/worker_protocol.cpp"

@@ -180,3 +180,34 @@ TEST_CASE("a full durable queue refuses new events, keeps what it has, and takes
   CHECK(n_of(back.front()) == 51);
   CHECK(n_of(back.back()) == n);
 }
+
+TEST_CASE("a durable queue record laid out byte by byte as docs/protocol.md says reads back, and a changed byte "
+          "is refused") {
+  // Version 1, a notification, attempt 1, timestamp 1, type and payload type
+  // a.b, origin r, sender s, no message, payload {"a": 1}.
+  std::string rec("\x6b\x00\x00\x00\x01\x00\x00", 7);
+  rec += std::string(4 + 4, '\0') + std::string("\x01\x00\x00\x00", 4);  // priority, header priority, attempt
+  rec += std::string(48, '\0');                                            // id, trace id, correlation id
+  rec += std::string("\x01\x00\x00\x00\x00\x00\x00\x00", 8) + std::string(8 + 4, '\0');  // timestamp, deadline, status
+  rec += std::string("\x03" "a.b" "\x03" "a.b" "\x01" "r" "\x01" "s", 12);
+  rec += std::string("\x00\x00\x00\x00\x04\x00\x00\x00\x81\xa1\x61\x01", 12);  // message, payload
+  REQUIRE(rec.size() == 0x6b + 4);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(rec.data());
+  std::string why;
+  auto r = decode_journal_record(p, rec.size(), &why);
+  INFO(why);
+  REQUIRE(r);
+  CHECK(r->event->header.kind == EDRI_KIND_NOTIFICATION);
+  CHECK(std::string(r->event->header.type) == "a.b");
+  CHECK(std::string(r->event->header.sender) == "s");
+  CHECK(r->event->header.timestamp_ns == 1);
+  std::string again;
+  REQUIRE(encode_journal_record(*r->event, r->priority, again, &why));
+  CHECK(again == rec);
+  std::string v2 = rec;
+  v2[4] = 2;
+  CHECK_FALSE(decode_journal_record(reinterpret_cast<const std::uint8_t*>(v2.data()), v2.size(), &why));
+  CHECK_THAT(why, Catch::Contains("record version 2"));
+  CHECK_FALSE(decode_journal_record(p, rec.size() - 1, &why));
+  CHECK_THAT(why, Catch::Contains("its length says"));
+}
