@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   // A closed stderr pipe (a log collector that went away) must cost log
   // lines, not the daemon: writes then fail with EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG, as on a
+  // full disk, and a durable queue refuses events until there is room.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Started by a process executor: edrid --worker PLUGIN MANAGER FD.
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
     return edrid::run_worker(argv[2], argv[3], std::atoi(argv[4]));

@@ -22,6 +22,8 @@ namespace {
 constexpr std::size_t kLatencies = 1024;
 // Removals wait at most this long for a commit to take them along.
 constexpr std::chrono::milliseconds kFlushPeriod{20};
+// A full disk is said again at most this often.
+constexpr std::chrono::seconds kRefusalQuiet{10};
 
 std::mutex g_open_mutex;
 // A forked child inherits the map but not the queue's lock and thread:
@@ -266,11 +268,10 @@ DurableQueue::Append DurableQueue::append(const Event& ev, std::int32_t priority
   }
   auto it = failed_.find(id);
   if (it == failed_.end()) return Append::written;
-  const bool full = it->second.empty();
-  if (error) *error = full ? "the durable queue's file is at max_bytes (" + std::to_string(settings_.max_bytes) + ")"
-                           : it->second;
+  const Refusal r = std::move(it->second);
   failed_.erase(it);
-  return full ? Append::full : Append::failed;
+  if (error) *error = "durable queue " + dir_.string() + ": " + r.why;
+  return r.no_room ? Append::full : Append::failed;
 }
 
 void DurableQueue::commit_locked(std::unique_lock<std::mutex>& lk) {
@@ -304,13 +305,29 @@ void DurableQueue::commit_locked(std::unique_lock<std::mutex>& lk) {
   }
   if (rc == 0) {
     unsynced_ = true;
-    if (!puts.empty()) full_episode_ = false;
+    if (!puts.empty()) {
+      full_episode_ = false;
+      if (refused_now_ > 0 && said_refusing_) {
+        spdlog::info("durable queue {}: takes events again ({} refused meanwhile)", dir_.string(), refused_now_);
+        said_refusing_ = false;
+      }
+      refused_now_ = 0;
+    }
   } else {
-    if (rc == MDB_MAP_FULL) full_episode_ = true;
     // Nothing of it is on disk: the new records are refused, rewrites and
-    // removals go with the next commit.
-    if (rc != MDB_MAP_FULL) {
-      spdlog::error("durable queue {}: commit failed: {}", dir_.string(), mdb_strerror(rc));
+    // removals go with the next commit. A disk at its limit fails some
+    // writes and takes smaller ones (LMDB reports a short write as EIO), so
+    // an episode is said once, and not again within kRefusalQuiet.
+    full_episode_ = true;
+    const std::string why = rc == MDB_MAP_FULL
+                                ? "its file is at max_bytes (" + std::to_string(settings_.max_bytes) + ")"
+                                : std::string("the disk refuses writes: ") + mdb_strerror(rc);
+    const auto now = std::chrono::steady_clock::now();
+    if (refused_now_ == 0 && !puts.empty() && !said_refusing_ &&
+        (said_at_ == std::chrono::steady_clock::time_point{} || now - said_at_ >= kRefusalQuiet)) {
+      spdlog::error("durable queue {}: {}; new events are refused until it takes them again", dir_.string(), why);
+      said_refusing_ = true;
+      said_at_ = now;
     }
     std::vector<Put> keep;
     for (Put& p : puts) {
@@ -319,8 +336,9 @@ void DurableQueue::commit_locked(std::unique_lock<std::mutex>& lk) {
         continue;
       }
       index_.erase(p.id);
-      if (rc == MDB_MAP_FULL) ++full_;
-      failed_[p.id] = rc == MDB_MAP_FULL ? std::string() : std::string("commit failed: ") + mdb_strerror(rc);
+      ++refused_now_;
+      ++full_;
+      failed_[p.id] = Refusal{true, why};
     }
     for (Put& p : keep) puts_.push_back(std::move(p));
     dels_.insert(dels_.end(), dels.begin(), dels.end());

@@ -67,8 +67,8 @@ class DurableQueue {
   enum class Append {
     written,  // on disk as the sync policy says
     known,    // this event id is in already (a redelivery): nothing written
-    full,     // the file is at max_bytes
-    failed,   // could not be encoded or written (*error says why)
+    full,     // no room: the file is at max_bytes, or the disk refuses writes
+    failed,   // its payload could not be encoded (*error says why)
   };
   Append append(const Event& ev, std::int32_t priority, std::string* error);
   // The manager's work on it is over.
@@ -117,7 +117,14 @@ class DurableQueue {
   std::condition_variable committed_cv_;
   std::condition_variable flush_cv_;
   std::unordered_map<edri_id128, Entry, IdHash, IdEq> index_;
-  std::unordered_map<edri_id128, std::string, IdHash, IdEq> failed_;  // appends a commit refused, and why
+  struct Refusal {
+    bool no_room;  // the file's max_bytes, or the disk
+    std::string why;
+  };
+  std::unordered_map<edri_id128, Refusal, IdHash, IdEq> failed_;  // appends a commit refused
+  std::uint64_t refused_now_ = 0;  // appends refused since the last one written
+  bool said_refusing_ = false;      // the log says events are refused, and not yet that they are taken
+  std::chrono::steady_clock::time_point said_at_{};
   std::vector<Put> puts_;
   std::vector<std::uint64_t> dels_;
   std::uint64_t next_key_ = 1;

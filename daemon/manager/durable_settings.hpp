@@ -33,7 +33,7 @@ struct DurableStats {
   std::uint64_t depth = 0;  // events on disk
   std::uint64_t bytes = 0;  // pages in use
   std::uint64_t commits = 0;
-  std::uint64_t full = 0;  // events refused: the file reached max_bytes
+  std::uint64_t full = 0;  // events refused for want of room: max_bytes, or a full disk
   std::int64_t oldest_age_ms = 0;
   std::uint64_t commit_p50_us = 0;
   std::uint64_t commit_p99_us = 0;

@@ -155,10 +155,8 @@ bool ManagerRuntime::journal_accept(const Event& ev, std::int32_t priority, bool
     case DurableQueue::Append::known:
       return true;
     case DurableQueue::Append::full:
-      if (!journal_full_said_.exchange(true, std::memory_order_relaxed)) {
-        logger_->error("{}: new events are refused until handled ones make room; said once per episode", error);
-        stats_.record_error(error);
-      }
+      // The queue logs the episode; the manager's last errors show it too.
+      if (!journal_full_said_.exchange(true, std::memory_order_relaxed)) stats_.record_error(error);
       return false;
     case DurableQueue::Append::failed:
       logging::TraceScope trace(ev.header.trace_id);

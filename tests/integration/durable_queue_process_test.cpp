@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -202,4 +203,38 @@ TEST_CASE("edrid does not start over a durable queue file that does not read bac
   CHECK(edrid.wait_output("running 2 managers", 20s));
   edrid.signal(SIGTERM);
   CHECK(edrid.wait_exit(20s) == 0);
+}
+
+TEST_CASE("a durable queue on a full disk refuses new events, says so once, loses nothing it took, and takes events "
+          "again once there is room") {
+  probe::TempDir dir;
+  constexpr std::uint64_t kCount = 6000;
+  const auto cfg = dir.write("durable.yaml", durable_config(dir, kCount, 1000));
+  // Writes past 256 KiB fail (EFBIG) as on a full disk, for this edrid only
+  // (the soft limit: edrid may raise it, as the test does later).
+  probe::ChildProcess edrid({"/usr/bin/prlimit", "--fsize=262144:unlimited", kEdrid, "-c", cfg.string()},
+                            dir.path() / "full.log");
+  REQUIRE(edrid.wait_output("new events are refused until it takes them again", 60s));
+  const std::uint64_t before = last_accepted(dir);
+  CHECK(before < kCount);
+  std::this_thread::sleep_for(500ms);
+  // The room comes back.
+  probe::ChildProcess raise({"/usr/bin/prlimit", "--pid", std::to_string(edrid.pid()), "--fsize=unlimited"},
+                            dir.path() / "prlimit.log");
+  REQUIRE(raise.wait_exit(10s) == 0);
+  REQUIRE(probe::wait_until([&] { return last_accepted(dir) == kCount && handled(dir).size() >= kCount; }, 60s, 50ms));
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(30s) == 0);
+  const auto out = edrid.output();
+  INFO("logs in " << dir.path().string());
+  CHECK(out.find("takes events again") != std::string::npos);
+  // Said once for the episode, not once per refused event.
+  std::size_t said = 0;
+  for (auto at = out.find("new events are refused"); at != std::string::npos; at = out.find("new events are refused", at + 1)) {
+    ++said;
+  }
+  CHECK(said == 1);
+  const auto notes = runs(dir);
+  CHECK(duplicates(notes) == 0);
+  CHECK(first_order_break(notes).empty());
 }

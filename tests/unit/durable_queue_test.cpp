@@ -8,9 +8,12 @@
 #include <catch2/catch.hpp>
 #include <lmdb.h>
 
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,4 +213,48 @@ TEST_CASE("a durable queue record laid out byte by byte as docs/protocol.md says
   CHECK_THAT(why, Catch::Contains("record version 2"));
   CHECK_FALSE(decode_journal_record(p, rec.size() - 1, &why));
   CHECK_THAT(why, Catch::Contains("its length says"));
+}
+
+TEST_CASE("a durable queue on a disk that refuses writes refuses new events, keeps what it has, and takes events "
+          "again once the disk does") {
+  probe::TempDir tmp;
+  const auto dir = tmp.path() / "q";
+  // RLIMIT_FSIZE makes writes past a size fail (EFBIG) as a full disk
+  // fails them (ENOSPC); in a child, so the limit binds nothing else.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    int step = 10;
+    try {
+      auto q = DurableQueue::open(dir, settings_in(dir, SyncPolicy::os));
+      rlimit lim{};
+      ::getrlimit(RLIMIT_FSIZE, &lim);
+      const rlimit small{512 * 1024, lim.rlim_max};
+      if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(step);
+      std::uint64_t n = 0;
+      std::string err;
+      DurableQueue::Append last = DurableQueue::Append::written;
+      while (n < 5000 && last == DurableQueue::Append::written) last = q->append(*job(++n, 2000), 0, &err);
+      step = 11;
+      if (last != DurableQueue::Append::full || n < 50 || err.find("disk") == std::string::npos) ::_exit(step);
+      step = 12;
+      if (q->append(*job(++n, 2000), 0, &err) != DurableQueue::Append::full) ::_exit(step);
+      ::setrlimit(RLIMIT_FSIZE, &lim);  // space is back
+      step = 13;
+      if (q->append(*job(++n, 2000), 0, &err) != DurableQueue::Append::written) ::_exit(step);
+      const std::uint64_t kept = q->stats().depth;
+      q.reset();
+      step = 14;
+      auto back = DurableQueue::open(dir, settings_in(dir, SyncPolicy::os))->take_unqueued();
+      if (back.size() != kept || n_of(back.back()) != n) ::_exit(step);
+      ::_exit(0);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "step %d: %s\n", step, e.what());
+      ::_exit(step + 50);
+    }
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
