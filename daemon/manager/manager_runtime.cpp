@@ -35,6 +35,7 @@ ManagerRuntime::ManagerRuntime(RouterPort& router, std::string name,
       work_(std::move(w)),
       busy_slots_(executor_settings_.slots() + 1),
       busy_since_ns_(std::make_unique<std::atomic<std::int64_t>[]>(busy_slots_)),
+      timing_(std::make_unique<SlotTiming[]>(busy_slots_)),
       priorities_(std::move(q.priorities)),
       durable_settings_(q.durable) {
   for (std::size_t i = 0; i < busy_slots_; ++i) busy_since_ns_[i].store(0);
@@ -370,9 +371,16 @@ bool ManagerRuntime::admissible(Delivery& d) {
 // steady_ns() (the same clock), so a stuck handler is seen a tick late at most.
 void ManagerRuntime::task_started(std::size_t slot) noexcept {
   busy_since_ns_[slot].store(coarse_steady_ns(), std::memory_order_relaxed);
+  SlotTiming& t = timing_[slot];
+  if (++t.tasks % ManagerStats::kLatencySample == 0) t.started_ns = steady_ns();
 }
 
 void ManagerRuntime::task_stopped(std::size_t slot) noexcept {
+  SlotTiming& timing = timing_[slot];
+  if (timing.started_ns != 0) {
+    stats_.handler_latency.record(steady_ns() - timing.started_ns);
+    timing.started_ns = 0;
+  }
   const std::int64_t t0 = busy_since_ns_[slot].exchange(0, std::memory_order_relaxed);
   if (t0 != 0) {
     stats_.busy_ns.fetch_add(static_cast<std::uint64_t>(coarse_steady_ns() - t0), std::memory_order_relaxed);
@@ -449,6 +457,11 @@ void ManagerRuntime::handle_event(Delivery& d, std::size_t slot) {
   edri_response resp;
   edri_error err = empty_error();
   task_started(slot);
+  if (timing_[slot].started_ns != 0 && ev.header.timestamp_ns != 0) {
+    // Send time is the sender's wall clock: on another machine, as good as
+    // the two clocks agree.
+    stats_.wait_latency.record(realtime_ns() - ev.header.timestamp_ns);
+  }
   const int rc = plugin_->handle(instance_, d.handler_id, &ev, is_request ? &resp : nullptr, &err);
   if (const std::int64_t later = scope.retry_after_ms(); later >= 0 && rc == EDRI_OK) {
     task_stopped(slot);
@@ -478,10 +491,12 @@ void ManagerRuntime::sample_rates(std::int64_t now_ns) noexcept {
 }
 
 void ManagerRuntime::log_stats() {
-  logger_->info("stats: received {:.1f}/s, handled {:.1f}/s, errors {:.1f}/s; queue {}/{}; running {}; health {}",
+  const auto handler = stats_.handler_latency.snapshot();
+  logger_->info("stats: received {:.1f}/s, handled {:.1f}/s, errors {:.1f}/s; queue {}/{}; running {}; health {}; "
+                "handler p50 {:.0f} us, p99 {:.0f} us",
                 stats_.received_rate.per_second(), stats_.handled_rate.per_second(),
                 stats_.error_rate.per_second(), queue_.depth(), queue_.capacity(), running_tasks(),
-                to_string(health()));
+                to_string(health()), handler.percentile_us(0.5), handler.percentile_us(0.99));
 }
 
 void ManagerRuntime::check_liveness(std::chrono::milliseconds warning,
@@ -544,6 +559,8 @@ ManagerSnapshot ManagerRuntime::snapshot() const {
   s.handled_per_s = stats_.handled_rate.per_second();
   s.errors_per_s = stats_.error_rate.per_second();
   s.last_errors = stats_.last_errors();
+  s.handler_latency = stats_.handler_latency.snapshot();
+  s.wait_latency = stats_.wait_latency.snapshot();
   s.durable = durable_stats();
   return s;
 }

@@ -200,6 +200,13 @@ class ManagerRuntime final : public ExecutionSite {
   // One extra slot for work a process executor runs in this process.
   std::size_t busy_slots_;
   std::unique_ptr<std::atomic<std::int64_t>[]> busy_since_ns_;
+  // Per executor slot, touched only by the thread running that slot's task:
+  // which task is sampled for the latency histograms, and its start.
+  struct alignas(64) SlotTiming {
+    std::uint32_t tasks = 0;
+    std::int64_t started_ns = 0;  // 0: this task is not sampled
+  };
+  std::unique_ptr<SlotTiming[]> timing_;
   std::atomic<Health> health_{Health::ok};
   std::atomic<bool> retry_later_refused_{false};  // logged once
   const std::vector<TypePriority> priorities_;

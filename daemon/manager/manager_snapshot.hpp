@@ -50,6 +50,7 @@ struct ManagerSnapshot {
   std::vector<std::pair<std::string, std::string>> filters;
   std::uint64_t cancelled = 0;
   std::uint64_t busy_ms = 0;
+  LatencyHistogram::Snapshot handler_latency, wait_latency;  // sampled, see ManagerStats
   double received_per_s = 0;
   double handled_per_s = 0;
   double errors_per_s = 0;

@@ -1,6 +1,7 @@
 // Counters a manager keeps about its own work; read by the stats interface.
 #pragma once
 
+#include "metrics/latency_histogram.hpp"
 #include "metrics/rate_meter.hpp"
 
 #include <atomic>
@@ -29,6 +30,10 @@ struct ManagerStats {
   std::atomic<std::uint64_t> crashes{0};   // worker processes that died or were killed
   // Per second over the last liveness interval; sampled by the router.
   RateMeter received_rate, handled_rate, error_rate;
+  // One task in kLatencySample, timed with the precise clock: a handler's
+  // own time, and an event's time from its send to its handler's start.
+  static constexpr std::uint32_t kLatencySample = 8;
+  LatencyHistogram handler_latency, wait_latency;
 
   void record_error(std::string text);
   std::vector<std::string> last_errors() const;

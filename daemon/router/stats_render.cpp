@@ -35,6 +35,15 @@ json filters_json(const ManagerSnapshot& m) {
   return out;
 }
 
+json latency_json(const LatencyHistogram::Snapshot& h) {
+  return {{"samples", h.count},
+          {"mean_us", h.mean_us()},
+          {"p50_us", h.percentile_us(0.5)},
+          {"p90_us", h.percentile_us(0.9)},
+          {"p99_us", h.percentile_us(0.99)},
+          {"p999_us", h.percentile_us(0.999)}};
+}
+
 json durable_json(const ManagerSnapshot& m) {
   if (!m.durable) return nullptr;
   const DurableStats& d = *m.durable;
@@ -77,6 +86,7 @@ json manager_json(const ManagerSnapshot& m) {
           {"filters", filters_json(m)},
           {"cancelled", m.cancelled},
           {"busy_ms", m.busy_ms},
+          {"latency", {{"handler", latency_json(m.handler_latency)}, {"wait", latency_json(m.wait_latency)}}},
           {"rates",
            {{"received_per_s", m.received_per_s},
             {"handled_per_s", m.handled_per_s},
@@ -265,6 +275,34 @@ std::string to_prometheus(const RouterSnapshot& s) {
   per_manager("edri_manager_queue_capacity", "gauge", "Capacity of the manager's queue.",
               [](M m) { return std::uint64_t{m.queue.capacity}; });
   per_manager("edri_manager_handled_total", "counter", "Events handled.", [](M m) { return m.handled; });
+  // Prometheus histograms, with a bucket per power of two from 1 us.
+  auto histogram = [&](const char* metric, const char* help, auto which) {
+    w.family(metric, "histogram", help);
+    const std::string bucket = std::string(metric) + "_bucket";
+    const std::string sum = std::string(metric) + "_sum";
+    const std::string count = std::string(metric) + "_count";
+    for (const auto& m : s.managers) {
+      const LatencyHistogram::Snapshot& h = which(m);
+      const std::string who = "manager=\"" + label(m.name) + "\"";
+      std::uint64_t below = 0;
+      for (int i = 0; i < LatencyHistogram::kBuckets - 1; ++i) {
+        below += h.counts[static_cast<std::size_t>(i)];
+        if (i % LatencyHistogram::kPerOctave != 0) continue;
+        char le[32];
+        std::snprintf(le, sizeof le, "%.9g", LatencyHistogram::upper_us(i) / 1e6);
+        w.sample(bucket.c_str(), who + ",le=\"" + le + "\"", below);
+      }
+      w.sample(bucket.c_str(), who + ",le=\"+Inf\"", h.count);
+      w.sample(sum.c_str(), who, static_cast<double>(h.sum_ns) / 1e9);
+      w.sample(count.c_str(), who, h.count);
+    }
+  };
+  histogram("edri_manager_handler_seconds",
+            "Time in a handler, one task in 8 sampled (in-process executors and the host's view of worker processes).",
+            [](M m) -> const LatencyHistogram::Snapshot& { return m.handler_latency; });
+  histogram("edri_manager_wait_seconds",
+            "Time from an event's send (its sender's clock) to its handler's start, one task in 8 sampled.",
+            [](M m) -> const LatencyHistogram::Snapshot& { return m.wait_latency; });
   auto per_durable = [&](const char* metric, const char* type, const char* help, auto value) {
     w.family(metric, type, help);
     for (const auto& m : s.managers) {

@@ -91,8 +91,8 @@ std::uint64_t duplicates(const std::vector<std::vector<std::uint64_t>>& all) {
 }
 }  // namespace
 
-TEST_CASE("every event a durable queue took is handled across three SIGKILLs of edrid, each run in queue order "
-          "(sync: always, the default)") {
+TEST_CASE("with sync always (the default) every event a durable queue took is handled across three SIGKILLs of "
+          "edrid and each run takes its queue in order") {
   probe::TempDir dir;
   constexpr std::uint64_t kCount = 15'000;
   // The worker (1 000/s) is slower than the producer: a backlog waits on disk at each kill.
@@ -154,7 +154,7 @@ TEST_CASE("a durable queue's backlog waits on disk over SIGTERM and is handled o
   CHECK(first_order_break(notes).empty());
 }
 
-TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file; edrictl "
+TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file, and edrictl "
           "inspects it and moves it aside") {
   probe::TempDir dir;
   const auto cfg = dir.write("durable.yaml", durable_config(dir, 2000, 2000));

@@ -66,7 +66,7 @@ TEST_CASE("edrid logs a stats line per manager with its rates when asked to") {
   edrid.signal(SIGTERM);
   CHECK(edrid.wait_exit(10s) == 0);
   const auto out = edrid.output();
-  const std::regex line(R"(\[ponger\] stats: received ([0-9.]+)/s, handled ([0-9.]+)/s, errors 0\.0/s; queue \d+/1024; running [01]; health ok)");
+  const std::regex line(R"(\[ponger\] stats: received ([0-9.]+)/s, handled ([0-9.]+)/s, errors 0\.0/s; queue \d+/1024; running [01]; health ok; handler p50 \d+ us, p99 \d+ us)");
   std::vector<double> handled;
   for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
     handled.push_back(std::stod((*it)[2]));

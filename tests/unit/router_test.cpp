@@ -3,6 +3,7 @@
 // queue policies, liveness and trace ids.
 #include "router/pending_requests.hpp"
 #include "support/router_fixture.hpp"
+#include "support/wait_until.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -549,4 +550,25 @@ TEST_CASE("a request id that is waiting already is not tracked twice, and its de
   CHECK(pending.earliest() == 100);
   CHECK(pending.take_due(1000).size() == 1);
   CHECK(pending.take_due(1000).empty());
+}
+
+TEST_CASE("a manager's latency histograms sample its handlers' time and its events' wait since their send") {
+  RouterFixture f;
+  f.add("driver", json::object()).add("slow", {{"notifications", {"job.run"}}, {"sleep_ms", 3}});
+  f.router->start();
+  constexpr int kEvents = 48;  // 6 samples at one in 8
+  for (int i = 0; i < kEvents; ++i) f.ctx("driver").notify("job.run", {{"n", i}});
+  REQUIRE(Registry::get().wait_for("slow", kEvents));
+  REQUIRE(probe::wait_until([&] { return f.manager_stats("slow")["handled"] == kEvents; }));
+  const json lat = f.manager_stats("slow")["latency"];
+  INFO(lat.dump());
+  CHECK(lat["handler"]["samples"] == kEvents / 8);
+  // A handler that sleeps 3 ms takes at least that.
+  CHECK(lat["handler"]["p50_us"].get<double>() >= 3000);
+  CHECK(lat["handler"]["mean_us"].get<double>() >= 3000);
+  // All 48 were sent at once: the later ones waited behind the earlier ones' 3 ms each.
+  CHECK(lat["wait"]["samples"] == kEvents / 8);
+  CHECK(lat["wait"]["p99_us"].get<double>() >= 3000.0 * (kEvents - 8));
+  const json other = f.manager_stats("driver")["latency"];
+  CHECK(other["handler"]["samples"] == 0);
 }

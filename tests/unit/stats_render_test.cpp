@@ -107,3 +107,55 @@ TEST_CASE("stats render: the JSON document carries every part of the snapshot") 
   CHECK(l["incarnation"] == 5);
   CHECK_FALSE(l.contains("patterns"));
 }
+
+TEST_CASE("latency histograms: percentiles within a bucket of the truth, Prometheus buckets cumulative up to +Inf, "
+          "and the durable queue's figures, in both renderings") {
+  edrid::LatencyHistogram h;
+  for (int i = 1; i <= 1000; ++i) h.record(static_cast<std::int64_t>(i) * 1000);  // 1 us ... 1 ms, evenly
+  h.record(-5);  // a clock that went back counts as 0
+  auto snap = h.snapshot();
+  CHECK(snap.count == 1001);
+  // A bucket is a quarter octave: the bound is at most 19 % above the truth.
+  CHECK(snap.percentile_us(0.5) >= 500);
+  CHECK(snap.percentile_us(0.5) <= 500 * 1.19);
+  CHECK(snap.percentile_us(0.99) >= 990);
+  CHECK(snap.percentile_us(0.99) <= 990 * 1.19);
+  CHECK(snap.mean_us() == Approx(500.0).epsilon(0.01));
+  CHECK(edrid::LatencyHistogram::Snapshot{}.percentile_us(0.99) == 0);
+
+  RouterSnapshot s = sample();
+  s.managers[0].handler_latency = snap;
+  edrid::DurableStats d;
+  d.path = "/var/lib/edri/queues/x/data.mdb";
+  d.sync = edrid::SyncPolicy::batch;
+  d.depth = 17;
+  d.commit_p99_us = 250;
+  s.managers[0].durable = d;
+  const std::string text = edrid::to_prometheus(s);
+  const auto buckets = samples(text, "edri_manager_handler_seconds_bucket");
+  REQUIRE(buckets.size() > 10);
+  std::uint64_t last = 0;
+  for (const auto& b : buckets) {
+    const std::uint64_t v = std::stoull(b.substr(b.rfind(' ') + 1));
+    CHECK(v >= last);
+    last = v;
+  }
+  CHECK_THAT(buckets.back(), Catch::Contains("le=\"+Inf\"} 1001"));
+  CHECK_THAT(text, Catch::Contains(R"(edri_manager_handler_seconds_bucket{manager="say \"hi\"\\now",le="0.001024"} 1001)"));
+  CHECK_THAT(text, Catch::Contains(R"(edri_manager_handler_seconds_bucket{manager="say \"hi\"\\now",le="0.000512"} 513)"));
+  CHECK(samples(text, "edri_manager_handler_seconds_count") ==
+        std::vector<std::string>{R"(edri_manager_handler_seconds_count{manager="say \"hi\"\\now"} 1001)"});
+  CHECK_THAT(text, Catch::Contains("# TYPE edri_manager_wait_seconds histogram\n"));
+  CHECK(samples(text, "edri_durable_queue_depth") ==
+        std::vector<std::string>{R"(edri_durable_queue_depth{manager="say \"hi\"\\now",sync="batch"} 17)"});
+
+  nlohmann::json j;
+  edrid::to_json(j, s);
+  const auto& lat = j["managers"][0]["latency"]["handler"];
+  CHECK(lat["samples"] == 1001);
+  CHECK(lat["p50_us"].get<double>() >= 500);
+  CHECK(j["managers"][0]["latency"]["wait"]["samples"] == 0);
+  CHECK(j["managers"][0]["durable"]["sync"] == "batch");
+  CHECK(j["managers"][0]["durable"]["commit_p99_us"] == 250);
+  CHECK(j["managers"][0]["durable"]["path"] == d.path);
+}
