@@ -13,7 +13,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace edrid {
@@ -53,6 +52,51 @@ struct Txn {
     return rc;
   }
 };
+
+// "" when the file has every page its meta page points at. A file cut
+// short (a copy that stopped, a full disk at the wrong moment) would fault
+// on the first read of a missing page.
+std::string truncation(MDB_env* env, const std::filesystem::path& data) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env, &info);
+  mdb_env_stat(env, &st);
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(data, ec);
+  const auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  if (ec || size >= needed) return "";
+  return data.string() + ": truncated: " + std::to_string(size) + " bytes, its pages need " + std::to_string(needed);
+}
+
+// Calls take(key, record) for each record, oldest first, while it returns
+// true. "" when every record read back; else the first problem, naming the
+// file.
+template <class Take>
+std::string each_record(MDB_txn* txn, MDB_dbi dbi, const std::filesystem::path& data, Take&& take) {
+  MDB_cursor* c = nullptr;
+  int rc = mdb_cursor_open(txn, dbi, &c);
+  if (rc != 0) return data.string() + ": cannot be read: " + mdb_strerror(rc);
+  std::string problem;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    std::uint64_t key = 0;
+    if (k.mv_size != sizeof key) {
+      problem = data.string() + ": a key of " + std::to_string(k.mv_size) + " bytes; not a durable queue";
+      break;
+    }
+    std::memcpy(&key, k.mv_data, sizeof key);
+    std::string why;
+    auto rec = decode_journal_record(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size, &why);
+    if (!rec) {
+      problem = data.string() + ": record " + std::to_string(key) + " does not read back: " + why;
+      break;
+    }
+    if (!take(key, std::move(*rec))) break;
+  }
+  mdb_cursor_close(c);
+  if (problem.empty() && rc != 0 && rc != MDB_NOTFOUND) problem = data.string() + ": cannot be read: " + mdb_strerror(rc);
+  return problem;
+}
 
 }  // namespace
 
@@ -110,40 +154,22 @@ DurableReport DurableQueue::inspect(const std::filesystem::path& dir, std::size_
     out.problem = data.string() + ": cannot be opened: " + mdb_strerror(rc);
     return out;
   }
-  MDB_envinfo info;
-  MDB_stat st;
-  mdb_env_info(env, &info);
-  mdb_env_stat(env, &st);
-  const auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
-  if (std::filesystem::file_size(data) < needed) {
-    out.problem = data.string() + ": truncated: " + std::to_string(std::filesystem::file_size(data)) +
-                  " bytes, its pages need " + std::to_string(needed);
-    return out;
-  }
+  if (out.problem = truncation(env, data); !out.problem.empty()) return out;
   Txn t;
   MDB_dbi dbi;
-  MDB_cursor* c = nullptr;
-  if ((rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &t.txn)) != 0 || (rc = mdb_dbi_open(t.txn, nullptr, 0, &dbi)) != 0 ||
-      (rc = mdb_cursor_open(t.txn, dbi, &c)) != 0) {
+  if ((rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &t.txn)) != 0 || (rc = mdb_dbi_open(t.txn, nullptr, 0, &dbi)) != 0) {
     out.problem = data.string() + ": cannot be read: " + mdb_strerror(rc);
     return out;
   }
-  if (mdb_stat(t.txn, dbi, &st) == 0) out.bytes = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
-  MDB_val k, v;
-  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-    std::uint64_t key = 0;
-    std::memcpy(&key, k.mv_data, std::min(sizeof key, k.mv_size));
-    std::string why;
-    auto rec = decode_journal_record(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size, &why);
-    if (!rec) {
-      out.problem = data.string() + ": record " + std::to_string(key) + " does not read back: " + why;
-      break;
-    }
-    ++out.records;
-    if (out.first.size() < keep) out.first.emplace_back(key, std::move(*rec));
+  MDB_stat st;
+  if (mdb_stat(t.txn, dbi, &st) == 0) {
+    out.bytes = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
   }
-  mdb_cursor_close(c);
-  if (out.problem.empty() && rc != MDB_NOTFOUND) out.problem = data.string() + ": cannot be read: " + mdb_strerror(rc);
+  out.problem = each_record(t.txn, dbi, data, [&](std::uint64_t key, JournalRecord rec) {
+    ++out.records;
+    if (out.first.size() < keep) out.first.emplace_back(key, std::move(rec));
+    return true;
+  });
   return out;
 }
 
@@ -201,21 +227,8 @@ void DurableQueue::fail(const std::string& what, int rc) const {
 }
 
 void DurableQueue::load() {
-  // A file cut short (a copy that stopped, a full disk at the wrong moment)
-  // would fault on first read of a missing page: refuse it here instead.
-  MDB_envinfo info;
-  MDB_stat st;
-  mdb_env_info(env_, &info);
-  mdb_env_stat(env_, &st);
-  struct stat fs {};
   const auto data = dir_ / "data.mdb";
-  if (::stat(data.c_str(), &fs) == 0) {
-    const auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
-    if (static_cast<std::uint64_t>(fs.st_size) < needed) {
-      throw DurableError(data.string() + ": truncated: " + std::to_string(fs.st_size) + " bytes, its pages need " +
-                         std::to_string(needed));
-    }
-  }
+  if (auto problem = truncation(env_, data); !problem.empty()) throw DurableError(problem);
   Txn t;
   int rc = mdb_txn_begin(env_, nullptr, 0, &t.txn);
   if (rc != 0) fail("cannot be read", rc);
@@ -223,28 +236,12 @@ void DurableQueue::load() {
   rc = mdb_dbi_open(t.txn, nullptr, MDB_INTEGERKEY, &dbi);
   if (rc != 0) fail("cannot be read", rc);
   dbi_ = dbi;
-  MDB_cursor* c = nullptr;
-  rc = mdb_cursor_open(t.txn, dbi, &c);
-  if (rc != 0) fail("cannot be read", rc);
-  MDB_val k, v;
-  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-    std::uint64_t key = 0;
-    if (k.mv_size != sizeof key) {
-      mdb_cursor_close(c);
-      throw DurableError(data.string() + ": a key of " + std::to_string(k.mv_size) + " bytes; not a durable queue");
-    }
-    std::memcpy(&key, k.mv_data, sizeof key);
-    std::string why;
-    auto rec = decode_journal_record(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size, &why);
-    if (!rec) {
-      mdb_cursor_close(c);
-      throw DurableError(data.string() + ": record " + std::to_string(key) + " does not read back: " + why);
-    }
-    index_.emplace(rec->event->header.id, Entry{key, false});
+  const std::string problem = each_record(t.txn, dbi, data, [&](std::uint64_t key, JournalRecord rec) {
+    index_.emplace(rec.event->header.id, Entry{key, false});
     next_key_ = std::max(next_key_, key + 1);
-  }
-  mdb_cursor_close(c);
-  if (rc != MDB_NOTFOUND) fail("cannot be read", rc);
+    return true;
+  });
+  if (!problem.empty()) throw DurableError(problem);
   rc = t.commit();  // keeps the dbi handle open for the process
   if (rc != 0) fail("cannot be read", rc);
 }
@@ -408,28 +405,16 @@ std::vector<JournalRecord> DurableQueue::take_unqueued() {
   if (!puts_.empty() || !dels_.empty()) commit_locked(lk);
   std::vector<JournalRecord> out;
   Txn t;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.txn);
-  if (rc != 0) fail("cannot be read", rc);
-  MDB_cursor* c = nullptr;
-  rc = mdb_cursor_open(t.txn, dbi_, &c);
-  if (rc != 0) fail("cannot be read", rc);
-  MDB_val k, v;
-  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-    std::uint64_t key = 0;
-    std::memcpy(&key, k.mv_data, std::min(sizeof key, k.mv_size));
-    std::string why;
-    auto rec = decode_journal_record(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size, &why);
-    if (!rec) {
-      mdb_cursor_close(c);
-      throw DurableError((dir_ / "data.mdb").string() + ": record " + std::to_string(key) +
-                         " does not read back: " + why);
+  if (const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.txn); rc != 0) fail("cannot be read", rc);
+  const std::string problem = each_record(t.txn, dbi_, dir_ / "data.mdb", [&](std::uint64_t key, JournalRecord rec) {
+    auto it = index_.find(rec.event->header.id);
+    if (it != index_.end() && it->second.key == key && !it->second.queued) {
+      it->second.queued = true;
+      out.push_back(std::move(rec));
     }
-    auto it = index_.find(rec->event->header.id);
-    if (it == index_.end() || it->second.key != key || it->second.queued) continue;
-    it->second.queued = true;
-    out.push_back(std::move(*rec));
-  }
-  mdb_cursor_close(c);
+    return true;
+  });
+  if (!problem.empty()) throw DurableError(problem);
   return out;
 }
 
