@@ -872,10 +872,15 @@ bool Router::hand_over(const EventPtr& ev, ManagerRuntime& from) {
   const auto kind = static_cast<edri_kind>(ev->header.kind);
   if (group.empty() || (kind != EDRI_KIND_NOTIFICATION && kind != EDRI_KIND_REQUEST)) return false;
   std::optional<Route> to;
+  FilterPayload payload(*ev);
   for (const RouteGroup& g : routes_for(kind, ev->header.type).groups) {
     if (g.name() != group) continue;
     for (const Route& r : g.members) {
-      if (r.manager != &from && r.manager->started() && (!to || r.manager->load() < to->manager->load())) to = r;
+      // A member whose content filter turns the event away is no member for it.
+      if (r.manager != &from && r.manager->started() && (!to || r.manager->load() < to->manager->load()) &&
+          passes(r, payload)) {
+        to = r;
+      }
     }
   }
   // Never waits: the stopping manager's thread must not block on another's queue.
@@ -903,13 +908,20 @@ void Router::redeliver(EventPtr ev, ManagerRuntime& last, const std::string& err
       if (r.manager == &last) to = r;
     }
   } else {
+    FilterPayload payload(*ev);
     for (RouteGroup& g : cached.groups) {
       if (g.members.front().manager->work().group != work.group) continue;
-      // Another member if there is one: the failure may be this member's own.
+      // Another member if there is one whose content filter takes it: the
+      // failure may be this member's own.
+      std::optional<Route> again;
       for (const Route& r : g.members) {
-        if (r.manager != &last && (!to || r.manager->load() < to->manager->load())) to = r;
+        if (r.manager == &last) {
+          again = r;
+        } else if ((!to || r.manager->load() < to->manager->load()) && passes(r, payload)) {
+          to = r;
+        }
       }
-      if (!to) to = g.members.front();
+      if (!to) to = again;
     }
   }
   if (!to) {

@@ -1,6 +1,7 @@
 // Work shared by a group of managers and delivered at least once: one member
 // per event, chosen by load; a failed handler gets its event again after the
 // backoff, with the attempt number; used-up events become dead letters.
+#include "event/content_filter.hpp"
 #include "support/probe_managers.hpp"
 #include "support/router_fixture.hpp"
 #include "support/wait_until.hpp"
@@ -490,4 +491,32 @@ TEST_CASE("delivery per type: an at-least-once type goes again, an at-most-once 
   CHECK(seen_of_type("job.run")[1].data["attempt"] == 2);
   std::this_thread::sleep_for(100ms);
   CHECK(seen_of_type("job.ask").size() == 1);
+}
+
+TEST_CASE("at least once: a failed event goes again only to group members whose content filter takes it") {
+  Rig rig([](edrid::Router& r) {
+    auto only = [](const char* country) {
+      edrid::WorkSettings w = at_least_once("g", 3);
+      w.filters.push_back({*edrid::Pattern::parse("job.>"),
+                           edrid::ContentFilter::compile(json{{"country", country}})});
+      return w;
+    };
+    r.add_manager("fr", member(), "member", {}, json{{"fail_until", 99}}.dump(), {}, only("FR"));
+    r.add_manager("de", member(), "member", {}, "{}", {}, only("DE"));
+    r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+  });
+  auto& ctx = Registry::get().context("driver");
+  ctx.notify("job.run", {{"n", 1}, {"country", "FR"}});
+  REQUIRE(wait_until([] { return Registry::get().seen("fr").size() == 3; }));
+  json st;
+  REQUIRE(wait_until([&] {
+    rig.router->stats_json(st);
+    return st["dead_letters"]["max_deliveries"] == 1;
+  }));
+  // Its three deliveries went to the member whose filter takes FR; the
+  // healthy DE member never got it.
+  CHECK(Registry::get().seen("de").empty());
+  ctx.notify("job.run", {{"n", 2}, {"country", "DE"}});
+  REQUIRE(wait_until([] { return Registry::get().seen("de").size() == 1; }));
+  CHECK(Registry::get().seen("fr").size() == 3);
 }
