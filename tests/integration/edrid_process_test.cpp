@@ -357,6 +357,19 @@ TEST_CASE("edrictl sends, requests, tails and reads stats from a running edrid")
   auto [rc6, out6] = probe::run_to_end({ctl, "--url", url, "stats"}, dir.path() / "6.log");
   CHECK(rc6 == 0);
   CHECK(nlohmann::json::parse(out6)["router"] == "ctl-node");
+  // Two screens of top, a second apart: the router's line, then a line per manager.
+  auto [rc9, out9] = probe::run_to_end({ctl, "--url", url, "top", "--count", "2", "--interval", "200"}, dir.path() / "9.log");
+  CHECK(rc9 == 0);
+  INFO(out9);
+  std::size_t screens = 0;
+  for (auto at = out9.find("router ctl-node  up "); at != std::string::npos; at = out9.find("router ctl-node  up ", at + 1)) {
+    ++screens;
+  }
+  CHECK(screens == 2);
+  CHECK(std::regex_search(out9, std::regex(R"(\nMANAGER +HEALTH +QUEUE +IN/S +OUT/S +ERR/S +P50 US +P99 US +WAIT P99 +DURABLE\n)")));
+  // echo answered the request above: its handler latency may be sampled or not yet ("-").
+  CHECK(std::regex_search(out9, std::regex(R"(\necho +ok +0/1024 +[0-9.]+ +[0-9.]+ +0\.0 +(-|[0-9]+) +(-|[0-9]+) +(-|[0-9]+) +-\n)")));
+  CHECK(std::regex_search(out9, std::regex(R"(\napi +ok +)")));
   auto [rc7, out7] = probe::run_to_end({ctl, "--url", url, "links"}, dir.path() / "7.log");
   CHECK(rc7 == 0);
   CHECK_THAT(out7, Catch::Contains("no links: router 'ctl-node' has no switch or connector"));

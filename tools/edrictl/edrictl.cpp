@@ -5,6 +5,7 @@
 //     request TYPE [JSON] [--timeout MS]  prints the response data; exit 1 unless ok
 //     tail PATTERN [--where JSON] [--count N]  prints matching notifications, one JSON per line
 //     stats                            the router's statistics
+//     top [--count N] [--interval MS]  the managers' health, queues, rates and latency, redrawn every MS
 //     links                            switch/connector links
 //     dead-letters [--count N]         prints edri.dead_letter notifications as they come, one JSON per line
 //     reinject [LETTER]                sends a dead letter's payload again as its type and kind
@@ -21,6 +22,12 @@
 #include <nlohmann/json.hpp>
 
 #include "queue_files.hpp"
+#include "top_view.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -42,6 +49,7 @@ constexpr const char* kUsage =
     "  request TYPE [JSON] [--timeout MS]    send a request and print the response\n"
     "  tail PATTERN [--where JSON] [--count N]  print matching notifications\n"
     "  stats                                 router statistics\n"
+    "  top [--count N] [--interval MS]       a live view of the managers (every second; N screens, 0 = on)\n"
     "  links                                 switch/connector links\n"
     "  dead-letters [--count N]              print dead letters as they come (edri.dead_letter)\n"
     "  reinject [LETTER]                     send a dead letter's payload again (LETTER or stdin)\n"
@@ -156,7 +164,7 @@ int run(std::vector<std::string> args) {
   const char* env_token = std::getenv("EDRI_TOKEN");
   std::string url = env_url ? env_url : "http://127.0.0.1:8080";
   std::string token = env_token ? env_token : "";
-  std::optional<long> timeout_ms, count;
+  std::optional<long> timeout_ms, count, interval_ms;
   json where;
   std::vector<std::string> words;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -169,6 +177,7 @@ int run(std::vector<std::string> args) {
     else if (a == "--token") token = value();
     else if (a == "--timeout") timeout_ms = std::stol(value());
     else if (a == "--count") count = std::stol(value());
+    else if (a == "--interval") interval_ms = std::stol(value());
     else if (a == "--where") where = parse_json_arg(value());
     else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
@@ -238,6 +247,20 @@ int run(std::vector<std::string> args) {
     need(1);
     auto [status, body] = client.call(http::verb::get, "/stats");
     return print(status, body);
+  }
+  if (cmd == "top") {
+    need(1);
+    const auto every = std::chrono::milliseconds(std::max(50L, interval_ms.value_or(1000)));
+    const bool screen = ::isatty(STDOUT_FILENO) != 0;
+    for (long shown = 0; count.value_or(0) == 0 || shown < *count; ++shown) {
+      if (shown > 0) std::this_thread::sleep_for(every);
+      auto [status, body] = client.call(http::verb::get, "/stats");
+      if (status != 200) return print(status, body);
+      // On a terminal each screen replaces the last; piped, they follow each other.
+      std::cout << (screen ? "\x1b[H\x1b[2J" : shown > 0 ? "\n" : "") << edrictl::render_top(json::parse(body))
+                << std::flush;
+    }
+    return 0;
   }
   if (cmd == "links") {
     need(1);
