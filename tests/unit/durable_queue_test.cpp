@@ -93,7 +93,8 @@ TEST_CASE("a durable queue gives back, after a reopen, what was appended and not
     CHECK(four.shareable);
     const auto* enc = event_encoded(back[0].event.get());
     REQUIRE(enc);
-    const auto expect = event_encoded(job(1).get());
+    const EventPtr original = job(1);
+    const auto* expect = event_encoded(original.get());
     CHECK(std::string(reinterpret_cast<const char*>(enc->data()), enc->size()) ==
           std::string(reinterpret_cast<const char*>(expect->data()), expect->size()));
     // Taken once: queued now, not handed out again until released.
