@@ -147,9 +147,17 @@ class WorkerHost final : public HostBackend {
     if (level < log_level_) return;
     channel_.send(worker::Log{level, msg});
   }
-  // Timers belong to the manager's instance in the router process; the
-  // instance here only runs handlers, so its timers never fire.
+  // Timers belong to the manager's instance in the router process: one
+  // that the constructor or start hook set up here is that instance's too,
+  // and fires there. One started by a handler here would never fire: it
+  // fails, and says why, instead of waiting for nothing.
   std::uint64_t timer_start(std::int64_t, std::int64_t, edri_timer_fn, void*) override {
+    if (current_dispatch().event) {
+      log(EDRI_LOG_ERROR,
+          "a timer started by a handler in a worker process would never fire (executor: process); start it in the "
+          "constructor or after_start, which run in the router process, or use executor: thread");
+      return 0;
+    }
     return next_timer_++;
   }
   void timer_cancel(std::uint64_t) override {}

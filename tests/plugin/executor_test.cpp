@@ -439,3 +439,19 @@ TEST_CASE("at least once from YAML: a request whose worker crashes goes again to
     }
   }
 }
+
+TEST_CASE("a timer a handler starts fires under inline and thread executors and fails loudly in a worker process") {
+  for (const char* executor : {"{type: inline}", "{type: thread, workers: 2}"}) {
+    ExecutorRig rig(executor);
+    auto r = rig.ask("work.timer");
+    INFO(executor << ": " << r.message());
+    CHECK(r.ok());
+  }
+  ExecutorRig rig("{type: process, workers: 1}");
+  auto r = rig.ask("work.timer");
+  CHECK(r.status() == edri::Status::error);
+  CHECK_THAT(r.message(), Catch::Contains("timer could not be started"));
+  // The worker says why, in the router's log and the manager's errors.
+  CHECK_THAT(rig.stats()["last_errors"][0].get<std::string>(), Catch::Contains("timer could not be started"));
+  CHECK(rig.ask("work.echo").ok());  // and the worker goes on
+}
