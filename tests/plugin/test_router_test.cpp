@@ -31,7 +31,38 @@ class Greeter : public edri::Manager {
   bool loud_;
 };
 
+// Serves and hears a few types until told to stop hearing them.
+class Quitter : public edri::Manager {
+ public:
+  Quitter(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_notification("news.*", [](const edri::GenericEvent&) {});
+    ctx.on_notification("gossip.>", [](const edri::GenericEvent&) {});
+    ctx.on_request("quit.notifications", [this](const edri::GenericEvent&, edri::Reply<json>& r) {
+      this->ctx().unsubscribe_all(EDRI_KIND_NOTIFICATION);
+      r.set(json{{"quit", "notifications"}});
+    });
+    ctx.on_request("quit.all", [this](const edri::GenericEvent&, edri::Reply<json>& r) {
+      this->ctx().unsubscribe_all();
+      r.set(json{{"quit", "all"}});
+    });
+  }
+};
+
 }  // namespace
+
+TEST_CASE("unsubscribe_all drops every subscription of a kind, or all of them") {
+  edri::testing::TestRouter router;
+  router.add<Quitter>("quitter", json::object()).start();
+  CHECK(router.ctx().notify("news.today", json::object()) == 1);
+  CHECK(router.ctx().notify("gossip.a.b", json::object()) == 1);
+  REQUIRE(router.ctx().call("quit.notifications", json::object()).ok());
+  CHECK(router.ctx().notify("news.today", json::object()) == 0);
+  CHECK(router.ctx().notify("gossip.a.b", json::object()) == 0);
+  // Its requests are still served, until it drops those too.
+  REQUIRE(router.ctx().call("quit.all", json::object()).ok());
+  auto gone = router.ctx().call("quit.all", json::object());
+  CHECK(gone.status() == edri::Status::not_found);
+}
 
 TEST_CASE("a test router runs a manager class, fills its defaults, and shows the test what it sent") {
   edri::testing::TestRouter router;

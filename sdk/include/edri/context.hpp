@@ -307,6 +307,12 @@ class Context {
   // on a host older than ABI 1.5.
   void filter(std::string_view pattern, const json& filter) { set_filter(pattern, filter.dump().c_str()); }
   void clear_filter(std::string_view pattern) { set_filter(pattern, nullptr); }
+  // unsubscribe for every pattern this manager subscribed to, or for those
+  // of one kind only (EDRI_KIND_NOTIFICATION, _REQUEST, _RESPONSE, _TUNNEL).
+  void unsubscribe_all() { unsubscribe_where([](std::uint32_t) { return true; }); }
+  void unsubscribe_all(edri_kind kind) {
+    unsubscribe_where([kind](std::uint32_t k) { return k == static_cast<std::uint32_t>(kind); });
+  }
   std::string router_metrics() const {
     std::string out;
     if (host_->struct_size < offsetof(edri_host_api, router_metrics) + sizeof host_->router_metrics) return out;
@@ -341,6 +347,15 @@ class Context {
     bool cancelled;  // cancelled from inside its own callback: freed after it
   };
   TimerHolder* running_ = nullptr;  // the timer whose callback runs now
+
+  template <class Pick>
+  void unsubscribe_where(Pick pick) {
+    std::vector<std::pair<std::uint32_t, std::string>> picked;
+    for (const auto& entry : handler_ids_) {
+      if (pick(entry.first.first)) picked.push_back(entry.first);
+    }
+    for (const auto& [kind, pattern] : picked) unsubscribe(static_cast<edri_kind>(kind), pattern);
+  }
 
   void set_filter(std::string_view pattern, const char* text) {
     if (host_->struct_size < offsetof(edri_host_api, set_filter) + sizeof host_->set_filter) {
