@@ -63,16 +63,21 @@ Job job_from_json(const nlohmann::json& j, TimeZone tz, Time now) {
   }
   job.name = str("name").value_or("");
   const int kinds = j.contains("every_ms") + j.contains("at") + j.contains("cron");
-  if (kinds != 1) throw JobError("a job needs exactly one of every_ms, at, cron");
+  // at with every_ms: first at that time, then on that interval.
+  const bool first_then_every = kinds == 2 && j.contains("every_ms") && j.contains("at");
+  if (kinds != 1 && !first_then_every) {
+    throw JobError("a job needs exactly one of every_ms, at, cron (or at with every_ms: first at, then every)");
+  }
   if (j.contains("every_ms")) {
     if (!j["every_ms"].is_number_integer() || j["every_ms"].get<std::int64_t>() < 1) {
       throw JobError("'every_ms' must be a positive integer");
     }
     job.every = std::chrono::milliseconds(j["every_ms"].get<std::int64_t>());
-  } else if (auto at = str("at")) {
+  }
+  if (auto at = str("at")) {
     job.at = parse_time(*at, tz);
     if (!job.at) throw JobError("'at' must look like 2026-11-22T05:30:00Z (or +01:00, or no zone for the scheduler's)");
-  } else {
+  } else if (!job.every) {
     std::string why;
     job.cron = Cron::parse(str("cron").value_or(""), &why);
     if (!job.cron) throw JobError(why);
@@ -123,7 +128,13 @@ nlohmann::json job_to_json(const Job& job) {
 
 void JobTable::schedule(Job& job, Time now, bool first) {
   if (job.every) {
-    if (first || !job.next) {
+    if ((first || !job.next) && job.at) {
+      // On the grid that starts at `at`: a start already past runs next at
+      // its first point after now.
+      Time next = *job.at;
+      if (next < now) next += *job.every * ((now - next) / *job.every + 1);
+      job.next = next;
+    } else if (first || !job.next) {
       job.next = now + *job.every;
     } else {
       // next = previous + interval keeps the phase (no drift); runs missed

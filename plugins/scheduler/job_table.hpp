@@ -28,7 +28,7 @@ enum class Overlap { skip, queue };  // a run due while the previous awaits its 
 
 struct Job {
   std::string name;
-  // Exactly one of these three.
+  // Exactly one of these three, or `at` with `every`: first at, then every.
   std::optional<std::chrono::milliseconds> every;
   std::optional<Time> at;
   std::optional<Cron> cron;

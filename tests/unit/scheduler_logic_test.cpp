@@ -75,6 +75,28 @@ TEST_CASE("interval jobs keep their phase and skip missed runs instead of bursti
   CHECK(t.next_due() == t0 + 13s);
 }
 
+TEST_CASE("a job first at a time, then every interval, runs on the grid that starts there") {
+  JobTable t(TimeZone::utc);
+  const Time t0 = utc("2026-11-22T10:00:00Z");
+  t.add(job_from_json({{"name", "later"}, {"at", "2026-11-22T10:00:10Z"}, {"every_ms", 1000}, {"event", "x.tick"}},
+                      TimeZone::utc, t0),
+        t0);
+  CHECK(t.next_due() == t0 + 10s);
+  CHECK(t.take_due(t0 + 9s).empty());
+  CHECK(t.take_due(t0 + 10s).size() == 1);
+  CHECK(t.next_due() == t0 + 11s);
+  CHECK(t.take_due(t0 + 13500ms).size() == 1);  // a stall: one run, back on the grid
+  CHECK(t.next_due() == t0 + 14s);
+  // A start already past: the next point of its grid after now, not now.
+  t.add(job_from_json({{"name", "past"}, {"at", "2026-11-22T09:59:57Z"}, {"every_ms", 2000}, {"event", "x.tick"}},
+                      TimeZone::utc, t0),
+        t0);
+  CHECK(format_time(*t.find("past")->next) == "2026-11-22T10:00:01.000Z");  // 09:59:57, :59, then 10:00:01
+  const auto j = job_to_json(*t.find("past"));
+  CHECK(j["every_ms"] == 2000);
+  CHECK(j["at"] == "2026-11-22T09:59:57.000Z");
+}
+
 TEST_CASE("jobs are added, refused, updated, listed and cancelled by name") {
   JobTable t(TimeZone::utc);
   const Time now = utc("2026-11-22T10:00:00Z");
@@ -104,8 +126,11 @@ TEST_CASE("job descriptions are checked") {
     }
     return std::string("accepted");
   };
-  CHECK(bad({{"event", "x"}}) == "a job needs exactly one of every_ms, at, cron");
-  CHECK(bad({{"every_ms", 5}, {"cron", "* * * * *"}, {"event", "x"}}) == "a job needs exactly one of every_ms, at, cron");
+  const std::string one_of = "a job needs exactly one of every_ms, at, cron (or at with every_ms: first at, then every)";
+  CHECK(bad({{"event", "x"}}) == one_of);
+  CHECK(bad({{"every_ms", 5}, {"cron", "* * * * *"}, {"event", "x"}}) == one_of);
+  CHECK(bad({{"at", "2026-11-22T10:00:00Z"}, {"cron", "* * * * *"}, {"event", "x"}}) == one_of);
+  CHECK(bad({{"at", "2026-11-22T10:00:00Z"}, {"every_ms", 1000}, {"event", "x"}}) == "accepted");
   CHECK(bad({{"every_ms", 0}, {"event", "x"}}) == "'every_ms' must be a positive integer");
   CHECK(bad({{"every_ms", 5}}) == "a job needs 'event' (the type to send)");
   CHECK(bad({{"every_ms", 5}, {"event", "x"}, {"kind", "shout"}}) == "'kind' must be notification or request");
