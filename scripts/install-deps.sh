@@ -9,11 +9,12 @@ packages=(
   catch2 libsystemd-dev liblmdb-dev libssl-dev libmimalloc-dev
   clang libclang-rt-14-dev
   python3 curl
+  nats-server libnats-dev
 )
 
 # `install-deps.sh bench` also installs what the benchmarks compare against.
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(nats-server libnats-dev wrk)
+  packages+=(wrk)
 fi
 
 missing=()

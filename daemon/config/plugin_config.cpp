@@ -90,13 +90,38 @@ std::optional<nlohmann::json> check_plugin_config(YamlReader& r, const ManagerCo
 }
 
 YAML::Mark config_key_mark(const ManagerConfig& m, const std::string& key) {
-  const YAML::Node& node = m.config;
+  // `key` is a dotted path into the manager's config ("inbound.2.stream"):
+  // the mark is that of the deepest part that exists, so a plugin that names
+  // a nested key gets its line and column.
+  YAML::Node node;
+  node.reset(m.config);
   if (!node.IsDefined() || node.IsNull() || !node.IsMap()) return m.mark;
-  const std::string first = key.substr(0, key.find('.'));
-  for (const auto& kv : node) {
-    if (kv.first.Scalar() == first) return kv.first.Mark();
+  YAML::Mark mark = node.Mark();
+  std::size_t from = 0;
+  while (from <= key.size()) {
+    const std::size_t dot = key.find('.', from);
+    const std::string part = key.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
+    YAML::Node next;
+    if (node.IsMap()) {
+      for (const auto& kv : node) {
+        if (kv.first.Scalar() == part) {
+          mark = kv.first.Mark();
+          next.reset(kv.second);
+          break;
+        }
+      }
+    } else if (node.IsSequence() && !part.empty() &&
+               part.find_first_not_of("0123456789") == std::string::npos && std::stoul(part) < node.size()) {
+      const YAML::Node& seq = node;
+      next.reset(seq[std::stoul(part)]);
+      mark = next.Mark();
+    }
+    if (!next.IsDefined()) break;
+    node.reset(next);
+    if (dot == std::string::npos) break;
+    from = dot + 1;
   }
-  return node.Mark();
+  return mark;
 }
 
 }  // namespace edrid

@@ -1,0 +1,41 @@
+#include "subject_map.hpp"
+
+namespace edri_bridge {
+
+std::string subject_for_type(std::string_view prefix, std::string_view type) {
+  if (prefix.empty()) return std::string(type);
+  std::string s;
+  s.reserve(prefix.size() + 1 + type.size());
+  s.append(prefix).append(".").append(type);
+  return s;
+}
+
+std::string type_for_subject(std::string_view prefix, std::string_view subject) {
+  if (!prefix.empty() && subject.size() > prefix.size() + 1 && subject.starts_with(prefix) &&
+      subject[prefix.size()] == '.') {
+    return std::string(subject.substr(prefix.size() + 1));
+  }
+  return std::string(subject);
+}
+
+bool valid_subject(std::string_view subject, bool wildcards) {
+  if (subject.empty()) return false;
+  std::size_t from = 0;
+  while (true) {
+    const std::size_t dot = subject.find('.', from);
+    const std::string_view token = subject.substr(from, dot == std::string_view::npos ? std::string_view::npos : dot - from);
+    if (token.empty()) return false;
+    const bool last = dot == std::string_view::npos;
+    if (token == "*" || token == ">") {
+      if (!wildcards || (token == ">" && !last)) return false;
+    } else {
+      for (const char c : token) {
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '*' || c == '>') return false;
+      }
+    }
+    if (last) return true;
+    from = dot + 1;
+  }
+}
+
+}  // namespace edri_bridge

@@ -1,0 +1,334 @@
+// The bridge plugin against a real nats-server: plain NATS clients talk to
+// edri managers, JetStream streams feed a flaky edri handler and take edri
+// events, across a server kill, and bad input is refused and counted.
+#include "app/daemon.hpp"
+#include "support/daemon_rig.hpp"
+#include "support/nats_server.hpp"
+#include "support/router_fixture.hpp"
+#include "support/wait_until.hpp"
+
+#include <edri/edri.hpp>
+#include <nats/nats.h>
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+using edri::json;
+using probe::Registry;
+using probe::wait_until;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A test's own NATS client, through libnats as any C or C++ user has it.
+class Client {
+ public:
+  explicit Client(const std::string& url) {
+    REQUIRE(natsConnection_ConnectTo(&nc_, url.c_str()) == NATS_OK);
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.PublishAsync.MaxPending = 4096;
+    REQUIRE(natsConnection_JetStream(&js_, nc_, &o) == NATS_OK);
+  }
+  ~Client() {
+    jsCtx_Destroy(js_);
+    natsConnection_Destroy(nc_);
+  }
+  natsConnection* nc() const { return nc_; }
+
+  void add_stream(const std::string& name, const std::string& subjects) {
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = name.c_str();
+    const char* subj[] = {subjects.c_str()};
+    cfg.Subjects = subj;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    jsStreamInfo* si = nullptr;
+    REQUIRE(js_AddStream(&si, js_, &cfg, nullptr, nullptr) == NATS_OK);
+    jsStreamInfo_Destroy(si);
+  }
+  std::uint64_t stream_messages(const std::string& name) {
+    jsStreamInfo* si = nullptr;
+    if (js_GetStreamInfo(&si, js_, name.c_str(), nullptr, nullptr) != NATS_OK) return 0;
+    const auto n = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    return n;
+  }
+  // (waiting to be delivered, delivered and not acknowledged)
+  std::pair<std::uint64_t, std::int64_t> consumer_backlog(const std::string& stream, const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    if (js_GetConsumerInfo(&ci, js_, stream.c_str(), consumer.c_str(), nullptr, nullptr) != NATS_OK) return {~0ull, -1};
+    std::pair<std::uint64_t, std::int64_t> b{ci->NumPending, ci->NumAckPending};
+    jsConsumerInfo_Destroy(ci);
+    return b;
+  }
+  void publish_async(const std::string& subject, const std::string& body) {
+    REQUIRE(js_PublishAsync(js_, subject.c_str(), body.data(), static_cast<int>(body.size()), nullptr) == NATS_OK);
+  }
+  void publish_complete() { REQUIRE(js_PublishAsyncComplete(js_, nullptr) == NATS_OK); }
+  void publish(const std::string& subject, const std::string& body) {
+    REQUIRE(natsConnection_Publish(nc_, subject.c_str(), body.data(), static_cast<int>(body.size())) == NATS_OK);
+  }
+  // Every body of the messages in `stream`, in order (an ephemeral consumer).
+  std::vector<json> read_stream(const std::string& stream, const std::string& subject, std::size_t expect) {
+    natsSubscription* sub = nullptr;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    REQUIRE(js_PullSubscribe(&sub, js_, subject.c_str(), nullptr, nullptr, &so, nullptr) == NATS_OK);
+    std::vector<json> out;
+    while (out.size() < expect) {
+      natsMsgList list{nullptr, 0};
+      if (natsSubscription_Fetch(&list, sub, 512, 2000, nullptr) != NATS_OK) break;
+      for (int i = 0; i < list.Count; ++i) {
+        out.push_back(json::parse(natsMsg_GetData(list.Msgs[i]), natsMsg_GetData(list.Msgs[i]) +
+                                                                  natsMsg_GetDataLength(list.Msgs[i])));
+        natsMsg_Ack(list.Msgs[i], nullptr);
+      }
+      natsMsgList_Destroy(&list);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return out;
+  }
+
+ private:
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+// What the flaky handler did, shared with the test.
+struct Ledger {
+  std::mutex m;
+  std::map<std::int64_t, int> attempts;  // n -> deliveries seen
+  std::set<std::int64_t> done;           // n handled to success
+  std::uint64_t done_twice = 0;
+  void reset() {
+    std::lock_guard l(m);
+    attempts.clear();
+    done.clear();
+    done_twice = 0;
+  }
+  std::size_t done_count() {
+    std::lock_guard l(m);
+    return done.size();
+  }
+};
+Ledger ledger;
+
+// Serves work.item: fails the first delivery of every n divisible by 50.
+class Flaky : public edri::Manager {
+ public:
+  Flaky(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
+    ctx.on_request("work.item", [](const edri::GenericEvent& ev, edri::Reply<json>& reply) {
+      const auto n = ev.data().at("n").get<std::int64_t>();
+      std::lock_guard l(ledger.m);
+      if (++ledger.attempts[n] == 1 && n % 50 == 0) throw std::runtime_error("flaky: not this time");
+      if (!ledger.done.insert(n).second) ++ledger.done_twice;
+      reply.set({{"n", n}});
+    });
+  }
+};
+
+std::string bridge_yaml(const std::string& bridge_config, const std::string& extra_manager_keys = {}) {
+  return "router:\n  id: bridge-test\n  log: {level: warn}\n  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\n"
+         "managers:\n  - name: bridge\n    plugin: bridge\n" + extra_manager_keys +
+         "    config: " + bridge_config + "\n";
+}
+
+json bridge_stats() {
+  auto r = Registry::get().context("driver").request("bridge.stats", json::object(), {.timeout = 10s}).get();
+  REQUIRE(r.ok());
+  return *r.data();
+}
+
+}  // namespace
+
+TEST_CASE("a plain NATS client publishes to edri managers and asks them and hears edri events") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [" + nats.url() + "]}, "
+                                   "inbound: [{subject: 'edri.>'}, {subject: 'legacy.orders', type: shop.order}], "
+                                   "outbound: [{type: 'shop.>'}]}"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("shop", probe::probe_descriptor(), "probe", {},
+                                       json{{"notifications", {"shop.>", "ext.>"}}, {"requests", {"price.quote"}}}.dump());
+                       });
+  Client client(nats.url());
+  REQUIRE(wait_until([&] { return bridge_stats()["nats"]["connected"] == true; }));
+
+  // In: a subject under the prefix becomes its type; a fixed route names one.
+  client.publish("edri.ext.ping", R"({"k": 1})");
+  client.publish("legacy.orders", R"({"id": 7})");
+  REQUIRE(Registry::get().wait_for("shop", 2));
+  std::map<std::string, json> seen;
+  for (const auto& s : Registry::get().seen("shop")) seen[s.type] = s.data;
+  CHECK(seen["ext.ping"] == json{{"k", 1}});
+  CHECK(seen["shop.order"] == json{{"id", 7}});
+
+  // A NATS request is an edri request; the answer's data comes back as JSON.
+  natsMsg* answer = nullptr;
+  REQUIRE(natsConnection_RequestString(&answer, client.nc(), "edri.price.quote", R"({"sku": "a"})", 5000) == NATS_OK);
+  const json body = json::parse(natsMsg_GetData(answer), natsMsg_GetData(answer) + natsMsg_GetDataLength(answer));
+  const char* status = nullptr;
+  natsMsgHeader_Get(answer, "Edri-Status", &status);
+  natsMsg_Destroy(answer);
+  CHECK(body == json{{"by", "shop"}, {"echo", {{"sku", "a"}}}});
+  CHECK(std::string(status ? status : "") == "ok");
+  // Nobody serves this type: the NATS client learns it, not a timeout.
+  REQUIRE(natsConnection_RequestString(&answer, client.nc(), "edri.price.none", "{}", 5000) == NATS_OK);
+  CHECK(json::parse(natsMsg_GetData(answer), natsMsg_GetData(answer) + natsMsg_GetDataLength(answer))["error"] ==
+        "not_found");
+  natsMsg_Destroy(answer);
+
+  // Out: an edri event on its subject, with its type, id and trace.
+  natsSubscription* sub = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&sub, client.nc(), "edri.shop.>") == NATS_OK);
+  REQUIRE(natsConnection_Flush(client.nc()) == NATS_OK);
+  Registry::get().context("driver").notify("shop.paid", json{{"id", 7}, {"eur", 12.5}});
+  natsMsg* m = nullptr;
+  REQUIRE(natsSubscription_NextMsg(&m, sub, 5000) == NATS_OK);
+  CHECK(std::string(natsMsg_GetSubject(m)) == "edri.shop.paid");
+  CHECK(json::parse(natsMsg_GetData(m), natsMsg_GetData(m) + natsMsg_GetDataLength(m)) ==
+        json{{"id", 7}, {"eur", 12.5}});
+  const char* type = nullptr;
+  const char* trace = nullptr;
+  natsMsgHeader_Get(m, "Edri-Type", &type);
+  natsMsgHeader_Get(m, "traceparent", &trace);
+  CHECK(std::string(type ? type : "") == "shop.paid");
+  CHECK_THAT(std::string(trace ? trace : ""), Catch::Matches("00-[0-9a-f]{32}-[0-9a-f]{16}-01"));
+  natsMsg_Destroy(m);
+  natsSubscription_Destroy(sub);
+
+  // The bridge hears its own publishes on edri.> (shop.order, which came in
+  // from legacy.orders, went out too, and shop.paid) and does not take
+  // them back: shop got each once.
+  const bool echoed = wait_until([&] { return bridge_stats()["inbound"][0]["own_echoes"] == 2; }, 5s);
+  INFO(bridge_stats().dump());
+  REQUIRE(echoed);
+  std::map<std::string, int> times;
+  for (const auto& s : Registry::get().seen("shop")) ++times[s.type];
+  CHECK(times["shop.paid"] == 1);
+  CHECK(times["shop.order"] == 1);
+
+  // Not JSON: refused with a reason, counted, and the route goes on.
+  REQUIRE(natsConnection_RequestString(&answer, client.nc(), "edri.price.quote", "{oops", 5000) == NATS_OK);
+  CHECK(json::parse(natsMsg_GetData(answer), natsMsg_GetData(answer) + natsMsg_GetDataLength(answer))["error"] ==
+        "bad_request");
+  natsMsg_Destroy(answer);
+  client.publish("edri.ext.after", "{}");
+  REQUIRE(Registry::get().wait_for("shop", 4));
+  CHECK(bridge_stats()["inbound"][0]["decode_errors"] == 1);
+}
+
+TEST_CASE("50000 JetStream messages reach a flaky edri handler and the failed ones go again and none is lost") {
+  ledger.reset();
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  Client client(nats.url());
+  client.add_stream("IN", "in.>");
+  constexpr int kTotal = 50000;
+  for (int n = 0; n < kTotal; ++n) client.publish_async("in.item", json{{"n", n}}.dump());
+  client.publish("in.item", "not json");  // core publish into the stream: stored, not decodable
+  client.publish_complete();
+  REQUIRE(wait_until([&] { return client.stream_messages("IN") == kTotal + 1; }, 30s));
+
+  // Shipped defaults for the consumer (ack_wait, max_inflight, batch) but
+  // a short nak delay, so the test does not wait a second per failure.
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [" + nats.url() + "]}, inbound: [{subject: 'in.>', "
+                                   "stream: IN, consumer: edri-in, type: work.item, as: request, nak_delay_ms: 50}]}"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("flaky", edri::descriptor_of<Flaky>("flaky", "1"), "flaky", {}, "{}");
+                       });
+  REQUIRE(wait_until([&] { return ledger.done_count() == kTotal; }, 120s));
+  REQUIRE(wait_until([&] { return client.consumer_backlog("IN", "edri-in") == std::pair<std::uint64_t, std::int64_t>{0, 0}; }, 30s));
+  const json in = bridge_stats()["inbound"][0];
+  CHECK(in["failed"] == kTotal / 50);
+  CHECK(in["redelivered"] == kTotal / 50);
+  CHECK(in["delivered"] == kTotal);
+  CHECK(in["decode_errors"] == 1);
+  CHECK(in["inflight"] == 0);
+  std::lock_guard l(ledger.m);
+  CHECK(ledger.done_twice == 0);
+  CHECK(ledger.attempts.at(50) == 2);
+  CHECK(ledger.attempts.at(51) == 1);
+}
+
+TEST_CASE("edri events go into a JetStream stream once each across a NATS server kill and restart") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  {
+    Client client(nats.url());
+    client.add_stream("OUT", "edri.out.>");
+  }
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [" + nats.url() + "], reconnect_wait_ms: 200}, "
+                                   "outbound: [{type: 'out.>', jetstream: true, timeout_ms: 1000}]}",
+                                   "    delivery: at_least_once\n    max_deliveries: 1000\n"
+                                   "    retry: {initial_ms: 100, max_ms: 1000}\n"),
+                       [](edrid::Router& r) { r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}"); });
+  constexpr int kTotal = 20000;
+  std::thread producer([] {
+    auto& driver = Registry::get().context("driver");
+    for (int n = 0; n < kTotal; ++n) driver.notify("out.item", json{{"n", n}});
+  });
+  {
+    // Kill the server while the bridge is busy publishing.
+    Client watcher(nats.url());
+    REQUIRE(wait_until([&] { return watcher.stream_messages("OUT") > kTotal / 4; }, 60s));
+  }
+  nats.kill();
+  std::this_thread::sleep_for(1s);
+  nats.start();
+  producer.join();
+  Client client(nats.url());
+  REQUIRE(wait_until([&] { return client.stream_messages("OUT") >= kTotal; }, 120s));
+  std::this_thread::sleep_for(500ms);  // a late duplicate would show here
+  CHECK(client.stream_messages("OUT") == kTotal);
+  const auto bodies = client.read_stream("OUT", "edri.out.>", kTotal);
+  std::set<int> ns;
+  for (const auto& b : bodies) ns.insert(b.at("n").get<int>());
+  CHECK(ns.size() == kTotal);
+  const json out = bridge_stats()["outbound"][0];
+  CHECK(out["publish_errors"].get<int>() >= 1);  // the kill was felt, and retried
+  CHECK(bridge_stats()["nats"]["reconnects"].get<int>() >= 1);
+}
+
+TEST_CASE("a NATS server that is not there yet is waited for and then used") {
+  probe::TempDir dir;
+  const auto port = probe::free_port();
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [nats://127.0.0.1:" + std::to_string(port) +
+                                   "], reconnect_wait_ms: 200}, inbound: [{subject: 'edri.>'}]}"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("late", probe::probe_descriptor(), "probe", {},
+                                       json{{"notifications", {"late.>"}}}.dump());
+                       });
+  CHECK(bridge_stats()["nats"]["connected"] == false);
+  std::this_thread::sleep_for(500ms);
+  probe::NatsServer nats(dir.path(), "n1", {}, port);
+  REQUIRE(wait_until([&] { return bridge_stats()["nats"]["connected"] == true; }, 15s));
+  Client client(nats.url());
+  client.publish("edri.late.hello", R"({"ok": true})");
+  REQUIRE(Registry::get().wait_for("late", 1));
+  CHECK(Registry::get().seen("late").at(0).data == json{{"ok", true}});
+}
+
+TEST_CASE("wrong NATS credentials stop the manager with a clear error") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1", "authorization { user: edri, password: right }");
+  const auto yaml = dir.write("edrid.yaml", bridge_yaml("{nats: {servers: [" + nats.url() +
+                                                        "], user: edri, password: wrong}, inbound: [{subject: 'x.>'}]}"));
+  edrid::Daemon daemon(edrid::load_config(yaml));
+  try {
+    daemon.build();
+    FAIL("the bridge started with a wrong password");
+  } catch (const std::exception& e) {
+    CHECK_THAT(e.what(), Catch::Matches(".*edrid\\.yaml:8:[0-9]+: manager 'bridge' \\(bridge 1\\.0\\.0\\): cannot connect "
+                                        "to \\[nats://127\\.0\\.0\\.1:[0-9]+\\]: Authentication Violation: Authorization Violation"));
+  }
+}
