@@ -1,0 +1,103 @@
+// The bridge in a real edrid, killed with SIGKILL while it moves a
+// JetStream stream into a durable edri queue: what the stream holds is all
+// handled in the end, because the bridge acknowledges a message only once
+// the durable queue has it on disk, and JetStream sends again what was not
+// acknowledged. Shipped defaults throughout (ack_wait, reconnect, sync).
+#include "support/child_process.hpp"
+#include "support/nats_server.hpp"
+#include "support/temp_file.hpp"
+#include "support/wait_until.hpp"
+
+#include <nats/nats.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <random>
+#include <set>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::set<std::uint64_t> handled(const probe::TempDir& dir, std::uint64_t* lines) {
+  std::ifstream in(dir.path() / "handled");
+  std::set<std::uint64_t> all;
+  std::string line;
+  *lines = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line == "run") continue;
+    ++*lines;
+    all.insert(std::stoull(line));
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("a stream bridged into a durable queue is all handled across two SIGKILLs of edrid") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  constexpr int kTotal = 20000;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, nats.url().c_str()) == NATS_OK);
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = "JOBS";
+  const char* subjects[] = {"jobs.>"};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  REQUIRE(js_AddStream(nullptr, js, &cfg, nullptr, nullptr) == NATS_OK);
+  for (int n = 1; n <= kTotal; ++n) {
+    const std::string body = "{\"n\": " + std::to_string(n) + "}";
+    REQUIRE(js_PublishAsync(js, "jobs.new", body.data(), static_cast<int>(body.size()), nullptr) == NATS_OK);
+  }
+  REQUIRE(js_PublishAsyncComplete(js, nullptr) == NATS_OK);
+
+  const auto p = dir.path().string();
+  const auto yaml = dir.write(
+      "edrid.yaml",
+      "router:\n  log: {level: info}\n  state_dir: " + p + "/state\n"
+      "  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR ", " EDRI_TEST_FIXTURE_DIR "]\n"
+      "managers:\n"
+      "  - name: worker\n    plugin: durable_probe\n"
+      "    queue: {durable: true, capacity: 100000}\n"
+      "    config: {role: worker, file: " + p + "/handled, delay_us: 200}\n"
+      "  - name: bridge\n    plugin: bridge\n"
+      "    config: {nats: {servers: [" + nats.url() + "]}, "
+      "inbound: [{subject: 'jobs.>', stream: JOBS, consumer: edri-jobs, type: durable.job}]}\n");
+  std::mt19937 rng(std::random_device{}());
+  std::uint64_t lines = 0;
+  for (int kill = 0; kill < 2; ++kill) {
+    probe::ChildProcess edrid({EDRID_BIN, "-c", yaml.string()}, dir.path() / ("run" + std::to_string(kill) + ".log"));
+    const std::size_t at = static_cast<std::size_t>(kill + 1) * 5000 + rng() % 2000;
+    REQUIRE(probe::wait_until([&] { return handled(dir, &lines).size() >= at; }, 60s, 20ms));
+    edrid.signal(SIGKILL);
+    CHECK(edrid.wait_exit(10s) == 128 + SIGKILL);
+  }
+  probe::ChildProcess edrid({EDRID_BIN, "-c", yaml.string()}, dir.path() / "last.log");
+  const bool all = probe::wait_until([&] { return handled(dir, &lines).size() >= kTotal; }, 120s, 50ms);
+  // Nothing is left unacknowledged in the stream's consumer.
+  jsConsumerInfo* ci = nullptr;
+  const bool settled = probe::wait_until([&] {
+    if (ci) jsConsumerInfo_Destroy(ci), ci = nullptr;
+    return js_GetConsumerInfo(&ci, js, "JOBS", "edri-jobs", nullptr, nullptr) == NATS_OK && ci->NumPending == 0 &&
+           ci->NumAckPending == 0;
+  }, 60s, 50ms);
+  if (ci) jsConsumerInfo_Destroy(ci);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(30s) == 0);
+  const auto got = handled(dir, &lines);
+  INFO("handled " << got.size() << " distinct in " << lines << " lines; logs in " << p);
+  CHECK(all);
+  CHECK(settled);
+  CHECK(got.size() == kTotal);
+  CHECK((!got.empty() && *got.begin() == 1 && *got.rbegin() == kTotal));
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
