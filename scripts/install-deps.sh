@@ -9,7 +9,7 @@ packages=(
   catch2 libsystemd-dev liblmdb-dev libssl-dev libmimalloc-dev
   clang libclang-rt-14-dev
   python3 curl
-  nats-server libnats-dev
+  nats-server libnats-dev redis-server libhiredis-dev
 )
 
 # `install-deps.sh bench` also installs what the benchmarks compare against.

@@ -5,7 +5,7 @@
 // server failure; a missing stream is reported and retried.
 #pragma once
 
-#include "bridge_settings.hpp"
+#include "nats_bridge_settings.hpp"
 #include "nats_link.hpp"
 #include "route_stats.hpp"
 

@@ -3,7 +3,8 @@
 // disconnected in a bounded buffer, and says in the log what happened.
 #pragma once
 
-#include "bridge_settings.hpp"
+#include "link_log.hpp"
+#include "nats_bridge_settings.hpp"
 
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
@@ -27,9 +28,6 @@ class NatsError : public std::runtime_error {
  private:
   natsStatus status_;
 };
-
-// Where the link reports what it sees: (level 0 info, 1 warn, 2 error, text).
-using LinkLog = std::function<void(int, const std::string&)>;
 
 class NatsLink {
  public:

@@ -1,6 +1,6 @@
 // The bridge's settings and subject mapping, without a server: defaults,
 // every refusal naming its key path, and the type <-> subject rule.
-#include "bridge_settings.hpp"
+#include "nats_bridge_settings.hpp"
 #include "subject_map.hpp"
 
 #include <catch2/catch.hpp>

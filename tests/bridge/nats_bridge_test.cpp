@@ -2,6 +2,7 @@
 // edri managers, JetStream streams feed a flaky edri handler and take edri
 // events, across a server kill, and bad input is refused and counted.
 #include "app/daemon.hpp"
+#include "bridge/flaky_worker.hpp"
 #include "support/daemon_rig.hpp"
 #include "support/nats_server.hpp"
 #include "support/router_fixture.hpp"
@@ -100,42 +101,9 @@ class Client {
   jsCtx* js_ = nullptr;
 };
 
-// What the flaky handler did, shared with the test.
-struct Ledger {
-  std::mutex m;
-  std::map<std::int64_t, int> attempts;  // n -> deliveries seen
-  std::set<std::int64_t> done;           // n handled to success
-  std::uint64_t done_twice = 0;
-  void reset() {
-    std::lock_guard l(m);
-    attempts.clear();
-    done.clear();
-    done_twice = 0;
-  }
-  std::size_t done_count() {
-    std::lock_guard l(m);
-    return done.size();
-  }
-};
-Ledger ledger;
-
-// Serves work.item: fails the first delivery of every n divisible by 50.
-class Flaky : public edri::Manager {
- public:
-  Flaky(edri::Context& ctx, const edri::Config&) : Manager(ctx) {
-    ctx.on_request("work.item", [](const edri::GenericEvent& ev, edri::Reply<json>& reply) {
-      const auto n = ev.data().at("n").get<std::int64_t>();
-      std::lock_guard l(ledger.m);
-      if (++ledger.attempts[n] == 1 && n % 50 == 0) throw std::runtime_error("flaky: not this time");
-      if (!ledger.done.insert(n).second) ++ledger.done_twice;
-      reply.set({{"n", n}});
-    });
-  }
-};
-
 std::string bridge_yaml(const std::string& bridge_config, const std::string& extra_manager_keys = {}) {
   return "router:\n  id: bridge-test\n  log: {level: warn}\n  plugin_dirs: [" EDRI_TEST_PLUGIN_DIR "]\n"
-         "managers:\n  - name: bridge\n    plugin: bridge\n" + extra_manager_keys +
+         "managers:\n  - name: bridge\n    plugin: nats_bridge\n" + extra_manager_keys +
          "    config: " + bridge_config + "\n";
 }
 
@@ -226,7 +194,7 @@ TEST_CASE("a plain NATS client publishes to edri managers and asks them and hear
 }
 
 TEST_CASE("50000 JetStream messages reach a flaky edri handler and the failed ones go again and none is lost") {
-  ledger.reset();
+  probe::ledger.reset();
   probe::TempDir dir;
   probe::NatsServer nats(dir.path(), "n1");
   Client client(nats.url());
@@ -243,9 +211,9 @@ TEST_CASE("50000 JetStream messages reach a flaky edri handler and the failed on
                                    "stream: IN, consumer: edri-in, type: work.item, as: request, nak_delay_ms: 50}]}"),
                        [](edrid::Router& r) {
                          r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
-                         r.add_manager("flaky", edri::descriptor_of<Flaky>("flaky", "1"), "flaky", {}, "{}");
+                         r.add_manager("flaky", edri::descriptor_of<probe::Flaky>("flaky", "1"), "flaky", {}, "{}");
                        });
-  REQUIRE(wait_until([&] { return ledger.done_count() == kTotal; }, 120s));
+  REQUIRE(wait_until([&] { return probe::ledger.done_count() == kTotal; }, 120s));
   REQUIRE(wait_until([&] { return client.consumer_backlog("IN", "edri-in") == std::pair<std::uint64_t, std::int64_t>{0, 0}; }, 30s));
   const json in = bridge_stats()["inbound"][0];
   CHECK(in["failed"] == kTotal / 50);
@@ -253,10 +221,10 @@ TEST_CASE("50000 JetStream messages reach a flaky edri handler and the failed on
   CHECK(in["delivered"] == kTotal);
   CHECK(in["decode_errors"] == 1);
   CHECK(in["inflight"] == 0);
-  std::lock_guard l(ledger.m);
-  CHECK(ledger.done_twice == 0);
-  CHECK(ledger.attempts.at(50) == 2);
-  CHECK(ledger.attempts.at(51) == 1);
+  std::lock_guard l(probe::ledger.m);
+  CHECK(probe::ledger.done_twice == 0);
+  CHECK(probe::ledger.attempts.at(50) == 2);
+  CHECK(probe::ledger.attempts.at(51) == 1);
 }
 
 TEST_CASE("edri events go into a JetStream stream once each across a NATS server kill and restart") {
@@ -328,7 +296,7 @@ TEST_CASE("wrong NATS credentials stop the manager with a clear error") {
     daemon.build();
     FAIL("the bridge started with a wrong password");
   } catch (const std::exception& e) {
-    CHECK_THAT(e.what(), Catch::Matches(".*edrid\\.yaml:8:[0-9]+: manager 'bridge' \\(bridge 1\\.0\\.0\\): cannot connect "
+    CHECK_THAT(e.what(), Catch::Matches(".*edrid\\.yaml:8:[0-9]+: manager 'bridge' \\(nats_bridge 1\\.0\\.0\\): cannot connect "
                                         "to \\[nats://127\\.0\\.0\\.1:[0-9]+\\]: Authentication Violation: Authorization Violation"));
   }
 }

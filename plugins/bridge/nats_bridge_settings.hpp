@@ -2,28 +2,17 @@
 // JSON. Plain data and a parser, so it is tested without a NATS server.
 #pragma once
 
+#include "settings_reader.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace edri_bridge {
-
-// A config value the bridge cannot use; `key` is its dotted path
-// ("inbound.1.stream"), so edrid reports the file, line and column.
-class SettingsError : public std::runtime_error {
- public:
-  SettingsError(std::string key, const std::string& message)
-      : std::runtime_error(message), key_(std::move(key)) {}
-  const std::string& key() const noexcept { return key_; }
-
- private:
-  std::string key_;
-};
 
 struct NatsSettings {
   std::vector<std::string> servers;         // nats://host:port, tried in order, then at random

@@ -1,65 +1,13 @@
-#include "bridge_settings.hpp"
+#include "nats_bridge_settings.hpp"
 
 #include "subject_map.hpp"
 
-#include <initializer_list>
+#include "settings_reader.hpp"
 
 namespace edri_bridge {
 namespace {
 
 using nlohmann::json;
-
-// One JSON object being read; every key it holds must be one the caller
-// asks for (a typo is an error, not a silently ignored setting).
-class Section {
- public:
-  Section(const json& j, std::string path) : j_(j), path_(std::move(path)) {
-    if (!j_.is_object()) throw SettingsError(path_, path_ + " must be a map");
-  }
-
-  std::string key(const std::string& k) const { return path_.empty() ? k : path_ + "." + k; }
-  bool has(const std::string& k) const { return j_.contains(k) && !j_.at(k).is_null(); }
-
-  std::string str(const std::string& k, std::string fallback = {}) const {
-    if (!has(k)) return fallback;
-    if (!j_.at(k).is_string()) throw SettingsError(key(k), key(k) + " must be a string");
-    return j_.at(k).get<std::string>();
-  }
-  std::int64_t integer(const std::string& k, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const {
-    if (!has(k)) return fallback;
-    const json& v = j_.at(k);
-    if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi) {
-      throw SettingsError(key(k), key(k) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-    }
-    return v.get<std::int64_t>();
-  }
-  std::chrono::milliseconds ms(const std::string& k, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const {
-    return std::chrono::milliseconds(integer(k, fallback, lo, hi));
-  }
-  bool boolean(const std::string& k, bool fallback) const {
-    if (!has(k)) return fallback;
-    if (!j_.at(k).is_boolean()) throw SettingsError(key(k), key(k) + " must be true or false");
-    return j_.at(k).get<bool>();
-  }
-  const json& at(const std::string& k) const { return j_.at(k); }
-  void only(std::initializer_list<const char*> known) const {
-    for (const auto& [k, v] : j_.items()) {
-      bool ok = false;
-      for (const char* n : known) ok = ok || k == n;
-      if (!ok) {
-        std::string list;
-        for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
-        throw SettingsError(key(k), "unknown key " + key(k) + " (known: " + list + ")");
-      }
-    }
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
-
-constexpr std::int64_t kDay = 86'400'000;
 
 NatsSettings parse_nats(const json& j) {
   Section s(j, "nats");
@@ -135,11 +83,11 @@ Inbound parse_inbound(const json& j, const std::string& path) {
   }
   in.max_inflight = static_cast<int>(s.integer("max_inflight", 256, 1, 65536));
   in.batch = static_cast<int>(s.integer("batch", std::min(64, in.max_inflight), 1, 4096));
-  in.ack_wait = s.ms("ack_wait_ms", 30000, 100, kDay);
-  in.nak_delay = s.ms("nak_delay_ms", 1000, 0, kDay);
+  in.ack_wait = s.ms("ack_wait_ms", 30000, 100, kDayMs);
+  in.nak_delay = s.ms("nak_delay_ms", 1000, 0, kDayMs);
   in.max_deliver = s.integer("max_deliver", -1, -1, 1'000'000);
   if (in.max_deliver == 0) throw SettingsError(s.key("max_deliver"), s.key("max_deliver") + " must be -1 (no limit) or at least 1");
-  in.timeout = s.ms("timeout_ms", 0, 0, kDay);
+  in.timeout = s.ms("timeout_ms", 0, 0, kDayMs);
   return in;
 }
 
@@ -160,7 +108,7 @@ Outbound parse_outbound(const json& j, const std::string& path) {
   if (out.jetstream && out.requests) {
     throw SettingsError(s.key("requests"), s.key("requests") + ": a JetStream route stores events; requests go over core NATS");
   }
-  out.timeout = s.ms("timeout_ms", 5000, 1, kDay);
+  out.timeout = s.ms("timeout_ms", 5000, 1, kDayMs);
   return out;
 }
 
@@ -189,7 +137,7 @@ BridgeSettings parse_settings(const json& config, const std::string& manager_nam
   }
   if (b.inbound.empty() && b.outbound.empty()) throw SettingsError("inbound", "the bridge needs at least one inbound or outbound route");
   b.stats_type = s.str("stats_type", manager_name + ".stats");
-  b.stats_log_interval = s.ms("stats_log_ms", 60000, 0, kDay);
+  b.stats_log_interval = s.ms("stats_log_ms", 60000, 0, kDayMs);
   return b;
 }
 

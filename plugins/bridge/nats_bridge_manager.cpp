@@ -5,7 +5,7 @@
 //             handler succeeds once the stream stored it); requests too
 // Subjects and types map through `prefix` (subject_map.hpp). Messages this
 // bridge published carry an Edri-Origin header and are not taken back.
-#include "bridge_settings.hpp"
+#include "nats_bridge_settings.hpp"
 #include "jetstream_intake.hpp"
 #include "nats_link.hpp"
 #include "route_stats.hpp"
@@ -389,4 +389,4 @@ class BridgeManager : public edri::Manager {
 
 }  // namespace
 
-EDRI_PLUGIN(BridgeManager, "bridge", "1.0.0")
+EDRI_PLUGIN(BridgeManager, "nats_bridge", "1.0.0")
