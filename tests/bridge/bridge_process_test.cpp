@@ -136,3 +136,42 @@ TEST_CASE("a stream bridged into a durable queue is all handled across two SIGKI
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
 }
+
+TEST_CASE("the example config/bridges.yaml answers a NATS request and a Redis stream entry") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  probe::RedisServer redis(dir.path());
+  ::setenv("EDRI_NATS_URL", nats.url().c_str(), 1);
+  ::setenv("EDRI_REDIS_PORT", std::to_string(redis.port()).c_str(), 1);
+  probe::ChildProcess edrid({EDRID_BIN, "-c", EDRI_SOURCE_DIR "/config/bridges.yaml"}, dir.path() / "edrid.log");
+  ::unsetenv("EDRI_NATS_URL");
+  ::unsetenv("EDRI_REDIS_PORT");
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, nats.url().c_str()) == NATS_OK);
+  // Ask until the bridge subscribed (edrid is starting).
+  auto ask = [&](const char* subject, const std::string& body) {
+    nlohmann::json answer;
+    probe::wait_until([&] {
+      natsMsg* m = nullptr;
+      if (natsConnection_RequestString(&m, nc, subject, body.c_str(), 1000) != NATS_OK) return false;
+      answer = nlohmann::json::parse(natsMsg_GetData(m), natsMsg_GetData(m) + natsMsg_GetDataLength(m));
+      natsMsg_Destroy(m);
+      return true;
+    }, 20s, 100ms);
+    return answer;
+  };
+  CHECK(ask("edri.demo.echo", R"({"text": "hi"})") == nlohmann::json{{"text", "hi"}});
+
+  redisContext* c = redisConnect("127.0.0.1", redis.port());
+  REQUIRE((c && !c->err));
+  freeReplyObject(redisCommand(c, "XADD demo.echo * data {\"text\":\"from-redis\"}"));
+  CHECK(probe::wait_until([&] { return ask("edri.redis.stats", "{}")["inbound"][0]["delivered"] == 1; }, 20s, 100ms));
+  auto* pending = static_cast<redisReply*>(redisCommand(c, "XPENDING demo.echo edri"));
+  REQUIRE(pending);
+  CHECK(pending->element[0]->integer == 0);
+  freeReplyObject(pending);
+  redisFree(c);
+  natsConnection_Destroy(nc);
+  edrid.signal(SIGTERM);
+  CHECK(edrid.wait_exit(30s) == 0);
+}
