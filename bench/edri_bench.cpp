@@ -29,6 +29,8 @@
 #include "router/router.hpp"
 #include "support/fault_proxy.hpp"
 
+#include "bench_events.hpp"
+
 #include <demo/events.hpp>
 #include <edri/edri.hpp>
 
@@ -51,19 +53,6 @@
 
 namespace bench {
 
-struct Blob {
-  static constexpr bool shareable = true;  // crosses the switch in the cluster scenarios
-  std::string data;
-};
-EDRI_EVENT(Blob, "bench.blob", data)
-
-// The same payload as an edri::ByteString written into the event by a Draft
-// (--payload bytes): one allocation per event instead of two.
-struct Chunk {
-  static constexpr bool shareable = true;
-  edri::ByteString data;
-};
-EDRI_EVENT(Chunk, "bench.chunk", data)
 bool g_payload_bytes = false;
 
 struct Sink;

@@ -15,6 +15,11 @@
  *                                   storage: nats-server writes each message
  *                                   to the OS and fsyncs every sync_interval,
  *                                   2 min by default)
+ *   nats-bench URL sub N SIZE       a subscriber alone (multiprocess.sh): says
+ *                                   "ready" on stdout, then counts N messages;
+ *                                   messages/s from the first arrival to the
+ *                                   last, as the edri sink measures
+ *   nats-bench URL pub N SIZE       a publisher alone: N messages, flushed
  * Publisher and subscriber use separate connections, so every message makes
  * the same two TCP hops as an edri event through a switch. */
 #include <nats/nats.h>
@@ -36,6 +41,18 @@ static double now_s(void) {
 static void on_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
   (void)nc, (void)sub, (void)closure;
   atomic_fetch_add(&g_received, 1);
+  natsMsg_Destroy(msg);
+}
+
+static _Atomic double g_first, g_last;
+
+static double now_s(void);
+
+static void on_timed_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure) {
+  (void)nc, (void)sub, (void)closure;
+  const double t = now_s();
+  if (atomic_fetch_add(&g_received, 1) == 0) atomic_store(&g_first, t);
+  atomic_store(&g_last, t);
   natsMsg_Destroy(msg);
 }
 
@@ -66,7 +83,7 @@ static void check(natsStatus s, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    fprintf(stderr, "usage: nats-bench URL notify|request|queue|jetstream|jetstream-file N SIZE\n");
+    fprintf(stderr, "usage: nats-bench URL notify|request|queue|jetstream|jetstream-file|pub|sub N SIZE\n");
     return 2;
   }
   const char* url = argv[1];
@@ -157,6 +174,27 @@ int main(int argc, char** argv) {
       jsCtx_Destroy(jsub2);
     }
     natsConnection_Destroy(sub2);
+  } else if (strcmp(mode, "sub") == 0) {
+    check(natsConnection_Subscribe(&s, sub, "bench.blob", on_timed_msg, NULL), "subscribe");
+    natsSubscription_SetPendingLimits(s, -1, -1);
+    check(natsConnection_Flush(sub), "flush");
+    printf("ready\n");
+    fflush(stdout);
+    double idle_since = now_s();
+    long seen = 0;
+    while (atomic_load(&g_received) < n) {
+      nats_Sleep(1);
+      const long got = atomic_load(&g_received);
+      if (got != seen) seen = got, idle_since = now_s();
+      if (now_s() - idle_since > 20) break;
+    }
+    const long got = atomic_load(&g_received);
+    const double secs = atomic_load(&g_last) - atomic_load(&g_first);
+    printf("{\"scenario\":\"nats-3proc\",\"size\":%d,\"events\":%ld,\"seconds\":%.6f,\"events_per_s\":%.1f,"
+           "\"lost\":%ld}\n", size, n, secs, secs > 0 ? (double)got / secs : 0.0, n - got);
+  } else if (strcmp(mode, "pub") == 0) {
+    for (long i = 0; i < n; ++i) check(natsConnection_Publish(pub, "bench.blob", payload, size), "publish");
+    check(natsConnection_Flush(pub), "flush");
   } else if (strcmp(mode, "notify") == 0) {
     check(natsConnection_Subscribe(&s, sub, "bench.blob", on_msg, NULL), "subscribe");
     natsSubscription_SetPendingLimits(s, -1, -1);
