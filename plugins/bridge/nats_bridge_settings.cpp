@@ -122,19 +122,8 @@ BridgeSettings parse_settings(const json& config, const std::string& manager_nam
   b.nats = parse_nats(s.at("nats"));
   b.prefix = s.str("prefix", "edri");
   if (!b.prefix.empty() && !valid_subject(b.prefix, false)) throw SettingsError("prefix", "prefix must be subject tokens without wildcards, or empty");
-  for (const char* list : {"inbound", "outbound"}) {
-    if (s.has(list) && !s.at(list).is_array()) throw SettingsError(list, std::string(list) + " must be a list");
-  }
-  if (s.has("inbound")) {
-    for (std::size_t i = 0; i < s.at("inbound").size(); ++i) {
-      b.inbound.push_back(parse_inbound(s.at("inbound")[i], "inbound." + std::to_string(i)));
-    }
-  }
-  if (s.has("outbound")) {
-    for (std::size_t i = 0; i < s.at("outbound").size(); ++i) {
-      b.outbound.push_back(parse_outbound(s.at("outbound")[i], "outbound." + std::to_string(i)));
-    }
-  }
+  s.each("inbound", [&](const json& j, const std::string& path) { b.inbound.push_back(parse_inbound(j, path)); });
+  s.each("outbound", [&](const json& j, const std::string& path) { b.outbound.push_back(parse_outbound(j, path)); });
   if (b.inbound.empty() && b.outbound.empty()) throw SettingsError("inbound", "the bridge needs at least one inbound or outbound route");
   b.stats_type = s.str("stats_type", manager_name + ".stats");
   b.stats_log_interval = s.ms("stats_log_ms", 60000, 0, kDayMs);

@@ -59,6 +59,13 @@ class Section {
     return j_.at(k).get<bool>();
   }
   const nlohmann::json& at(const std::string& k) const { return j_.at(k); }
+  // f(element, "<path>.<k>.<i>") for each element of the list at k, if any.
+  template <class F>
+  void each(const std::string& k, F f) const {
+    if (!has(k)) return;
+    if (!j_.at(k).is_array()) throw SettingsError(key(k), key(k) + " must be a list");
+    for (std::size_t i = 0; i < j_.at(k).size(); ++i) f(j_.at(k)[i], key(k) + "." + std::to_string(i));
+  }
   void only(std::initializer_list<const char*> known) const {
     for (const auto& [k, v] : j_.items()) {
       bool ok = false;

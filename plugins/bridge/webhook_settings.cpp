@@ -71,10 +71,7 @@ WebhookSettings parse_webhook_settings(const nlohmann::json& config, const std::
   Section s(config, "");
   s.only({"hooks", "secret_file", "timeout_ms", "ca_file", "max_hooks", "events"});
   WebhookSettings w;
-  if (s.has("hooks") && !s.at("hooks").is_array()) throw SettingsError("hooks", "hooks must be a list");
-  if (s.has("hooks")) {
-    for (std::size_t i = 0; i < s.at("hooks").size(); ++i) w.hooks.push_back(parse_hook(s.at("hooks")[i], "hooks." + std::to_string(i)));
-  }
+  s.each("hooks", [&](const nlohmann::json& j, const std::string& path) { w.hooks.push_back(parse_hook(j, path)); });
   if (s.has("secret_file")) {
     const auto file = s.str("secret_file");
     try {
