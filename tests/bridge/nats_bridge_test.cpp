@@ -39,7 +39,9 @@ class Client {
   }
   natsConnection* nc() const { return nc_; }
 
-  void add_stream(const std::string& name, const std::string& subjects) {
+  // replicas > 1 needs a cluster, whose JetStream may still be electing its
+  // leader: tried until it takes the stream.
+  void add_stream(const std::string& name, const std::string& subjects, int replicas = 1) {
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
     cfg.Name = name.c_str();
@@ -47,8 +49,9 @@ class Client {
     cfg.Subjects = subj;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
+    cfg.Replicas = replicas;
     jsStreamInfo* si = nullptr;
-    REQUIRE(js_AddStream(&si, js_, &cfg, nullptr, nullptr) == NATS_OK);
+    REQUIRE(wait_until([&] { return js_AddStream(&si, js_, &cfg, nullptr, nullptr) == NATS_OK; }, 30s, 200ms));
     jsStreamInfo_Destroy(si);
   }
   std::uint64_t stream_messages(const std::string& name) {
@@ -299,4 +302,40 @@ TEST_CASE("wrong NATS credentials stop the manager with a clear error") {
     CHECK_THAT(e.what(), Catch::Matches(".*edrid\\.yaml:8:[0-9]+: manager 'bridge' \\(nats_bridge 1\\.0\\.0\\): cannot connect "
                                         "to \\[nats://127\\.0\\.0\\.1:[0-9]+\\]: Authentication Violation: Authorization Violation"));
   }
+}
+
+TEST_CASE("a JetStream stream on a 3-node NATS cluster reaches edri whole when the node the bridge uses is killed") {
+  probe::ledger.reset();
+  probe::TempDir dir;
+  probe::NatsCluster cluster(dir.path());
+  Client client(cluster.node(2).url());
+  client.add_stream("WORK", "work.>", 3);
+  constexpr int kTotal = 20000;
+  for (int n = 0; n < kTotal; ++n) client.publish_async("work.item", json{{"n", n}}.dump());
+  client.publish_complete();
+  // The bridge knows node 1 only and learns the others from it, as libnats
+  // does; shipped defaults otherwise (reconnect wait, ack wait, nak delay).
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [" + cluster.node(0).url() + "]}, inbound: [{subject: 'work.>', "
+                                   "stream: WORK, consumer: edri-work, type: work.item, as: request}]}"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         // dedupe_ms: a redelivery of a message it finished
+                         // (its ack lost with the node) is skipped by the
+                         // stream sequence the bridge sends as dedupe key.
+                         edrid::WorkSettings work;
+                         work.dedupe = 120s;
+                         r.add_manager("flaky", edri::descriptor_of<probe::Flaky>("flaky", "1"), "flaky", {}, "{}", {},
+                                       work);
+                       });
+  REQUIRE(wait_until([&] { return probe::ledger.done_count() >= kTotal / 4; }, 60s));
+  cluster.node(0).kill();
+  REQUIRE(wait_until([&] { return probe::ledger.done_count() == kTotal; }, 120s));
+  REQUIRE(wait_until([&] { return client.consumer_backlog("WORK", "edri-work") == std::pair<std::uint64_t, std::int64_t>{0, 0}; }, 60s));
+  const json stats = bridge_stats();
+  INFO(stats.dump());
+  CHECK(stats["nats"]["reconnects"].get<int>() >= 1);
+  CHECK(stats["nats"]["server"] != cluster.node(0).url());
+  CHECK(stats["inbound"][0]["redelivered"].get<int>() >= kTotal / 50);
+  std::lock_guard l(probe::ledger.m);
+  CHECK(probe::ledger.done_twice == 0);
 }

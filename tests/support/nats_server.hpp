@@ -51,3 +51,32 @@ class NatsServer {
 };
 
 }  // namespace probe
+
+namespace probe {
+
+// Three nats-servers routed into one cluster with clustered JetStream, as a
+// NATS cluster runs in production, on loopback.
+class NatsCluster {
+ public:
+  explicit NatsCluster(const std::filesystem::path& dir) {
+    const unsigned short routes[3] = {free_port(), free_port(), free_port()};
+    std::string route_list;
+    for (auto p : routes) route_list += std::string(route_list.empty() ? "" : ", ") + "nats-route://127.0.0.1:" + std::to_string(p);
+    for (int i = 0; i < 3; ++i) {
+      nodes_.push_back(std::make_unique<NatsServer>(
+          dir, "n" + std::to_string(i + 1),
+          "cluster { name: edri-test, listen: 127.0.0.1:" + std::to_string(routes[i]) + ", routes: [" + route_list + "] }"));
+    }
+  }
+  NatsServer& node(int i) { return *nodes_.at(static_cast<std::size_t>(i)); }
+  std::string urls() const {
+    std::string s;
+    for (const auto& n : nodes_) s += (s.empty() ? "" : ", ") + n->url();
+    return s;
+  }
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> nodes_;
+};
+
+}  // namespace probe
