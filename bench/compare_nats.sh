@@ -40,6 +40,8 @@ for size in 16 256 4096; do
     echo "# size $size, round $round" >&2
     "$build/bin/nats-bench" "$url" notify "$n" $size | tee -a "$out"
     bench inproc-notify --events "$n" --size $size
+    # The two-thread ring inproc-notify 1->1 is measured against (issue 28).
+    [[ $size == 256 ]] && bench spsc-ring --events "$n" --size 256
     bench switch --events "$n" --size $size
     "$build/bin/nats-bench" "$url" request "$((n / 50))" $size | tee -a "$out"
     bench inproc-request --events "$((n / 5))" --size $size
@@ -103,6 +105,9 @@ for size in (16, 256, 4096):
     ]
     for name, e, n, better in table:
         print(f"| {name} | {size} | {e:,.1f} | {n:,.1f} | {e / n:.2f} | {better} |")
+ring = med("spsc-ring", "events_per_s", size=256)
+inproc1 = med("inproc-notify", "events_per_s", fanout=1, size=256, payload="std::string")
+print(f"\ninproc-notify 1->1 at 256 B is {inproc1 / ring:.1%} of a two-thread SPSC ring ({ring:,.0f} items/s, batches of 64)")
 print()
 print("| work groups, 256 B, two members unless said (events/s) | edri | compared with | ratio |")
 print("|---|---:|---|---:|")

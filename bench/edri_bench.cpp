@@ -30,6 +30,7 @@
 #include "support/fault_proxy.hpp"
 
 #include "bench_events.hpp"
+#include "spsc_ring.hpp"
 
 #include <demo/events.hpp>
 #include <edri/edri.hpp>
@@ -690,6 +691,22 @@ void durable_notify(std::uint64_t n, std::size_t size) {
 
 }  // namespace bench
 
+namespace bench {
+
+// The two-thread ring inproc-notify is measured against, in the same run.
+void spsc_ring(std::uint64_t n, std::size_t size) {
+  const SpscFigure f = spsc_ring_run(n, size);
+  emit({{"scenario", "spsc-ring"},
+        {"size", size},
+        {"events", n},
+        {"batch", 64},
+        {"seconds", f.seconds},
+        {"events_per_s", static_cast<double>(n) / f.seconds},
+        {"checksum", f.checksum}});
+}
+
+}  // namespace bench
+
 int main(int argc, char** argv) {
   // Process-executor workers are started as this program with --worker.
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
@@ -737,7 +754,7 @@ int main(int argc, char** argv) {
     } else if (argv[i][0] != '-') {
       scenario = argv[i];
     } else {
-      std::cerr << "usage: edri-bench [inproc-notify|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|durable-notify|all] "
+      std::cerr << "usage: edri-bench [inproc-notify|spsc-ring|inproc-request|executor-thread|executor-process|switch|switch-notify|switch-request|switch-replay|queued-memory|durable-notify|all] "
                    "[--events N] [--size BYTES] [--rate REQUESTS_PER_S] [--fanout SINKS] [--coalesce-us US] [--payload string|bytes] [--group at_most_once|at_least_once] [--filter] [--sync always|batch|os] [--producers N]\n";
       return 2;
     }
@@ -770,5 +787,6 @@ int main(int argc, char** argv) {
   }
   if (scenario == "switch-replay" || scenario == "all") bench::switch_replay(events / 4, size);
   if (scenario == "durable-notify") bench::durable_notify(events, size);
+  if (scenario == "spsc-ring" || scenario == "all") bench::spsc_ring(events * 10, size);
   return 0;
 }
