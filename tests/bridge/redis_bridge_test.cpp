@@ -178,3 +178,21 @@ TEST_CASE("a wrong Redis password stops the manager with a clear error") {
                                         "127\\.0\\.0\\.1:[0-9]+: WRONGPASS.*"));
   }
 }
+
+TEST_CASE("a Redis server that is not there yet is waited for and its stream is then read") {
+  probe::TempDir dir;
+  const auto port = probe::free_port();
+  probe::DaemonRig rig(redis_yaml(port, "inbound: [{stream: late, type: late.entry}]"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("late", probe::probe_descriptor(), "probe", {},
+                                       json{{"notifications", {"late.entry"}}}.dump());
+                       });
+  std::this_thread::sleep_for(500ms);
+  CHECK(redis_stats()["inbound"][0]["received"] == 0);
+  probe::RedisServer redis(dir.path(), {}, port);
+  Client client(redis.port());
+  client.xadd("late", "data", R"({"ok": true})");
+  REQUIRE(Registry::get().wait_for("late", 1, 15s));
+  CHECK(Registry::get().seen("late").at(0).data == json{{"ok", true}});
+}

@@ -15,8 +15,9 @@ namespace probe {
 
 class RedisServer {
  public:
-  explicit RedisServer(const std::filesystem::path& dir, std::vector<std::string> extra = {})
-      : dir_(dir / "redis"), extra_(std::move(extra)), port_(free_port()) {
+  // `port` 0: a free one.
+  explicit RedisServer(const std::filesystem::path& dir, std::vector<std::string> extra = {}, unsigned short port = 0)
+      : dir_(dir / "redis"), extra_(std::move(extra)), port_(port ? port : free_port()) {
     std::filesystem::create_directories(dir_);
     start();
   }
