@@ -20,8 +20,7 @@ RedisStreamIntake::RedisStreamIntake(const RedisSettings& redis, const RedisInbo
       log_(std::move(log)),
       deliver_(std::move(deliver)),
       reconnect_wait_(redis.reconnect_wait),
-      reader_(redis, kBlock + std::chrono::seconds(5)),
-      acker_(redis, std::chrono::seconds(5)) {}
+      reader_(redis, kBlock + std::chrono::seconds(5)) {}
 
 RedisStreamIntake::~RedisStreamIntake() { stop(); }
 
@@ -38,13 +37,12 @@ void RedisStreamIntake::stop() {
 
 void RedisStreamIntake::settle(StreamEntry entry, bool ok) {
   if (ok) {
-    try {
-      std::lock_guard lock(ack_mutex_);
-      acker_.command({"XACK", route_.stream, route_.group, entry.id});
-    } catch (const RedisError& e) {
-      // It stays pending: claimed again after claim_idle, so at least once holds.
-      log_(1, "redis " + route_.stream + ": XACK " + entry.id + " failed (" + e.what() +
-                  "); it goes again after claim_idle_ms");
+    {
+      // Acknowledged by the intake's thread, many ids per XACK: one round
+      // trip per entry would cap a route at a few thousand entries/s.
+      std::lock_guard lock(mutex_);
+      in_flight_.erase(entry.id);
+      acks_.push_back(std::move(entry.id));
     }
     stats_.inflight.fetch_sub(1);
     cv_.notify_all();
@@ -91,15 +89,38 @@ void RedisStreamIntake::deliver_all(const redisReply* entries, bool claimed) {
     const redisReply* kv = e->element[1];
     if (!kv || kv->type != REDIS_REPLY_ARRAY) {
       // Pending, but trimmed from the stream: nothing to deliver, acknowledge it.
-      std::lock_guard lock(ack_mutex_);
-      acker_.command({"XACK", route_.stream, route_.group, entry.id});
+      std::lock_guard lock(mutex_);
+      acks_.push_back(std::move(entry.id));
       continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (!in_flight_.insert(entry.id).second) continue;  // handed out already, not settled yet
     }
     for (std::size_t f = 0; f + 1 < kv->elements; f += 2) entry.fields.emplace_back(str(kv->element[f]), str(kv->element[f + 1]));
     stats_.received.fetch_add(1);
     if (claimed) stats_.redelivered.fetch_add(1);
     stats_.inflight.fetch_add(1);
     deliver_(std::move(entry));
+  }
+}
+
+void RedisStreamIntake::flush_acks() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    ids.swap(acks_);
+  }
+  if (ids.empty()) return;
+  std::vector<std::string_view> argv{"XACK", route_.stream, route_.group};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  try {
+    reader_.command(argv);
+  } catch (const RedisError& e) {
+    // They stay pending: claimed again after claim_idle, so at least once holds.
+    log_(1, "redis stream " + route_.stream + ": XACK of " + std::to_string(ids.size()) + " entries failed (" +
+                e.what() + "); they go again after claim_idle_ms");
+    throw;
   }
 }
 
@@ -159,21 +180,36 @@ void RedisStreamIntake::run() {
     {
       std::unique_lock lock(mutex_);
       cv_.wait_for(lock, std::chrono::milliseconds(100), [this] {
-        return stopping_ || stats_.inflight.load() < route_.max_inflight ||
+        return stopping_ || stats_.inflight.load() < route_.max_inflight || !acks_.empty() ||
                (!retries_.empty() && retries_.front().first <= Clock::now());
       });
-      if (stopping_) return;
+      if (stopping_) break;
     }
     try {
+      flush_acks();
       deliver_due_retries();
       read_once(history, history_from);
       claim_idle();
     } catch (const RedisError& e) {
       report(e.what());
       if (e.connection() || std::string_view(e.what()).find("NOGROUP") != std::string_view::npos) group_ready_ = false;
+      // Entries Redis handed out as the link broke are in this consumer's
+      // pending list but never arrived: read that list again once back
+      // (the entries still in flight here are skipped).
+      if (e.connection()) {
+        history = true;
+        history_from = "0";
+      }
       std::unique_lock lock(mutex_);
       cv_.wait_for(lock, reconnect_wait_, [this] { return stopping_; });
     }
+  }
+  // What was settled before the stop is acknowledged now; anything still
+  // out stays pending and is delivered again at the next start.
+  try {
+    flush_acks();
+  } catch (const RedisError&) {
+    // Logged by flush_acks; those entries go again.
   }
 }
 

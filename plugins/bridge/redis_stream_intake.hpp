@@ -2,8 +2,9 @@
 // never more than max_inflight entries unsettled at once. At start it first
 // delivers what this consumer had read and not acknowledged (its pending
 // list: an edrid killed mid-work), then new entries; now and then it claims
-// entries other consumers left pending longer than claim_idle. A settled
-// entry is acknowledged (XACK); a failed one goes again after retry_delay.
+// entries other consumers left pending longer than claim_idle. Settled
+// entries are acknowledged together (one XACK per pass of the intake's
+// loop); a failed one goes again after retry_delay.
 #pragma once
 
 #include "link_log.hpp"
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -56,6 +58,7 @@ class RedisStreamIntake {
   void claim_idle();
   void deliver_all(const redisReply* entries, bool claimed);
   void deliver_due_retries();
+  void flush_acks();
   void report(const std::string& text);
 
   RedisInbound route_;
@@ -64,9 +67,9 @@ class RedisStreamIntake {
   Deliver deliver_;
   std::chrono::milliseconds reconnect_wait_;
   RedisConnection reader_;                  // the intake's thread only
-  std::mutex ack_mutex_;
-  RedisConnection acker_;                   // settle, from any thread
   std::mutex mutex_;
+  std::vector<std::string> acks_;           // settled, to acknowledge in one XACK
+  std::unordered_set<std::string> in_flight_;  // handed to edri, not settled
   std::condition_variable cv_;
   bool stopping_ = false;
   std::deque<std::pair<std::chrono::steady_clock::time_point, StreamEntry>> retries_;
