@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <deque>
 #include <random>
+#include <thread>
 
 namespace {
 
@@ -30,6 +31,7 @@ struct InboundRoute {
   RouteStats stats;
   std::shared_ptr<NatsLink> link;
   natsSubscription* core = nullptr;
+  std::atomic<int> callbacks_running{0};  // core subscription callbacks now
   std::unique_ptr<JetStreamIntake> intake;
   std::mutex log_mutex;
   std::chrono::steady_clock::time_point last_decode_log{};
@@ -146,11 +148,18 @@ class BridgeManager : public edri::Manager {
   void close_inbound() {
     for (auto& r : inbound_) {
       if (r->intake) r->intake->stop();
-      if (r->core && natsSubscription_IsValid(r->core)) {
-        // Delivers what libnats holds already, then ends the subscription,
-        // so no callback runs after the manager is gone.
+      if (!r->core || !natsSubscription_IsValid(r->core)) continue;
+      if (link_->connected()) {
+        // Delivers what libnats holds already, then ends the subscription.
         if (natsSubscription_Drain(r->core) == NATS_OK) natsSubscription_WaitForDrainCompletion(r->core, 5000);
+      } else {
+        // No server to drain with (a drain would wait out its timeout):
+        // what libnats holds is dropped, as core NATS drops anyway.
+        natsSubscription_Unsubscribe(r->core);
       }
+      // Either way no callback starts any more; wait for one still running,
+      // so none runs after the manager is gone.
+      while (r->callbacks_running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 
@@ -167,8 +176,15 @@ class BridgeManager : public edri::Manager {
     auto& closure = core_closures_.emplace_back(std::make_unique<CoreClosure>(CoreClosure{this, r}));
     auto cb = [](natsConnection*, natsSubscription*, natsMsg* m, void* c) {
       auto* cl = static_cast<CoreClosure*>(c);
+      cl->route->callbacks_running.fetch_add(1);
       cl->route->stats.inflight.fetch_add(1);
-      cl->self->take(cl->route, m);
+      try {
+        cl->self->take(cl->route, m);
+      } catch (const std::exception& e) {
+        // No exception may cross into libnats's thread.
+        cl->self->log().error("inbound ", cl->route->in.subject, ": ", e.what());
+      }
+      cl->route->callbacks_running.fetch_sub(1);
     };
     const std::string subject = r->in.subject;
     const natsStatus s =
