@@ -235,7 +235,7 @@ class BridgeManager : public edri::Manager {
       return;
     }
     const std::uint32_t n = ctx().notify(type, data, opts);
-    settle(r, m, n > 0);
+    settle(r, m, n > 0, n > 0 ? "" : "no manager takes " + type);
   }
 
   void answered(const std::shared_ptr<InboundRoute>& r, natsMsg* m, const edri::Response<json>& resp) {
@@ -255,7 +255,8 @@ class BridgeManager : public edri::Manager {
       log().debug("inbound ", natsMsg_GetSubject(m), ": edri answered ", edri::to_string(resp.status()), " ",
                   resp.message());
     }
-    settle(r, m, resp.ok());
+    settle(r, m, resp.ok(), std::string(edri::to_string(resp.status())) + (resp.message().empty() ? "" : ": ") +
+                                resp.message());
   }
 
   void refuse_undecodable(const std::shared_ptr<InboundRoute>& r, natsMsg* m) {
@@ -285,15 +286,24 @@ class BridgeManager : public edri::Manager {
   }
 
   // Ends a message's delivery: acknowledged when edri took it, otherwise
-  // handed back to JetStream for another try after nak_delay.
-  void settle(const std::shared_ptr<InboundRoute>& r, natsMsg* m, bool ok) {
+  // handed back to JetStream for another try after nak_delay, or, on its
+  // max_deliver-th failure, terminated and published as edri.dead_letter.
+  void settle(const std::shared_ptr<InboundRoute>& r, natsMsg* m, bool ok, const std::string& error = {}) {
     if (ok) {
       r->stats.delivered.fetch_add(1);
     } else {
       r->stats.failed.fetch_add(1);
     }
     if (r->in.jetstream()) {
-      const natsStatus s = ok ? natsMsg_Ack(m, nullptr) : natsMsg_NakWithDelay(m, r->in.nak_delay.count(), nullptr);
+      natsStatus s;
+      if (ok) {
+        s = natsMsg_Ack(m, nullptr);
+      } else if (const auto attempts = last_delivery(*r, m)) {
+        s = natsMsg_Term(m, nullptr);
+        dead_letter(*r, m, attempts, error);
+      } else {
+        s = natsMsg_NakWithDelay(m, r->in.nak_delay.count(), nullptr);
+      }
       if (s != NATS_OK) {
         // The server redelivers it after ack_wait: at least once still holds.
         log().debug("jetstream ", ok ? "ack" : "nak", " not sent: ", natsStatus_GetText(s));
@@ -304,6 +314,42 @@ class BridgeManager : public edri::Manager {
     }
     natsMsg_Destroy(m);
     r->stats.inflight.fetch_sub(1);
+  }
+
+  // The delivery count when this failed delivery was the route's last
+  // (max_deliver), else 0.
+  static std::uint64_t last_delivery(const InboundRoute& r, natsMsg* m) {
+    if (r.in.max_deliver <= 0) return 0;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK) return 0;
+    const std::uint64_t n = meta->NumDelivered;
+    jsMsgMetaData_Destroy(meta);
+    return n >= static_cast<std::uint64_t>(r.in.max_deliver) ? n : 0;
+  }
+
+  // Shaped as the router's own dead letters (docs/configuration.md), plus
+  // where the message was: edrictl dead-letters shows it, reinject resends it.
+  void dead_letter(InboundRoute& r, natsMsg* m, std::uint64_t attempts, const std::string& error) {
+    r.stats.dead_letters.fetch_add(1);
+    const int len = natsMsg_GetDataLength(m);
+    const json payload = len > 0 ? json::parse(natsMsg_GetData(m), natsMsg_GetData(m) + len, nullptr, false) : json();
+    std::string source = "nats:" + r.in.stream;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+      source += ":" + std::to_string(meta->Sequence.Stream);
+      jsMsgMetaData_Destroy(meta);
+    }
+    const std::string type = r.in.type ? *r.in.type : type_for_subject(settings_.prefix, natsMsg_GetSubject(m));
+    log().warn("dead letter: ", source, " (", type, ") after ", attempts, " deliveries (max_deliver): ", error,
+               "; terminated in the stream");
+    ctx().notify("edri.dead_letter", json{{"type", type},
+                                          {"kind", r.in.as_request ? "request" : "notification"},
+                                          {"reason", "max_deliveries"},
+                                          {"attempts", attempts},
+                                          {"manager", ctx().name()},
+                                          {"error", error},
+                                          {"source", source},
+                                          {"payload", payload}});
   }
 
   // ---- edri → NATS

@@ -60,7 +60,7 @@ class RedisBridgeManager : public edri::Manager {
                "{host, port, user, password, db, connect_timeout_ms, reconnect_wait_ms}")
         .field("inbound", FieldType::any, json::array(),
                "stream -> edri: {stream, group, consumer, type, as: notification|request, field, start: 0|$, "
-               "max_inflight, batch, retry_delay_ms, claim_idle_ms, timeout_ms}")
+               "max_inflight, batch, retry_delay_ms, claim_idle_ms, timeout_ms, max_deliver}")
         .field("outbound", FieldType::any, json::array(), "edri -> stream: {type: pattern, stream, field, maxlen}")
         .field("stats_type", FieldType::string, json(), "request type answering the bridge's stats (default <manager>.stats)")
         .field("stats_log_ms", FieldType::integer, 60000, "period of the STATS log line; 0 = none");
@@ -161,15 +161,38 @@ class RedisBridgeManager : public edri::Manager {
     }
     if (r->in.as_request) {
       auto entry = std::make_shared<StreamEntry>(std::move(e));
-      ctx().request(r->in.type, data, [r, entry](const edri::Response<json>& resp) {
-        (resp.ok() ? r->stats.delivered : r->stats.failed).fetch_add(1);
-        r->intake->settle(std::move(*entry), resp.ok());
+      auto payload = std::make_shared<json>(std::move(data));
+      ctx().request(r->in.type, *payload, [this, r, entry, payload](const edri::Response<json>& resp) {
+        finish(*r, std::move(*entry), resp.ok(), std::string(edri::to_string(resp.status())) +
+                                                     (resp.message().empty() ? "" : ": ") + resp.message(), *payload);
       }, opts);
       return;
     }
     const bool ok = ctx().notify(r->in.type, data, opts) > 0;
-    (ok ? r->stats.delivered : r->stats.failed).fetch_add(1);
-    r->intake->settle(std::move(e), ok);
+    finish(*r, std::move(e), ok, ok ? "" : "no manager takes " + r->in.type, data);
+  }
+
+  // Settles an entry; its max_deliver-th failure is acknowledged and
+  // published as edri.dead_letter instead of going again.
+  void finish(InboundRoute& r, StreamEntry e, bool ok, const std::string& error, const json& payload) {
+    (ok ? r.stats.delivered : r.stats.failed).fetch_add(1);
+    if (ok || r.in.max_deliver <= 0 || e.attempt < r.in.max_deliver) {
+      r.intake->settle(std::move(e), ok);
+      return;
+    }
+    r.stats.dead_letters.fetch_add(1);
+    const std::string source = "redis:" + r.in.stream + ":" + e.id;
+    log().warn("dead letter: ", source, " (", r.in.type, ") after ", e.attempt, " deliveries (max_deliver): ", error,
+               "; acknowledged");
+    ctx().notify("edri.dead_letter", json{{"type", r.in.type},
+                                          {"kind", r.in.as_request ? "request" : "notification"},
+                                          {"reason", "max_deliveries"},
+                                          {"attempts", e.attempt},
+                                          {"manager", ctx().name()},
+                                          {"error", error},
+                                          {"source", source},
+                                          {"payload", payload}});
+    r.intake->settle(std::move(e), true);
   }
 
   void append(OutboundRoute& r, const GenericEvent& ev) {

@@ -30,7 +30,7 @@ void check_key(const Section& s, const std::string& k, const std::string& v) {
 RedisInbound parse_inbound(const json& j, const std::string& path, const std::string& default_consumer) {
   Section s(j, path);
   s.only({"stream", "group", "consumer", "type", "as", "field", "start", "max_inflight", "batch", "retry_delay_ms",
-          "claim_idle_ms", "timeout_ms"});
+          "claim_idle_ms", "timeout_ms", "max_deliver"});
   RedisInbound in;
   in.stream = s.str("stream");
   check_key(s, "stream", in.stream);
@@ -55,6 +55,8 @@ RedisInbound parse_inbound(const json& j, const std::string& path, const std::st
   in.retry_delay = s.ms("retry_delay_ms", 1000, 0, kDayMs);
   in.claim_idle = s.ms("claim_idle_ms", 60000, 100, kDayMs);
   in.timeout = s.ms("timeout_ms", 0, 0, kDayMs);
+  in.max_deliver = static_cast<int>(s.integer("max_deliver", -1, -1, 1'000'000));
+  if (in.max_deliver == 0) throw SettingsError(s.key("max_deliver"), s.key("max_deliver") + " must be -1 (no limit) or at least 1");
   return in;
 }
 

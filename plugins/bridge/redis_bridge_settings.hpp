@@ -39,6 +39,7 @@ struct RedisInbound {
   int batch = 64;
   std::chrono::milliseconds retry_delay{1000};
   std::chrono::milliseconds claim_idle{60000};
+  int max_deliver = -1;                       // > 0: then a dead letter (counted by this bridge since it took the entry)
   std::chrono::milliseconds timeout{0};       // edri request timeout; 0 = router default
 };
 

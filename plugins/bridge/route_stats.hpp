@@ -17,6 +17,7 @@ struct RouteStats {
   std::atomic<std::uint64_t> redelivered{0};    // JetStream deliveries after the first
   std::atomic<std::uint64_t> decode_errors{0};  // payload not JSON: terminated, never redelivered
   std::atomic<std::uint64_t> own_echoes{0};     // published by this bridge: not taken back
+  std::atomic<std::uint64_t> dead_letters{0};   // failed max_deliver times: given up, published as edri.dead_letter
   std::atomic<std::int64_t> inflight{0};        // handed to edri, not settled yet
   // edri → NATS
   std::atomic<std::uint64_t> published{0};
@@ -29,6 +30,7 @@ struct RouteStats {
     return {{"received", received.load()},       {"delivered", delivered.load()},
             {"failed", failed.load()},           {"redelivered", redelivered.load()},
             {"decode_errors", decode_errors.load()}, {"own_echoes", own_echoes.load()},
+            {"dead_letters", dead_letters.load()},
             {"inflight", inflight.load()}};
   }
   nlohmann::json outbound_json() const {

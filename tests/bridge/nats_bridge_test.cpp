@@ -339,3 +339,35 @@ TEST_CASE("a JetStream stream on a 3-node NATS cluster reaches edri whole when t
   std::lock_guard l(probe::ledger.m);
   CHECK(probe::ledger.done_twice == 0);
 }
+
+TEST_CASE("a JetStream message that fails max_deliver times is terminated and published as edri.dead_letter") {
+  probe::TempDir dir;
+  probe::NatsServer nats(dir.path(), "n1");
+  Client client(nats.url());
+  client.add_stream("DL", "dl.>");
+  for (int i = 0; i < 20; ++i) client.publish_async("dl.item", json{{"text", i == 7 ? "bad" : "ok-" + std::to_string(i)}}.dump());
+  client.publish_complete();
+  probe::DaemonRig rig(bridge_yaml("{nats: {servers: [" + nats.url() + "]}, inbound: [{subject: 'dl.>', stream: DL, "
+                                   "consumer: edri-dl, type: dl.item, as: request, max_deliver: 3, nak_delay_ms: 20}]}"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("worker", probe::probe_descriptor(), "probe", {},
+                                       json{{"requests", {"dl.item"}}, {"throw_on", "bad"}}.dump());
+                         r.add_manager("dead", probe::probe_descriptor(), "probe", {},
+                                       json{{"notifications", {"edri.dead_letter"}}}.dump());
+                       });
+  REQUIRE(Registry::get().wait_for("dead", 1, 20s));
+  const json letter = Registry::get().seen("dead").at(0).data;
+  CHECK(letter["reason"] == "max_deliveries");
+  CHECK(letter["attempts"] == 3);
+  CHECK(letter["type"] == "dl.item");
+  CHECK(letter["payload"] == json{{"text", "bad"}});
+  CHECK(letter["source"] == "nats:DL:8");
+  CHECK_THAT(letter["error"].get<std::string>(), Catch::Contains("probe refuses 'bad'"));
+  REQUIRE(wait_until([&] { return client.consumer_backlog("DL", "edri-dl") == std::pair<std::uint64_t, std::int64_t>{0, 0}; }, 20s));
+  const json in = bridge_stats()["inbound"][0];
+  CHECK(in["dead_letters"] == 1);
+  CHECK(in["failed"] == 3);
+  CHECK(in["delivered"] == 19);
+  CHECK(Registry::get().seen("worker").size() == 19);
+}

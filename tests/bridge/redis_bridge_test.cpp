@@ -196,3 +196,30 @@ TEST_CASE("a Redis server that is not there yet is waited for and its stream is 
   REQUIRE(Registry::get().wait_for("late", 1, 15s));
   CHECK(Registry::get().seen("late").at(0).data == json{{"ok", true}});
 }
+
+TEST_CASE("a Redis entry that fails max_deliver times is acknowledged and published as edri.dead_letter") {
+  probe::TempDir dir;
+  probe::RedisServer redis(dir.path());
+  Client client(redis.port());
+  for (int i = 0; i < 10; ++i) client.xadd("dl", "data", json{{"text", i == 4 ? "bad" : "ok"}}.dump());
+  probe::DaemonRig rig(redis_yaml(redis.port(), "inbound: [{stream: dl, type: dl.item, as: request, max_deliver: 3, "
+                                                "retry_delay_ms: 20}]"),
+                       [](edrid::Router& r) {
+                         r.add_manager("driver", probe::probe_descriptor(), "probe", {}, "{}");
+                         r.add_manager("worker", probe::probe_descriptor(), "probe", {},
+                                       json{{"requests", {"dl.item"}}, {"throw_on", "bad"}}.dump());
+                         r.add_manager("dead", probe::probe_descriptor(), "probe", {},
+                                       json{{"notifications", {"edri.dead_letter"}}}.dump());
+                       });
+  REQUIRE(Registry::get().wait_for("dead", 1, 20s));
+  const json letter = Registry::get().seen("dead").at(0).data;
+  CHECK(letter["reason"] == "max_deliveries");
+  CHECK(letter["attempts"] == 3);
+  CHECK(letter["payload"] == json{{"text", "bad"}});
+  CHECK_THAT(letter["source"].get<std::string>(), Catch::StartsWith("redis:dl:"));
+  REQUIRE(wait_until([&] { return client.pending("dl", "edri") == 0; }, 10s));
+  const json in = redis_stats()["inbound"][0];
+  CHECK(in["dead_letters"] == 1);
+  CHECK(in["failed"] == 3);
+  CHECK(in["delivered"] == 9);
+}
