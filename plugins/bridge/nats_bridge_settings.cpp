@@ -124,6 +124,24 @@ BridgeSettings parse_settings(const json& config, const std::string& manager_nam
   if (!b.prefix.empty() && !valid_subject(b.prefix, false)) throw SettingsError("prefix", "prefix must be subject tokens without wildcards, or empty");
   s.each("inbound", [&](const json& j, const std::string& path) { b.inbound.push_back(parse_inbound(j, path)); });
   s.each("outbound", [&](const json& j, const std::string& path) { b.outbound.push_back(parse_outbound(j, path)); });
+  // Two core routes whose subjects overlap would take one message twice.
+  for (std::size_t i = 0; i < b.inbound.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& x = b.inbound[i];
+      const auto& y = b.inbound[j];
+      if (!x.jetstream() && !y.jetstream() && subjects_overlap(x.subject, y.subject)) {
+        throw SettingsError("inbound." + std::to_string(i) + ".subject",
+                            "inbound." + std::to_string(i) + ".subject '" + x.subject + "' overlaps inbound." +
+                                std::to_string(j) + ".subject '" + y.subject +
+                                "': a message on both would reach edri twice");
+      }
+      if (x.jetstream() && y.jetstream() && x.stream == y.stream && x.consumer == y.consumer) {
+        throw SettingsError("inbound." + std::to_string(i) + ".consumer",
+                            "inbound." + std::to_string(i) + " and inbound." + std::to_string(j) +
+                                " use the same consumer '" + x.consumer + "' of stream '" + x.stream + "'");
+      }
+    }
+  }
   if (b.inbound.empty() && b.outbound.empty()) throw SettingsError("inbound", "the bridge needs at least one inbound or outbound route");
   b.stats_type = s.str("stats_type", manager_name + ".stats");
   b.stats_log_interval = s.ms("stats_log_ms", 60000, 0, kDayMs);

@@ -38,4 +38,25 @@ bool valid_subject(std::string_view subject, bool wildcards) {
   }
 }
 
+namespace {
+
+std::string_view next_token(std::string_view& rest) {
+  const auto dot = rest.find('.');
+  const std::string_view t = rest.substr(0, dot);
+  rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+  return t;
+}
+
+}  // namespace
+
+bool subjects_overlap(std::string_view a, std::string_view b) {
+  while (true) {
+    if (a.empty() || b.empty()) return a.empty() && b.empty();
+    const std::string_view ta = next_token(a), tb = next_token(b);
+    // '>' takes one token or more: whatever the other has from here on.
+    if (ta == ">" || tb == ">") return true;
+    if (ta != tb && ta != "*" && tb != "*") return false;
+  }
+}
+
 }  // namespace edri_bridge

@@ -16,5 +16,7 @@ std::string type_for_subject(std::string_view prefix, std::string_view subject);
 // A NATS subject: dot-separated non-empty tokens of printable characters
 // without spaces; with `wildcards`, `*` as a whole token and `>` as the last.
 bool valid_subject(std::string_view subject, bool wildcards);
+// Whether some subject matches both patterns (valid ones, wildcards allowed).
+bool subjects_overlap(std::string_view a, std::string_view b);
 
 }  // namespace edri_bridge

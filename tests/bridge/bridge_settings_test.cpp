@@ -71,6 +71,13 @@ TEST_CASE("settings: each mistake is refused with the path of its key") {
         "nats.password");
   CHECK(refused_key({{"nats", {{"servers", {"nats://a:1"}}, {"tls", {{"cert", "c.pem"}}}}}, {"outbound", {{{"type", "x"}}}}}) ==
         "nats.tls.cert");
+  CHECK(refused_key(with_nats({{"inbound", {{{"subject", "edri.>"}}, {{"subject", "edri.shop.*"}}}}}), &why) ==
+        "inbound.1.subject");
+  CHECK(why == "inbound.1.subject 'edri.shop.*' overlaps inbound.0.subject 'edri.>': a message on both would reach edri twice");
+  CHECK(refused_key(with_nats({{"inbound", {{{"subject", "a.*"}}, {{"subject", "b.*"}}}}})) == "(accepted)");
+  CHECK(refused_key(with_nats({{"inbound", {{{"subject", "a.>"}, {"stream", "S"}, {"consumer", "c"}},
+                                            {{"subject", "a.x"}, {"stream", "S"}, {"consumer", "c"}}}}})) ==
+        "inbound.1.consumer");
 }
 
 TEST_CASE("subjects: an edri type lives under the prefix and comes back from it") {
@@ -89,4 +96,12 @@ TEST_CASE("subjects: an edri type lives under the prefix and comes back from it"
   CHECK_FALSE(valid_subject("a b", true));
   CHECK_FALSE(valid_subject("a*.b", true));
   CHECK_FALSE(valid_subject("", true));
+  CHECK(subjects_overlap("a.>", "a.b.c"));
+  CHECK(subjects_overlap("a.*.c", "a.b.*"));
+  CHECK(subjects_overlap(">", "x"));
+  CHECK(subjects_overlap("a.b", "a.b"));
+  CHECK_FALSE(subjects_overlap("a.>", "a"));  // '>' needs one token at least
+  CHECK_FALSE(subjects_overlap("a.*", "a.b.c"));
+  CHECK_FALSE(subjects_overlap("a.b", "a.c"));
+  CHECK_FALSE(subjects_overlap("a.*", "b.*"));
 }
