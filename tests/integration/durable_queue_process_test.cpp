@@ -66,18 +66,24 @@ std::set<std::uint64_t> handled(const probe::TempDir& dir) {
 }
 
 // Within one run a sequential manager takes its queue in order: each number
-// it meets for the first time in that run is above every earlier one. (A
-// number met again is the producer sending what it had not noted before a
-// kill, behind what the queue kept.)
+// it meets for the first time, and that no earlier run handled, is above
+// every earlier one. Skipped: a number met again in the run, and one an
+// earlier run handled. Both are the producer sending again what it had not
+// noted before a kill, queued behind what the queue kept. (When fsyncs are
+// slow the worker keeps up with the producer and handles a number before
+// the producer notes it; the resend then comes after newer numbers the
+// queue kept.)
 std::string first_order_break(const std::vector<std::vector<std::uint64_t>>& all) {
+  std::set<std::uint64_t> handled_before;
   for (std::size_t r = 0; r < all.size(); ++r) {
     std::set<std::uint64_t> seen;
     std::uint64_t top = 0;
     for (std::uint64_t n : all[r]) {
-      if (!seen.insert(n).second) continue;
+      if (!seen.insert(n).second || handled_before.contains(n)) continue;
       if (n < top) return "run " + std::to_string(r + 1) + ": " + std::to_string(n) + " after " + std::to_string(top);
       top = n;
     }
+    handled_before.insert(all[r].begin(), all[r].end());
   }
   return "";
 }
@@ -125,7 +131,7 @@ TEST_CASE("with sync always (the default) every event a durable queue took is ha
   // Every number the producer was told was taken (and a few it had not noted yet) was handled.
   CHECK(got.size() == kCount);
   CHECK((!got.empty() && *got.begin() == 1 && *got.rbegin() == kCount));
-  CHECK(first_order_break(notes).empty());
+  CHECK(first_order_break(notes) == "");  // the expansion shows the first break
 }
 
 TEST_CASE("a durable queue's backlog waits on disk over SIGTERM and is handled once, at the next start") {
@@ -151,7 +157,7 @@ TEST_CASE("a durable queue's backlog waits on disk over SIGTERM and is handled o
   CHECK(edrid.output().find(std::to_string(kCount - before) + " event(s) from the durable queue") !=
         std::string::npos);
   CHECK(duplicates(notes) == 0);  // a clean stop removes what it finished before it goes
-  CHECK(first_order_break(notes).empty());
+  CHECK(first_order_break(notes) == "");  // the expansion shows the first break
 }
 
 TEST_CASE("edrid does not start over a durable queue file that does not read back, and names the file, and edrictl "
@@ -236,5 +242,5 @@ TEST_CASE("a durable queue on a full disk refuses new events, says so once, lose
   CHECK(said == 1);
   const auto notes = runs(dir);
   CHECK(duplicates(notes) == 0);
-  CHECK(first_order_break(notes).empty());
+  CHECK(first_order_break(notes) == "");  // the expansion shows the first break
 }
