@@ -196,6 +196,10 @@ class BridgeManager : public edri::Manager {
     // Core NATS drops for a slow consumer; the limit is generous and the
     // drops are counted (slow_consumer) and logged.
     natsSubscription_SetPendingLimits(r->core, 1 << 20, 256 << 20);
+    // A round trip, so the server has the subscription once start is over
+    // (core NATS drops what is published before). Not connected yet: it is
+    // sent as the connection comes up.
+    if (link_->connected()) natsConnection_FlushTimeout(link_->connection(), 2000);
   }
 
   // One message from NATS, owned here until settled.
