@@ -234,12 +234,19 @@ class BridgeManager : public edri::Manager {
       }
     }
     const char* reply_to = r->in.jetstream() ? nullptr : natsMsg_GetReply(m);
-    if (r->in.as_request || (reply_to && *reply_to)) {
-      ctx().request(type, data, [this, r, m](const edri::Response<json>& resp) { answered(r, m, resp); }, opts);
-      return;
+    // This runs on the intake's or libnats's thread: nothing may escape it,
+    // and a send edri refused settles the message as a failure.
+    try {
+      if (r->in.as_request || (reply_to && *reply_to)) {
+        ctx().request(type, data, [this, r, m](const edri::Response<json>& resp) { answered(r, m, resp); }, opts);
+        return;
+      }
+      const std::uint32_t n = ctx().notify(type, data, opts);
+      settle(r, m, n > 0, n > 0 ? "" : "no manager takes " + type);
+    } catch (const std::exception& e) {
+      log().error("inbound ", natsMsg_GetSubject(m), ": edri refused it: ", e.what());
+      settle(r, m, false, e.what());
     }
-    const std::uint32_t n = ctx().notify(type, data, opts);
-    settle(r, m, n > 0, n > 0 ? "" : "no manager takes " + type);
   }
 
   void answered(const std::shared_ptr<InboundRoute>& r, natsMsg* m, const edri::Response<json>& resp) {

@@ -159,17 +159,32 @@ class RedisBridgeManager : public edri::Manager {
     if (const auto* tp = e.field("traceparent"); tp && tp->size() >= 35) {
       opts.trace_id = edri::parse_trace_id(std::string_view(*tp).substr(3, 32));
     }
+    // This runs on the intake's thread: nothing may escape it, and a send
+    // edri refused settles the entry as a failure.
     if (r->in.as_request) {
       auto entry = std::make_shared<StreamEntry>(std::move(e));
       auto payload = std::make_shared<json>(std::move(data));
-      ctx().request(r->in.type, *payload, [this, r, entry, payload](const edri::Response<json>& resp) {
-        finish(*r, std::move(*entry), resp.ok(), std::string(edri::to_string(resp.status())) +
-                                                     (resp.message().empty() ? "" : ": ") + resp.message(), *payload);
-      }, opts);
+      try {
+        ctx().request(r->in.type, *payload, [this, r, entry, payload](const edri::Response<json>& resp) {
+          finish(*r, std::move(*entry), resp.ok(), std::string(edri::to_string(resp.status())) +
+                                                       (resp.message().empty() ? "" : ": ") + resp.message(), *payload);
+        }, opts);
+      } catch (const std::exception& ex) {
+        log().error("redis stream ", r->in.stream, ": edri refused ", entry->id, ": ", ex.what());
+        finish(*r, std::move(*entry), false, ex.what(), *payload);
+      }
       return;
     }
-    const bool ok = ctx().notify(r->in.type, data, opts) > 0;
-    finish(*r, std::move(e), ok, ok ? "" : "no manager takes " + r->in.type, data);
+    bool ok = false;
+    std::string error;
+    try {
+      ok = ctx().notify(r->in.type, data, opts) > 0;
+      if (!ok) error = "no manager takes " + r->in.type;
+    } catch (const std::exception& ex) {
+      log().error("redis stream ", r->in.stream, ": edri refused ", e.id, ": ", ex.what());
+      error = ex.what();
+    }
+    finish(*r, std::move(e), ok, error, data);
   }
 
   // Settles an entry; its max_deliver-th failure is acknowledged and
